@@ -1,0 +1,1 @@
+//! IMAP4rev1 parser and encoder (to be written).

@@ -1,0 +1,1 @@
+//! Line framing (to be written).

@@ -1,0 +1,1 @@
+//! LMTP (to be written).

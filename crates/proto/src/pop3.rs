@@ -1,0 +1,1 @@
+//! POP3 command grammar (to be written).

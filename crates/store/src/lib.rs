@@ -1,0 +1,206 @@
+//! Mail storage for mailroom.
+//!
+//! What lives here: the storage traits ([`Store`], [`Account`]), the data model they speak
+//! (mailboxes, UIDs, UIDVALIDITY, flags, keywords, modseqs, parsed message structure), the
+//! change hub interface ([`ChangeHub`]) that wakes sessions when a mailbox changes, the
+//! embedded default backend ([`maildir`]: Maildir files plus a per-account SQLite index),
+//! and the conformance suite ([`testsuite`]) that every backend must pass.
+//!
+//! What does not live here: sessions, protocols, sockets, accounts' passwords. The store
+//! knows the IMAP data model (Dovecot's `lib-storage` habit) but nothing of who is logged in.
+//!
+//! Architecture invariant: callers never see a file path. Message content is handed out as
+//! a [`MessageContent`] handle (an open blob), so a PostgreSQL + object-store backend can
+//! implement the same traits.
+//!
+//! Architecture invariant: a successful `append` (or `copy`/`move`) has made the message
+//! durable (file fsynced and renamed into place, index transaction committed) before it
+//! returns; the caller may acknowledge it to a client or an MTA.
+//!
+//! Architecture invariant: UIDs are strictly increasing within a UIDVALIDITY and never
+//! reused; `highest_modseq` of a mailbox never decreases.
+
+#![forbid(unsafe_code)]
+
+pub mod hub;
+pub mod maildir;
+pub mod mime;
+pub mod testsuite;
+mod types;
+
+pub use hub::{ChangeHub, MailboxWatch};
+pub use mime::{BodyStructure, Envelope, MessageStructure};
+pub use types::*;
+
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// A storage backend: hands out the stores of accounts.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Opens the mail store of one account, creating it (with an INBOX) on first use.
+    /// Opening the same account twice returns handles onto the same shared state.
+    async fn open_account(&self, key: &AccountKey) -> Result<Arc<dyn Account>, StoreError>;
+
+    /// Removes an account's whole mail store. Used when an operator removes the account.
+    async fn remove_account(&self, key: &AccountKey) -> Result<(), StoreError>;
+
+    /// The change hub sessions use to learn of changes made by others.
+    fn hub(&self) -> Arc<dyn ChangeHub>;
+}
+
+/// The mail store of one account: its mailboxes and their messages.
+///
+/// All methods are safe to call concurrently from many sessions (IMAP, POP3, LMTP) and,
+/// for the Maildir backend, from other processes (`mailroom deliver`, outside MTAs).
+#[async_trait]
+pub trait Account: Send + Sync {
+    /// The key this store was opened with.
+    fn key(&self) -> &AccountKey;
+
+    // ---- mailboxes -------------------------------------------------------------------
+
+    /// Every mailbox of the account, INBOX included, sorted by name.
+    async fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError>;
+
+    /// Looks a mailbox up by name (`INBOX` matched case-insensitively). `NotFound` if absent.
+    async fn mailbox(&self, name: &str) -> Result<MailboxInfo, StoreError>;
+
+    /// Creates a mailbox (parents are created as needed). `AlreadyExists` if it exists.
+    async fn create_mailbox(
+        &self,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<MailboxInfo, StoreError>;
+
+    /// Deletes a mailbox and its messages. INBOX cannot be deleted (`Invalid`). Inferior
+    /// mailboxes are left in place (RFC 3501 6.3.4).
+    async fn delete_mailbox(&self, name: &str) -> Result<(), StoreError>;
+
+    /// Renames a mailbox and its inferiors. Renaming INBOX moves its messages into a new
+    /// mailbox and leaves INBOX empty (RFC 3501 6.3.5).
+    async fn rename_mailbox(&self, from: &str, to: &str) -> Result<(), StoreError>;
+
+    /// Sets or clears the subscription of a name (the name need not exist).
+    async fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError>;
+
+    /// The subscribed names.
+    async fn subscriptions(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Counters for STATUS and quotas.
+    async fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError>;
+
+    /// Total octets and messages in all mailboxes (the quota usage).
+    async fn usage(&self) -> Result<Usage, StoreError>;
+
+    // ---- messages --------------------------------------------------------------------
+
+    /// Picks up changes made from outside (files dropped into `new/` or `cur/`, flag
+    /// renames, removed files) and records them in the index with fresh modseqs.
+    async fn sync(&self, mailbox: MailboxId) -> Result<(), StoreError>;
+
+    /// Every message of the mailbox, in UID order, with its metadata (no content).
+    async fn messages(&self, mailbox: MailboxId) -> Result<MailboxSnapshot, StoreError>;
+
+    /// What changed in a mailbox after `since` (a modseq previously seen): new or changed
+    /// messages with their current metadata, and UIDs expunged.
+    async fn changes_since(&self, mailbox: MailboxId, since: ModSeq)
+        -> Result<Changes, StoreError>;
+
+    /// Stores a new message durably and returns its UID. See the type's docs.
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError>;
+
+    /// Changes flags and keywords of the given UIDs (missing UIDs are ignored). Returns
+    /// the messages whose flags actually changed, with their new state.
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Result<Vec<MessageMeta>, StoreError>;
+
+    /// Permanently removes messages. With `uids` = `None`, every message flagged
+    /// `\Deleted`; with `Some`, only those of the given UIDs that are flagged `\Deleted`
+    /// (UID EXPUNGE); with `force`, the given UIDs whatever their flags (POP3 DELE,
+    /// MOVE). Returns the UIDs removed, ascending.
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Result<Vec<Uid>, StoreError>;
+
+    /// Copies messages into another mailbox of this account, keeping flags, keywords and
+    /// internal dates. Returns (source UID, new UID) pairs in source UID order.
+    async fn copy(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<CopyOutcome, StoreError>;
+
+    /// Moves messages into another mailbox of this account (copy + expunge, atomic for
+    /// other sessions: they see the new messages and the expunges).
+    async fn move_messages(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<CopyOutcome, StoreError>;
+
+    /// Opens a message's content. `NotFound` if it was expunged (or its file vanished).
+    async fn open_message(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Arc<dyn MessageContent>, StoreError>;
+
+    /// The parsed structure of a message (envelope, MIME tree with offsets, sizes, line
+    /// counts, header block), computed once when the message was indexed.
+    async fn structure(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Arc<MessageStructure>, StoreError>;
+
+    /// Claims the `\Recent` messages for one session (RFC 3501 2.3.2: recent to exactly
+    /// one session). Returns the lowest UID that is recent for the caller: every message
+    /// with a UID at or above it is recent for the caller and for no other session.
+    async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError>;
+}
+
+/// An open message: its octets as sent to clients (every line ending CRLF).
+///
+/// Reads are positional and blocking (a local file or a cached object); call them from
+/// `spawn_blocking` or in chunks of at most 64 KiB. The handle stays readable even if
+/// the message is expunged meanwhile.
+pub trait MessageContent: Send + Sync {
+    /// Size in octets of the CRLF form (RFC822.SIZE, POP3 LIST).
+    fn size(&self) -> u64;
+    /// Reads up to `buf.len()` octets of the CRLF form starting at `offset`; 0 at the end.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+}
+
+impl dyn MessageContent {
+    /// Reads `len` octets from `offset` (fewer at the end of the message).
+    pub fn read_range(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
+        let end = offset.saturating_add(len).min(self.size());
+        let mut out = vec![0u8; end.saturating_sub(offset) as usize];
+        let mut done = 0usize;
+        while done < out.len() {
+            let n = self.read_at(offset + done as u64, &mut out[done..])?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        out.truncate(done);
+        Ok(out)
+    }
+}

@@ -1,0 +1,1 @@
+//! The Maildir + SQLite index backend (to be written).
