@@ -1,1 +1,156 @@
-//! Line framing (to be written).
+//! Line framing with a hard limit, for the line-oriented protocols (LMTP, POP3).
+//!
+//! [`LineFramer`] splits an input buffer into lines ended by CRLF (a bare LF is accepted
+//! too, as robust servers do). A line longer than the limit is never buffered whole: the
+//! framer reports [`Line::TooLong`] once and then discards input up to the next line end,
+//! so a client sending an endless line costs at most `max` octets of memory.
+
+/// One framing result.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line<'a> {
+    /// A complete line without its line ending.
+    Complete(&'a [u8]),
+    /// A line exceeded the limit; its remainder is being discarded.
+    TooLong,
+}
+
+/// Incremental line splitter over a caller-owned buffer.
+#[derive(Debug, Clone)]
+pub struct LineFramer {
+    max: usize,
+    discarding: bool,
+}
+
+impl LineFramer {
+    /// A framer that accepts lines of at most `max` octets (line ending excluded).
+    pub fn new(max: usize) -> LineFramer {
+        LineFramer {
+            max,
+            discarding: false,
+        }
+    }
+
+    /// The line limit.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// Looks for the next line in `buf`. Returns the result and how many octets of `buf`
+    /// the caller must drop after using it; `None` when more input is needed (the caller
+    /// must drop `consumed` octets even then: discarded input of an over-long line).
+    pub fn next<'a>(&mut self, buf: &'a [u8]) -> (Option<Line<'a>>, usize) {
+        let lf = buf.iter().position(|&b| b == b'\n');
+        if self.discarding {
+            return match lf {
+                Some(i) => {
+                    self.discarding = false;
+                    (None, i + 1)
+                }
+                None => (None, buf.len()),
+            };
+        }
+        match lf {
+            Some(i) => {
+                let mut end = i;
+                if end > 0 && buf[end - 1] == b'\r' {
+                    end -= 1;
+                }
+                if end > self.max {
+                    (Some(Line::TooLong), i + 1)
+                } else {
+                    (Some(Line::Complete(&buf[..end])), i + 1)
+                }
+            }
+            None if buf.len() > self.max + 1 => {
+                // No line end within the limit (+1 for a CR whose LF has not come yet).
+                self.discarding = true;
+                (Some(Line::TooLong), buf.len())
+            }
+            None => (None, 0),
+        }
+    }
+}
+
+/// Dot-stuffs a message for sending (RFC 5321 4.5.2; RFC 1939 3 for POP3) and converts
+/// bare LF line endings to CRLF. `bol` carries "at beginning of line" across calls.
+pub fn dot_stuff(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec<u8>) {
+    for &b in input {
+        if *bol && b == b'.' {
+            out.push(b'.');
+        }
+        if b == b'\n' && !*prev_cr {
+            out.push(b'\r');
+        }
+        out.push(b);
+        *prev_cr = b == b'\r';
+        *bol = b == b'\n';
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_lines(framer: &mut LineFramer, input: &[u8], chunk: usize) -> Vec<Option<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mut buf: Vec<u8> = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                let (line, consumed) = framer.next(&buf);
+                let got = line.map(|l| match l {
+                    Line::Complete(b) => Some(b.to_vec()),
+                    Line::TooLong => None,
+                });
+                buf.drain(..consumed);
+                match got {
+                    Some(g) => out.push(g),
+                    None if consumed == 0 || buf.is_empty() => break,
+                    None => {}
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn splits_crlf_and_lf() {
+        let mut f = LineFramer::new(100);
+        let got = all_lines(&mut f, b"USER a\r\nPASS b\nQUIT\r\n", 1000);
+        assert_eq!(
+            got,
+            vec![
+                Some(b"USER a".to_vec()),
+                Some(b"PASS b".to_vec()),
+                Some(b"QUIT".to_vec())
+            ]
+        );
+    }
+
+    #[test]
+    fn byte_at_a_time_equals_whole() {
+        let input = b"A\r\nBB\r\n\r\nCCC\r\n";
+        let whole = all_lines(&mut LineFramer::new(10), input, 1000);
+        let bytes = all_lines(&mut LineFramer::new(10), input, 1);
+        assert_eq!(whole, bytes);
+        assert_eq!(whole.len(), 4);
+    }
+
+    #[test]
+    fn too_long_is_reported_once_and_skipped() {
+        let mut input = vec![b'x'; 5000];
+        input.extend_from_slice(b"\r\nNOOP\r\n");
+        for chunk in [1, 7, 100, 10000] {
+            let got = all_lines(&mut LineFramer::new(512), &input, chunk);
+            assert_eq!(got, vec![None, Some(b"NOOP".to_vec())], "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn exactly_at_limit_is_accepted() {
+        let mut input = vec![b'y'; 512];
+        input.extend_from_slice(b"\r\n");
+        let got = all_lines(&mut LineFramer::new(512), &input, 3);
+        assert_eq!(got, vec![Some(vec![b'y'; 512])]);
+    }
+}
