@@ -80,3 +80,6 @@ impl BodyStructure {
         self.end_offset.saturating_sub(self.body_offset)
     }
 }
+
+mod parse;
+pub use parse::{count_bare_lf, parse_addresses, to_crlf, MAX_DEPTH, MAX_PARTS, MISSING_HOST};

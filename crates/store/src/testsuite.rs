@@ -1,1 +1,1 @@
-//! The conformance suite every backend runs (to be written).
+//! The conformance suite every backend runs (being written).

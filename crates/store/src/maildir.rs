@@ -1,1 +1,0 @@
-//! The Maildir + SQLite index backend (to be written).

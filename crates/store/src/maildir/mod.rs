@@ -1,0 +1,332 @@
+//! The embedded default backend: Maildir files plus a per-account SQLite index.
+//!
+//! Layout under the store's root: `<domain>/<name>/Maildir/` (INBOX is the Maildir root,
+//! so `home_mailbox = Maildir/` deliveries land in INBOX; other mailboxes are nested
+//! directories, see [`names`]) and `<domain>/<name>/index.sqlite` (see [`index`]).
+//!
+//! - [`MaildirStore`]: the [`Store`]; keeps a registry of open accounts so two sessions of
+//!   one account share one index connection and one state.
+//! - [`MaildirAccount`]: the [`Account`]; every call runs its blocking work in
+//!   `spawn_blocking` on the account's [`core::Core`].
+//! - [`watch`]: notices outside changes (inotify, plus a periodic rescan) in watched
+//!   mailboxes, syncs them and wakes the hub.
+//! - [`content`]: message content handles (CRLF form served on the fly).
+//!
+//! Parsing: a message is parsed once when it is indexed. The file is streamed to disk,
+//! then read back whole once to compute its structure (so a 50 MB message costs 50 MB of
+//! memory while it is parsed, never while it is written or served).
+//!
+//! Keywords are kept in the index only (not as Maildir letters); an index rebuild keeps
+//! UIDs, UIDVALIDITY, system flags and internal dates (from the file mtime, zone lost) but
+//! loses keywords.
+
+pub mod content;
+pub mod core;
+pub mod index;
+pub mod names;
+pub mod watch;
+
+use self::core::Core;
+use crate::hub::LocalHub;
+use crate::{
+    Account, AccountKey, AppendOutcome, AppendRequest, ChangeHub, Changes, CopyOutcome, FlagOp,
+    Flags, MailboxId, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageContent, MessageMeta,
+    MessageStructure, ModSeq, SpecialUse, Store, StoreError, Uid, Usage,
+};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, Weak};
+
+/// The Maildir + SQLite backend rooted at one data directory.
+pub struct MaildirStore {
+    root: PathBuf,
+    accounts: Mutex<HashMap<AccountKey, Weak<MaildirAccount>>>,
+    hub: Arc<LocalHub>,
+    watcher: Arc<watch::OutsideWatcher>,
+}
+
+impl MaildirStore {
+    /// Opens (creating if needed) the store rooted at `root`.
+    pub fn open(root: PathBuf) -> Result<Arc<MaildirStore>, StoreError> {
+        std::fs::create_dir_all(&root)?;
+        Ok(Arc::new_cyclic(|weak: &Weak<MaildirStore>| {
+            let watcher = Arc::new(watch::OutsideWatcher::new(weak.clone()));
+            let hooks: Arc<dyn crate::hub::WatchHooks> = watcher.clone();
+            MaildirStore {
+                root,
+                accounts: Mutex::new(HashMap::new()),
+                hub: Arc::new(LocalHub::new(Some(hooks))),
+                watcher,
+            }
+        }))
+    }
+
+    /// The root directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory of an account (`<root>/<domain>/<name>`).
+    pub fn account_dir(&self, key: &AccountKey) -> PathBuf {
+        self.root.join(key.domain()).join(key.name())
+    }
+
+    /// An account already open in this process, if any.
+    pub fn open_account_if_live(&self, key: &AccountKey) -> Option<Arc<MaildirAccount>> {
+        let map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(key).and_then(Weak::upgrade)
+    }
+
+    /// Opens an account, returning the concrete type (tests and tools use its extras).
+    pub async fn open_maildir_account(
+        &self,
+        key: &AccountKey,
+    ) -> Result<Arc<MaildirAccount>, StoreError> {
+        if let Some(a) = self.open_account_if_live(key) {
+            return Ok(a);
+        }
+        let dir = self.account_dir(key);
+        let hub = self.hub.clone();
+        let k = key.clone();
+        let core = tokio::task::spawn_blocking(move || Core::open(k, &dir, hub))
+            .await
+            .map_err(join_err)??;
+        let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        // Someone may have opened it meanwhile: keep theirs so state stays shared.
+        if let Some(a) = map.get(key).and_then(Weak::upgrade) {
+            return Ok(a);
+        }
+        map.retain(|_, w| w.strong_count() > 0);
+        let account = Arc::new(MaildirAccount {
+            core: Arc::new(core),
+        });
+        map.insert(key.clone(), Arc::downgrade(&account));
+        Ok(account)
+    }
+
+    /// The outside-change watcher (exposed for tests: number of watched directories).
+    pub fn watcher(&self) -> &watch::OutsideWatcher {
+        &self.watcher
+    }
+
+    pub(crate) fn local_hub(&self) -> &Arc<LocalHub> {
+        &self.hub
+    }
+}
+
+fn join_err(e: tokio::task::JoinError) -> StoreError {
+    StoreError::Index(format!("storage task failed: {e}"))
+}
+
+#[async_trait]
+impl Store for MaildirStore {
+    async fn open_account(&self, key: &AccountKey) -> Result<Arc<dyn Account>, StoreError> {
+        let a: Arc<dyn Account> = self.open_maildir_account(key).await?;
+        Ok(a)
+    }
+
+    async fn remove_account(&self, key: &AccountKey) -> Result<(), StoreError> {
+        let dir = self.account_dir(key);
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(e)),
+            _ => Ok(()),
+        })
+        .await
+        .map_err(join_err)?
+    }
+
+    fn hub(&self) -> Arc<dyn ChangeHub> {
+        self.hub.clone()
+    }
+}
+
+/// One account of a [`MaildirStore`]. Cheap to share; all sessions of the account in
+/// this process hold the same one.
+pub struct MaildirAccount {
+    core: Arc<Core>,
+}
+
+impl MaildirAccount {
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Core) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let core = self.core.clone();
+        tokio::task::spawn_blocking(move || f(&core))
+            .await
+            .map_err(join_err)?
+    }
+
+    /// Syncs a mailbox with its directory, scanning even if the directory mtimes say
+    /// nothing changed. Returns whether anything changed.
+    pub async fn sync_changed(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
+        self.run(move |c| c.sync(mailbox, force)).await
+    }
+
+    /// Claims `\Recent` for messages below `upto` only (the UIDNEXT the session has seen),
+    /// so a message that arrives during the claim stays recent for the next claimer.
+    /// Returns the first UID recent for the caller.
+    pub async fn claim_recent_upto(
+        &self,
+        mailbox: MailboxId,
+        upto: Uid,
+    ) -> Result<Uid, StoreError> {
+        self.run(move |c| c.claim_recent(mailbox, Some(upto))).await
+    }
+
+    /// The Maildir directory of the account (for tests and tools; sessions never use it).
+    pub fn maildir_path(&self) -> &Path {
+        &self.core.maildir
+    }
+
+    pub(crate) async fn watch_dirs(&self, mailbox: MailboxId) -> Result<Vec<PathBuf>, StoreError> {
+        self.run(move |c| c.watch_dirs(mailbox)).await
+    }
+}
+
+#[async_trait]
+impl Account for MaildirAccount {
+    fn key(&self) -> &AccountKey {
+        &self.core.key
+    }
+
+    async fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
+        self.run(|c| c.list_mailboxes()).await
+    }
+
+    async fn mailbox(&self, name: &str) -> Result<MailboxInfo, StoreError> {
+        let name = name.to_string();
+        self.run(move |c| c.mailbox(&name)).await
+    }
+
+    async fn create_mailbox(
+        &self,
+        name: &str,
+        special_use: Option<SpecialUse>,
+    ) -> Result<MailboxInfo, StoreError> {
+        let name = name.to_string();
+        self.run(move |c| c.create_mailbox(&name, special_use))
+            .await
+    }
+
+    async fn delete_mailbox(&self, name: &str) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.run(move |c| c.delete_mailbox(&name)).await
+    }
+
+    async fn rename_mailbox(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        let (from, to) = (from.to_string(), to.to_string());
+        self.run(move |c| c.rename_mailbox(&from, &to)).await
+    }
+
+    async fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.run(move |c| c.set_subscribed(&name, subscribed)).await
+    }
+
+    async fn subscriptions(&self) -> Result<Vec<String>, StoreError> {
+        self.run(|c| c.subscriptions()).await
+    }
+
+    async fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        self.run(move |c| c.status(mailbox)).await
+    }
+
+    async fn usage(&self) -> Result<Usage, StoreError> {
+        self.run(|c| c.usage()).await
+    }
+
+    async fn sync(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        self.run(move |c| c.sync(mailbox, false).map(|_| ())).await
+    }
+
+    async fn messages(&self, mailbox: MailboxId) -> Result<MailboxSnapshot, StoreError> {
+        self.run(move |c| c.messages(mailbox)).await
+    }
+
+    async fn changes_since(
+        &self,
+        mailbox: MailboxId,
+        since: ModSeq,
+    ) -> Result<Changes, StoreError> {
+        self.run(move |c| c.changes_since(mailbox, since)).await
+    }
+
+    async fn append(
+        &self,
+        mailbox: MailboxId,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.run(move |c| c.append(mailbox, request)).await
+    }
+
+    async fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let uids = uids.to_vec();
+        let keywords = keywords.to_vec();
+        self.run(move |c| c.store_flags(mailbox, &uids, op, flags, &keywords))
+            .await
+    }
+
+    async fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Result<Vec<Uid>, StoreError> {
+        let uids = uids.map(<[Uid]>::to_vec);
+        self.run(move |c| c.expunge(mailbox, uids.as_deref(), force))
+            .await
+    }
+
+    async fn copy(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<CopyOutcome, StoreError> {
+        let uids = uids.to_vec();
+        self.run(move |c| c.copy(from, &uids, to, false)).await
+    }
+
+    async fn move_messages(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+    ) -> Result<CopyOutcome, StoreError> {
+        let uids = uids.to_vec();
+        self.run(move |c| c.copy(from, &uids, to, true)).await
+    }
+
+    async fn open_message(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Arc<dyn MessageContent>, StoreError> {
+        self.run(move |c| c.open_message(mailbox, uid)).await
+    }
+
+    async fn structure(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<Arc<MessageStructure>, StoreError> {
+        self.run(move |c| c.structure(mailbox, uid)).await
+    }
+
+    async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError> {
+        self.run(move |c| c.claim_recent(mailbox, None)).await
+    }
+}

@@ -1,0 +1,196 @@
+//! Outside-change detection for watched Maildir mailboxes.
+//!
+//! When a mailbox gains its first watcher (a session with it selected or idling), its
+//! `new/` and `cur/` directories are watched with inotify (the `notify` crate). An event
+//! schedules a sync of that mailbox (events are merged over [`DEBOUNCE`]) and wakes its
+//! watchers, so files dropped in by an MTA, a `mailroom deliver` process or a Maildir
+//! tool reach idle sessions at once. A periodic rescan every [`RESCAN`] catches what
+//! inotify misses (network file systems, overflowed queues). When the last watcher goes,
+//! the inotify watches are removed.
+
+use super::MaildirStore;
+use crate::hub::WatchHooks;
+use crate::{AccountKey, ChangeHub, MailboxId};
+use notify::{RecursiveMode, Watcher};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Events for one mailbox arriving within this window lead to one sync.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+/// Period of the fallback rescan of watched mailboxes.
+pub const RESCAN: Duration = Duration::from_secs(30);
+
+type MailboxKey = (AccountKey, MailboxId);
+
+/// Watches the directories of watched mailboxes; see the module docs.
+pub struct OutsideWatcher {
+    store: Weak<MaildirStore>,
+    dirs: Arc<Mutex<HashMap<PathBuf, MailboxKey>>>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    watcher: Option<notify::RecommendedWatcher>,
+    tx: Option<mpsc::UnboundedSender<MailboxKey>>,
+    wanted: HashSet<MailboxKey>,
+    by_mailbox: HashMap<MailboxKey, Vec<PathBuf>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl OutsideWatcher {
+    pub(super) fn new(store: Weak<MaildirStore>) -> OutsideWatcher {
+        OutsideWatcher {
+            store,
+            dirs: Arc::new(Mutex::new(HashMap::new())),
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Number of directories watched with inotify right now.
+    pub fn watched_dirs(&self) -> usize {
+        lock(&self.dirs).len()
+    }
+
+    /// Starts the inotify watcher and the background tasks on first use.
+    fn start(&self, state: &mut State, rt: &tokio::runtime::Handle) {
+        if state.tx.is_some() {
+            return;
+        }
+        let (tx, rx) = mpsc::unbounded_channel::<MailboxKey>();
+        let dirs = self.dirs.clone();
+        let events_tx = tx.clone();
+        let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let Ok(event) = res else {
+                return;
+            };
+            let dirs = lock(&dirs);
+            for path in &event.paths {
+                let key = dirs
+                    .get(path)
+                    .or_else(|| path.parent().and_then(|p| dirs.get(p)));
+                if let Some(k) = key {
+                    let _ = events_tx.send(k.clone());
+                }
+            }
+        });
+        match watcher {
+            Ok(w) => state.watcher = Some(w),
+            Err(e) => tracing::warn!("inotify unavailable, relying on periodic rescans: {e}"),
+        }
+        state.tx = Some(tx);
+        rt.spawn(handle_events(self.store.clone(), rx));
+        rt.spawn(rescan(self.store.clone()));
+    }
+
+    async fn register(store: Weak<MaildirStore>, key: MailboxKey) {
+        let Some(s) = store.upgrade() else {
+            return;
+        };
+        let Some(account) = s.open_account_if_live(&key.0) else {
+            return;
+        };
+        let Ok(paths) = account.watch_dirs(key.1).await else {
+            return;
+        };
+        let mut state = lock(&s.watcher.state);
+        if !state.wanted.contains(&key) || state.by_mailbox.contains_key(&key) {
+            return;
+        }
+        let mut dirs = lock(&s.watcher.dirs);
+        let mut done = Vec::new();
+        if let Some(w) = state.watcher.as_mut() {
+            for p in paths {
+                match w.watch(&p, RecursiveMode::NonRecursive) {
+                    Ok(()) => {
+                        dirs.insert(p.clone(), key.clone());
+                        done.push(p);
+                    }
+                    Err(e) => tracing::warn!("cannot watch {}: {e}", p.display()),
+                }
+            }
+        }
+        state.by_mailbox.insert(key, done);
+    }
+}
+
+impl WatchHooks for OutsideWatcher {
+    fn first_watch(&self, account: &AccountKey, mailbox: MailboxId) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let key = (account.clone(), mailbox);
+        {
+            let mut state = lock(&self.state);
+            self.start(&mut state, &rt);
+            state.wanted.insert(key.clone());
+        }
+        rt.spawn(Self::register(self.store.clone(), key));
+    }
+
+    fn last_unwatch(&self, account: &AccountKey, mailbox: MailboxId) {
+        let key = (account.clone(), mailbox);
+        let mut state = lock(&self.state);
+        state.wanted.remove(&key);
+        if let Some(paths) = state.by_mailbox.remove(&key) {
+            let mut dirs = lock(&self.dirs);
+            for p in paths {
+                dirs.remove(&p);
+                if let Some(w) = state.watcher.as_mut() {
+                    let _ = w.unwatch(&p);
+                }
+            }
+        }
+    }
+}
+
+/// Syncs a mailbox after outside events and wakes its watchers.
+async fn handle_events(store: Weak<MaildirStore>, mut rx: mpsc::UnboundedReceiver<MailboxKey>) {
+    while let Some(first) = rx.recv().await {
+        tokio::time::sleep(DEBOUNCE).await;
+        let mut batch: HashSet<MailboxKey> = HashSet::from([first]);
+        while let Ok(k) = rx.try_recv() {
+            batch.insert(k);
+        }
+        let Some(s) = store.upgrade() else {
+            return;
+        };
+        for (account_key, mailbox) in batch {
+            if let Some(account) = s.open_account_if_live(&account_key) {
+                if let Err(e) = account.sync_changed(mailbox, true).await {
+                    tracing::warn!("sync of {account_key} mailbox {} failed: {e}", mailbox.0);
+                }
+                // Also when the sync found nothing: another process may have committed
+                // the change to the index itself.
+                s.local_hub().notify(&account_key, mailbox);
+            }
+        }
+    }
+}
+
+/// The fallback: rescans every watched mailbox periodically.
+async fn rescan(store: Weak<MaildirStore>) {
+    let mut tick = tokio::time::interval(RESCAN);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(s) = store.upgrade() else {
+            return;
+        };
+        for (account_key, mailbox) in s.local_hub().watched() {
+            if let Some(account) = s.open_account_if_live(&account_key) {
+                match account.sync_changed(mailbox, false).await {
+                    Ok(true) => s.local_hub().notify(&account_key, mailbox),
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!("rescan of {account_key} failed: {e}"),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! Computing a [`MessageStructure`] from a message's octets (CRLF form).
+//!
+//! The MIME tree (where each part's header and body lie, sizes, line counts) is found by
+//! our own boundary scan, so offsets are exact and bounded: nesting deeper than
+//! [`MAX_DEPTH`] and parts beyond [`MAX_PARTS`] are treated as opaque bodies. Header field
+//! values for `Content-Type` / `Content-Disposition` (parameters, RFC 2231) and `Date:` are
+//! parsed by `mail-parser`; envelope fields are kept raw (unfolded, encoded-words intact)
+//! because IMAP clients decode them themselves.
+//!
+//! Nothing here panics on content: any octets produce some structure.
+
+use super::{Address, BodyStructure, Envelope, MessageStructure};
+use mail_parser::{DateTime, HeaderName, MessageParser};
+
+/// Deepest nesting of multiparts / message/rfc822 parsed; deeper parts are opaque.
+pub const MAX_DEPTH: usize = 100;
+/// Most MIME parts parsed in one message; the rest is left inside the last part.
+pub const MAX_PARTS: usize = 10_000;
+
+/// Host written for an address that has no domain (as Dovecot does).
+pub const MISSING_HOST: &str = ".MISSING-HOST-NAME.";
+
+impl MessageStructure {
+    /// Parses a whole message given in its CRLF form (every line ends in CRLF).
+    pub fn parse(data: &[u8]) -> MessageStructure {
+        let mut budget = MAX_PARTS;
+        let (body, fields) = parse_part(data, 0, data.len(), 0, DefaultType::Text, &mut budget);
+        let header_end = usize::try_from(body.body_offset).unwrap_or(data.len());
+        let header = data[..header_end.min(data.len())].to_vec();
+        let sent_date = field(&fields, "date")
+            .and_then(DateTime::parse_rfc822)
+            .filter(|d| d.is_valid())
+            .map(|d| d.to_timestamp());
+        MessageStructure {
+            envelope: envelope(&fields),
+            body,
+            header,
+            sent_date,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum DefaultType {
+    Text,
+    Message,
+}
+
+/// One header field: lower-case name and unfolded, trimmed value.
+type Field = (String, String);
+
+fn field<'a>(fields: &'a [Field], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Where the header block starting at `start` ends: the offset of the body. The empty line
+/// belongs to the header. Without an empty line, the whole range is header.
+fn header_end(data: &[u8], start: usize, end: usize) -> usize {
+    let slice = &data[start..end];
+    if slice.starts_with(b"\r\n") {
+        return start + 2;
+    }
+    let mut pos = 0;
+    while let Some(i) = slice[pos..].iter().position(|&b| b == b'\n') {
+        let nl = pos + i;
+        if slice[nl + 1..].starts_with(b"\r\n") {
+            return start + nl + 3;
+        }
+        pos = nl + 1;
+    }
+    end
+}
+
+/// Splits a header block into fields, unfolding continuation lines.
+fn header_fields(block: &[u8]) -> Vec<Field> {
+    let mut out: Vec<Field> = Vec::new();
+    for line in block.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some((_, v)) = out.last_mut() {
+                v.push_str(&String::from_utf8_lossy(line));
+            }
+            continue;
+        }
+        if let Some(colon) = line.iter().position(|&b| b == b':') {
+            let name = String::from_utf8_lossy(&line[..colon])
+                .trim()
+                .to_ascii_lowercase();
+            let value = String::from_utf8_lossy(&line[colon + 1..]).to_string();
+            out.push((name, value));
+        } else {
+            // Not a field (an mbox "From " line, garbage); keep going.
+            out.push((String::new(), String::new()));
+        }
+    }
+    for (_, v) in &mut out {
+        let t = v.trim();
+        if t.len() != v.len() {
+            *v = t.to_string();
+        }
+    }
+    out
+}
+
+fn lowercase(s: &str) -> String {
+    s.to_ascii_lowercase()
+}
+
+/// Parses one part spanning `start..end`: its header, then its body (recursively).
+/// Returns the structure and the part's header fields.
+fn parse_part(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    depth: usize,
+    default: DefaultType,
+    budget: &mut usize,
+) -> (BodyStructure, Vec<Field>) {
+    let body_start = header_end(data, start, end);
+    let fields = header_fields(&data[start..body_start]);
+    let (mut media_type, mut media_subtype, mut params) = match default {
+        DefaultType::Text => (
+            "text".to_string(),
+            "plain".to_string(),
+            vec![("charset".to_string(), "us-ascii".to_string())],
+        ),
+        DefaultType::Message => ("message".to_string(), "rfc822".to_string(), Vec::new()),
+    };
+    let mut disposition = None;
+    if fields
+        .iter()
+        .any(|(n, _)| n == "content-type" || n == "content-disposition")
+    {
+        if let Some(msg) = MessageParser::new().parse_headers(&data[start..body_start]) {
+            if let Some(ct) = msg
+                .header(HeaderName::ContentType)
+                .and_then(|v| v.as_content_type())
+            {
+                if let Some(sub) = ct.subtype() {
+                    media_type = lowercase(ct.ctype());
+                    media_subtype = lowercase(sub);
+                    params = attributes(ct.attributes());
+                }
+            }
+            if let Some(cd) = msg
+                .header(HeaderName::ContentDisposition)
+                .and_then(|v| v.as_content_type())
+            {
+                disposition = Some((cd.ctype().to_string(), attributes(cd.attributes())));
+            }
+        }
+    }
+    let encoding = field(&fields, "content-transfer-encoding")
+        .filter(|e| !e.is_empty())
+        .unwrap_or("7BIT")
+        .to_string();
+    let language = field(&fields, "content-language")
+        .map(|l| {
+            l.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut part = BodyStructure {
+        media_type,
+        media_subtype,
+        params,
+        id: field(&fields, "content-id").map(str::to_string),
+        description: field(&fields, "content-description").map(str::to_string),
+        encoding,
+        md5: field(&fields, "content-md5").map(str::to_string),
+        disposition,
+        language,
+        location: field(&fields, "content-location").map(str::to_string),
+        header_offset: start as u64,
+        body_offset: body_start as u64,
+        end_offset: end as u64,
+        lines: count_lines(&data[body_start..end]),
+        parts: Vec::new(),
+        message_envelope: None,
+    };
+    if depth >= MAX_DEPTH || *budget == 0 {
+        return (part, fields);
+    }
+    if part.media_type == "multipart" {
+        let boundary = part
+            .params
+            .iter()
+            .find(|(n, _)| n == "boundary")
+            .map(|(_, v)| v.clone())
+            .filter(|b| !b.is_empty());
+        if let Some(boundary) = boundary {
+            let child_default = if part.media_subtype == "digest" {
+                DefaultType::Message
+            } else {
+                DefaultType::Text
+            };
+            for (s, e) in split_multipart(data, body_start, end, boundary.as_bytes(), budget) {
+                let (child, _) = parse_part(data, s, e, depth + 1, child_default, budget);
+                part.parts.push(child);
+            }
+        }
+        if part.parts.is_empty() {
+            // RFC 3501 needs at least one part: an empty text/plain at the body's end.
+            part.parts.push(empty_text_part(end));
+        }
+    } else if part.media_type == "message"
+        && (part.media_subtype == "rfc822" || part.media_subtype == "global")
+        && matches!(
+            part.encoding.to_ascii_lowercase().as_str(),
+            "7bit" | "8bit" | "binary"
+        )
+    {
+        *budget = budget.saturating_sub(1);
+        let (child, child_fields) =
+            parse_part(data, body_start, end, depth + 1, DefaultType::Text, budget);
+        part.message_envelope = Some(Box::new(envelope(&child_fields)));
+        part.parts.push(child);
+    }
+    (part, fields)
+}
+
+fn empty_text_part(at: usize) -> BodyStructure {
+    BodyStructure {
+        media_type: "text".into(),
+        media_subtype: "plain".into(),
+        params: vec![("charset".into(), "us-ascii".into())],
+        id: None,
+        description: None,
+        encoding: "7BIT".into(),
+        md5: None,
+        disposition: None,
+        language: Vec::new(),
+        location: None,
+        header_offset: at as u64,
+        body_offset: at as u64,
+        end_offset: at as u64,
+        lines: 0,
+        parts: Vec::new(),
+        message_envelope: None,
+    }
+}
+
+fn attributes(attrs: Option<&[mail_parser::Attribute<'_>]>) -> Vec<(String, String)> {
+    attrs
+        .unwrap_or_default()
+        .iter()
+        .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
+        .collect()
+}
+
+/// Lines of a body (RFC 3501 `body-fld-lines`): its line endings, as Dovecot counts them.
+/// In a multipart the CRLF before a delimiter belongs to the delimiter, so a part's last
+/// line is not counted unless it ends with an empty line.
+fn count_lines(body: &[u8]) -> u64 {
+    body.iter().filter(|&&b| b == b'\n').count() as u64
+}
+
+/// Finds the parts of a multipart body: `(start, end)` of each, where a part ends before
+/// the CRLF that precedes the next delimiter line (RFC 2046 5.1.1). A part after the last
+/// delimiter without a close delimiter runs to `end`.
+fn split_multipart(
+    data: &[u8],
+    start: usize,
+    end: usize,
+    boundary: &[u8],
+    budget: &mut usize,
+) -> Vec<(usize, usize)> {
+    let mut parts = Vec::new();
+    let mut open: Option<usize> = None; // start of the current part
+    let mut line_start = start;
+    while line_start < end {
+        let line_end = data[line_start..end]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| line_start + i + 1)
+            .unwrap_or(end);
+        let line = &data[line_start..line_end];
+        if let Some(close) = delimiter(line, boundary) {
+            // The CRLF before the delimiter belongs to it.
+            let part_end =
+                if line_start >= start + 2 && &data[line_start - 2..line_start] == b"\r\n" {
+                    line_start - 2
+                } else {
+                    line_start
+                };
+            if let Some(s) = open.take() {
+                parts.push((s, part_end.max(s)));
+            }
+            if close {
+                return parts;
+            }
+            if *budget == 0 {
+                return parts;
+            }
+            *budget -= 1;
+            open = Some(line_end);
+        }
+        line_start = line_end;
+    }
+    if let Some(s) = open {
+        parts.push((s, end.max(s)));
+    }
+    parts
+}
+
+/// If `line` is a delimiter line for `boundary`: `Some(true)` for the close delimiter.
+fn delimiter(line: &[u8], boundary: &[u8]) -> Option<bool> {
+    let rest = line.strip_prefix(b"--")?.strip_prefix(boundary)?;
+    let (close, rest) = match rest.strip_prefix(b"--") {
+        Some(r) => (true, r),
+        None => (false, rest),
+    };
+    rest.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+        .then_some(close)
+}
+
+/// The envelope of a message from its header fields (RFC 3501 7.4.2).
+fn envelope(fields: &[Field]) -> Envelope {
+    let text = |n: &str| field(fields, n).map(str::to_string);
+    let addrs = |n: &str| field(fields, n).map(parse_addresses).unwrap_or_default();
+    Envelope {
+        date: text("date"),
+        subject: text("subject"),
+        from: addrs("from"),
+        sender: addrs("sender"),
+        reply_to: addrs("reply-to"),
+        to: addrs("to"),
+        cc: addrs("cc"),
+        bcc: addrs("bcc"),
+        in_reply_to: text("in-reply-to"),
+        message_id: text("message-id"),
+    }
+}
+
+#[derive(Debug, PartialEq)]
+enum Tok {
+    Word(String),
+    Angle(String),
+    Special(char),
+}
+
+fn tokenize(v: &str) -> Vec<Tok> {
+    let mut out = Vec::new();
+    let mut chars = v.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => {}
+            '"' => {
+                let mut s = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                s.push(n);
+                            }
+                        }
+                        _ => s.push(c),
+                    }
+                }
+                out.push(Tok::Word(s));
+            }
+            '(' => {
+                let mut depth = 1usize;
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => {
+                            chars.next();
+                        }
+                        '(' => depth += 1,
+                        ')' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            '<' => {
+                let mut s = String::new();
+                for c in chars.by_ref() {
+                    if c == '>' {
+                        break;
+                    }
+                    if !c.is_whitespace() {
+                        s.push(c);
+                    }
+                }
+                out.push(Tok::Angle(s));
+            }
+            ',' | ':' | ';' | '@' => out.push(Tok::Special(c)),
+            _ => {
+                let mut s = String::from(c);
+                while let Some(&n) = chars.peek() {
+                    if n.is_whitespace() || "\"(<>,:;@".contains(n) {
+                        break;
+                    }
+                    s.push(n);
+                    chars.next();
+                }
+                out.push(Tok::Word(s));
+            }
+        }
+    }
+    out
+}
+
+/// Parses an address list leniently (RFC 5322 3.4), keeping names raw.
+pub fn parse_addresses(value: &str) -> Vec<Address> {
+    let mut out = Vec::new();
+    let mut cur: Vec<Tok> = Vec::new();
+    let mut in_group = false;
+    for tok in tokenize(value) {
+        match tok {
+            Tok::Special(':') if !in_group && !cur.iter().any(|t| matches!(t, Tok::Angle(_))) => {
+                out.push(Address {
+                    name: None,
+                    adl: None,
+                    mailbox: Some(phrase(&cur)),
+                    host: None,
+                });
+                cur.clear();
+                in_group = true;
+            }
+            Tok::Special(',') => flush_address(&mut cur, &mut out),
+            Tok::Special(';') if in_group => {
+                flush_address(&mut cur, &mut out);
+                out.push(Address::default());
+                in_group = false;
+            }
+            t => cur.push(t),
+        }
+    }
+    flush_address(&mut cur, &mut out);
+    if in_group {
+        out.push(Address::default());
+    }
+    out
+}
+
+fn phrase(toks: &[Tok]) -> String {
+    toks.iter()
+        .filter_map(|t| match t {
+            Tok::Word(w) => Some(w.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn flush_address(cur: &mut Vec<Tok>, out: &mut Vec<Address>) {
+    if cur.is_empty() {
+        return;
+    }
+    let toks = std::mem::take(cur);
+    if let Some(pos) = toks.iter().position(|t| matches!(t, Tok::Angle(_))) {
+        let name = phrase(&toks[..pos]);
+        let Tok::Angle(spec) = &toks[pos] else {
+            return;
+        };
+        let (adl, spec) = match spec.strip_prefix('@').and_then(|s| s.split_once(':')) {
+            Some((route, rest)) => (Some(format!("@{route}")), rest.to_string()),
+            None => (None, spec.clone()),
+        };
+        if spec.is_empty() && name.is_empty() {
+            return;
+        }
+        let (mailbox, host) = split_spec(&spec);
+        out.push(Address {
+            name: (!name.is_empty()).then_some(name),
+            adl,
+            mailbox: Some(mailbox),
+            host: Some(host),
+        });
+    } else {
+        let mut spec = String::new();
+        for t in &toks {
+            match t {
+                Tok::Word(w) => spec.push_str(w),
+                Tok::Special(c) => spec.push(*c),
+                Tok::Angle(_) => {}
+            }
+        }
+        let (mailbox, host) = split_spec(&spec);
+        out.push(Address {
+            name: None,
+            adl: None,
+            mailbox: Some(mailbox),
+            host: Some(host),
+        });
+    }
+}
+
+fn split_spec(spec: &str) -> (String, String) {
+    match spec.rsplit_once('@') {
+        Some((l, d)) if !d.is_empty() => (l.to_string(), d.to_string()),
+        Some((l, _)) => (l.to_string(), MISSING_HOST.to_string()),
+        None => (spec.to_string(), MISSING_HOST.to_string()),
+    }
+}
+
+/// Converts octets to their CRLF form: every bare LF becomes CRLF.
+pub fn to_crlf(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let bare = count_bare_lf(data, false);
+    if bare == 0 {
+        return std::borrow::Cow::Borrowed(data);
+    }
+    let mut out = Vec::with_capacity(data.len() + bare as usize);
+    let mut prev = 0u8;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            out.push(b'\r');
+        }
+        out.push(b);
+        prev = b;
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Counts LFs not preceded by CR; `prev_cr` says whether the octet before `data` was CR.
+pub fn count_bare_lf(data: &[u8], prev_cr: bool) -> u64 {
+    let mut prev = if prev_cr { b'\r' } else { 0 };
+    let mut n = 0;
+    for &b in data {
+        if b == b'\n' && prev != b'\r' {
+            n += 1;
+        }
+        prev = b;
+    }
+    n
+}
