@@ -785,10 +785,7 @@ impl Directory {
 
     // ---- credentials ---------------------------------------------------------------
 
-    fn stored(
-        &self,
-        account: &AccountInfo,
-    ) -> Result<Option<StoredCreds>, DirError> {
+    fn stored(&self, account: &AccountInfo) -> Result<Option<StoredCreds>, DirError> {
         Ok(self
             .db()
             .query_row(
