@@ -1,1 +1,1030 @@
-//! The conformance suite every backend runs (being written).
+//! The storage conformance suite: every backend must pass every function here.
+//!
+//! Each `pub async fn` takes a fresh [`Harness`] (a backend over empty storage) and
+//! panics on failure, like a test. A backend's test file calls them all, e.g.
+//! `crates/store/tests/maildir_conformance.rs` for [`crate::maildir::MaildirStore`].
+//! Hooks a backend cannot offer (outside files, index loss) return `false`/`None` and the
+//! checks that need them are skipped.
+//!
+//! What is covered: append (bytes and spool file, prefix), byte-exact content, LF files
+//! served as CRLF, flags, keywords, copy, move, expunge variants, `changes_since`, UIDs
+//! monotonic across restarts and after expunging the highest UID, index rebuild, outside
+//! delivery into `new/` and `cur/`, outside flag rename and removal, crash leftovers,
+//! `\Recent` to exactly one claimer, two handles and two store instances on one account,
+//! hub wake-ups, mailbox create/rename/delete/subscribe, bad names, garbage messages, and
+//! BODYSTRUCTURE offsets, sizes and line counts.
+
+use crate::{
+    Account, AccountKey, AppendOutcome, AppendRequest, FlagOp, Flags, MailboxId, MessageContent,
+    MessageData, Store, StoreError, Uid,
+};
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What the suite needs from a backend. Only [`Harness::open`] is required.
+#[async_trait]
+pub trait Harness: Send + Sync {
+    /// Opens the store over the harness's storage. Called again after the caller dropped
+    /// every handle, it must behave as after a server restart (same data).
+    async fn open(&self) -> Arc<dyn Store>;
+
+    /// Destroys the account's index so the next `open` rebuilds it from the message files.
+    async fn lose_index(&self, _key: &AccountKey) -> bool {
+        false
+    }
+    /// Drops a message into a mailbox as an outside program would (into `new/`, or into
+    /// `cur/` with the `S` flag).
+    async fn outside_deliver(
+        &self,
+        _key: &AccountKey,
+        _mailbox: &str,
+        _content: &[u8],
+        _into_new: bool,
+    ) -> bool {
+        false
+    }
+    /// Changes a message's flags as an outside Maildir tool would (file rename).
+    async fn outside_set_flags(
+        &self,
+        _key: &AccountKey,
+        _mailbox: &str,
+        _uid: Uid,
+        _flags: Flags,
+    ) -> bool {
+        false
+    }
+    /// Removes a message's file from outside.
+    async fn outside_remove(&self, _key: &AccountKey, _mailbox: &str, _uid: Uid) -> bool {
+        false
+    }
+    /// Leaves what a crash mid-append leaves: an old temporary file, and a message stored
+    /// under `uid` whose index transaction never committed.
+    async fn crash_leftovers(
+        &self,
+        _key: &AccountKey,
+        _mailbox: &str,
+        _content: &[u8],
+        _uid: Uid,
+    ) -> bool {
+        false
+    }
+    /// How many temporary files the mailbox holds.
+    async fn leftover_tmp_files(&self, _key: &AccountKey, _mailbox: &str) -> Option<usize> {
+        None
+    }
+    /// Loses the file that keeps the mailbox's UIDVALIDITY and UID high-water mark.
+    async fn lose_uids_file(&self, _key: &AccountKey, _mailbox: &str) -> bool {
+        false
+    }
+}
+
+// ---- helpers ---------------------------------------------------------------------------
+
+/// The account every suite function uses.
+pub fn key() -> AccountKey {
+    AccountKey::new("example.org", "alice").expect("valid key")
+}
+
+const SIMPLE: &[u8] = b"From: Alice <alice@example.org>\r\nTo: bob@example.org\r\nSubject: hello\r\nDate: Mon, 7 Feb 1994 21:52:25 -0800\r\nMessage-ID: <1@example.org>\r\n\r\nHello Bob.\r\nSecond line.\r\n";
+
+fn msg(n: u32) -> Vec<u8> {
+    format!("From: a@example.org\r\nSubject: message {n}\r\n\r\nbody {n}\r\n").into_bytes()
+}
+
+fn request(data: &[u8], flags: Flags, keywords: &[&str]) -> AppendRequest {
+    AppendRequest {
+        prefix: Vec::new(),
+        data: MessageData::Bytes(bytes::Bytes::copy_from_slice(data)),
+        flags,
+        keywords: keywords.iter().map(|s| s.to_string()).collect(),
+        internal_date: Some((1_000_000_000, 120)),
+    }
+}
+
+async fn account(store: &Arc<dyn Store>) -> Arc<dyn Account> {
+    store.open_account(&key()).await.expect("open account")
+}
+
+async fn inbox(a: &Arc<dyn Account>) -> MailboxId {
+    a.mailbox("INBOX").await.expect("INBOX exists").id
+}
+
+async fn append(a: &Arc<dyn Account>, mbox: MailboxId, data: &[u8]) -> AppendOutcome {
+    a.append(mbox, request(data, Flags::EMPTY, &[]))
+        .await
+        .expect("append")
+}
+
+fn read_all(c: &Arc<dyn MessageContent>) -> Vec<u8> {
+    let c: &dyn MessageContent = c.as_ref();
+    c.read_range(0, c.size()).expect("read content")
+}
+
+async fn content(a: &Arc<dyn Account>, mbox: MailboxId, uid: Uid) -> Vec<u8> {
+    read_all(&a.open_message(mbox, uid).await.expect("open message"))
+}
+
+async fn uids(a: &Arc<dyn Account>, mbox: MailboxId) -> Vec<Uid> {
+    a.messages(mbox)
+        .await
+        .expect("messages")
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .collect()
+}
+
+async fn wait(w: &mut Box<dyn crate::MailboxWatch>, what: &str) {
+    tokio::time::timeout(Duration::from_secs(10), w.changed())
+        .await
+        .unwrap_or_else(|_| panic!("no wake-up for {what}"));
+}
+
+// ---- the suite -------------------------------------------------------------------------
+
+/// Append stores the exact octets with flags, keywords and internal date; metadata and
+/// parsed envelope are right.
+pub async fn append_and_fetch(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let out = a
+        .append(mb, request(SIMPLE, Flags::SEEN, &["$Label1", "work"]))
+        .await
+        .expect("append");
+    assert_eq!(out.uid, 1);
+    let snap = a.messages(mb).await.expect("messages");
+    assert_eq!(snap.uid_next, 2);
+    assert_eq!(snap.uid_validity, out.uid_validity);
+    assert_eq!(snap.messages.len(), 1);
+    let m = &snap.messages[0];
+    assert_eq!(m.flags, Flags::SEEN);
+    assert_eq!(m.keywords, vec!["$Label1".to_string(), "work".to_string()]);
+    assert_eq!((m.internal_date, m.internal_date_tz), (1_000_000_000, 120));
+    assert_eq!(m.size, SIMPLE.len() as u64);
+    assert_eq!(m.modseq, out.modseq);
+    assert_eq!(content(&a, mb, 1).await, SIMPLE);
+    let s = a.structure(mb, 1).await.expect("structure");
+    assert_eq!(s.envelope.subject.as_deref(), Some("hello"));
+    assert_eq!(s.envelope.from.len(), 1);
+    assert_eq!(s.envelope.from[0].name.as_deref(), Some("Alice"));
+    assert_eq!(s.envelope.from[0].mailbox.as_deref(), Some("alice"));
+    assert_eq!(s.envelope.from[0].host.as_deref(), Some("example.org"));
+    assert!(s.envelope.sender.is_empty());
+    assert_eq!(s.envelope.message_id.as_deref(), Some("<1@example.org>"));
+    assert_eq!(s.sent_date, Some(760_686_745));
+    assert!(s.header.ends_with(b"\r\n\r\n"));
+    assert_eq!(s.body.media_type, "text");
+    assert_eq!(s.body.body_size(), 26);
+    assert_eq!(s.body.lines, 2);
+    let st = a.status(mb).await.expect("status");
+    assert_eq!((st.messages, st.unseen, st.uid_next), (1, 0, 2));
+    assert_eq!(st.size, SIMPLE.len() as u64);
+    assert!(matches!(
+        a.open_message(mb, 99).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+/// Appending from a spool file with a trace prefix streams both in; partial reads agree
+/// with a whole read.
+pub async fn append_from_file(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let mut body = Vec::new();
+    body.extend_from_slice(b"Subject: big\r\n\r\n");
+    for i in 0..20_000 {
+        body.extend_from_slice(format!("line {i} of a larger message\r\n").as_bytes());
+    }
+    let spool = tempfile::tempfile().expect("spool");
+    std::io::Write::write_all(&mut &spool, &body).expect("write spool");
+    let prefix = b"Return-Path: <a@example.org>\r\nDelivered-To: alice@example.org\r\n".to_vec();
+    let out = a
+        .append(
+            mb,
+            AppendRequest {
+                prefix: prefix.clone(),
+                data: MessageData::File(Arc::new(spool), body.len() as u64),
+                flags: Flags::EMPTY,
+                keywords: Vec::new(),
+                internal_date: None,
+            },
+        )
+        .await
+        .expect("append");
+    let mut want = prefix;
+    want.extend_from_slice(&body);
+    let c = a.open_message(mb, out.uid).await.expect("open");
+    assert_eq!(c.size(), want.len() as u64);
+    assert_eq!(read_all(&c), want);
+    let c: &dyn MessageContent = c.as_ref();
+    for (off, len) in [(0u64, 10u64), (65_530, 20), (want.len() as u64 - 5, 100)] {
+        let got = c.read_range(off, len).expect("range");
+        let end = (off + len).min(want.len() as u64) as usize;
+        assert_eq!(got, &want[off as usize..end]);
+    }
+    let s = a.structure(mb, out.uid).await.expect("structure");
+    assert_eq!(s.envelope.subject.as_deref(), Some("big"));
+}
+
+/// A message with bare LFs is served in CRLF form, with the CRLF size, at any offset.
+pub async fn lf_served_as_crlf(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let mut lf = b"Subject: lf\n\n".to_vec();
+    for i in 0..30_000 {
+        lf.extend_from_slice(format!("l{i}\n").as_bytes());
+    }
+    let want: Vec<u8> = crate::mime::to_crlf(&lf).into_owned();
+    let out = append(&a, mb, &lf).await;
+    let c = a.open_message(mb, out.uid).await.expect("open");
+    assert_eq!(c.size(), want.len() as u64);
+    assert_eq!(read_all(&c), want);
+    let c: &dyn MessageContent = c.as_ref();
+    for off in [
+        0u64,
+        1,
+        14,
+        15,
+        65_535,
+        65_536,
+        131_073,
+        want.len() as u64 - 3,
+    ] {
+        let got = c.read_range(off, 7).expect("range");
+        let end = (off as usize + 7).min(want.len());
+        assert_eq!(got, &want[off as usize..end], "at {off}");
+    }
+    let meta = &a.messages(mb).await.expect("messages").messages[0];
+    assert_eq!(meta.size, want.len() as u64);
+}
+
+/// STORE: set, add, remove of flags and keywords; only real changes are returned, each
+/// with a higher modseq.
+pub async fn flags_and_keywords(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let before = a.status(mb).await.expect("status").highest_modseq;
+    let changed = a
+        .store_flags(mb, &[1, 2, 99], FlagOp::Add, Flags::SEEN, &["Work".into()])
+        .await
+        .expect("store");
+    assert_eq!(
+        changed.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(changed
+        .iter()
+        .all(|m| m.modseq > before && m.flags == Flags::SEEN));
+    assert_eq!(changed[0].keywords, vec!["Work".to_string()]);
+    // Same again: nothing changes (keywords compare case-insensitively).
+    let again = a
+        .store_flags(mb, &[1, 2], FlagOp::Add, Flags::SEEN, &["work".into()])
+        .await
+        .expect("store");
+    assert!(again.is_empty());
+    let set = a
+        .store_flags(
+            mb,
+            &[1],
+            FlagOp::Set,
+            Flags::FLAGGED.union(Flags::DRAFT),
+            &[],
+        )
+        .await
+        .expect("store");
+    assert_eq!(set[0].flags, Flags::FLAGGED.union(Flags::DRAFT));
+    assert!(set[0].keywords.is_empty());
+    let removed = a
+        .store_flags(mb, &[2], FlagOp::Remove, Flags::SEEN, &["WORK".into()])
+        .await
+        .expect("store");
+    assert_eq!(removed[0].flags, Flags::EMPTY);
+    assert!(removed[0].keywords.is_empty());
+    let snap = a.messages(mb).await.expect("messages");
+    assert_eq!(snap.messages[0].flags, Flags::FLAGGED.union(Flags::DRAFT));
+    assert_eq!(snap.messages[1].flags, Flags::EMPTY);
+    assert_eq!(snap.messages[2].flags, Flags::EMPTY);
+    assert_eq!(a.status(mb).await.expect("status").unseen, 3);
+    // Flags survive a restart, and the content is untouched by flag renames.
+    drop((a, store));
+    let store = h.open().await;
+    let a = account(&store).await;
+    let snap = a.messages(mb).await.expect("messages");
+    assert_eq!(snap.messages[0].flags, Flags::FLAGGED.union(Flags::DRAFT));
+    assert_eq!(content(&a, mb, 1).await, msg(1));
+}
+
+/// COPY keeps content, flags, keywords and internal date under new UIDs; MOVE also
+/// removes the source messages.
+pub async fn copy_and_move(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let dst = a.create_mailbox("Archive", None).await.expect("create").id;
+    for i in 1..=3 {
+        a.append(mb, request(&msg(i), Flags::ANSWERED, &["k"]))
+            .await
+            .expect("append");
+    }
+    append(&a, dst, &msg(10)).await;
+    let out = a.copy(mb, &[1, 3, 42], dst).await.expect("copy");
+    assert_eq!(out.pairs, vec![(1, 2), (3, 3)]);
+    assert_eq!(
+        out.uid_validity,
+        a.mailbox("Archive").await.expect("mbox").uid_validity
+    );
+    let snap = a.messages(dst).await.expect("messages");
+    assert_eq!(snap.messages.len(), 3);
+    let copied = &snap.messages[1];
+    assert_eq!(copied.flags, Flags::ANSWERED);
+    assert_eq!(copied.keywords, vec!["k".to_string()]);
+    assert_eq!(copied.internal_date, 1_000_000_000);
+    assert_eq!(content(&a, dst, 3).await, msg(3));
+    assert_eq!(uids(&a, mb).await, vec![1, 2, 3]);
+    // Flags of the copy are independent of the original.
+    a.store_flags(dst, &[2], FlagOp::Add, Flags::SEEN, &[])
+        .await
+        .expect("store");
+    assert_eq!(
+        a.messages(mb).await.expect("messages").messages[0].flags,
+        Flags::ANSWERED
+    );
+
+    let since = a.status(mb).await.expect("status").highest_modseq;
+    let moved = a.move_messages(mb, &[2, 3], dst).await.expect("move");
+    assert_eq!(moved.pairs, vec![(2, 4), (3, 5)]);
+    assert_eq!(uids(&a, mb).await, vec![1]);
+    assert_eq!(uids(&a, dst).await, vec![1, 2, 3, 4, 5]);
+    assert_eq!(content(&a, dst, 5).await, msg(3));
+    let ch = a.changes_since(mb, since).await.expect("changes");
+    assert_eq!(ch.expunged, vec![2, 3]);
+    let usage = a.usage().await.expect("usage");
+    assert_eq!(usage.messages, 6);
+}
+
+/// EXPUNGE variants: all `\Deleted`, UID EXPUNGE of a subset, forced (POP3 DELE).
+pub async fn expunge_variants(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=6 {
+        append(&a, mb, &msg(i)).await;
+    }
+    a.store_flags(mb, &[1, 2, 3], FlagOp::Add, Flags::DELETED, &[])
+        .await
+        .expect("store");
+    let held = a.open_message(mb, 2).await.expect("open before expunge");
+    assert_eq!(
+        a.expunge(mb, Some(&[2, 4]), false)
+            .await
+            .expect("uid expunge"),
+        vec![2]
+    );
+    // A handle opened before the expunge still reads the whole message.
+    assert_eq!(read_all(&held), msg(2));
+    assert!(matches!(
+        a.open_message(mb, 2).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        a.expunge(mb, None, false).await.expect("expunge"),
+        vec![1, 3]
+    );
+    assert_eq!(
+        a.expunge(mb, Some(&[5, 6, 77]), true).await.expect("force"),
+        vec![5, 6]
+    );
+    assert_eq!(uids(&a, mb).await, vec![4]);
+    assert!(a
+        .expunge(mb, None, false)
+        .await
+        .expect("expunge")
+        .is_empty());
+}
+
+/// `changes_since` reports appends, flag changes and expunges after a modseq.
+pub async fn changes_since(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    append(&a, mb, &msg(2)).await;
+    let m0 = a.status(mb).await.expect("status").highest_modseq;
+    let none = a.changes_since(mb, m0).await.expect("changes");
+    assert!(none.changed.is_empty() && none.expunged.is_empty());
+    append(&a, mb, &msg(3)).await;
+    a.store_flags(mb, &[1], FlagOp::Add, Flags::SEEN, &[])
+        .await
+        .expect("store");
+    a.expunge(mb, Some(&[2]), true).await.expect("expunge");
+    let ch = a.changes_since(mb, m0).await.expect("changes");
+    assert_eq!(
+        ch.changed.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert_eq!(ch.changed[0].flags, Flags::SEEN);
+    assert_eq!(ch.expunged, vec![2]);
+    assert_eq!(ch.uid_next, 4);
+    assert!(ch.highest_modseq > m0);
+    assert!(!ch.uid_validity_changed);
+    let later = a
+        .changes_since(mb, ch.highest_modseq)
+        .await
+        .expect("changes");
+    assert!(later.changed.is_empty() && later.expunged.is_empty());
+}
+
+/// UIDs keep increasing across restarts, also after the highest UID was expunged, and
+/// UIDVALIDITY stays the same.
+pub async fn uids_monotonic_across_restart(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let v = a.mailbox("INBOX").await.expect("inbox").uid_validity;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    a.expunge(mb, Some(&[3]), true).await.expect("expunge");
+    drop((a, store));
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    assert_eq!(a.mailbox("INBOX").await.expect("inbox").uid_validity, v);
+    assert_eq!(append(&a, mb, &msg(4)).await.uid, 4);
+    // Even with the index lost, the expunged highest UID is not reused.
+    a.expunge(mb, Some(&[4]), true).await.expect("expunge");
+    drop((a, store));
+    if h.lose_index(&key()).await {
+        let store = h.open().await;
+        let a = account(&store).await;
+        let mb = inbox(&a).await;
+        assert_eq!(a.mailbox("INBOX").await.expect("inbox").uid_validity, v);
+        assert_eq!(uids(&a, mb).await, vec![1, 2]);
+        assert_eq!(append(&a, mb, &msg(5)).await.uid, 5);
+    }
+}
+
+/// Deleting the index and reopening keeps UIDVALIDITY, UIDs, flags and content of every
+/// mailbox.
+pub async fn index_rebuild(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let other = a.create_mailbox("lists/info", None).await.expect("create");
+    for i in 1..=4 {
+        append(&a, mb, &msg(i)).await;
+    }
+    append(&a, other.id, &msg(9)).await;
+    a.store_flags(
+        mb,
+        &[2],
+        FlagOp::Add,
+        Flags::SEEN.union(Flags::FLAGGED),
+        &[],
+    )
+    .await
+    .expect("store");
+    a.expunge(mb, Some(&[1]), true).await.expect("expunge");
+    let v = a.mailbox("INBOX").await.expect("inbox").uid_validity;
+    let before = a.messages(mb).await.expect("messages");
+    drop((a, store));
+    if !h.lose_index(&key()).await {
+        return;
+    }
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let after = a.messages(mb).await.expect("messages");
+    assert_eq!(after.uid_validity, v);
+    assert_eq!(after.uid_next, before.uid_next);
+    assert!(after.highest_modseq >= before.highest_modseq);
+    let strip = |s: &crate::MailboxSnapshot| -> Vec<(Uid, Flags, u64)> {
+        s.messages
+            .iter()
+            .map(|m| (m.uid, m.flags, m.size))
+            .collect()
+    };
+    assert_eq!(strip(&after), strip(&before));
+    assert_eq!(content(&a, mb, 2).await, msg(2));
+    let info = a.mailbox("lists/info").await.expect("rebuilt mailbox");
+    assert_eq!(info.uid_validity, other.uid_validity);
+    assert_eq!(uids(&a, info.id).await, vec![1]);
+    assert!(a.mailbox("lists").await.is_ok());
+}
+
+/// Files dropped into `new/` or `cur/` from outside get the next UIDs at sync; their
+/// LF line ends are served as CRLF.
+pub async fn outside_delivery(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    let lf = b"From: x@example.org\nSubject: outside\n\nhello\n";
+    if !h.outside_deliver(&key(), "INBOX", lf, true).await {
+        return;
+    }
+    assert!(h.outside_deliver(&key(), "INBOX", &msg(3), false).await);
+    let m0 = a.status(mb).await.expect("status").highest_modseq;
+    a.sync(mb).await.expect("sync");
+    let snap = a.messages(mb).await.expect("messages");
+    assert_eq!(
+        snap.messages.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    let ch = a.changes_since(mb, m0).await.expect("changes");
+    assert_eq!(ch.changed.len(), 2);
+    let seen: Vec<Flags> = snap.messages.iter().map(|m| m.flags).collect();
+    assert!(seen.contains(&Flags::SEEN));
+    let outside_uid = snap
+        .messages
+        .iter()
+        .find(|m| m.size == crate::mime::to_crlf(lf).len() as u64)
+        .map(|m| m.uid)
+        .expect("outside message indexed");
+    assert_eq!(
+        content(&a, mb, outside_uid).await,
+        crate::mime::to_crlf(lf).as_ref()
+    );
+    let s = a.structure(mb, outside_uid).await.expect("structure");
+    assert_eq!(s.envelope.subject.as_deref(), Some("outside"));
+    // A second sync finds nothing new; the next append continues the UIDs.
+    a.sync(mb).await.expect("sync");
+    assert_eq!(uids(&a, mb).await, vec![1, 2, 3]);
+    assert_eq!(append(&a, mb, &msg(4)).await.uid, 4);
+}
+
+/// Flag renames and removals done by outside tools are picked up at sync with new modseqs
+/// and reported by `changes_since`.
+pub async fn outside_rename_and_remove(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let m0 = a.status(mb).await.expect("status").highest_modseq;
+    if !h
+        .outside_set_flags(&key(), "INBOX", 2, Flags::SEEN.union(Flags::ANSWERED))
+        .await
+    {
+        return;
+    }
+    assert!(h.outside_remove(&key(), "INBOX", 3).await);
+    a.sync(mb).await.expect("sync");
+    let ch = a.changes_since(mb, m0).await.expect("changes");
+    assert_eq!(ch.changed.len(), 1);
+    assert_eq!(ch.changed[0].uid, 2);
+    assert_eq!(ch.changed[0].flags, Flags::SEEN.union(Flags::ANSWERED));
+    assert_eq!(ch.expunged, vec![3]);
+    assert_eq!(content(&a, mb, 2).await, msg(2));
+    // Our own flag change still works on the renamed file.
+    a.store_flags(mb, &[2], FlagOp::Add, Flags::FLAGGED, &[])
+        .await
+        .expect("store");
+    assert_eq!(content(&a, mb, 2).await, msg(2));
+    assert_eq!(append(&a, mb, &msg(4)).await.uid, 4);
+}
+
+/// What a crash in the middle of an append leaves is cleaned up: an old temporary file is
+/// removed, and a stored message whose index transaction never committed is adopted
+/// under the UID it was given.
+pub async fn crash_during_append(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    drop((a, store));
+    if !h.crash_leftovers(&key(), "INBOX", &msg(2), 2).await {
+        return;
+    }
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    a.sync(mb).await.expect("sync");
+    assert_eq!(uids(&a, mb).await, vec![1, 2]);
+    assert_eq!(content(&a, mb, 2).await, msg(2));
+    assert_eq!(h.leftover_tmp_files(&key(), "INBOX").await, Some(0));
+    assert_eq!(append(&a, mb, &msg(3)).await.uid, 3);
+}
+
+/// `\Recent` goes to exactly one session.
+pub async fn recent_to_one_claimer(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    append(&a, mb, &msg(2)).await;
+    assert_eq!(a.status(mb).await.expect("status").recent, 2);
+    let first = a.claim_recent(mb).await.expect("claim");
+    let second = b.claim_recent(mb).await.expect("claim");
+    assert_eq!(first, 1);
+    assert_eq!(second, 3, "nothing is recent for the second session");
+    assert_eq!(a.status(mb).await.expect("status").recent, 0);
+    append(&a, mb, &msg(3)).await;
+    assert_eq!(b.claim_recent(mb).await.expect("claim"), 3);
+    assert_eq!(a.claim_recent(mb).await.expect("claim"), 4);
+}
+
+/// Two handles on one account, and two store instances over the same storage (two
+/// processes), see each other's changes.
+pub async fn shared_account_state(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    assert_eq!(uids(&b, mb).await, vec![1]);
+    b.store_flags(mb, &[1], FlagOp::Add, Flags::SEEN, &[])
+        .await
+        .expect("store");
+    assert_eq!(
+        a.messages(mb).await.expect("messages").messages[0].flags,
+        Flags::SEEN
+    );
+    let created = b.create_mailbox("Shared", None).await.expect("create");
+    assert_eq!(a.mailbox("Shared").await.expect("visible").id, created.id);
+
+    let other = h.open().await;
+    let c = account(&other).await;
+    let mc = inbox(&c).await;
+    let out = append(&c, mc, &msg(2)).await;
+    assert_eq!(out.uid, 2);
+    a.sync(mb).await.expect("sync");
+    assert_eq!(uids(&a, mb).await, vec![1, 2]);
+    assert_eq!(append(&a, mb, &msg(3)).await.uid, 3);
+    assert_eq!(uids(&c, mc).await, vec![1, 2, 3]);
+}
+
+/// The hub wakes a watcher when another handle appends, stores flags or expunges.
+pub async fn hub_wakes_on_changes(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let b = account(&store).await;
+    let mb = inbox(&a).await;
+    let mut w = store.hub().watch(&key(), mb);
+    let mut idle = store.hub().watch(&key(), mb);
+    append(&b, mb, &msg(1)).await;
+    wait(&mut w, "append").await;
+    b.store_flags(mb, &[1], FlagOp::Add, Flags::SEEN, &[])
+        .await
+        .expect("store");
+    wait(&mut w, "flags").await;
+    b.expunge(mb, Some(&[1]), true).await.expect("expunge");
+    wait(&mut w, "expunge").await;
+    // A watcher that was not polled meanwhile still sees that something changed.
+    wait(&mut idle, "merged changes").await;
+    // A watch dropped and made again works (the hub cleans up and starts over).
+    drop((w, idle));
+    let mut w = store.hub().watch(&key(), mb);
+    append(&b, mb, &msg(2)).await;
+    wait(&mut w, "append after re-watch").await;
+}
+
+/// The hub wakes a watcher when a file is dropped into the mailbox from outside, with no
+/// session calling `sync`.
+pub async fn hub_wakes_on_outside_drop(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let mut w = store.hub().watch(&key(), mb);
+    // Give the backend a moment to set up its outside watch.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if !h.outside_deliver(&key(), "INBOX", &msg(1), true).await {
+        return;
+    }
+    wait(&mut w, "outside drop").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        if uids(&a, mb).await == vec![1] {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "outside message never indexed"
+        );
+        wait(&mut w, "outside drop indexed").await;
+    }
+}
+
+/// Mailbox create (parents implicit), rename (inferiors move; INBOX special), delete
+/// (INBOX refused; inferiors stay), subscriptions, special-use.
+pub async fn mailbox_operations(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let names = |v: Vec<crate::MailboxInfo>| v.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(a.list_mailboxes().await.expect("list")),
+        vec!["INBOX"]
+    );
+    let sent = a
+        .create_mailbox("Sent", Some(crate::SpecialUse::Sent))
+        .await
+        .expect("create");
+    assert_eq!(sent.special_use, Some(crate::SpecialUse::Sent));
+    a.create_mailbox("a/b/c", None)
+        .await
+        .expect("create nested");
+    assert!(matches!(
+        a.create_mailbox("a/b", None).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        a.create_mailbox("inbox", None).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(
+        names(a.list_mailboxes().await.expect("list")),
+        vec!["INBOX", "Sent", "a", "a/b", "a/b/c"]
+    );
+    for special in [
+        "cur",
+        "new",
+        "tmp",
+        ".hidden",
+        "100%",
+        "Entwürfe",
+        "a/cur/x",
+    ] {
+        let m = a
+            .create_mailbox(special, None)
+            .await
+            .expect("create odd name");
+        assert_eq!(a.mailbox(special).await.expect("find").id, m.id);
+    }
+    // Rename with inferiors; messages and UIDVALIDITY go along.
+    let b = a.mailbox("a/b").await.expect("a/b");
+    append(&a, b.id, &msg(1)).await;
+    a.rename_mailbox("a", "x/y").await.expect("rename");
+    assert!(matches!(
+        a.mailbox("a/b").await,
+        Err(StoreError::NotFound(_))
+    ));
+    let moved = a.mailbox("x/y/b").await.expect("renamed inferior");
+    assert_eq!(moved.id, b.id);
+    assert_eq!(moved.uid_validity, b.uid_validity);
+    assert!(a.mailbox("x/y/b/c").await.is_ok());
+    assert!(a.mailbox("x").await.is_ok(), "parent created by rename");
+    assert_eq!(content(&a, moved.id, 1).await, msg(1));
+    assert!(matches!(
+        a.rename_mailbox("Sent", "x/y").await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        a.rename_mailbox("nope", "z").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Renaming INBOX moves its messages and leaves INBOX empty.
+    let inbox_id = inbox(&a).await;
+    append(&a, inbox_id, &msg(2)).await;
+    append(&a, inbox_id, &msg(3)).await;
+    a.rename_mailbox("INBOX", "Old")
+        .await
+        .expect("rename INBOX");
+    let old = a.mailbox("Old").await.expect("old");
+    assert_eq!(uids(&a, old.id).await, vec![1, 2]);
+    assert_eq!(content(&a, old.id, 2).await, msg(3));
+    assert!(uids(&a, inbox_id).await.is_empty());
+    assert_eq!(append(&a, inbox_id, &msg(4)).await.uid, 3);
+    // Delete: INBOX refused, inferiors kept, recreate gets a new UIDVALIDITY.
+    assert!(matches!(
+        a.delete_mailbox("INBOX").await,
+        Err(StoreError::Invalid(_))
+    ));
+    let y = a.mailbox("x/y").await.expect("x/y");
+    a.delete_mailbox("x/y")
+        .await
+        .expect("delete with inferiors");
+    assert!(matches!(
+        a.mailbox("x/y").await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(content(&a, moved.id, 1).await, msg(1));
+    let again = a.create_mailbox("x/y", None).await.expect("recreate");
+    assert_ne!(again.uid_validity, y.uid_validity);
+    a.delete_mailbox("Sent").await.expect("delete");
+    let recreated = a.create_mailbox("Sent", None).await.expect("recreate");
+    assert!(recreated.uid_validity > sent.uid_validity);
+    assert!(uids(&a, recreated.id).await.is_empty());
+    assert!(matches!(
+        a.delete_mailbox("Sent/none").await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Subscriptions are names, existing or not.
+    a.set_subscribed("Old", true).await.expect("subscribe");
+    a.set_subscribed("ghost/name", true)
+        .await
+        .expect("subscribe");
+    a.set_subscribed("Old", true)
+        .await
+        .expect("subscribe twice");
+    assert_eq!(
+        a.subscriptions().await.expect("subs"),
+        vec!["Old", "ghost/name"]
+    );
+    a.set_subscribed("Old", false).await.expect("unsubscribe");
+    assert_eq!(a.subscriptions().await.expect("subs"), vec!["ghost/name"]);
+    // Everything survives a restart.
+    drop(a);
+    drop(store);
+    let store = h.open().await;
+    let a = account(&store).await;
+    assert_eq!(
+        uids(&a, a.mailbox("x/y/b").await.expect("b").id).await,
+        vec![1]
+    );
+    assert!(a.mailbox("Entwürfe").await.is_ok());
+}
+
+/// Names with empty levels, `..`, NUL or control characters are refused.
+pub async fn bad_names_refused(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    for bad in [
+        "", "/", "a//b", "/a", "a/", "..", "a/../b", ".", "a\0b", "a\rb", "a/./b",
+    ] {
+        assert!(
+            matches!(
+                a.create_mailbox(bad, None).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad:?} accepted"
+        );
+        assert!(a.mailbox(bad).await.is_err());
+    }
+    assert!(matches!(
+        a.rename_mailbox("INBOX", "../x").await,
+        Err(StoreError::Invalid(_))
+    ));
+    let long = "x".repeat(300);
+    assert!(a.create_mailbox(&long, None).await.is_err());
+}
+
+/// Garbage is stored byte-exact and parsed without panicking: no header/body separator,
+/// NUL bytes, a 1 MB header line, 1000 nested multiparts, invalid UTF-8.
+pub async fn garbage_messages(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let mut samples: Vec<Vec<u8>> = vec![
+        b"Subject: no separator\r\nFrom: a@b".to_vec(),
+        b"no header at all, just text\r\n".to_vec(),
+        b"Subject: nul\0byte\r\n\r\nbody\0with nul\r\n".to_vec(),
+        b"Subject: \xff\xfe invalid utf8\r\nFrom: \xc3\x28 <x@y>\r\n\r\n\xff\r\n".to_vec(),
+        b"".to_vec(),
+        b"\r\n".to_vec(),
+        b"Content-Type: multipart/mixed; boundary=x\r\n\r\nno parts at all\r\n".to_vec(),
+        b"Content-Type: message/rfc822\r\n\r\n".to_vec(),
+    ];
+    let mut long = b"Subject: ".to_vec();
+    long.extend(std::iter::repeat_n(b'x', 1024 * 1024));
+    long.extend_from_slice(b"\r\n\r\nbody\r\n");
+    samples.push(long);
+    let mut deep = Vec::new();
+    for i in 0..1000 {
+        deep.extend_from_slice(
+            format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n")
+                .as_bytes(),
+        );
+    }
+    deep.extend_from_slice(b"Content-Type: text/plain\r\n\r\ninnermost\r\n");
+    for i in (0..1000).rev() {
+        deep.extend_from_slice(format!("--b{i}--\r\n").as_bytes());
+    }
+    samples.push(deep);
+    let mut nested_msgs = Vec::new();
+    for _ in 0..1000 {
+        nested_msgs.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
+    }
+    nested_msgs.extend_from_slice(b"Subject: bottom\r\n\r\nx\r\n");
+    samples.push(nested_msgs);
+    for sample in &samples {
+        let out = append(&a, mb, sample).await;
+        assert_eq!(content(&a, mb, out.uid).await, *sample);
+        let s = a.structure(mb, out.uid).await.expect("structure");
+        assert!(s.body.end_offset <= sample.len() as u64);
+        assert!(s.body.body_offset <= s.body.end_offset);
+    }
+    let s = a.structure(mb, 1).await.expect("structure");
+    assert_eq!(s.body.body_size(), 0, "no separator: all header");
+}
+
+/// BODYSTRUCTURE of a multipart with a nested message: offsets, sizes and line counts.
+pub async fn bodystructure_multipart(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let m: &[u8] = b"From: a@example.org\r\n\
+Subject: parts\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"XX\"\r\n\
+\r\n\
+preamble\r\n\
+--XX\r\n\
+Content-Type: text/plain; charset=utf-8\r\n\
+\r\n\
+Hello\r\n\
+World\r\n\
+--XX\r\n\
+Content-Type: message/rfc822\r\n\
+\r\n\
+Subject: inner\r\n\
+From: \"Doe, J\" <j@x.org>\r\n\
+\r\n\
+inner body\r\n\
+--XX\r\n\
+Content-Type: application/octet-stream; name=\"a.bin\"\r\n\
+Content-Transfer-Encoding: base64\r\n\
+Content-Disposition: attachment; filename=\"a.bin\"\r\n\
+\r\n\
+AAEC\r\n\
+--XX--\r\n\
+epilogue\r\n";
+    let out = append(&a, mb, m).await;
+    let s = a.structure(mb, out.uid).await.expect("structure");
+    let at = |needle: &str| -> u64 {
+        m.windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .expect("needle present") as u64
+    };
+    let b = &s.body;
+    assert_eq!(
+        (b.media_type.as_str(), b.media_subtype.as_str()),
+        ("multipart", "mixed")
+    );
+    assert_eq!(b.body_offset, at("preamble"));
+    assert_eq!(b.end_offset, m.len() as u64);
+    assert_eq!(b.parts.len(), 3);
+    let text = &b.parts[0];
+    assert_eq!(text.header_offset, at("Content-Type: text/plain"));
+    assert_eq!(text.body_offset, at("Hello"));
+    assert_eq!(text.body_size(), 12); // "Hello\r\nWorld", the CRLF before --XX excluded
+    assert_eq!(text.lines, 2);
+    assert_eq!(
+        text.params,
+        vec![("charset".to_string(), "utf-8".to_string())]
+    );
+    let rfc822 = &b.parts[1];
+    assert_eq!(
+        (rfc822.media_type.as_str(), rfc822.media_subtype.as_str()),
+        ("message", "rfc822")
+    );
+    assert_eq!(rfc822.body_offset, at("Subject: inner"));
+    assert_eq!(rfc822.end_offset, at("inner body") + 10);
+    assert_eq!(rfc822.lines, 4);
+    let env = rfc822.message_envelope.as_deref().expect("inner envelope");
+    assert_eq!(env.subject.as_deref(), Some("inner"));
+    assert_eq!(env.from[0].name.as_deref(), Some("Doe, J"));
+    assert_eq!(rfc822.parts.len(), 1);
+    assert_eq!(rfc822.parts[0].body_offset, at("inner body"));
+    assert_eq!(rfc822.parts[0].body_size(), 10);
+    let bin = &b.parts[2];
+    assert_eq!(bin.encoding, "base64");
+    assert_eq!(bin.body_size(), 4);
+    assert_eq!(bin.params, vec![("name".to_string(), "a.bin".to_string())]);
+    let (dtype, dparams) = bin.disposition.clone().expect("disposition");
+    assert_eq!(dtype.to_ascii_lowercase(), "attachment");
+    assert_eq!(dparams, vec![("filename".to_string(), "a.bin".to_string())]);
+    // Slicing the content by the offsets gives the part bodies.
+    let c = content(&a, mb, out.uid).await;
+    assert_eq!(
+        &c[text.body_offset as usize..text.end_offset as usize],
+        b"Hello\r\nWorld"
+    );
+    assert_eq!(
+        &c[bin.body_offset as usize..bin.end_offset as usize],
+        b"AAEC"
+    );
+}
+
+/// Runs every suite function, each on a fresh harness from `make`.
+pub async fn run_all<H: Harness, F: Fn() -> H>(make: F) {
+    append_and_fetch(&make()).await;
+    append_from_file(&make()).await;
+    lf_served_as_crlf(&make()).await;
+    flags_and_keywords(&make()).await;
+    copy_and_move(&make()).await;
+    expunge_variants(&make()).await;
+    changes_since(&make()).await;
+    uids_monotonic_across_restart(&make()).await;
+    index_rebuild(&make()).await;
+    outside_delivery(&make()).await;
+    outside_rename_and_remove(&make()).await;
+    crash_during_append(&make()).await;
+    recent_to_one_claimer(&make()).await;
+    shared_account_state(&make()).await;
+    hub_wakes_on_changes(&make()).await;
+    hub_wakes_on_outside_drop(&make()).await;
+    mailbox_operations(&make()).await;
+    bad_names_refused(&make()).await;
+    garbage_messages(&make()).await;
+    bodystructure_multipart(&make()).await;
+}

@@ -22,6 +22,7 @@
 
 pub mod content;
 pub mod core;
+pub mod harness;
 pub mod index;
 pub mod names;
 pub mod watch;

@@ -151,7 +151,13 @@ impl WatchHooks for OutsideWatcher {
 }
 
 /// Syncs a mailbox after outside events and wakes its watchers.
+///
+/// Watchers are woken when the mailbox's highest modseq differs from the one seen at the
+/// previous event (another process may have committed the change itself, so a sync that
+/// finds nothing new is not proof of no change); our own changes, already announced by
+/// the store, cause at most one extra wake-up.
 async fn handle_events(store: Weak<MaildirStore>, mut rx: mpsc::UnboundedReceiver<MailboxKey>) {
+    let mut last_seen: HashMap<MailboxKey, crate::ModSeq> = HashMap::new();
     while let Some(first) = rx.recv().await {
         tokio::time::sleep(DEBOUNCE).await;
         let mut batch: HashSet<MailboxKey> = HashSet::from([first]);
@@ -161,14 +167,21 @@ async fn handle_events(store: Weak<MaildirStore>, mut rx: mpsc::UnboundedReceive
         let Some(s) = store.upgrade() else {
             return;
         };
+        let watched: HashSet<MailboxKey> = s.local_hub().watched().into_iter().collect();
+        last_seen.retain(|k, _| watched.contains(k));
         for (account_key, mailbox) in batch {
             if let Some(account) = s.open_account_if_live(&account_key) {
                 if let Err(e) = account.sync_changed(mailbox, true).await {
                     tracing::warn!("sync of {account_key} mailbox {} failed: {e}", mailbox.0);
                 }
-                // Also when the sync found nothing: another process may have committed
-                // the change to the index itself.
-                s.local_hub().notify(&account_key, mailbox);
+                let modseq = crate::Account::status(account.as_ref(), mailbox)
+                    .await
+                    .map(|st| st.highest_modseq)
+                    .unwrap_or(0);
+                let key = (account_key.clone(), mailbox);
+                if last_seen.insert(key, modseq) != Some(modseq) {
+                    s.local_hub().notify(&account_key, mailbox);
+                }
             }
         }
     }

@@ -12,8 +12,10 @@
 use super::{Address, BodyStructure, Envelope, MessageStructure};
 use mail_parser::{DateTime, HeaderName, MessageParser};
 
-/// Deepest nesting of multiparts / message/rfc822 parsed; deeper parts are opaque.
-pub const MAX_DEPTH: usize = 100;
+/// Deepest nesting of multiparts / message/rfc822 parsed; deeper parts are opaque. Kept
+/// well under serde_json's recursion limit (128) for the structure stored in the index:
+/// each level costs two JSON levels.
+pub const MAX_DEPTH: usize = 40;
 /// Most MIME parts parsed in one message; the rest is left inside the last part.
 pub const MAX_PARTS: usize = 10_000;
 
@@ -256,11 +258,16 @@ fn attributes(attrs: Option<&[mail_parser::Attribute<'_>]>) -> Vec<(String, Stri
         .collect()
 }
 
-/// Lines of a body (RFC 3501 `body-fld-lines`): its line endings, as Dovecot counts them.
-/// In a multipart the CRLF before a delimiter belongs to the delimiter, so a part's last
-/// line is not counted unless it ends with an empty line.
+/// Lines of a body (RFC 3501 `body-fld-lines`): its lines of text, a last line without
+/// a line ending included (in a multipart the CRLF before a delimiter belongs to the
+/// delimiter, so `Hello\r\nWorld` before one is two lines), as Cyrus counts them.
 fn count_lines(body: &[u8]) -> u64 {
-    body.iter().filter(|&&b| b == b'\n').count() as u64
+    let n = body.iter().filter(|&&b| b == b'\n').count() as u64;
+    if body.last().is_some_and(|&b| b != b'\n') {
+        n + 1
+    } else {
+        n
+    }
 }
 
 /// Finds the parts of a multipart body: `(start, end)` of each, where a part ends before
