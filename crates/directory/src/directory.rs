@@ -35,7 +35,7 @@ pub const MAX_HOPS: usize = 16;
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS domains(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS domain_addresses(
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS domain_addresses(
     domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE
 );
 CREATE TABLE IF NOT EXISTS accounts(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: ids may be kept elsewhere (ACLs)
     domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE RESTRICT,
     name TEXT NOT NULL,
     password TEXT NOT NULL,
