@@ -453,6 +453,16 @@ impl Core {
         if find_mailbox(&tx, &name)?.is_some() {
             return Err(StoreError::AlreadyExists("mailbox"));
         }
+        if names::mailbox_dir(&self.maildir, &name)
+            .join("cur")
+            .is_dir()
+        {
+            // Made by an outside program and not yet discovered: adopt it as it is.
+            let id = self.insert_mailbox_from_disk(&tx, &name)?;
+            self.sync_mailbox(&tx, id, true, true)?;
+            tx.commit().map_err(sql_err)?;
+            return Err(StoreError::AlreadyExists("mailbox"));
+        }
         self.create_parents(&tx, &name)?;
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
@@ -477,8 +487,22 @@ impl Core {
         special_use: Option<SpecialUse>,
     ) -> Result<MailboxRow, StoreError> {
         let dir = names::mailbox_dir(&self.maildir, name);
-        // A directory left by an earlier life of this name keeps no messages.
-        for sub in ["cur", "new", "tmp"] {
+        if dir.join("cur").is_dir() {
+            // An implicitly created parent that an outside program made: adopt it.
+            let id = self.insert_mailbox_from_disk(tx, name)?;
+            self.sync_mailbox(tx, id, true, true)?;
+            if let Some(su) = special_use {
+                tx.execute(
+                    "UPDATE mailboxes SET special_use = ?2 WHERE id = ?1",
+                    params![id, su.as_imap()],
+                )
+                .map_err(sql_err)?;
+            }
+            return get_mailbox(tx, id);
+        }
+        // A directory left by an earlier life of this name (kept for its inferiors)
+        // holds no messages.
+        for sub in ["new", "tmp"] {
             remove_files(&dir.join(sub))?;
         }
         make_maildir(&dir)?;
@@ -552,6 +576,12 @@ impl Core {
             .map_err(sql_err)?;
         let src = find_mailbox(&tx, &from)?.ok_or(StoreError::NotFound("mailbox"))?;
         if find_mailbox(&tx, &to)?.is_some() {
+            return Err(StoreError::AlreadyExists("mailbox"));
+        }
+        if names::mailbox_dir(&self.maildir, &to).join("cur").is_dir() {
+            let id = self.insert_mailbox_from_disk(&tx, &to)?;
+            self.sync_mailbox(&tx, id, true, true)?;
+            tx.commit().map_err(sql_err)?;
             return Err(StoreError::AlreadyExists("mailbox"));
         }
         self.create_parents(&tx, &to)?;
@@ -1123,25 +1153,23 @@ impl Core {
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let modseq = m.highest_modseq + 1;
         let mut out = Vec::new();
-        let wanted: HashSet<Uid> = uids.iter().copied().collect();
         let current = {
             let mut st = tx
                 .prepare(&format!(
-                    "SELECT {META_COLS}, base, file FROM messages WHERE mailbox = ?1 ORDER BY uid"
+                    "SELECT {META_COLS}, base, file FROM messages WHERE mailbox = ?1 AND uid = ?2"
                 ))
                 .map_err(sql_err)?;
-            let rows = st
-                .query_map([m.id], |r| {
-                    Ok((meta_row(r)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?))
-                })
-                .map_err(sql_err)?;
-            rows.filter(|r| {
-                r.as_ref()
-                    .map(|(mm, _, _)| wanted.contains(&mm.uid))
-                    .unwrap_or(true)
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(sql_err)?
+            let mut v = Vec::new();
+            for uid in sorted_uids(uids) {
+                let row = st
+                    .query_row(params![m.id, uid], |r| {
+                        Ok((meta_row(r)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                v.extend(row);
+            }
+            v
         };
         for (mut meta, base, file) in current {
             let (new_flags, new_kw) = match op {
@@ -1231,29 +1259,41 @@ impl Core {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
-        let wanted: Option<HashSet<Uid>> = uids.map(|u| u.iter().copied().collect());
-        let victims: Vec<(Uid, String)> = {
-            let mut st = tx
-                .prepare("SELECT uid, flags, file FROM messages WHERE mailbox = ?1 ORDER BY uid")
-                .map_err(sql_err)?;
-            let rows = st
-                .query_map([m.id], |r| {
-                    Ok((
-                        r.get::<_, Uid>(0)?,
-                        Flags(r.get(1)?),
-                        r.get::<_, String>(2)?,
-                    ))
-                })
-                .map_err(sql_err)?;
-            let mut v = Vec::new();
-            for row in rows {
-                let (uid, flags, file) = row.map_err(sql_err)?;
-                let listed = wanted.as_ref().is_none_or(|w| w.contains(&uid));
-                if listed && (flags.contains(Flags::DELETED) || (force && wanted.is_some())) {
-                    v.push((uid, file));
-                }
+        let deleted = Flags::DELETED.0;
+        let victims: Vec<(Uid, String)> = match uids {
+            None => {
+                let mut st = tx
+                    .prepare(
+                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+                    )
+                    .map_err(sql_err)?;
+                let rows = st
+                    .query_map(params![m.id, deleted], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)?
             }
-            v
+            Some(list) => {
+                let mut st = tx
+                    .prepare(
+                        "SELECT uid, file, flags FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    )
+                    .map_err(sql_err)?;
+                let mut v = Vec::new();
+                for uid in sorted_uids(list) {
+                    let row: Option<(Uid, String, u8)> = st
+                        .query_row(params![m.id, uid], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .optional()
+                        .map_err(sql_err)?;
+                    if let Some((uid, file, flags)) = row {
+                        if force || Flags(flags).contains(Flags::DELETED) {
+                            v.push((uid, file));
+                        }
+                    }
+                }
+                v
+            }
         };
         if victims.is_empty() {
             return Ok(Vec::new());
@@ -1323,7 +1363,6 @@ impl Core {
         let src_cur = names::mailbox_dir(&self.maildir, &src.name).join("cur");
         let dst_dir = names::mailbox_dir(&self.maildir, &dst.name);
         let dst_cur = dst_dir.join("cur");
-        let wanted: HashSet<Uid> = uids.iter().copied().collect();
         type Row = (
             Uid,
             String,
@@ -1342,32 +1381,30 @@ impl Core {
                 .prepare(
                     "SELECT uid, base, file, flags, keywords, internal_date, internal_tz, size, raw_size,
                             crlf_clean, structure
-                     FROM messages WHERE mailbox = ?1 ORDER BY uid",
+                     FROM messages WHERE mailbox = ?1 AND uid = ?2",
                 )
                 .map_err(sql_err)?;
-            let it = st
-                .query_map([src.id], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                        r.get(8)?,
-                        r.get(9)?,
-                        r.get(10)?,
-                    ))
-                })
-                .map_err(sql_err)?;
             let mut v = Vec::new();
-            for row in it {
-                let row: Row = row.map_err(sql_err)?;
-                if wanted.contains(&row.0) {
-                    v.push(row);
-                }
+            for uid in sorted_uids(uids) {
+                let row: Option<Row> = st
+                    .query_row(params![src.id, uid], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                v.extend(row);
             }
             v
         };
@@ -1553,6 +1590,14 @@ impl Core {
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         Ok(vec![dir.join("new"), dir.join("cur")])
     }
+}
+
+/// UIDs sorted ascending without duplicates.
+fn sorted_uids(uids: &[Uid]) -> Vec<Uid> {
+    let mut v = uids.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 fn depth(name: &str) -> usize {

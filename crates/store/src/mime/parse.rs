@@ -547,3 +547,207 @@ pub fn count_bare_lf(data: &[u8], prev_cr: bool) -> u64 {
     }
     n
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_message_sizes_and_lines() {
+        let m = b"Subject: hi\r\nFrom: a@b.c\r\n\r\nline one\r\nline two\r\n";
+        let s = MessageStructure::parse(m);
+        assert_eq!(s.header, b"Subject: hi\r\nFrom: a@b.c\r\n\r\n");
+        assert_eq!(s.body.header_offset, 0);
+        assert_eq!(s.body.body_offset, 28);
+        assert_eq!(s.body.end_offset, 48);
+        assert_eq!(s.body.body_size(), 20);
+        assert_eq!(s.body.lines, 2);
+        assert_eq!(
+            (s.body.media_type.as_str(), s.body.media_subtype.as_str()),
+            ("text", "plain")
+        );
+        assert_eq!(
+            s.body.params,
+            vec![("charset".to_string(), "us-ascii".to_string())]
+        );
+        assert_eq!(s.body.encoding, "7BIT");
+        assert_eq!(s.envelope.subject.as_deref(), Some("hi"));
+        assert!(s.sent_date.is_none());
+    }
+
+    #[test]
+    fn line_counts() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"a"), 1);
+        assert_eq!(count_lines(b"a\r\n"), 1);
+        assert_eq!(count_lines(b"a\r\nb"), 2);
+        assert_eq!(count_lines(b"\r\n\r\n"), 2);
+    }
+
+    #[test]
+    fn multipart_offsets_by_hand() {
+        let m = b"Content-Type: multipart/alternative; boundary=b\r\n\r\n--b\r\n\r\nplain\r\n--b\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n--b--\r\n";
+        assert_eq!(m.len(), 114);
+        let s = MessageStructure::parse(m);
+        let b = &s.body;
+        assert_eq!(b.media_subtype, "alternative");
+        assert_eq!((b.body_offset, b.end_offset, b.body_size()), (51, 114, 63));
+        assert_eq!(b.parts.len(), 2);
+        let p1 = &b.parts[0];
+        assert_eq!(
+            (p1.header_offset, p1.body_offset, p1.end_offset),
+            (56, 58, 63)
+        );
+        assert_eq!((p1.media_type.as_str(), p1.lines), ("text", 1));
+        let p2 = &b.parts[1];
+        assert_eq!(
+            (p2.header_offset, p2.body_offset, p2.end_offset),
+            (70, 97, 105)
+        );
+        assert_eq!(
+            (p2.media_subtype.as_str(), p2.lines, p2.body_size()),
+            ("html", 1, 8)
+        );
+        assert!(p2.params.is_empty());
+    }
+
+    #[test]
+    fn nested_multipart_and_message() {
+        let m = b"Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n\
+--outer\r\nContent-Type: multipart/alternative; boundary=\"outer-inner\"\r\n\r\n\
+--outer-inner\r\n\r\na\r\n--outer-inner--\r\n\
+--outer\r\nContent-Type: message/rfc822\r\n\r\nSubject: in\r\nSender: s@x.y\r\n\r\nbody\r\n\
+--outer--";
+        let s = MessageStructure::parse(m);
+        assert_eq!(s.body.parts.len(), 2);
+        let alt = &s.body.parts[0];
+        assert_eq!(alt.media_subtype, "alternative");
+        // `--outer-inner` is not taken for the `outer` boundary.
+        assert_eq!(alt.parts.len(), 1);
+        assert_eq!(alt.parts[0].body_size(), 1);
+        let msg = &s.body.parts[1];
+        assert_eq!(msg.media_subtype, "rfc822");
+        let env = msg.message_envelope.as_deref().expect("envelope");
+        assert_eq!(env.subject.as_deref(), Some("in"));
+        assert_eq!(env.sender[0].mailbox.as_deref(), Some("s"));
+        // "body": the CRLF before the close delimiter belongs to the delimiter.
+        assert_eq!(msg.parts[0].body_size(), 4);
+        assert_eq!(msg.lines, 4);
+        assert_eq!(
+            &m[msg.parts[0].body_offset as usize..msg.end_offset as usize],
+            b"body"
+        );
+    }
+
+    #[test]
+    fn digest_defaults_to_message() {
+        let m = b"Content-Type: multipart/digest; boundary=d\r\n\r\n--d\r\n\r\nSubject: x\r\n\r\ny\r\n--d--\r\n";
+        let s = MessageStructure::parse(m);
+        let p = &s.body.parts[0];
+        assert_eq!(
+            (p.media_type.as_str(), p.media_subtype.as_str()),
+            ("message", "rfc822")
+        );
+        assert_eq!(
+            p.message_envelope
+                .as_deref()
+                .and_then(|e| e.subject.as_deref()),
+            Some("x")
+        );
+    }
+
+    #[test]
+    fn rfc2231_parameters_via_mail_parser() {
+        let m = b"Content-Type: application/pdf;\r\n name*0=\"long\";\r\n name*1=\"name.pdf\"\r\nContent-Disposition: attachment; filename=x.pdf\r\n\r\n%PDF";
+        let s = MessageStructure::parse(m);
+        assert_eq!(
+            s.body.params,
+            vec![("name".to_string(), "longname.pdf".to_string())]
+        );
+        let (t, p) = s.body.disposition.clone().expect("disposition");
+        assert_eq!(t, "attachment");
+        assert_eq!(p, vec![("filename".to_string(), "x.pdf".to_string())]);
+    }
+
+    #[test]
+    fn addresses() {
+        let a = parse_addresses("\"Doe, John\" <john@x.org>, =?utf-8?q?J=C3=B6rg?= <j@y.de>");
+        assert_eq!(a.len(), 2);
+        assert_eq!(a[0].name.as_deref(), Some("Doe, John"));
+        assert_eq!(
+            (a[0].mailbox.as_deref(), a[0].host.as_deref()),
+            (Some("john"), Some("x.org"))
+        );
+        assert_eq!(a[1].name.as_deref(), Some("=?utf-8?q?J=C3=B6rg?="));
+        let g = parse_addresses("team: a@x.org, b@y.org;, c@z.org");
+        assert_eq!(g.len(), 5);
+        assert_eq!(
+            (g[0].mailbox.as_deref(), g[0].host.as_deref()),
+            (Some("team"), None)
+        );
+        assert_eq!(g[3], Address::default());
+        assert_eq!(g[4].mailbox.as_deref(), Some("c"));
+        let empty_group = parse_addresses("undisclosed-recipients:;");
+        assert_eq!(empty_group.len(), 2);
+        let route = parse_addresses("<@relay.org:user@dest.org>");
+        assert_eq!(route[0].adl.as_deref(), Some("@relay.org"));
+        assert_eq!(route[0].host.as_deref(), Some("dest.org"));
+        let bare = parse_addresses("user (comment)");
+        assert_eq!(bare[0].host.as_deref(), Some(MISSING_HOST));
+        assert!(parse_addresses("").is_empty());
+    }
+
+    #[test]
+    fn folded_headers_are_unfolded() {
+        let m = b"Subject: one\r\n two\r\nDate: Tue, 1 Jul 2003 10:52:37 +0200\r\n\r\n";
+        let s = MessageStructure::parse(m);
+        assert_eq!(s.envelope.subject.as_deref(), Some("one two"));
+        assert_eq!(s.sent_date, Some(1_057_049_557));
+    }
+
+    #[test]
+    fn limits_hold_on_hostile_input() {
+        let mut deep = Vec::new();
+        for i in 0..1000 {
+            deep.extend_from_slice(
+                format!("Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n")
+                    .as_bytes(),
+            );
+        }
+        let s = MessageStructure::parse(&deep);
+        let mut depth = 0;
+        let mut p = &s.body;
+        while let Some(c) = p.parts.first() {
+            depth += 1;
+            p = c;
+        }
+        assert!(depth <= MAX_DEPTH + 1, "depth {depth}");
+        assert!(serde_json::to_vec(&s)
+            .and_then(|v| serde_json::from_slice::<MessageStructure>(&v))
+            .is_ok());
+        let mut many = b"Content-Type: multipart/mixed; boundary=x\r\n\r\n".to_vec();
+        for _ in 0..(MAX_PARTS + 50) {
+            many.extend_from_slice(b"--x\r\n\r\n");
+        }
+        let s = MessageStructure::parse(&many);
+        assert!(s.body.parts.len() <= MAX_PARTS);
+        for garbage in [
+            &b""[..],
+            b"\r\n",
+            b"\0\0\0",
+            b"--x--\r\n",
+            b":\r\n\r\n",
+            b"\xff\xfe",
+        ] {
+            let _ = MessageStructure::parse(garbage);
+        }
+    }
+
+    #[test]
+    fn crlf_conversion() {
+        assert_eq!(to_crlf(b"a\nb\r\nc\n").as_ref(), b"a\r\nb\r\nc\r\n");
+        assert_eq!(count_bare_lf(b"\n", true), 0);
+        assert_eq!(count_bare_lf(b"\n", false), 1);
+        assert!(matches!(to_crlf(b"a\r\n"), std::borrow::Cow::Borrowed(_)));
+    }
+}
