@@ -202,7 +202,13 @@ fn password_login(
     }
     let (account, real_to) = match lookup_local(src, authc) {
         Ok(x) => x,
-        Err(f) => return SaslStep::Failure(f),
+        Err(f) => {
+            if f == SaslFailure::AuthenticationFailed {
+                // Same work as for a real account (no user enumeration by timing).
+                let _ = crate::schemes::verify_password(crate::schemes::DUMMY_HASH, password);
+            }
+            return SaslStep::Failure(f);
+        }
     };
     if !src.verify_password(&account, &Secret::from(password)) {
         return SaslStep::Failure(SaslFailure::AuthenticationFailed);
