@@ -472,8 +472,8 @@ pub async fn uids_monotonic_across_restart(h: &dyn Harness) {
     }
 }
 
-/// Deleting the index and reopening keeps UIDVALIDITY, UIDs, flags and content of every
-/// mailbox.
+/// Deleting the index and reopening keeps UIDVALIDITY, UIDs, flags, keywords and content
+/// of every mailbox.
 pub async fn index_rebuild(h: &dyn Harness) {
     let store = h.open().await;
     let a = account(&store).await;
@@ -488,7 +488,16 @@ pub async fn index_rebuild(h: &dyn Harness) {
         &[2],
         FlagOp::Add,
         Flags::SEEN.union(Flags::FLAGGED),
-        &[],
+        &["$Label1".into()],
+    )
+    .await
+    .expect("store");
+    a.store_flags(
+        mb,
+        &[3],
+        FlagOp::Add,
+        Flags::EMPTY,
+        &["Work".into(), "$Label1".into()],
     )
     .await
     .expect("store");
@@ -506,10 +515,10 @@ pub async fn index_rebuild(h: &dyn Harness) {
     assert_eq!(after.uid_validity, v);
     assert_eq!(after.uid_next, before.uid_next);
     assert!(after.highest_modseq >= before.highest_modseq);
-    let strip = |s: &crate::MailboxSnapshot| -> Vec<(Uid, Flags, u64)> {
+    let strip = |s: &crate::MailboxSnapshot| -> Vec<(Uid, Flags, Vec<String>, u64)> {
         s.messages
             .iter()
-            .map(|m| (m.uid, m.flags, m.size))
+            .map(|m| (m.uid, m.flags, m.keywords.clone(), m.size))
             .collect()
     };
     assert_eq!(strip(&after), strip(&before));

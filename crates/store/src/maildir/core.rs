@@ -11,6 +11,7 @@
 
 use super::content::{CleanFile, LfFile};
 use super::index::{self, sql_err};
+use super::keywords::{self, KeywordFile};
 use super::names::{self, base_with_uid, FileName};
 use crate::hub::LocalHub;
 use crate::mime::{count_bare_lf, to_crlf};
@@ -539,7 +540,7 @@ impl Core {
                 _ => {}
             }
         }
-        for f in [UIDS_FILE, "dovecot-keywords"] {
+        for f in [UIDS_FILE, keywords::FILE] {
             match fs::remove_file(dir.join(f)) {
                 Err(e) if !is_not_found(&e) => return Err(e.into()),
                 _ => {}
@@ -591,6 +592,14 @@ impl Core {
             let dst = self.create_one(&tx, &to, None)?;
             let src_cur = self.maildir.join("cur");
             let dst_dir = names::mailbox_dir(&self.maildir, &to);
+            // The moved file names keep their keyword letters: so must the table.
+            match fs::copy(
+                self.maildir.join(keywords::FILE),
+                dst_dir.join(keywords::FILE),
+            ) {
+                Err(e) if !is_not_found(&e) => return Err(e.into()),
+                _ => {}
+            }
             let files: Vec<(Uid, String)> = {
                 let mut st = tx
                     .prepare("SELECT uid, file FROM messages WHERE mailbox = ?1")
@@ -812,11 +821,12 @@ impl Core {
                 }
             }
         }
-        // What the index says: base -> (uid, file, flags).
-        let mut rows: HashMap<String, (Uid, String, Flags)> = HashMap::new();
+        let kf = KeywordFile::load(&dir);
+        // What the index says: base -> (uid, file, flags, keywords).
+        let mut rows: HashMap<String, (Uid, String, Flags, String)> = HashMap::new();
         {
             let mut st = tx
-                .prepare("SELECT uid, base, file, flags FROM messages WHERE mailbox = ?1")
+                .prepare("SELECT uid, base, file, flags, keywords FROM messages WHERE mailbox = ?1")
                 .map_err(sql_err)?;
             let it = st
                 .query_map([id], |r| {
@@ -825,12 +835,13 @@ impl Core {
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
                         Flags(r.get(3)?),
+                        r.get::<_, String>(4)?,
                     ))
                 })
                 .map_err(sql_err)?;
             for row in it {
-                let (uid, base, file, flags) = row.map_err(sql_err)?;
-                rows.insert(base, (uid, file, flags));
+                let (uid, base, file, flags, keywords) = row.map_err(sql_err)?;
+                rows.insert(base, (uid, file, flags, keywords));
             }
         }
         let mut taken: HashSet<Uid> = rows.values().map(|r| r.0).collect();
@@ -840,7 +851,7 @@ impl Core {
         let mut seen: HashSet<String> = HashSet::new();
         let mut fresh: Vec<(bool, String, FileName)> = Vec::new();
         for (is_new, fname, parsed) in files {
-            let Some((uid, file, flags)) = rows.get(&parsed.base).cloned() else {
+            let Some((uid, file, flags, keywords)) = rows.get(&parsed.base).cloned() else {
                 fresh.push((is_new, fname, parsed));
                 continue;
             };
@@ -862,11 +873,30 @@ impl Core {
                 }
                 changed = true;
             }
-            if parsed.flags != flags {
+            // Keywords as the letters say, keeping those that have no letter.
+            let kw = decode_keywords(&keywords);
+            let (defined, _) = kf.split_letters(&parsed.keyword_letters);
+            let new_kw = if defined == kf.letters(&kw) {
+                kw
+            } else {
+                let mut k: Vec<String> = kw
+                    .into_iter()
+                    .filter(|k| kf.letter_of(k).is_none())
+                    .collect();
+                k.extend(
+                    defined
+                        .chars()
+                        .filter_map(|c| kf.name_of(c).map(str::to_string)),
+                );
+                normalize_keywords(&k)
+            };
+            let new_kw = encode_keywords(&new_kw);
+            if parsed.flags != flags || new_kw != keywords {
                 modseq += 1;
                 tx.execute(
-                    "UPDATE messages SET flags = ?3, file = ?4, modseq = ?5 WHERE mailbox = ?1 AND uid = ?2",
-                    params![id, uid, parsed.flags.0, name, modseq as i64],
+                    "UPDATE messages SET flags = ?3, file = ?4, modseq = ?5, keywords = ?6
+                     WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid, parsed.flags.0, name, modseq as i64, new_kw],
                 )
                 .map_err(sql_err)?;
                 changed = true;
@@ -950,7 +980,7 @@ impl Core {
             tx.execute(
                 "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                      internal_tz, size, raw_size, crlf_clean, structure)
-                 VALUES (?1, ?2, ?3, ?4, ?5, '', ?6, ?7, 0, ?8, ?9, ?10, ?11)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
                 params![
                     id,
                     uid,
@@ -962,7 +992,14 @@ impl Core {
                     info.size as i64,
                     info.raw_size as i64,
                     info.size == info.raw_size,
-                    info.structure
+                    info.structure,
+                    encode_keywords(&normalize_keywords(
+                        &parsed
+                            .keyword_letters
+                            .chars()
+                            .filter_map(|c| kf.name_of(c).map(str::to_string))
+                            .collect::<Vec<_>>()
+                    ))
                 ],
             )
             .map_err(sql_err)?;
@@ -1086,8 +1123,12 @@ impl Core {
             return Err(StoreError::Corrupt("UIDs exhausted".into()));
         }
         let flags = Flags(req.flags.0 & 31);
+        let keywords = normalize_keywords(&req.keywords);
+        let mut kf = KeywordFile::load(dir);
+        let letters = kf.assign(&keywords);
+        kf.save()?;
         let base = format!("{},U={uid},S={}", w.base, w.size);
-        let name = FileName::render(&base, flags, "");
+        let name = FileName::render(&base, flags, &letters);
         let dst = dir.join("cur").join(&name);
         fs::rename(&w.tmp_path, &dst)?;
         let inserted = (|| -> Result<ModSeq, StoreError> {
@@ -1103,7 +1144,7 @@ impl Core {
                     base,
                     name,
                     flags.0,
-                    encode_keywords(&normalize_keywords(&req.keywords)),
+                    encode_keywords(&keywords),
                     modseq as i64,
                     date,
                     tz,
@@ -1153,6 +1194,7 @@ impl Core {
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let modseq = m.highest_modseq + 1;
         let mut out = Vec::new();
+        let mut kf = KeywordFile::load(&dir);
         let current = {
             let mut st = tx
                 .prepare(&format!(
@@ -1191,12 +1233,15 @@ impl Core {
             if new_flags == meta.flags && new_kw == meta.keywords {
                 continue;
             }
-            let mut name = file.clone();
-            if new_flags != meta.flags {
-                let letters = FileName::parse(&file)
-                    .map(|f| f.keyword_letters)
-                    .unwrap_or_default();
-                name = FileName::render(&base, new_flags, &letters);
+            let old_letters = FileName::parse(&file)
+                .map(|f| f.keyword_letters)
+                .unwrap_or_default();
+            // Letters of the new keywords, plus letters no keyword is known for.
+            let mut letters = kf.assign(&new_kw);
+            letters.push_str(&kf.split_letters(&old_letters).1);
+            kf.save()?;
+            let name = FileName::render(&base, new_flags, &letters);
+            if name != file {
                 let cur = dir.join("cur");
                 match fs::rename(cur.join(&file), cur.join(&name)) {
                     Ok(()) => {}
@@ -1412,6 +1457,7 @@ impl Core {
         let modseq = dst.highest_modseq + 1;
         let mut pairs = Vec::new();
         let mut made: Vec<PathBuf> = Vec::new();
+        let mut dst_kf = KeywordFile::load(&dst_dir);
         let result = (|| -> Result<(), StoreError> {
             for (
                 src_uid,
@@ -1431,9 +1477,8 @@ impl Core {
                     return Err(StoreError::Corrupt("UIDs exhausted".into()));
                 }
                 let new_base = format!("{},U={uid},S={size}", unique_base());
-                let letters = FileName::parse(file)
-                    .map(|f| f.keyword_letters)
-                    .unwrap_or_default();
+                let letters = dst_kf.assign(&decode_keywords(keywords));
+                dst_kf.save()?;
                 let name = FileName::render(&new_base, Flags(*flags), &letters);
                 let target = dst_cur.join(&name);
                 let mut source = src_cur.join(file);

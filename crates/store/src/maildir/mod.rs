@@ -16,14 +16,17 @@
 //! then read back whole once to compute its structure (so a 50 MB message costs 50 MB of
 //! memory while it is parsed, never while it is written or served).
 //!
-//! Keywords are kept in the index only (not as Maildir letters); an index rebuild keeps
-//! UIDs, UIDVALIDITY, system flags and internal dates (from the file mtime, zone lost) but
-//! loses keywords.
+//! Keywords are Maildir letters `a`–`z` mapped by the per-mailbox `dovecot-keywords` file
+//! ([`keywords`]); past 26 keywords in one mailbox the rest live in the index only. An
+//! index rebuild keeps UIDs, UIDVALIDITY, system flags, lettered keywords and internal
+//! dates (from the file mtime; the zone is lost), but not special-use attributes or
+//! index-only keywords; modseqs restart above the clock in microseconds.
 
 pub mod content;
 pub mod core;
 pub mod harness;
 pub mod index;
+pub mod keywords;
 pub mod names;
 pub mod watch;
 
