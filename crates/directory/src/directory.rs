@@ -562,16 +562,11 @@ impl Directory {
         Ok(AliasInfo { address, target })
     }
 
-    /// All aliases, by address.
-    pub fn list_aliases(&self) -> Result<Vec<AliasInfo>, DirError> {
+    /// All aliases as `(address, target)`, by address.
+    pub fn list_aliases(&self) -> Result<Vec<(String, String)>, DirError> {
         let c = self.db();
         let mut st = c.prepare("SELECT address, target FROM aliases ORDER BY address")?;
-        let rows = st.query_map([], |r| {
-            Ok(AliasInfo {
-                address: r.get(0)?,
-                target: r.get(1)?,
-            })
-        })?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -165,6 +165,22 @@ pub struct DomainInfo {
     pub accounts: usize,
 }
 
+impl fmt::Display for DomainInfo {
+    /// `name [main] N account(s) [addresses]`, for listings.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name)?;
+        if self.main {
+            f.write_str(" (main)")?;
+        }
+        write!(f, " {} account(s)", self.accounts)?;
+        for (i, a) in self.addresses.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { "," })?;
+            write!(f, "{a}")?;
+        }
+        Ok(())
+    }
+}
+
 /// An alias: mail and logins for `address` go to `target`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AliasInfo {
@@ -172,6 +188,12 @@ pub struct AliasInfo {
     pub address: String,
     /// What it points to, as given (a local account, another alias, a remote address).
     pub target: String,
+}
+
+impl fmt::Display for AliasInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {}", self.address, self.target)
+    }
 }
 
 /// Where a delivery address ends up.

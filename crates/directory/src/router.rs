@@ -52,6 +52,13 @@ pub struct RouterEntry {
     pub kind: RouterKind,
 }
 
+impl std::fmt::Display for RouterEntry {
+    /// The normalized line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.line)
+    }
+}
+
 impl RouterKind {
     /// The lookup key: the domain for domain entries, the address for address entries.
     pub fn key(&self) -> String {

@@ -657,3 +657,36 @@ fn directory_is_send_sync() {
     fn check<T: Send + Sync>() {}
     check::<Directory>();
 }
+
+#[test]
+fn listings_print() {
+    let d = dir();
+    d.add_domain("client2.com").unwrap();
+    d.set_domain_addresses("client2.com", &[ip("192.0.2.2")])
+        .unwrap();
+    d.add_account("cl1", &pw("x")).unwrap();
+    let doms: Vec<String> = d
+        .list_domains()
+        .unwrap()
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        doms,
+        [
+            "company.com (main) 1 account(s)",
+            "client2.com 0 account(s) 192.0.2.2"
+        ]
+    );
+    let e = d.add_router("client1.com=cl1.local").unwrap();
+    assert_eq!(e.to_string(), "client1.com = cl1.local");
+    let a = d.add_alias("postmaster", "cl1").unwrap();
+    assert_eq!(a.to_string(), "postmaster@company.com -> cl1@company.com");
+    assert_eq!(
+        d.list_aliases().unwrap(),
+        [(
+            "postmaster@company.com".to_string(),
+            "cl1@company.com".to_string()
+        )]
+    );
+}
