@@ -97,6 +97,9 @@ impl Directory {
     /// domain (created when missing); accounts named without a domain belong to it.
     pub fn open(path: &Path, main_domain: &str) -> Result<Directory, DirError> {
         let conn = Connection::open(path)?;
+        // Before anything that may wait for another process's lock (the CLI and the
+        // server share the file).
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         Self::init(conn, main_domain)
     }

@@ -690,3 +690,34 @@ fn listings_print() {
         )]
     );
 }
+
+#[test]
+fn concurrent_use_from_threads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("directory.db");
+    let d = std::sync::Arc::new(Directory::open(&path, "company.com").unwrap());
+    d.add_account("shared", &pw("pw")).unwrap();
+    let mut handles = Vec::new();
+    for t in 0..4 {
+        let d = d.clone();
+        let path = path.clone();
+        handles.push(std::thread::spawn(move || {
+            // Half the threads use their own handle on the same file.
+            let own = (t % 2 == 1).then(|| Directory::open(&path, "company.com").unwrap());
+            let d: &Directory = own.as_ref().unwrap_or(&d);
+            for i in 0..5 {
+                d.add_account(&format!("t{t}u{i}"), &pw("x")).unwrap();
+                let a = d.account("shared").unwrap();
+                assert!(d.verify_password(&a, &pw("pw")));
+                assert!(matches!(
+                    d.resolve_login(&format!("t{t}u{i}"), None).unwrap(),
+                    LoginTarget::Local { .. }
+                ));
+            }
+        }));
+    }
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(d.list_accounts(None).unwrap().len(), 21);
+}
