@@ -173,6 +173,15 @@ pub trait Account: Send + Sync {
     /// one session). Returns the lowest UID that is recent for the caller: every message
     /// with a UID at or above it is recent for the caller and for no other session.
     async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError>;
+
+    /// Like [`Account::claim_recent`], but claims only the messages below `upto` (the
+    /// UIDNEXT of the snapshot the session shows), so a message that arrives meanwhile
+    /// stays recent for whichever session sees it first. Returns the lowest UID recent
+    /// for the caller: its recent messages are those in `returned..upto`.
+    async fn claim_recent_upto(&self, mailbox: MailboxId, upto: Uid) -> Result<Uid, StoreError> {
+        let _ = upto;
+        self.claim_recent(mailbox).await
+    }
 }
 
 /// An open message: its octets as sent to clients (every line ending CRLF).

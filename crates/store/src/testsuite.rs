@@ -641,6 +641,12 @@ pub async fn recent_to_one_claimer(h: &dyn Harness) {
     append(&a, mb, &msg(3)).await;
     assert_eq!(b.claim_recent(mb).await.expect("claim"), 3);
     assert_eq!(a.claim_recent(mb).await.expect("claim"), 4);
+    // Claiming up to a snapshot's UIDNEXT leaves later arrivals to the next claimer.
+    append(&a, mb, &msg(4)).await;
+    append(&a, mb, &msg(5)).await;
+    assert_eq!(a.claim_recent_upto(mb, 5).await.expect("claim"), 4);
+    assert_eq!(b.claim_recent_upto(mb, 6).await.expect("claim"), 5);
+    assert_eq!(a.claim_recent_upto(mb, 6).await.expect("claim"), 6);
 }
 
 /// Two handles on one account, and two store instances over the same storage (two

@@ -158,7 +158,13 @@ fn mtime_nanos(path: &Path) -> i64 {
         .unwrap_or(0)
 }
 
-fn hostname() -> String {
+/// The host part of Maildir file names, read once.
+fn hostname() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(read_hostname)
+}
+
+fn read_hostname() -> String {
     let raw = fs::read_to_string("/etc/hostname")
         .ok()
         .map(|s| s.trim().to_string())
@@ -1011,12 +1017,15 @@ impl Core {
             sync_dir(&dir.join("cur"))?;
             sync_dir(&dir.join("new"))?;
         }
-        // After our own renames the mtimes moved; record them only if we changed nothing,
-        // so the next sync scans again and cannot miss a change made meanwhile.
+        // Record the mtimes seen before the scan only if we changed nothing (our renames
+        // moved them) and they were already old: a change made in the same clock tick as
+        // the last one, after our readdir, would not move the mtime again.
+        let now = now_nanos();
+        let settled = |t: i64| if now - t > MTIME_SLACK_NS { t } else { 0 };
         let (nm, cm) = if changed {
             (0, 0)
         } else {
-            (new_mtime, cur_mtime)
+            (settled(new_mtime), settled(cur_mtime))
         };
         tx.execute(
             "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3, new_mtime = ?4, cur_mtime = ?5 WHERE id = ?1",
@@ -1876,6 +1885,12 @@ fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Written, Stor
         let size = raw_size + bare;
         let structure = match (&req.data, req.prefix.is_empty(), bare) {
             (MessageData::Bytes(b), true, 0) => MessageStructure::parse(b),
+            (MessageData::Bytes(b), _, _) => {
+                let mut whole = Vec::with_capacity(req.prefix.len() + b.len());
+                whole.extend_from_slice(&req.prefix);
+                whole.extend_from_slice(b);
+                MessageStructure::parse(&to_crlf(&whole))
+            }
             _ => {
                 let mut raw = Vec::with_capacity(raw_size as usize);
                 File::open(&tmp_path)?.read_to_end(&mut raw)?;

@@ -172,17 +172,6 @@ impl MaildirAccount {
         self.run(move |c| c.sync(mailbox, force)).await
     }
 
-    /// Claims `\Recent` for messages below `upto` only (the UIDNEXT the session has seen),
-    /// so a message that arrives during the claim stays recent for the next claimer.
-    /// Returns the first UID recent for the caller.
-    pub async fn claim_recent_upto(
-        &self,
-        mailbox: MailboxId,
-        upto: Uid,
-    ) -> Result<Uid, StoreError> {
-        self.run(move |c| c.claim_recent(mailbox, Some(upto))).await
-    }
-
     /// The Maildir directory of the account (for tests and tools; sessions never use it).
     pub fn maildir_path(&self) -> &Path {
         &self.core.maildir
@@ -332,5 +321,9 @@ impl Account for MaildirAccount {
 
     async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError> {
         self.run(move |c| c.claim_recent(mailbox, None)).await
+    }
+
+    async fn claim_recent_upto(&self, mailbox: MailboxId, upto: Uid) -> Result<Uid, StoreError> {
+        self.run(move |c| c.claim_recent(mailbox, Some(upto))).await
     }
 }
