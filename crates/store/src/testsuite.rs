@@ -679,6 +679,60 @@ pub async fn shared_account_state(h: &dyn Harness) {
     assert_eq!(uids(&c, mc).await, vec![1, 2, 3]);
 }
 
+/// Concurrent appends from two store instances (two processes: the server and
+/// `mailroom deliver`) and several tasks each get distinct UIDs, and every acknowledged
+/// message is there exactly once.
+pub async fn concurrent_appends(h: &dyn Harness) {
+    let one = h.open().await;
+    let two = h.open().await;
+    let mut tasks = Vec::new();
+    for (i, store) in [one.clone(), two.clone(), one.clone(), two.clone()]
+        .into_iter()
+        .enumerate()
+    {
+        tasks.push(tokio::spawn(async move {
+            let a = account(&store).await;
+            let mb = inbox(&a).await;
+            let mut got = Vec::new();
+            for n in 0..10u32 {
+                let body = msg(i as u32 * 100 + n);
+                got.push((append(&a, mb, &body).await.uid, body));
+            }
+            got
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("append task"));
+    }
+    let mut seen: Vec<Uid> = all.iter().map(|(u, _)| *u).collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=40).collect::<Vec<Uid>>());
+    let a = account(&one).await;
+    let mb = inbox(&a).await;
+    a.sync(mb).await.expect("sync");
+    assert_eq!(uids(&a, mb).await, (1..=40).collect::<Vec<Uid>>());
+    for (uid, body) in all {
+        assert_eq!(content(&a, mb, uid).await, body);
+    }
+}
+
+/// Removing an account removes its mail; opening it again starts empty.
+pub async fn remove_account(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    assert_eq!(a.usage().await.expect("usage").messages, 1);
+    drop(a);
+    store.remove_account(&key()).await.expect("remove");
+    let a = account(&store).await;
+    assert_eq!(a.usage().await.expect("usage"), crate::Usage::default());
+    let other = AccountKey::new("example.org", "bob").expect("key");
+    let b = store.open_account(&other).await.expect("open bob");
+    assert!(b.list_mailboxes().await.expect("list").len() == 1);
+}
+
 /// The hub wakes a watcher when another handle appends, stores flags or expunges.
 pub async fn hub_wakes_on_changes(h: &dyn Harness) {
     let store = h.open().await;
@@ -1036,6 +1090,8 @@ pub async fn run_all<H: Harness, F: Fn() -> H>(make: F) {
     crash_during_append(&make()).await;
     recent_to_one_claimer(&make()).await;
     shared_account_state(&make()).await;
+    concurrent_appends(&make()).await;
+    remove_account(&make()).await;
     hub_wakes_on_changes(&make()).await;
     hub_wakes_on_outside_drop(&make()).await;
     mailbox_operations(&make()).await;

@@ -29,6 +29,8 @@ conformance!(
     crash_during_append,
     recent_to_one_claimer,
     shared_account_state,
+    concurrent_appends,
+    remove_account,
     hub_wakes_on_changes,
     hub_wakes_on_outside_drop,
     mailbox_operations,
