@@ -1,0 +1,791 @@
+//! The typed command AST and the command table.
+//!
+//! What lives here: [`Command`] (tag + [`CommandBody`]), the argument types of each
+//! command, and [`CommandKind`], the declarative table that says in which session states
+//! a command is allowed and whether it uses or breaks message sequence numbers (RFC 3501
+//! 7.4.1, 5.5; Dovecot's command flags). What does not: parsing ([`super::parse`]) and
+//! executing commands (the server's `imap/cmd/<command>.rs`).
+
+use std::num::NonZeroU32;
+
+use super::types::{Date, DateTime, Flag, Mailbox, Secret, SequenceSet, Tag};
+
+/// A parsed client command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    /// The client's tag.
+    pub tag: Tag,
+    /// The command and its arguments.
+    pub body: CommandBody,
+}
+
+impl Command {
+    /// The command's entry in the command table.
+    pub fn kind(&self) -> CommandKind {
+        self.body.kind()
+    }
+}
+
+/// Literal data of an APPEND message: kept inline, or streamed by the framer (the
+/// server maps `index` to the spool file it wrote during [`super::frame::Event::StreamData`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LiteralData {
+    /// The octets.
+    Inline(Vec<u8>),
+    /// Streamed literal number `index` of the command, of `size` octets.
+    Streamed {
+        /// Index among the command's streamed literals.
+        index: usize,
+        /// Size in octets.
+        size: u32,
+    },
+}
+
+impl LiteralData {
+    /// The size in octets.
+    pub fn len(&self) -> usize {
+        match self {
+            LiteralData::Inline(v) => v.len(),
+            LiteralData::Streamed { size, .. } => *size as usize,
+        }
+    }
+
+    /// Whether the literal is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One message of APPEND (several with MULTIAPPEND, RFC 3502).
+///
+/// ```text
+/// append = "APPEND" SP mailbox 1*append-message
+/// append-message = [SP flag-list] [SP date-time] SP literal
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendMessage {
+    /// Flags to set (`\Recent` refused).
+    pub flags: Vec<Flag>,
+    /// The internal date to set.
+    pub date: Option<DateTime>,
+    /// The message.
+    pub data: LiteralData,
+}
+
+/// A STATUS data item (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, and the
+/// CommuniGate Pro items of seed 001).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StatusItem {
+    /// `MESSAGES`.
+    Messages,
+    /// `RECENT`.
+    Recent,
+    /// `UIDNEXT`.
+    UidNext,
+    /// `UIDVALIDITY`.
+    UidValidity,
+    /// `UNSEEN`.
+    Unseen,
+    /// `SIZE` (RFC 8438).
+    Size,
+    /// `HIGHESTMODSEQ` (RFC 7162).
+    HighestModSeq,
+    /// `INTERNALSIZE` (vendor: storage size of the mailbox).
+    InternalSize,
+    /// `OLDEST` (vendor: INTERNALDATE of the oldest message).
+    Oldest,
+    /// `UNSEENMEDIA` (vendor: messages with `$Media` and without `\Seen`).
+    UnseenMedia,
+}
+
+impl StatusItem {
+    /// From the item name (case-insensitive).
+    pub fn from_name(s: &str) -> Option<StatusItem> {
+        Some(match s.to_ascii_uppercase().as_str() {
+            "MESSAGES" => StatusItem::Messages,
+            "RECENT" => StatusItem::Recent,
+            "UIDNEXT" => StatusItem::UidNext,
+            "UIDVALIDITY" => StatusItem::UidValidity,
+            "UNSEEN" => StatusItem::Unseen,
+            "SIZE" => StatusItem::Size,
+            "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            "INTERNALSIZE" => StatusItem::InternalSize,
+            "OLDEST" => StatusItem::Oldest,
+            "UNSEENMEDIA" => StatusItem::UnseenMedia,
+            _ => return None,
+        })
+    }
+
+    /// The item name as sent in responses.
+    pub fn name(self) -> &'static str {
+        match self {
+            StatusItem::Messages => "MESSAGES",
+            StatusItem::Recent => "RECENT",
+            StatusItem::UidNext => "UIDNEXT",
+            StatusItem::UidValidity => "UIDVALIDITY",
+            StatusItem::Unseen => "UNSEEN",
+            StatusItem::Size => "SIZE",
+            StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::InternalSize => "INTERNALSIZE",
+            StatusItem::Oldest => "OLDEST",
+            StatusItem::UnseenMedia => "UNSEENMEDIA",
+        }
+    }
+}
+
+/// LIST selection options (RFC 5258 3.1, RFC 6154).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListSelection {
+    /// `SUBSCRIBED`.
+    pub subscribed: bool,
+    /// `REMOTE`.
+    pub remote: bool,
+    /// `RECURSIVEMATCH` (only with another selection option).
+    pub recursive_match: bool,
+    /// `SPECIAL-USE` (RFC 6154).
+    pub special_use: bool,
+}
+
+/// LIST return options (RFC 5258 3.2, RFC 5819 LIST-STATUS, RFC 6154) and the vendor
+/// items of seed 001, answered as `\UNSEEN(14)`-style attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListReturn {
+    /// `SUBSCRIBED`.
+    pub subscribed: bool,
+    /// `CHILDREN`.
+    pub children: bool,
+    /// `SPECIAL-USE`.
+    pub special_use: bool,
+    /// `STATUS (items)`: answered with untagged STATUS responses.
+    pub status: Vec<StatusItem>,
+    /// Vendor items (`UIDVALIDITY MESSAGES UIDNEXT UNSEEN INTERNALSIZE OLDEST
+    /// UNSEENMEDIA`), in the order sent; accepted in the selection-option position too,
+    /// as CommuniGate Pro does (`LIST (CHILDREN UNSEEN INTERNALSIZE) "" "ma%"`).
+    pub vendor: Vec<StatusItem>,
+}
+
+/// A LIST command (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED).
+///
+/// ```text
+/// list = "LIST" [SP list-select-opts] SP mailbox SP mbox-or-pat [SP list-return-opts]
+/// mbox-or-pat = list-mailbox / patterns
+/// patterns = "(" list-mailbox *(SP list-mailbox) ")"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List {
+    /// Selection options.
+    pub selection: ListSelection,
+    /// Reference name (decoded from modified UTF-7, INBOX not normalised).
+    pub reference: String,
+    /// One or more patterns (decoded; `*` and `%` kept as wildcards).
+    pub patterns: Vec<String>,
+    /// Return options.
+    pub returns: ListReturn,
+    /// Whether any extended syntax was used (answers then follow RFC 5258).
+    pub extended: bool,
+}
+
+/// A section specification (RFC 3501 6.4.5).
+///
+/// ```text
+/// section = "[" [section-spec] "]"
+/// section-spec = section-msgtext / (section-part ["." section-text])
+/// section-part = nz-number *("." nz-number)
+/// section-text = section-msgtext / "MIME"
+/// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Section {
+    /// The part path (`1.2.3`), empty for the whole message.
+    pub part: Vec<NonZeroU32>,
+    /// What of the part.
+    pub text: Option<SectionText>,
+}
+
+/// `section-text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SectionText {
+    /// `HEADER`.
+    Header,
+    /// `HEADER.FIELDS (names)`, names as sent (compare case-insensitively).
+    HeaderFields(Vec<String>),
+    /// `HEADER.FIELDS.NOT (names)`.
+    HeaderFieldsNot(Vec<String>),
+    /// `TEXT`.
+    Text,
+    /// `MIME` (only after a part number).
+    Mime,
+}
+
+/// A FETCH data item (RFC 3501 6.4.5; macros ALL/FAST/FULL are expanded by the parser).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchAttribute {
+    /// `ENVELOPE`.
+    Envelope,
+    /// `FLAGS`.
+    Flags,
+    /// `INTERNALDATE`.
+    InternalDate,
+    /// `RFC822` (sets `\Seen`).
+    Rfc822,
+    /// `RFC822.HEADER`.
+    Rfc822Header,
+    /// `RFC822.SIZE`.
+    Rfc822Size,
+    /// `RFC822.TEXT` (sets `\Seen`).
+    Rfc822Text,
+    /// `BODY` (non-extensible BODYSTRUCTURE).
+    Body,
+    /// `BODYSTRUCTURE`.
+    BodyStructure,
+    /// `UID`.
+    Uid,
+    /// `MODSEQ` (RFC 7162).
+    ModSeq,
+    /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
+    BodySection {
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+        /// The section.
+        section: Section,
+        /// `<start.length>`.
+        partial: Option<(u32, NonZeroU32)>,
+    },
+}
+
+/// STORE's operation (RFC 3501 6.4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreMode {
+    /// `FLAGS`.
+    Replace,
+    /// `+FLAGS`.
+    Add,
+    /// `-FLAGS`.
+    Remove,
+}
+
+/// A SEARCH key (RFC 3501 6.4.4). Strings are kept as octets (their charset is the
+/// command's CHARSET).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SearchKey {
+    /// `ALL`.
+    All,
+    /// `ANSWERED`.
+    Answered,
+    /// `BCC string`.
+    Bcc(Vec<u8>),
+    /// `BEFORE date`.
+    Before(Date),
+    /// `BODY string`.
+    Body(Vec<u8>),
+    /// `CC string`.
+    Cc(Vec<u8>),
+    /// `DELETED`.
+    Deleted,
+    /// `DRAFT`.
+    Draft,
+    /// `FLAGGED`.
+    Flagged,
+    /// `FROM string`.
+    From(Vec<u8>),
+    /// `HEADER field-name string`.
+    Header(String, Vec<u8>),
+    /// `KEYWORD flag-keyword`.
+    Keyword(String),
+    /// `LARGER n`.
+    Larger(u32),
+    /// `NEW`.
+    New,
+    /// `NOT key`.
+    Not(Box<SearchKey>),
+    /// `OLD`.
+    Old,
+    /// `ON date`.
+    On(Date),
+    /// `OR key key`.
+    Or(Box<SearchKey>, Box<SearchKey>),
+    /// `RECENT`.
+    Recent,
+    /// `SEEN`.
+    Seen,
+    /// `SENTBEFORE date`.
+    SentBefore(Date),
+    /// `SENTON date`.
+    SentOn(Date),
+    /// `SENTSINCE date`.
+    SentSince(Date),
+    /// `SINCE date`.
+    Since(Date),
+    /// `SMALLER n`.
+    Smaller(u32),
+    /// `SUBJECT string`.
+    Subject(Vec<u8>),
+    /// `TEXT string`.
+    Text(Vec<u8>),
+    /// `TO string`.
+    To(Vec<u8>),
+    /// `UID sequence-set`.
+    Uid(SequenceSet),
+    /// `UNANSWERED`.
+    Unanswered,
+    /// `UNDELETED`.
+    Undeleted,
+    /// `UNDRAFT`.
+    Undraft,
+    /// `UNFLAGGED`.
+    Unflagged,
+    /// `UNKEYWORD flag-keyword`.
+    Unkeyword(String),
+    /// `UNSEEN`.
+    Unseen,
+    /// `MODSEQ n` (RFC 7162; entry-name arguments are accepted and dropped).
+    ModSeq(u64),
+    /// A bare sequence set.
+    SequenceSet(SequenceSet),
+    /// `( key *(SP key) )`, and the implicit AND of the top level.
+    And(Vec<SearchKey>),
+}
+
+/// ESEARCH return options (RFC 4731).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SearchReturn {
+    /// `MIN`.
+    pub min: bool,
+    /// `MAX`.
+    pub max: bool,
+    /// `ALL`.
+    pub all: bool,
+    /// `COUNT`.
+    pub count: bool,
+}
+
+/// A SEARCH / UID SEARCH command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Search {
+    /// `UID SEARCH`.
+    pub uid: bool,
+    /// `RETURN (...)` given: answer with ESEARCH (an empty list means `ALL`).
+    pub ret: Option<SearchReturn>,
+    /// `CHARSET` as sent (uppercased); `None` means US-ASCII.
+    pub charset: Option<String>,
+    /// The criteria (an [`SearchKey::And`] of the top-level keys, or a single key).
+    pub criteria: SearchKey,
+}
+
+/// The rights argument of SETACL (RFC 4314 3.1): `+` adds, `-` removes, else replaces.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RightsChange {
+    /// Replace the rights.
+    Replace(String),
+    /// `+rights`.
+    Add(String),
+    /// `-rights`.
+    Remove(String),
+}
+
+/// The command and its arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandBody {
+    /// `CAPABILITY`.
+    Capability,
+    /// `NOOP`.
+    Noop,
+    /// `LOGOUT`.
+    Logout,
+    /// `STARTTLS`.
+    StartTls,
+    /// `AUTHENTICATE mechanism [SP initial-response]` (RFC 3501, RFC 4959 SASL-IR).
+    Authenticate {
+        /// Mechanism name, uppercased.
+        mechanism: String,
+        /// Decoded initial response (`=` is an empty one).
+        initial_response: Option<Secret>,
+    },
+    /// `LOGIN userid password`.
+    Login {
+        /// User name (UTF-8).
+        username: String,
+        /// Password.
+        password: Secret,
+    },
+    /// `SELECT mailbox [(CONDSTORE)]`.
+    Select {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// `(CONDSTORE)` parameter given.
+        condstore: bool,
+    },
+    /// `EXAMINE mailbox [(CONDSTORE)]`.
+    Examine {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// `(CONDSTORE)` parameter given.
+        condstore: bool,
+    },
+    /// `CREATE mailbox [(USE (attrs))]` (RFC 6154 CREATE-SPECIAL-USE).
+    Create {
+        /// Mailbox (may hold a trailing delimiter or wildcards: the server checks).
+        mailbox: Mailbox,
+        /// Special-use attributes requested, as sent (e.g. `\Sent`).
+        special_use: Vec<String>,
+    },
+    /// `DELETE mailbox`.
+    Delete {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `RENAME from to`.
+    Rename {
+        /// Existing name.
+        from: Mailbox,
+        /// New name.
+        to: Mailbox,
+    },
+    /// `SUBSCRIBE mailbox`.
+    Subscribe {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `UNSUBSCRIBE mailbox`.
+    Unsubscribe {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `LIST ...`.
+    List(List),
+    /// `LSUB reference pattern`.
+    Lsub {
+        /// Reference.
+        reference: String,
+        /// Pattern.
+        pattern: String,
+    },
+    /// `STATUS mailbox (items)`.
+    Status {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// Requested items, in order.
+        items: Vec<StatusItem>,
+    },
+    /// `APPEND mailbox message...`.
+    Append {
+        /// Target mailbox.
+        mailbox: Mailbox,
+        /// One or more messages.
+        messages: Vec<AppendMessage>,
+    },
+    /// `CHECK`.
+    Check,
+    /// `CLOSE`.
+    Close,
+    /// `UNSELECT` (RFC 3691).
+    Unselect,
+    /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315) when `uids` is given.
+    Expunge {
+        /// The UID set of `UID EXPUNGE`.
+        uids: Option<SequenceSet>,
+    },
+    /// `SEARCH` / `UID SEARCH`.
+    Search(Search),
+    /// `FETCH` / `UID FETCH set items [(CHANGEDSINCE n)]`.
+    Fetch {
+        /// `UID FETCH`.
+        uid: bool,
+        /// Messages.
+        set: SequenceSet,
+        /// Data items, macros expanded.
+        attributes: Vec<FetchAttribute>,
+        /// `CHANGEDSINCE` modifier (RFC 7162).
+        changed_since: Option<u64>,
+    },
+    /// `STORE` / `UID STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags`.
+    Store {
+        /// `UID STORE`.
+        uid: bool,
+        /// Messages.
+        set: SequenceSet,
+        /// Replace, add, remove.
+        mode: StoreMode,
+        /// `.SILENT`.
+        silent: bool,
+        /// Flags (`\Recent` refused).
+        flags: Vec<Flag>,
+        /// `UNCHANGEDSINCE` modifier (RFC 7162).
+        unchanged_since: Option<u64>,
+    },
+    /// `COPY` / `UID COPY set mailbox`.
+    Copy {
+        /// `UID COPY`.
+        uid: bool,
+        /// Messages.
+        set: SequenceSet,
+        /// Target.
+        mailbox: Mailbox,
+    },
+    /// `MOVE` / `UID MOVE set mailbox` (RFC 6851).
+    Move {
+        /// `UID MOVE`.
+        uid: bool,
+        /// Messages.
+        set: SequenceSet,
+        /// Target.
+        mailbox: Mailbox,
+    },
+    /// `IDLE` (RFC 2177); the server then waits for a `DONE` line.
+    Idle,
+    /// `NAMESPACE` (RFC 2342).
+    Namespace,
+    /// `ID NIL` / `ID (field value ...)` (RFC 2971).
+    Id(Option<Vec<(String, Option<String>)>>),
+    /// `ENABLE capability...` (RFC 5161), uppercased.
+    Enable(Vec<String>),
+    /// `GETACL mailbox` (RFC 4314).
+    GetAcl {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `SETACL mailbox identifier rights`.
+    SetAcl {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// Identifier (a leading `-` means negative rights).
+        identifier: String,
+        /// The change.
+        rights: RightsChange,
+    },
+    /// `DELETEACL mailbox identifier`.
+    DeleteAcl {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// Identifier.
+        identifier: String,
+    },
+    /// `LISTRIGHTS mailbox identifier`.
+    ListRights {
+        /// Mailbox.
+        mailbox: Mailbox,
+        /// Identifier.
+        identifier: String,
+    },
+    /// `MYRIGHTS mailbox`.
+    MyRights {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `GETQUOTA root` (RFC 9208).
+    GetQuota {
+        /// Quota root.
+        root: String,
+    },
+    /// `GETQUOTAROOT mailbox`.
+    GetQuotaRoot {
+        /// Mailbox.
+        mailbox: Mailbox,
+    },
+    /// `SETQUOTA root (resource limit ...)`.
+    SetQuota {
+        /// Quota root.
+        root: String,
+        /// Resource names (uppercased) and limits.
+        limits: Vec<(String, u64)>,
+    },
+}
+
+impl CommandBody {
+    /// The command's entry in the command table.
+    pub fn kind(&self) -> CommandKind {
+        use CommandBody as B;
+        use CommandKind as K;
+        match self {
+            B::Capability => K::Capability,
+            B::Noop => K::Noop,
+            B::Logout => K::Logout,
+            B::StartTls => K::StartTls,
+            B::Authenticate { .. } => K::Authenticate,
+            B::Login { .. } => K::Login,
+            B::Select { .. } => K::Select,
+            B::Examine { .. } => K::Examine,
+            B::Create { .. } => K::Create,
+            B::Delete { .. } => K::Delete,
+            B::Rename { .. } => K::Rename,
+            B::Subscribe { .. } => K::Subscribe,
+            B::Unsubscribe { .. } => K::Unsubscribe,
+            B::List(_) => K::List,
+            B::Lsub { .. } => K::Lsub,
+            B::Status { .. } => K::Status,
+            B::Append { .. } => K::Append,
+            B::Check => K::Check,
+            B::Close => K::Close,
+            B::Unselect => K::Unselect,
+            B::Expunge { uids: None } => K::Expunge,
+            B::Expunge { uids: Some(_) } => K::UidExpunge,
+            B::Search(s) if s.uid => K::UidSearch,
+            B::Search(_) => K::Search,
+            B::Fetch { uid: true, .. } => K::UidFetch,
+            B::Fetch { .. } => K::Fetch,
+            B::Store { uid: true, .. } => K::UidStore,
+            B::Store { .. } => K::Store,
+            B::Copy { uid: true, .. } => K::UidCopy,
+            B::Copy { .. } => K::Copy,
+            B::Move { uid: true, .. } => K::UidMove,
+            B::Move { .. } => K::Move,
+            B::Idle => K::Idle,
+            B::Namespace => K::Namespace,
+            B::Id(_) => K::Id,
+            B::Enable(_) => K::Enable,
+            B::GetAcl { .. } => K::GetAcl,
+            B::SetAcl { .. } => K::SetAcl,
+            B::DeleteAcl { .. } => K::DeleteAcl,
+            B::ListRights { .. } => K::ListRights,
+            B::MyRights { .. } => K::MyRights,
+            B::GetQuota { .. } => K::GetQuota,
+            B::GetQuotaRoot { .. } => K::GetQuotaRoot,
+            B::SetQuota { .. } => K::SetQuota,
+        }
+    }
+}
+
+/// Session states of RFC 3501 section 3.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionState {
+    /// Before LOGIN/AUTHENTICATE.
+    NotAuthenticated,
+    /// Logged in, no mailbox selected.
+    Authenticated,
+    /// A mailbox is selected.
+    Selected,
+    /// After LOGOUT.
+    Logout,
+}
+
+/// Where a command is allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allowed {
+    /// Any state (RFC 3501 6.1).
+    Any,
+    /// Not authenticated only (6.2).
+    NotAuthenticated,
+    /// Authenticated and selected (6.3).
+    Authenticated,
+    /// Selected only (6.4).
+    Selected,
+}
+
+macro_rules! command_table {
+    ($( $kind:ident => $name:literal, $allowed:ident, uses_seqs: $uses:literal, breaks_seqs: $breaks:literal; )*) => {
+        /// One entry per command (UID variants apart): the command table.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum CommandKind {
+            $(
+                #[doc = concat!("`", $name, "`")]
+                $kind,
+            )*
+        }
+
+        impl CommandKind {
+            /// Every command, in table order.
+            pub const ALL: &'static [CommandKind] = &[$(CommandKind::$kind,)*];
+
+            /// The command name as sent (`UID FETCH` for UID variants).
+            pub fn name(self) -> &'static str {
+                match self { $(CommandKind::$kind => $name,)* }
+            }
+
+            /// Where the command is allowed.
+            pub fn allowed(self) -> Allowed {
+                match self { $(CommandKind::$kind => Allowed::$allowed,)* }
+            }
+
+            /// Whether the command refers to messages by sequence number: no untagged
+            /// EXPUNGE may be sent while it runs, and it must not be pipelined with one
+            /// that breaks sequence numbers (RFC 3501 5.5, 7.4.1).
+            pub fn uses_sequence_numbers(self) -> bool {
+                match self { $(CommandKind::$kind => $uses,)* }
+            }
+
+            /// Whether the command may remove messages, renumbering the others.
+            pub fn breaks_sequence_numbers(self) -> bool {
+                match self { $(CommandKind::$kind => $breaks,)* }
+            }
+        }
+    };
+}
+
+command_table! {
+    Capability => "CAPABILITY", Any, uses_seqs: false, breaks_seqs: false;
+    Noop => "NOOP", Any, uses_seqs: false, breaks_seqs: false;
+    Logout => "LOGOUT", Any, uses_seqs: false, breaks_seqs: false;
+    Id => "ID", Any, uses_seqs: false, breaks_seqs: false;
+    StartTls => "STARTTLS", NotAuthenticated, uses_seqs: false, breaks_seqs: false;
+    Authenticate => "AUTHENTICATE", NotAuthenticated, uses_seqs: false, breaks_seqs: false;
+    Login => "LOGIN", NotAuthenticated, uses_seqs: false, breaks_seqs: false;
+    Select => "SELECT", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Examine => "EXAMINE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Create => "CREATE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Delete => "DELETE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Rename => "RENAME", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Subscribe => "SUBSCRIBE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Unsubscribe => "UNSUBSCRIBE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    List => "LIST", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Lsub => "LSUB", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Status => "STATUS", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Append => "APPEND", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Idle => "IDLE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Namespace => "NAMESPACE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Enable => "ENABLE", Authenticated, uses_seqs: false, breaks_seqs: false;
+    GetAcl => "GETACL", Authenticated, uses_seqs: false, breaks_seqs: false;
+    SetAcl => "SETACL", Authenticated, uses_seqs: false, breaks_seqs: false;
+    DeleteAcl => "DELETEACL", Authenticated, uses_seqs: false, breaks_seqs: false;
+    ListRights => "LISTRIGHTS", Authenticated, uses_seqs: false, breaks_seqs: false;
+    MyRights => "MYRIGHTS", Authenticated, uses_seqs: false, breaks_seqs: false;
+    GetQuota => "GETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    GetQuotaRoot => "GETQUOTAROOT", Authenticated, uses_seqs: false, breaks_seqs: false;
+    SetQuota => "SETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
+    Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
+    Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
+    Expunge => "EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
+    UidExpunge => "UID EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
+    Search => "SEARCH", Selected, uses_seqs: true, breaks_seqs: false;
+    UidSearch => "UID SEARCH", Selected, uses_seqs: false, breaks_seqs: false;
+    Fetch => "FETCH", Selected, uses_seqs: true, breaks_seqs: false;
+    UidFetch => "UID FETCH", Selected, uses_seqs: false, breaks_seqs: false;
+    Store => "STORE", Selected, uses_seqs: true, breaks_seqs: false;
+    UidStore => "UID STORE", Selected, uses_seqs: false, breaks_seqs: false;
+    Copy => "COPY", Selected, uses_seqs: true, breaks_seqs: false;
+    UidCopy => "UID COPY", Selected, uses_seqs: false, breaks_seqs: false;
+    Move => "MOVE", Selected, uses_seqs: true, breaks_seqs: true;
+    UidMove => "UID MOVE", Selected, uses_seqs: false, breaks_seqs: true;
+}
+
+impl CommandKind {
+    /// Whether the command may run in `state`.
+    pub fn allowed_in(self, state: SessionState) -> bool {
+        use SessionState as S;
+        match (self.allowed(), state) {
+            (_, S::Logout) => false,
+            (Allowed::Any, _) => true,
+            (Allowed::NotAuthenticated, S::NotAuthenticated) => true,
+            (Allowed::Authenticated, S::Authenticated | S::Selected) => true,
+            (Allowed::Selected, S::Selected) => true,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table() {
+        assert!(CommandKind::Login.allowed_in(SessionState::NotAuthenticated));
+        assert!(!CommandKind::Login.allowed_in(SessionState::Selected));
+        assert!(CommandKind::List.allowed_in(SessionState::Selected));
+        assert!(!CommandKind::Fetch.allowed_in(SessionState::Authenticated));
+        assert!(CommandKind::Fetch.uses_sequence_numbers());
+        assert!(!CommandKind::UidFetch.uses_sequence_numbers());
+        assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
+        assert_eq!(CommandKind::ALL.len(), 44);
+    }
+}

@@ -1,0 +1,45 @@
+//! APPEND (RFC 3501 6.3.11, RFC 3502 MULTIAPPEND).
+
+use super::{Cursor, Lit, PResult};
+use crate::imap::command::{AppendMessage, CommandBody, LiteralData};
+
+impl Cursor<'_> {
+    /// ```text
+    /// append = "APPEND" SP mailbox 1*append-message
+    /// append-message = [SP flag-list] [SP date-time] SP literal
+    /// ```
+    pub(crate) fn append(&mut self) -> PResult<CommandBody> {
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        let mut messages = Vec::new();
+        while !self.at_end() {
+            self.sp()?;
+            let flags = if self.peek() == Some(b'(') {
+                let f = self.flag_list()?;
+                self.sp()?;
+                f
+            } else {
+                Vec::new()
+            };
+            let date = if self.peek() == Some(b'"') {
+                let d = self.date_time()?;
+                self.sp()?;
+                Some(d)
+            } else {
+                None
+            };
+            if self.peek() != Some(b'{') {
+                return Err(self.unexpected("message literal"));
+            }
+            let data = match self.literal()? {
+                Lit::Inline(d) => LiteralData::Inline(d.to_vec()),
+                Lit::Streamed { index, size } => LiteralData::Streamed { index, size },
+            };
+            messages.push(AppendMessage { flags, date, data });
+        }
+        if messages.is_empty() {
+            return Err(self.unexpected("message literal"));
+        }
+        Ok(CommandBody::Append { mailbox, messages })
+    }
+}

@@ -1,0 +1,178 @@
+//! FETCH and UID FETCH (RFC 3501 6.4.5, RFC 7162 CHANGEDSINCE).
+
+use std::num::NonZeroU32;
+
+use super::{Cursor, PResult};
+use crate::imap::command::{CommandBody, FetchAttribute as A, Section, SectionText};
+
+/// The most part numbers in one section (`1.2.3...`).
+pub const MAX_SECTION_DEPTH: usize = 128;
+
+impl Cursor<'_> {
+    /// ```text
+    /// fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
+    ///         fetch-att / "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
+    /// fetch-modifiers = SP "(" "CHANGEDSINCE" SP mod-sequence-value ")"
+    /// ```
+    pub(crate) fn fetch(&mut self, uid: bool) -> PResult<CommandBody> {
+        self.sp()?;
+        let set = self.sequence_set()?;
+        self.sp()?;
+        let mut attributes = Vec::new();
+        if self.try_byte(b'(') {
+            loop {
+                self.fetch_att(&mut attributes)?;
+                if self.try_byte(b')') {
+                    break;
+                }
+                self.sp()?;
+            }
+        } else if self.eat_keyword("ALL") {
+            attributes.extend([A::Flags, A::InternalDate, A::Rfc822Size, A::Envelope]);
+        } else if self.eat_keyword("FAST") {
+            attributes.extend([A::Flags, A::InternalDate, A::Rfc822Size]);
+        } else if self.eat_keyword("FULL") {
+            attributes.extend([
+                A::Flags,
+                A::InternalDate,
+                A::Rfc822Size,
+                A::Envelope,
+                A::Body,
+            ]);
+        } else {
+            self.fetch_att(&mut attributes)?;
+        }
+        let mut changed_since = None;
+        if self.try_byte(b' ') {
+            self.expect(b'(')?;
+            loop {
+                let w = self.word("FETCH modifier")?;
+                match w.as_str() {
+                    "CHANGEDSINCE" => {
+                        self.sp()?;
+                        changed_since = Some(self.number64()?);
+                    }
+                    _ => return Err(format!("unknown FETCH modifier {w}")),
+                }
+                if self.try_byte(b')') {
+                    break;
+                }
+                self.sp()?;
+            }
+        }
+        Ok(CommandBody::Fetch {
+            uid,
+            set,
+            attributes,
+            changed_since,
+        })
+    }
+
+    /// ```text
+    /// fetch-att = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
+    ///             "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
+    ///             "BODY" ["STRUCTURE"] / "UID" /
+    ///             "BODY" section ["<" number "." nz-number ">"] /
+    ///             "BODY.PEEK" section ["<" number "." nz-number ">"]
+    /// ```
+    fn fetch_att(&mut self, out: &mut Vec<A>) -> PResult<()> {
+        let w = self.word("FETCH item")?;
+        let a = match w.as_str() {
+            "ENVELOPE" => A::Envelope,
+            "FLAGS" => A::Flags,
+            "INTERNALDATE" => A::InternalDate,
+            "RFC822" => A::Rfc822,
+            "RFC822.HEADER" => A::Rfc822Header,
+            "RFC822.SIZE" => A::Rfc822Size,
+            "RFC822.TEXT" => A::Rfc822Text,
+            "BODYSTRUCTURE" => A::BodyStructure,
+            "UID" => A::Uid,
+            "MODSEQ" => A::ModSeq,
+            "BODY" if self.peek() != Some(b'[') => A::Body,
+            "BODY" | "BODY.PEEK" => {
+                let section = self.section()?;
+                let partial = if self.try_byte(b'<') {
+                    let start = self.number()?;
+                    self.expect(b'.')?;
+                    let len = self.nz_number()?;
+                    self.expect(b'>')?;
+                    Some((start, len))
+                } else {
+                    None
+                };
+                A::BodySection {
+                    peek: w == "BODY.PEEK",
+                    section,
+                    partial,
+                }
+            }
+            "ALL" | "FAST" | "FULL" => return Err(format!("{w} is a macro: not inside a list")),
+            _ => return Err(format!("unknown FETCH item {w}")),
+        };
+        out.push(a);
+        Ok(())
+    }
+
+    /// ```text
+    /// section = "[" [section-spec] "]"
+    /// section-spec = section-msgtext / (section-part ["." section-text])
+    /// section-part = nz-number *("." nz-number)
+    /// section-text = section-msgtext / "MIME"
+    /// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"
+    /// ```
+    fn section(&mut self) -> PResult<Section> {
+        self.expect(b'[')?;
+        let mut part: Vec<NonZeroU32> = Vec::new();
+        let mut text = None;
+        if self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            loop {
+                if part.len() == MAX_SECTION_DEPTH {
+                    return Err("section part nested too deep".to_owned());
+                }
+                part.push(self.nz_number()?);
+                if !self.try_byte(b'.') {
+                    break;
+                }
+                if !self.peek().is_some_and(|b| b.is_ascii_digit()) {
+                    text = Some(self.section_text(true)?);
+                    break;
+                }
+            }
+        } else if self.peek() != Some(b']') {
+            text = Some(self.section_text(false)?);
+        }
+        self.expect(b']')?;
+        Ok(Section { part, text })
+    }
+
+    fn section_text(&mut self, after_part: bool) -> PResult<SectionText> {
+        let w = self.word("section text")?;
+        Ok(match w.as_str() {
+            "HEADER" => SectionText::Header,
+            "TEXT" => SectionText::Text,
+            "MIME" if after_part => SectionText::Mime,
+            "HEADER.FIELDS" => SectionText::HeaderFields(self.header_list()?),
+            "HEADER.FIELDS.NOT" => SectionText::HeaderFieldsNot(self.header_list()?),
+            _ => return Err(format!("invalid section {w}")),
+        })
+    }
+
+    /// `header-list = "(" header-fld-name *(SP header-fld-name) ")"`; names are
+    /// astrings of RFC 5322 `ftext`.
+    fn header_list(&mut self) -> PResult<Vec<String>> {
+        self.sp()?;
+        self.expect(b'(')?;
+        let mut v = Vec::new();
+        loop {
+            let name = self.astring()?;
+            if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b) && b != b':') {
+                return Err("invalid header field name".to_owned());
+            }
+            v.push(String::from_utf8_lossy(&name).into_owned());
+            if self.try_byte(b')') {
+                return Ok(v);
+            }
+            self.sp()?;
+        }
+    }
+}

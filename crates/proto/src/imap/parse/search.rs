@@ -1,0 +1,204 @@
+//! SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 4731 ESEARCH, RFC 7162 MODSEQ).
+//!
+//! Nesting (`OR`, `NOT`, parentheses) is parsed by bounded recursion:
+//! [`MAX_SEARCH_DEPTH`] levels and [`MAX_SEARCH_KEYS`] keys per command, so a SEARCH
+//! with 10,000 ORs is refused with BAD instead of exhausting the stack.
+
+use std::borrow::Cow;
+
+use super::{Cursor, PResult};
+use crate::imap::command::{CommandBody, Search, SearchKey as K, SearchReturn};
+
+/// The deepest nesting of `OR`/`NOT`/parentheses accepted.
+pub const MAX_SEARCH_DEPTH: usize = 32;
+/// The most search keys in one command.
+pub const MAX_SEARCH_KEYS: usize = 1000;
+
+impl Cursor<'_> {
+    /// ```text
+    /// search = "SEARCH" [search-return-opts] SP ["CHARSET" SP astring SP]
+    ///          search-key *(SP search-key)
+    /// search-return-opts = SP "RETURN" SP "(" [search-return-opt *(SP search-return-opt)] ")"
+    /// ```
+    pub(crate) fn search(&mut self, uid: bool) -> PResult<CommandBody> {
+        self.sp()?;
+        let mut ret = None;
+        if self.eat_keyword("RETURN") {
+            self.sp()?;
+            self.expect(b'(')?;
+            let mut r = SearchReturn::default();
+            if !self.try_byte(b')') {
+                loop {
+                    let w = self.word("search return option")?;
+                    match w.as_str() {
+                        "MIN" => r.min = true,
+                        "MAX" => r.max = true,
+                        "ALL" => r.all = true,
+                        "COUNT" => r.count = true,
+                        _ => return Err(format!("unknown SEARCH return option {w}")),
+                    }
+                    if self.try_byte(b')') {
+                        break;
+                    }
+                    self.sp()?;
+                }
+            }
+            ret = Some(r);
+            self.sp()?;
+        }
+        let mut charset = None;
+        if self.eat_keyword("CHARSET") {
+            self.sp()?;
+            let cs = self.astring()?;
+            charset = Some(String::from_utf8_lossy(&cs).to_ascii_uppercase());
+            self.sp()?;
+        }
+        let mut keys = vec![self.search_key(0)?];
+        while self.try_byte(b' ') {
+            keys.push(self.search_key(0)?);
+        }
+        let criteria = if keys.len() == 1 {
+            keys.pop().unwrap_or(K::All)
+        } else {
+            K::And(keys)
+        };
+        Ok(CommandBody::Search(Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        }))
+    }
+
+    fn search_string(&mut self) -> PResult<Vec<u8>> {
+        self.sp()?;
+        self.astring().map(Cow::into_owned)
+    }
+
+    fn search_date(&mut self) -> PResult<crate::imap::types::Date> {
+        self.sp()?;
+        self.date()
+    }
+
+    fn search_keyword(&mut self) -> PResult<String> {
+        self.sp()?;
+        Ok(self.atom()?.to_owned())
+    }
+
+    /// ```text
+    /// search-key = "ALL" / "ANSWERED" / "BCC" SP astring / "BEFORE" SP date /
+    ///   "BODY" SP astring / "CC" SP astring / "DELETED" / "FLAGGED" /
+    ///   "FROM" SP astring / "KEYWORD" SP flag-keyword / "NEW" / "OLD" /
+    ///   "ON" SP date / "RECENT" / "SEEN" / "SINCE" SP date /
+    ///   "SUBJECT" SP astring / "TEXT" SP astring / "TO" SP astring /
+    ///   "UNANSWERED" / "UNDELETED" / "UNFLAGGED" / "UNKEYWORD" SP flag-keyword /
+    ///   "UNSEEN" / "DRAFT" / "HEADER" SP header-fld-name SP astring /
+    ///   "LARGER" SP number / "NOT" SP search-key / "OR" SP search-key SP search-key /
+    ///   "SENTBEFORE" SP date / "SENTON" SP date / "SENTSINCE" SP date /
+    ///   "SMALLER" SP number / "UID" SP sequence-set / "UNDRAFT" / sequence-set /
+    ///   "(" search-key *(SP search-key) ")" /
+    ///   "MODSEQ" [SP entry-name SP entry-type-req] SP mod-sequence-valzer
+    /// ```
+    pub(crate) fn search_key(&mut self, depth: usize) -> PResult<K> {
+        self.search_keys += 1;
+        if self.search_keys > MAX_SEARCH_KEYS {
+            return Err(format!("too many search keys (limit {MAX_SEARCH_KEYS})"));
+        }
+        if depth > MAX_SEARCH_DEPTH {
+            return Err(format!(
+                "search keys nested too deep (limit {MAX_SEARCH_DEPTH})"
+            ));
+        }
+        match self.peek() {
+            Some(b'(') => {
+                self.pos += 1;
+                let mut v = vec![self.search_key(depth + 1)?];
+                while !self.try_byte(b')') {
+                    self.sp()?;
+                    v.push(self.search_key(depth + 1)?);
+                }
+                return Ok(K::And(v));
+            }
+            Some(b'*' | b'0'..=b'9') => return Ok(K::SequenceSet(self.sequence_set()?)),
+            _ => {}
+        }
+        let w = self.word("search key")?;
+        Ok(match w.as_str() {
+            "ALL" => K::All,
+            "ANSWERED" => K::Answered,
+            "DELETED" => K::Deleted,
+            "DRAFT" => K::Draft,
+            "FLAGGED" => K::Flagged,
+            "NEW" => K::New,
+            "OLD" => K::Old,
+            "RECENT" => K::Recent,
+            "SEEN" => K::Seen,
+            "UNANSWERED" => K::Unanswered,
+            "UNDELETED" => K::Undeleted,
+            "UNDRAFT" => K::Undraft,
+            "UNFLAGGED" => K::Unflagged,
+            "UNSEEN" => K::Unseen,
+            "BCC" => K::Bcc(self.search_string()?),
+            "BODY" => K::Body(self.search_string()?),
+            "CC" => K::Cc(self.search_string()?),
+            "FROM" => K::From(self.search_string()?),
+            "SUBJECT" => K::Subject(self.search_string()?),
+            "TEXT" => K::Text(self.search_string()?),
+            "TO" => K::To(self.search_string()?),
+            "BEFORE" => K::Before(self.search_date()?),
+            "ON" => K::On(self.search_date()?),
+            "SINCE" => K::Since(self.search_date()?),
+            "SENTBEFORE" => K::SentBefore(self.search_date()?),
+            "SENTON" => K::SentOn(self.search_date()?),
+            "SENTSINCE" => K::SentSince(self.search_date()?),
+            "KEYWORD" => K::Keyword(self.search_keyword()?),
+            "UNKEYWORD" => K::Unkeyword(self.search_keyword()?),
+            "HEADER" => {
+                self.sp()?;
+                let name = self.astring()?;
+                if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b) && b != b':') {
+                    return Err("invalid header field name".to_owned());
+                }
+                let name = String::from_utf8_lossy(&name).into_owned();
+                K::Header(name, self.search_string()?)
+            }
+            "LARGER" => {
+                self.sp()?;
+                K::Larger(self.number()?)
+            }
+            "SMALLER" => {
+                self.sp()?;
+                K::Smaller(self.number()?)
+            }
+            "UID" => {
+                self.sp()?;
+                K::Uid(self.sequence_set()?)
+            }
+            "NOT" => {
+                self.sp()?;
+                K::Not(Box::new(self.search_key(depth + 1)?))
+            }
+            "OR" => {
+                self.sp()?;
+                let a = self.search_key(depth + 1)?;
+                self.sp()?;
+                let b = self.search_key(depth + 1)?;
+                K::Or(Box::new(a), Box::new(b))
+            }
+            "MODSEQ" => {
+                self.sp()?;
+                if self.peek() == Some(b'"') {
+                    self.string()?;
+                    self.sp()?;
+                    let t = self.word("entry type")?;
+                    if !matches!(t.as_str(), "PRIV" | "SHARED" | "ALL") {
+                        return Err(format!("invalid entry type {t}"));
+                    }
+                    self.sp()?;
+                }
+                K::ModSeq(self.number64()?)
+            }
+            _ => return Err(format!("unknown search key {w}")),
+        })
+    }
+}

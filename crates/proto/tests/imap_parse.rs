@@ -1,0 +1,370 @@
+//! IMAP command grammar: RFC examples, every command, and the bad-input table.
+
+use mailroom_proto::imap::command::{
+    CommandBody, FetchAttribute, SearchKey, SectionText, StatusItem, StoreMode,
+};
+use mailroom_proto::imap::{parse_wire, CommandKind, Flag};
+
+fn ok(line: &str) -> CommandBody {
+    match parse_wire(line.as_bytes()) {
+        Ok(c) => c.body,
+        Err(e) => panic!("{line:?}: {e}"),
+    }
+}
+
+fn bad(line: &[u8]) -> (Option<String>, String) {
+    match parse_wire(line) {
+        Ok(c) => panic!("{:?} parsed: {c:?}", String::from_utf8_lossy(line)),
+        Err(e) => (e.tag.map(|t| t.to_string()), e.message),
+    }
+}
+
+/// Client commands of the RFC 3501 section 8 example session.
+#[test]
+fn rfc3501_section8() {
+    for line in [
+        "a001 login mrc secret",
+        "a002 select inbox",
+        "a003 fetch 12 full",
+        "a004 fetch 12 body[header]",
+        "a005 store 12 +flags \\deleted",
+        "a006 logout",
+    ] {
+        ok(line);
+    }
+    assert!(
+        matches!(ok("a002 select inbox"), CommandBody::Select { mailbox, .. } if mailbox.is_inbox())
+    );
+    match ok("a004 fetch 12 body[header]") {
+        CommandBody::Fetch { attributes, .. } => assert!(matches!(
+            &attributes[..],
+            [FetchAttribute::BodySection { peek: false, section, partial: None }]
+                if section.part.is_empty() && section.text == Some(SectionText::Header)
+        )),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// One example per command (mostly from RFC 3501 section 6 and the extension RFCs).
+#[test]
+fn every_command() {
+    let cases: &[(&str, CommandKind)] = &[
+        ("a CAPABILITY", CommandKind::Capability),
+        ("a NOOP", CommandKind::Noop),
+        ("a LOGOUT", CommandKind::Logout),
+        ("a STARTTLS", CommandKind::StartTls),
+        ("a AUTHENTICATE PLAIN", CommandKind::Authenticate),
+        (
+            "a AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0",
+            CommandKind::Authenticate,
+        ),
+        ("a AUTHENTICATE PLAIN =", CommandKind::Authenticate),
+        ("a LOGIN SMITH SESAME", CommandKind::Login),
+        ("a LOGIN {5}\r\nsmith {6+}\r\nses me", CommandKind::Login),
+        ("A142 SELECT INBOX", CommandKind::Select),
+        ("A142 SELECT INBOX (CONDSTORE)", CommandKind::Select),
+        ("A932 EXAMINE blurdybloop", CommandKind::Examine),
+        ("A003 CREATE owatagusiam/", CommandKind::Create),
+        ("A003 CREATE Sent (USE (\\Sent))", CommandKind::Create),
+        ("A683 DELETE blurdybloop", CommandKind::Delete),
+        ("A683 RENAME blurdybloop sarasoop", CommandKind::Rename),
+        (
+            "A002 SUBSCRIBE #news.comp.mail.mime",
+            CommandKind::Subscribe,
+        ),
+        (
+            "A002 UNSUBSCRIBE #news.comp.mail.mime",
+            CommandKind::Unsubscribe,
+        ),
+        ("A101 LIST \"\" \"\"", CommandKind::List),
+        ("A102 LIST #news.comp.mail.misc \"\"", CommandKind::List),
+        ("A202 LIST ~/Mail/ %", CommandKind::List),
+        ("A002 LSUB \"#news.\" \"comp.mail.*\"", CommandKind::Lsub),
+        (
+            "A042 STATUS blurdybloop (UIDNEXT MESSAGES)",
+            CommandKind::Status,
+        ),
+        (
+            "A001 STATUS mailbox (UNSEEN OLDEST INTERNALSIZE UNSEENMEDIA)",
+            CommandKind::Status,
+        ),
+        (
+            "A003 APPEND saved-messages (\\Seen) {5}\r\nHello",
+            CommandKind::Append,
+        ),
+        (
+            "A003 APPEND saved-messages (\\Seen $MDN) \" 7-Feb-1994 21:52:25 -0800\" {5}\r\nHello",
+            CommandKind::Append,
+        ),
+        ("FXXZ CHECK", CommandKind::Check),
+        ("A341 CLOSE", CommandKind::Close),
+        ("A341 UNSELECT", CommandKind::Unselect),
+        ("A202 EXPUNGE", CommandKind::Expunge),
+        ("A202 UID EXPUNGE 3000:3002", CommandKind::UidExpunge),
+        (
+            "A282 SEARCH FLAGGED SINCE 1-Feb-1994 NOT FROM \"Smith\"",
+            CommandKind::Search,
+        ),
+        (
+            "A283 SEARCH TEXT \"string not in mailbox\"",
+            CommandKind::Search,
+        ),
+        (
+            "A284 SEARCH CHARSET UTF-8 TEXT {6}\r\nXXXXXX",
+            CommandKind::Search,
+        ),
+        (
+            "A285 UID SEARCH RETURN (MIN COUNT) 1:* UNDELETED",
+            CommandKind::UidSearch,
+        ),
+        (
+            "A654 FETCH 2:4 (FLAGS BODY[HEADER.FIELDS (DATE FROM)])",
+            CommandKind::Fetch,
+        ),
+        (
+            "A999 UID FETCH 4827313:4828442 FLAGS",
+            CommandKind::UidFetch,
+        ),
+        ("A003 STORE 2:4 +FLAGS (\\Deleted)", CommandKind::Store),
+        (
+            "A004 UID STORE 1 (UNCHANGEDSINCE 12) -FLAGS.SILENT \\Seen $Junk",
+            CommandKind::UidStore,
+        ),
+        ("A003 COPY 2:4 MEETING", CommandKind::Copy),
+        ("A004 UID COPY 2:4 MEETING", CommandKind::UidCopy),
+        ("a MOVE 1:3 Trash", CommandKind::Move),
+        ("a UID MOVE 42:69 foo", CommandKind::UidMove),
+        ("a IDLE", CommandKind::Idle),
+        ("A001 NAMESPACE", CommandKind::Namespace),
+        (
+            "a023 ID (\"name\" \"sodr\" \"version\" \"19.34\" \"vendor\" NIL)",
+            CommandKind::Id,
+        ),
+        ("a023 ID NIL", CommandKind::Id),
+        ("t2 ENABLE CONDSTORE X-GOOD-IDEA", CommandKind::Enable),
+        ("A001 GETACL INBOX", CommandKind::GetAcl),
+        ("A002 SETACL INBOX Fred rwipslxetad", CommandKind::SetAcl),
+        ("A002 SETACL INBOX -Fred +rw", CommandKind::SetAcl),
+        ("A003 DELETEACL INBOX Fred", CommandKind::DeleteAcl),
+        ("a LISTRIGHTS ~/Mail/saved smith", CommandKind::ListRights),
+        ("A003 MYRIGHTS INBOX", CommandKind::MyRights),
+        ("G0001 GETQUOTA \"!partition/sda4\"", CommandKind::GetQuota),
+        ("A003 GETQUOTAROOT INBOX", CommandKind::GetQuotaRoot),
+        (
+            "S0000 SETQUOTA \"#user/alice\" (STORAGE 510 MESSAGE 1000)",
+            CommandKind::SetQuota,
+        ),
+        ("S0001 SETQUOTA \"\" ()", CommandKind::SetQuota),
+    ];
+    for (line, kind) in cases {
+        let c = parse_wire(line.as_bytes()).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(c.kind(), *kind, "{line}");
+    }
+}
+
+#[test]
+fn list_extended_and_vendor() {
+    match ok("A001 LIST (CHILDREN UNSEEN INTERNALSIZE) \"\" \"ma%\"") {
+        CommandBody::List(l) => {
+            assert!(l.returns.children);
+            assert_eq!(
+                l.returns.vendor,
+                vec![StatusItem::Unseen, StatusItem::InternalSize]
+            );
+            assert_eq!(l.patterns, vec!["ma%".to_owned()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok("A02 LIST (SUBSCRIBED RECURSIVEMATCH) \"\" (\"*\" \"%/x\") RETURN (CHILDREN STATUS (MESSAGES UNSEEN) SPECIAL-USE OLDEST)") {
+        CommandBody::List(l) => {
+            assert!(l.extended && l.selection.subscribed && l.selection.recursive_match);
+            assert_eq!(l.patterns.len(), 2);
+            assert_eq!(l.returns.status, vec![StatusItem::Messages, StatusItem::Unseen]);
+            assert_eq!(l.returns.vendor, vec![StatusItem::Oldest]);
+            assert!(l.returns.special_use);
+        }
+        other => panic!("{other:?}"),
+    }
+    bad(b"a LIST (RECURSIVEMATCH) \"\" *");
+    bad(b"a LIST (BOGUS) \"\" *");
+    bad(b"a LIST \"\" * RETURN (BOGUS)");
+}
+
+#[test]
+fn fetch_sections() {
+    match ok("a FETCH 1 (BODY.PEEK[1.2.3.MIME]<0.100> BODY[HEADER.FIELDS.NOT (X-A \"X-B\")] RFC822.SIZE UID)") {
+        CommandBody::Fetch { attributes, .. } => {
+            assert_eq!(attributes.len(), 4);
+            match &attributes[0] {
+                FetchAttribute::BodySection { peek, section, partial } => {
+                    assert!(*peek);
+                    assert_eq!(section.part.iter().map(|n| n.get()).collect::<Vec<_>>(), vec![1, 2, 3]);
+                    assert_eq!(section.text, Some(SectionText::Mime));
+                    assert_eq!(partial.map(|(a, b)| (a, b.get())), Some((0, 100)));
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(
+                attributes[1],
+                FetchAttribute::BodySection {
+                    peek: false,
+                    section: mailroom_proto::imap::command::Section {
+                        part: vec![],
+                        text: Some(SectionText::HeaderFieldsNot(vec!["X-A".into(), "X-B".into()]))
+                    },
+                    partial: None
+                }
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok("a FETCH 1:* ALL") {
+        CommandBody::Fetch { attributes, .. } => assert_eq!(attributes.len(), 4),
+        other => panic!("{other:?}"),
+    }
+    bad(b"a FETCH 1 BODY[MIME]");
+    bad(b"a FETCH 1 BODY.PEEK");
+    bad(b"a FETCH 1 (ALL)");
+    bad(b"a FETCH 1 BODY[1]<0.0>");
+}
+
+#[test]
+fn store_and_flags() {
+    match ok("a STORE 1,3:5 -FLAGS.SILENT (\\Seen \\flagged $MDN \\XExt)") {
+        CommandBody::Store {
+            mode,
+            silent,
+            flags,
+            ..
+        } => {
+            assert_eq!(mode, StoreMode::Remove);
+            assert!(silent);
+            assert_eq!(
+                flags,
+                vec![
+                    Flag::Seen,
+                    Flag::Flagged,
+                    Flag::Keyword("$MDN".into()),
+                    Flag::Extension("XExt".into())
+                ]
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    bad(b"a STORE 1 +FLAGS (\\Recent)");
+    bad(b"a STORE 1 FLAGZ (\\Seen)");
+}
+
+#[test]
+fn search_structure() {
+    match ok("a SEARCH OR (SEEN 1:3) NOT UID 5:* HEADER X-Spam yes MODSEQ \"/flags/\\\\draft\" all 620162338") {
+        CommandBody::Search(s) => match s.criteria {
+            SearchKey::And(v) => {
+                assert_eq!(v.len(), 3);
+                assert!(matches!(&v[0], SearchKey::Or(..)));
+                assert!(matches!(&v[2], SearchKey::ModSeq(620162338)));
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn mailbox_names() {
+    match ok("a SELECT \"~peter/mail/&U,BTFw-/&ZeVnLIqe-\"") {
+        CommandBody::Select { mailbox, .. } => {
+            assert_eq!(mailbox.as_str(), "~peter/mail/台北/日本語")
+        }
+        other => panic!("{other:?}"),
+    }
+    match ok("a CREATE InBoX") {
+        CommandBody::Create { mailbox, .. } => assert_eq!(mailbox.as_str(), "INBOX"),
+        other => panic!("{other:?}"),
+    }
+    // Wildcards are data at parse level: the server refuses them in CREATE.
+    match ok("a CREATE \"foo*%\"") {
+        CommandBody::Create { mailbox, .. } => assert!(mailbox.has_wildcards()),
+        other => panic!("{other:?}"),
+    }
+    let (tag, msg) = bad(b"a SELECT &Jjo!");
+    assert_eq!(tag.as_deref(), Some("a"));
+    assert!(msg.contains("UTF-7"), "{msg}");
+    bad(b"a SELECT \"caf\xc3\xa9\"");
+}
+
+/// The bad-input table: each gets an error, with the tag when there is one.
+#[test]
+fn bad_input_table() {
+    let cases: &[(&[u8], Option<&str>)] = &[
+        (b"a1 FROBNICATE", Some("a1")),
+        (b"a1 LOGIN onlyuser", Some("a1")),
+        (b"a1 SELECT", Some("a1")),
+        (b"a1 FETCH 0 FLAGS", Some("a1")),
+        (b"a1 FETCH 4294967296 FLAGS", Some("a1")),
+        (b"a1 FETCH 1:*:2 FLAGS", Some("a1")),
+        (b"a1 FETCH 1, FLAGS", Some("a1")),
+        (b"a1 UID FETCH 0:5 FLAGS", Some("a1")),
+        (b"a1 SEARCH UID 0", Some("a1")),
+        (b"a1 NOOP extra", Some("a1")),
+        (b"a1  NOOP", Some("a1")),
+        (b"a1 LOGIN \"user\x00\" pw", Some("a1")),
+        (b"a1 NOOP\x00", Some("a1")),
+        (b"\xff\xfe\xfd garbage", None),
+        (b"", None),
+        (b"+tag NOOP", None),
+        (b"a1 LOGIN {10}\r\nshort", Some("a1")),
+        (b"a1 LOGIN \"unterminated", Some("a1")),
+        (b"a1 STATUS INBOX (BOGUS)", Some("a1")),
+        (b"a1 STATUS INBOX ()", Some("a1")),
+        (b"a1 SEARCH BEFORE 30-Feb-2020", Some("a1")),
+        (b"a1 SEARCH BEFORE 1-Foo-2020", Some("a1")),
+        (b"a1 APPEND INBOX", Some("a1")),
+        (b"a1 APPEND INBOX (\\Seen)", Some("a1")),
+        (
+            b"a1 APPEND INBOX \"31-Dec-2020 25:00:00 +0000\" {1}\r\nx",
+            Some("a1"),
+        ),
+        (b"a1 SETACL INBOX fred RW", Some("a1")),
+        (
+            b"a1 SETQUOTA root (STORAGE 99999999999999999999)",
+            Some("a1"),
+        ),
+        (b"a1 AUTHENTICATE PLAIN !!!", Some("a1")),
+        (b"a1 UID FOO 1", Some("a1")),
+        (b"a1 ENABLE", Some("a1")),
+    ];
+    for (line, tag) in cases {
+        let (t, msg) = bad(line);
+        assert_eq!(
+            t.as_deref(),
+            *tag,
+            "{:?}: {msg}",
+            String::from_utf8_lossy(line)
+        );
+        assert!(!msg.is_empty());
+    }
+}
+
+#[test]
+fn search_limits() {
+    // 10,000 nested ORs.
+    let mut s = String::from("a1 SEARCH");
+    for _ in 0..10_000 {
+        s.push_str(" OR SEEN");
+    }
+    s.push_str(" SEEN");
+    let (tag, msg) = bad(s.as_bytes());
+    assert_eq!(tag.as_deref(), Some("a1"));
+    assert!(msg.contains("deep") || msg.contains("many"), "{msg}");
+    // 10,000 flat ORs.
+    let mut s = String::from("a1 SEARCH");
+    for _ in 0..10_000 {
+        s.push_str(" OR SEEN DRAFT");
+    }
+    let (_, msg) = bad(s.as_bytes());
+    assert!(msg.contains("too many"), "{msg}");
+    // Deep parentheses.
+    let s = format!("a1 SEARCH {}ALL{}", "(".repeat(5000), ")".repeat(5000));
+    bad(s.as_bytes());
+}
