@@ -90,6 +90,10 @@ pub enum StatusItem {
     Size,
     /// `HIGHESTMODSEQ` (RFC 7162).
     HighestModSeq,
+    /// `DELETED` (RFC 9051): messages with `\\Deleted`.
+    Deleted,
+    /// `DELETED-STORAGE` (RFC 9208): storage freed by an EXPUNGE.
+    DeletedStorage,
     /// `INTERNALSIZE` (vendor: storage size of the mailbox).
     InternalSize,
     /// `OLDEST` (vendor: INTERNALDATE of the oldest message).
@@ -109,6 +113,8 @@ impl StatusItem {
             "UNSEEN" => StatusItem::Unseen,
             "SIZE" => StatusItem::Size,
             "HIGHESTMODSEQ" => StatusItem::HighestModSeq,
+            "DELETED" => StatusItem::Deleted,
+            "DELETED-STORAGE" => StatusItem::DeletedStorage,
             "INTERNALSIZE" => StatusItem::InternalSize,
             "OLDEST" => StatusItem::Oldest,
             "UNSEENMEDIA" => StatusItem::UnseenMedia,
@@ -126,6 +132,8 @@ impl StatusItem {
             StatusItem::Unseen => "UNSEEN",
             StatusItem::Size => "SIZE",
             StatusItem::HighestModSeq => "HIGHESTMODSEQ",
+            StatusItem::Deleted => "DELETED",
+            StatusItem::DeletedStorage => "DELETED-STORAGE",
             StatusItem::InternalSize => "INTERNALSIZE",
             StatusItem::Oldest => "OLDEST",
             StatusItem::UnseenMedia => "UNSEENMEDIA",

@@ -20,12 +20,12 @@ impl Cursor<'_> {
         self.sp()?;
         let mut attributes = Vec::new();
         if self.try_byte(b'(') {
-            loop {
-                self.fetch_att(&mut attributes)?;
-                if self.try_byte(b')') {
-                    break;
+            // An empty list is tolerated (imap-codec sends it); UID is always answered.
+            while !self.try_byte(b')') {
+                if !attributes.is_empty() {
+                    self.sp()?;
                 }
-                self.sp()?;
+                self.fetch_att(&mut attributes)?;
             }
         } else if self.eat_keyword("ALL") {
             attributes.extend([A::Flags, A::InternalDate, A::Rfc822Size, A::Envelope]);
@@ -48,6 +48,9 @@ impl Cursor<'_> {
             loop {
                 let w = self.word("FETCH modifier")?;
                 match w.as_str() {
+                    "CHANGEDSINCE" if changed_since.is_some() => {
+                        return Err("duplicate CHANGEDSINCE".to_owned())
+                    }
                     "CHANGEDSINCE" => {
                         self.sp()?;
                         changed_since = Some(self.number64()?);

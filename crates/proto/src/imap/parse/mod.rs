@@ -539,6 +539,10 @@ impl<'a> Cursor<'a> {
     pub(crate) fn status_items(&mut self) -> PResult<Vec<StatusItem>> {
         self.expect(b'(')?;
         let mut items = Vec::new();
+        // RFC 3501 wants one item at least; `()` is harmless and imap-codec sends it.
+        if self.try_byte(b')') {
+            return Ok(items);
+        }
         loop {
             let w = self.word("status item")?;
             items

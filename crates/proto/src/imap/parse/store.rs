@@ -15,12 +15,20 @@ impl Cursor<'_> {
         self.sp()?;
         let mut unchanged_since = None;
         if self.try_byte(b'(') {
-            if !self.eat_keyword("UNCHANGEDSINCE") {
-                return Err(self.unexpected("UNCHANGEDSINCE"));
+            loop {
+                if !self.eat_keyword("UNCHANGEDSINCE") {
+                    return Err(self.unexpected("UNCHANGEDSINCE"));
+                }
+                if unchanged_since.is_some() {
+                    return Err("duplicate UNCHANGEDSINCE".to_owned());
+                }
+                self.sp()?;
+                unchanged_since = Some(self.number64()?);
+                if self.try_byte(b')') {
+                    break;
+                }
+                self.sp()?;
             }
-            self.sp()?;
-            unchanged_since = Some(self.number64()?);
-            self.expect(b')')?;
             self.sp()?;
         }
         let mode = if self.try_byte(b'+') {

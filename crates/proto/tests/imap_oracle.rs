@@ -1,0 +1,254 @@
+//! imap-codec as an oracle: commands it encodes we parse; responses we encode it parses.
+
+use arbitrary::{Arbitrary, Unstructured};
+use imap_codec::decode::Decoder;
+use imap_codec::encode::Encoder;
+use imap_codec::imap_types::command::{Command as OCommand, CommandBody as OBody};
+use imap_codec::{CommandCodec, ResponseCodec};
+use mailroom_proto::imap::encode::{self, ResponseCode, Status};
+use mailroom_proto::imap::{parse_wire, Date, DateTime, Flag, Mailbox, Tag};
+
+/// Commands outside our grammar (extensions we do not implement).
+fn unsupported(body: &OBody<'_>) -> bool {
+    matches!(
+        body,
+        OBody::Sort { .. } | OBody::Thread { .. } | OBody::Compress { .. }
+    )
+}
+
+/// Refusals that are ours by design (stricter than imap-codec).
+fn refused_by_design(msg: &str) -> bool {
+    [
+        "UTF-7",           // mailbox names must be valid modified UTF-7
+        "not valid UTF-8", // user names, identifiers
+        "too many ID fields",
+        "unknown SELECT parameter", // QRESYNC is not offered
+        "VANISHED",
+        "too many search keys",
+        "nested too deep",
+        "number out of range", // mod-sequence-value and number64 are 63-bit (RFC 7162, 9208)
+        "duplicate",           // a modifier must not appear twice (RFC 4466)
+        "BINARY",              // BINARY is not offered
+        "invalid header field name", // RFC 5322 ftext only
+    ]
+    .iter()
+    .any(|m| msg.contains(m))
+}
+
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn arbitrary_commands_parse() {
+    let mut rng = XorShift(0x5eed_1234_abcd_0001);
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for _ in 0..50_000 {
+        let len = (rng.next() % 512) as usize + 16;
+        let bytes: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
+        let mut u = Unstructured::new(&bytes);
+        let Ok(cmd) = OCommand::arbitrary(&mut u) else {
+            continue;
+        };
+        if unsupported(&cmd.body) {
+            continue;
+        }
+        let wire = CommandCodec::default().encode(&cmd).dump();
+        // Only what imap-codec itself reads back is a fair test.
+        if !matches!(CommandCodec::default().decode(&wire), Ok((rest, _)) if rest.is_empty()) {
+            continue;
+        }
+        checked += 1;
+        if let Err(e) = parse_wire(&wire) {
+            if !refused_by_design(&e.message) {
+                failures.push(format!(
+                    "{:?}: {}",
+                    String::from_utf8_lossy(&wire),
+                    e.message
+                ));
+            }
+        }
+    }
+    assert!(checked > 1000, "only {checked} commands checked");
+    assert!(
+        failures.is_empty(),
+        "{} of {checked} refused:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+fn codec_accepts_response(bytes: &[u8]) {
+    match ResponseCodec::default().decode(bytes) {
+        Ok((rest, _)) => assert!(
+            rest.is_empty(),
+            "{:?} left {:?}",
+            String::from_utf8_lossy(bytes),
+            rest
+        ),
+        Err(e) => panic!(
+            "imap-codec refused {:?}: {e:?}",
+            String::from_utf8_lossy(bytes)
+        ),
+    }
+}
+
+#[test]
+fn encoded_responses_parse() {
+    let tag = Tag::new(b"A001");
+    let codes = [
+        None,
+        Some(ResponseCode::Alert),
+        Some(ResponseCode::TryCreate),
+        Some(ResponseCode::UidNext(4392)),
+        Some(ResponseCode::UidValidity(3857529045)),
+        Some(ResponseCode::Unseen(12)),
+        Some(ResponseCode::ReadOnly),
+        Some(ResponseCode::ReadWrite),
+        Some(ResponseCode::Parse),
+        Some(ResponseCode::PermanentFlags {
+            flags: vec![Flag::Deleted, Flag::Seen, Flag::Keyword("$MDN".into())],
+            new_keywords: true,
+        }),
+        Some(ResponseCode::Capability(vec![
+            "IMAP4rev1".into(),
+            "IDLE".into(),
+        ])),
+        Some(ResponseCode::BadCharset(vec![
+            "UTF-8".into(),
+            "US-ASCII".into(),
+        ])),
+        Some(ResponseCode::AppendUid {
+            validity: 38505,
+            uids: vec![3955],
+        }),
+        Some(ResponseCode::CopyUid {
+            validity: 38505,
+            source: vec![304, 319, 320, 321],
+            dest: vec![3956, 3957, 3958, 3959],
+        }),
+        Some(ResponseCode::UidNotSticky),
+        Some(ResponseCode::HighestModSeq(715194045007)),
+        Some(ResponseCode::NoModSeq),
+        Some(ResponseCode::Referral(
+            "IMAP://John;AUTH=*@othercompany.com/".into(),
+        )),
+        Some(ResponseCode::TooBig),
+        Some(ResponseCode::OverQuota),
+        Some(ResponseCode::NonExistent),
+        Some(ResponseCode::AlreadyExists),
+        Some(ResponseCode::NoPerm),
+        Some(ResponseCode::AuthenticationFailed),
+    ];
+    for code in &codes {
+        for status in [Status::Ok, Status::No, Status::Bad] {
+            let mut out = Vec::new();
+            encode::status_line(
+                &mut out,
+                tag.as_ref(),
+                status,
+                code.as_ref(),
+                "done\r\nnot a new line",
+            );
+            codec_accepts_response(&out);
+        }
+        let mut out = Vec::new();
+        encode::status_line(&mut out, None, Status::Bye, code.as_ref(), "");
+        codec_accepts_response(&out);
+    }
+
+    // Untagged data built from the helpers.
+    let names = [
+        "INBOX",
+        "Entwürfe",
+        "a \"quoted\" \\ name",
+        "台北/日本語",
+        "&",
+        "*%",
+        "NIL",
+        "",
+    ];
+    for name in names {
+        let mut out = b"* LIST (\\HasNoChildren) \"/\" ".to_vec();
+        encode::mailbox(&mut out, &Mailbox::from_utf8(name.to_owned()));
+        out.extend_from_slice(b"\r\n");
+        codec_accepts_response(&out);
+        let mut out = b"* STATUS ".to_vec();
+        encode::mailbox(&mut out, &Mailbox::from_utf8(name.to_owned()));
+        out.extend_from_slice(b" (MESSAGES 231 UIDNEXT 44292)\r\n");
+        codec_accepts_response(&out);
+    }
+    let dt = Date::new(1996, 7, 17).and_then(|d| DateTime::new(d, 2, 44, 25, -420));
+    let dt2 = Date::new(2002, 2, 3).and_then(|d| DateTime::new(d, 7, 59, 42, 0));
+    for dt in [dt, dt2].into_iter().flatten() {
+        let mut out = b"* 12 FETCH (FLAGS ".to_vec();
+        encode::flag_list(&mut out, &[Flag::Seen, Flag::Keyword("$Media".into())]);
+        out.extend_from_slice(b" INTERNALDATE ");
+        encode::date_time(&mut out, &dt);
+        out.extend_from_slice(b" BODY[HEADER.FIELDS (SUBJECT)] ");
+        encode::nstring(&mut out, Some(b"Subject: caf\xc3\xa9\r\n\r\n"));
+        out.extend_from_slice(b" BODY[TEXT] ");
+        encode::nstring(&mut out, None);
+        out.extend_from_slice(b")\r\n");
+        codec_accepts_response(&out);
+    }
+    // imap-codec has no ESEARCH: check a compressed set inside a code instead.
+    let mut out = Vec::new();
+    let code = ResponseCode::Modified(vec![7, 9, 1, 2, 3]);
+    encode::status_line(
+        &mut out,
+        tag.as_ref(),
+        Status::Ok,
+        Some(&code),
+        "Conditional STORE failed",
+    );
+    assert_eq!(
+        out,
+        b"A001 OK [MODIFIED 1:3,7,9] Conditional STORE failed\r\n"
+    );
+    codec_accepts_response(&out);
+}
+
+/// The commands of our own corpus that imap-codec accepts, we accept too.
+#[test]
+fn corpus_agrees() {
+    let corpus: &[&[u8]] = &[
+        b"a LOGIN {5}\r\nsmith \"pass word\"\r\n",
+        b"a FETCH 1:*,3 (UID RFC822.SIZE BODY.PEEK[1.2.HEADER.FIELDS (From To)]<10.20>)\r\n",
+        b"a UID SEARCH CHARSET UTF-8 OR (FROM x SUBJECT y) NOT 5:7 LARGER 10\r\n",
+        b"a STORE 2 FLAGS.SILENT ()\r\n",
+        b"a LIST \"\" %/x\r\n",
+        b"a STATUS \"Sent &AOQ-\" (MESSAGES SIZE)\r\n",
+        b"a APPEND INBOX (\\Seen \\Draft) \"01-Jan-2000 00:00:00 +0000\" {3}\r\nabc\r\n",
+        b"a SEARCH SENTSINCE \"1-Feb-1994\" UNKEYWORD $Junk\r\n",
+        b"a SETQUOTA \"\" (STORAGE 512)\r\n",
+        b"a ENABLE CONDSTORE\r\n",
+        b"a UID EXPUNGE 1,3:5\r\n",
+        b"a AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0\r\n",
+    ];
+    for line in corpus {
+        let codec_ok =
+            matches!(CommandCodec::default().decode(line), Ok((rest, _)) if rest.is_empty());
+        assert!(
+            codec_ok,
+            "imap-codec refuses {:?}",
+            String::from_utf8_lossy(line)
+        );
+        if let Err(e) = parse_wire(line) {
+            panic!("{:?}: {e}", String::from_utf8_lossy(line));
+        }
+    }
+}
