@@ -1,1 +1,82 @@
-//! placeholder
+//! mailroom-server: the network layer and the protocol sessions.
+//!
+//! Map:
+//! - [`config`]: the configuration tree, every value with an embedded default.
+//! - [`net`]: listeners, the [`net::Stream`] type (plain, TLS, stdio; STARTTLS upgrade),
+//!   channel limits, session ids, shutdown; [`net::tls`] loads or generates certificates.
+//! - [`server`]: [`server::start`] opens the directory and the store, binds every
+//!   listener and the admin socket, and returns a [`server::Running`] handle.
+//! - [`deliver`]: the delivery path shared by LMTP and `mailroom deliver` (router,
+//!   aliases, trace header fields, durable append into INBOX).
+//! - [`lmtp`], [`pop3`], [`imap`]: one module per protocol; each has a `serve` entry
+//!   point with the [`net::SessionFn`] signature.
+//! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
+//!   socket.
+//!
+//! Does not live here: parsing (in `mailroom-proto`, pure), storage (`mailroom-store`),
+//! accounts and passwords (`mailroom-directory`), command-line handling (the binary).
+//!
+//! Architecture invariant: sessions never touch the filesystem; message content comes from
+//! the store as a handle, account data from the directory.
+
+#![forbid(unsafe_code)]
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+pub mod admin;
+pub mod config;
+pub mod deliver;
+pub mod imap;
+pub mod lmtp;
+pub mod net;
+pub mod pop3;
+pub mod registry;
+pub mod server;
+
+use mailroom_directory::Directory;
+use mailroom_store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_rustls::TlsAcceptor;
+
+pub use config::Config;
+
+/// What every session shares: configuration, directory, store, TLS, registry, shutdown.
+pub struct Ctx {
+    /// The configuration in force.
+    pub config: Arc<Config>,
+    /// Domains, accounts, aliases, router, alerts.
+    pub directory: Arc<Directory>,
+    /// The mail store.
+    pub store: Arc<dyn Store>,
+    /// TLS for implicit-TLS listeners and STARTTLS/STLS; `None` when TLS is unavailable.
+    pub tls: Option<TlsAcceptor>,
+    /// Live sessions.
+    pub registry: Arc<registry::Registry>,
+    /// Becomes true when the server shuts down.
+    pub shutdown: net::Shutdown,
+    /// Bumped whenever an alert is posted (by the admin socket, when the CLI adds one), so
+    /// sessions re-read pending alerts (I7) without querying the directory per command.
+    pub alerts: tokio::sync::watch::Sender<u64>,
+    /// When the server started.
+    pub started: Instant,
+}
+
+impl Ctx {
+    /// Runs blocking directory work (SQLite, password hashing) off the async threads.
+    pub async fn dir<T, F>(&self, f: F) -> T
+    where
+        F: FnOnce(&Directory) -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let d = self.directory.clone();
+        match tokio::task::spawn_blocking(move || f(&d)).await {
+            Ok(v) => v,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+
+    /// Tells sessions that alerts were posted.
+    pub fn alerts_changed(&self) {
+        self.alerts.send_modify(|g| *g += 1);
+    }
+}

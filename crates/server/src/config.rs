@@ -1,0 +1,283 @@
+//! Server configuration: every value has an embedded default, so an empty file (or none)
+//! is a complete configuration. The binary reads it from TOML (`mailroom.toml`); tests
+//! build it in code.
+//!
+//! Does not live here: parsing of command-line flags (the binary) and the directory's
+//! contents (domains and accounts are data, kept in `directory.db`).
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The whole configuration file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Server-wide settings.
+    pub server: ServerSection,
+    /// TLS certificate and key.
+    pub tls: TlsSection,
+    /// The IMAP module.
+    pub imap: ImapSection,
+    /// The POP3 module.
+    pub pop3: Pop3Section,
+    /// The LMTP delivery module.
+    pub lmtp: LmtpSection,
+    /// Logging.
+    pub log: LogSection,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            server: ServerSection::default(),
+            tls: TlsSection::default(),
+            imap: ImapSection::default(),
+            pop3: Pop3Section::default(),
+            lmtp: LmtpSection::default(),
+            log: LogSection::default(),
+        }
+    }
+}
+
+impl Config {
+    /// The embedded default used when `serve` runs with neither `--config` nor `--data`:
+    /// the same as [`Config::default`] (loopback, unprivileged ports).
+    pub fn embedded() -> Config {
+        Config::default()
+    }
+
+    /// A configuration read from a file: the standard ports on all addresses, implicit TLS
+    /// listeners off, unless the file says otherwise. Applied before the file's values.
+    pub fn file_defaults() -> Config {
+        let mut c = Config::default();
+        c.imap.listen = vec!["0.0.0.0:143".parse().expect("literal address")];
+        c.imap.listen_tls = vec![];
+        c.pop3.listen = vec!["0.0.0.0:110".parse().expect("literal address")];
+        c.pop3.listen_tls = vec![];
+        c.lmtp.listen = vec!["127.0.0.1:24".parse().expect("literal address")];
+        c
+    }
+}
+
+/// `[server]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// The data directory (directory.db, mail, certificate). Relative paths are relative to
+    /// the working directory.
+    pub data_dir: PathBuf,
+    /// The host name used in greetings and APOP timestamps.
+    pub hostname: String,
+    /// The main domain: accounts named without a domain belong to it.
+    pub main_domain: String,
+    /// Refuse clear-text logins (LOGIN, USER/PASS, AUTH PLAIN/LOGIN) on connections that
+    /// are not encrypted.
+    pub require_tls_for_plaintext: bool,
+    /// Seconds a graceful shutdown waits for sessions before closing them.
+    pub shutdown_grace_secs: u64,
+    /// The header that carries the original local part for domain-wide accounts (P9).
+    pub real_to_header: String,
+    /// The local admin socket (`mailroom sessions`); relative to the data directory.
+    pub admin_socket: PathBuf,
+}
+
+impl Default for ServerSection {
+    fn default() -> ServerSection {
+        ServerSection {
+            data_dir: PathBuf::from("mailroom-data"),
+            hostname: default_hostname(),
+            main_domain: "localhost".into(),
+            require_tls_for_plaintext: false,
+            shutdown_grace_secs: 10,
+            real_to_header: "X-Real-To".into(),
+            admin_socket: PathBuf::from("admin.sock"),
+        }
+    }
+}
+
+fn default_hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+        .unwrap_or_else(|| "localhost".into())
+}
+
+/// `[tls]`. With neither file set, a self-signed certificate is generated on first start
+/// and kept in the data directory (`tls/cert.pem`, `tls/key.pem`).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub cert: Option<PathBuf>,
+    /// PEM private key.
+    pub key: Option<PathBuf>,
+}
+
+/// Log levels of a module, as CommuniGate Pro names them (P11, I14).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    /// Nothing.
+    #[serde(alias = "none", alias = "None")]
+    Nothing,
+    /// Major events: start, stop, failures of the server.
+    #[serde(alias = "major", alias = "Major")]
+    Major,
+    /// Problems: a client's or the system's errors, failed logins.
+    #[default]
+    #[serde(alias = "problems", alias = "Problems")]
+    Problems,
+    /// Every session's start, login, end.
+    #[serde(
+        alias = "low-level",
+        alias = "Low-Level",
+        alias = "LowLevel",
+        alias = "lowlevel"
+    )]
+    LowLevel,
+    /// Everything, commands included.
+    #[serde(
+        alias = "all",
+        alias = "All",
+        alias = "All Info",
+        alias = "all-info",
+        alias = "AllInfo"
+    )]
+    AllInfo,
+}
+
+impl LogLevel {
+    /// The tracing level this maps onto (`None` = off).
+    pub fn tracing_level(self) -> Option<tracing::Level> {
+        match self {
+            LogLevel::Nothing => None,
+            LogLevel::Major => Some(tracing::Level::ERROR),
+            LogLevel::Problems => Some(tracing::Level::WARN),
+            LogLevel::LowLevel => Some(tracing::Level::INFO),
+            LogLevel::AllInfo => Some(tracing::Level::DEBUG),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSection {
+    /// Level for everything that is not a protocol module.
+    pub level: LogLevel,
+}
+
+impl Default for LogSection {
+    fn default() -> LogSection {
+        LogSection {
+            level: LogLevel::LowLevel,
+        }
+    }
+}
+
+/// `[imap]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapSection {
+    /// Clear-text (STARTTLS-capable) listeners.
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners (IMAPS).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Maximum concurrent IMAP connections; past it a new one gets `* BYE` and is closed.
+    pub max_channels: usize,
+    /// Idle time-out before login, seconds.
+    pub login_timeout_secs: u64,
+    /// Idle time-out once authenticated, seconds (RFC 3501 5.4: at least 30 minutes).
+    pub idle_timeout_secs: u64,
+    /// Log level of the module.
+    pub log_level: LogLevel,
+    /// Largest literal accepted (APPEND), octets.
+    pub max_literal: u64,
+}
+
+impl Default for ImapSection {
+    fn default() -> ImapSection {
+        ImapSection {
+            listen: vec!["127.0.0.1:1143".parse().expect("literal address")],
+            listen_tls: vec!["127.0.0.1:1993".parse().expect("literal address")],
+            max_channels: 10_000,
+            login_timeout_secs: 60,
+            idle_timeout_secs: 30 * 60,
+            log_level: LogLevel::LowLevel,
+            max_literal: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[pop3]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Pop3Section {
+    /// Clear-text (STLS-capable) listeners.
+    pub listen: Vec<SocketAddr>,
+    /// Implicit-TLS listeners (POP3S).
+    pub listen_tls: Vec<SocketAddr>,
+    /// Maximum concurrent POP3 connections; past it a new one gets `-ERR` and is closed.
+    pub max_channels: usize,
+    /// Idle time-out, seconds (RFC 1939 3: at least 10 minutes).
+    pub idle_timeout_secs: u64,
+    /// Log level of the module.
+    pub log_level: LogLevel,
+    /// Offer APOP (a timestamp in the greeting).
+    pub apop: bool,
+    /// UIDL format: `{uidvalidity}`, `{uid}`, `{md5}` (of the header), `{filename}`-free
+    /// placeholders; the default is Dovecot's `%08Xv%08Xu`.
+    pub uidl_format: String,
+    /// CAPA EXPIRE value (days, `NEVER`), if advertised.
+    pub expire: Option<String>,
+    /// CAPA LOGIN-DELAY value in seconds, if advertised.
+    pub login_delay: Option<u64>,
+}
+
+impl Default for Pop3Section {
+    fn default() -> Pop3Section {
+        Pop3Section {
+            listen: vec!["127.0.0.1:1110".parse().expect("literal address")],
+            listen_tls: vec!["127.0.0.1:1995".parse().expect("literal address")],
+            max_channels: 10_000,
+            idle_timeout_secs: 10 * 60,
+            log_level: LogLevel::LowLevel,
+            apop: true,
+            uidl_format: "%08Xv%08Xu".into(),
+            expire: None,
+            login_delay: None,
+        }
+    }
+}
+
+/// `[lmtp]`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LmtpSection {
+    /// Listeners. LMTP has no authentication: keep it on loopback or a private network.
+    pub listen: Vec<SocketAddr>,
+    /// Maximum concurrent LMTP connections.
+    pub max_channels: usize,
+    /// Largest message accepted, octets (advertised as SIZE).
+    pub max_message_size: u64,
+    /// Idle time-out, seconds.
+    pub idle_timeout_secs: u64,
+    /// Log level of the module.
+    pub log_level: LogLevel,
+    /// Maximum recipients per transaction.
+    pub max_recipients: usize,
+}
+
+impl Default for LmtpSection {
+    fn default() -> LmtpSection {
+        LmtpSection {
+            listen: vec!["127.0.0.1:2424".parse().expect("literal address")],
+            max_channels: 1000,
+            max_message_size: 64 * 1024 * 1024,
+            idle_timeout_secs: 5 * 60,
+            log_level: LogLevel::LowLevel,
+            max_recipients: 1000,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The delivery path (A6), shared by the LMTP listener and `mailroom deliver`: resolve the
+//! recipient through the router and aliases, prepend the trace header fields
+//! (`Return-Path`, `Delivered-To`, and `X-Real-To` for domain-wide accounts, P9), and
+//! append the message durably to the account's INBOX.
+//!
+//! Architecture invariant: [`deliver_to`] returns [`Outcome::Delivered`] only after the
+//! store's append returned, i.e. the message file is fsynced and renamed into place and the
+//! index transaction committed; only then may an MTA be told `250`.
+
+use mailroom_directory::{Directory, Recipient};
+use mailroom_store::{AccountKey, AppendRequest, Flags, MessageData, Store, StoreError};
+use std::sync::Arc;
+
+/// What became of one recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored in `account`'s INBOX with this UID.
+    Delivered { account: String, uid: u32 },
+    /// No such recipient here (550 5.1.1, exit 67).
+    Unknown,
+    /// The address leads to a remote address; we do not relay (551 5.1.6, exit 67).
+    Remote(String),
+    /// The account is over its quota (552 5.2.2, exit 73 would be wrong: 75 if temporary).
+    OverQuota,
+    /// Temporary failure: disk, index, busy (451 4.3.0, exit 75).
+    Temporary(String),
+}
+
+impl Outcome {
+    /// The LMTP reply line (without CRLF) for this outcome and recipient.
+    pub fn lmtp_reply(&self, rcpt: &str) -> String {
+        match self {
+            Outcome::Delivered { uid, .. } => format!("250 2.0.0 <{rcpt}> delivered, uid {uid}"),
+            Outcome::Unknown => format!("550 5.1.1 <{rcpt}> no such user here"),
+            Outcome::Remote(to) => format!("551 5.1.6 <{rcpt}> user not local; please try <{to}>"),
+            Outcome::OverQuota => format!("552 5.2.2 <{rcpt}> mailbox is over quota"),
+            Outcome::Temporary(why) => format!("451 4.3.0 <{rcpt}> temporary failure: {why}"),
+        }
+    }
+
+    /// The sysexits code `mailroom deliver` exits with.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Delivered { .. } => 0,
+            Outcome::Unknown | Outcome::Remote(_) => 67, // EX_NOUSER
+            Outcome::OverQuota | Outcome::Temporary(_) => 75, // EX_TEMPFAIL
+        }
+    }
+}
+
+/// Where a recipient leads, resolved once (LMTP does it at RCPT time).
+#[derive(Debug, Clone)]
+pub enum Resolved {
+    /// A local account, with the `X-Real-To` local part for domain mappings.
+    Local {
+        key: AccountKey,
+        address: String,
+        real_to: Option<String>,
+    },
+    /// Not deliverable here.
+    Refused(Outcome),
+}
+
+/// Resolves a recipient (blocking: call from `spawn_blocking` or [`crate::Ctx::dir`]).
+pub fn resolve(directory: &Directory, rcpt: &str) -> Resolved {
+    match directory.resolve_recipient(rcpt) {
+        Ok(Recipient::Local { account, real_to }) => {
+            let (d, n) = account.store_key();
+            match AccountKey::new(&d, &n) {
+                Some(key) => Resolved::Local {
+                    key,
+                    address: account.address(),
+                    real_to,
+                },
+                None => Resolved::Refused(Outcome::Temporary("invalid account name".into())),
+            }
+        }
+        Ok(Recipient::Remote(to)) => Resolved::Refused(Outcome::Remote(to)),
+        Ok(Recipient::Unknown) => Resolved::Refused(Outcome::Unknown),
+        Err(mailroom_directory::DirError::Loop(at)) => {
+            tracing::warn!(rcpt, at = %at, "alias loop");
+            Resolved::Refused(Outcome::Unknown)
+        }
+        Err(e) => Resolved::Refused(Outcome::Temporary(e.to_string())),
+    }
+}
+
+/// The trace header fields written before the message for one recipient.
+pub fn trace_prefix(
+    from: &str,
+    rcpt: &str,
+    real_to: Option<&str>,
+    real_to_header: &str,
+) -> Vec<u8> {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !c.is_control() && *c != '<' && *c != '>')
+            .collect()
+    };
+    let mut p = format!(
+        "Return-Path: <{}>\r\nDelivered-To: {}\r\n",
+        clean(from),
+        clean(rcpt)
+    );
+    if let Some(local) = real_to {
+        p.push_str(&format!("{}: {}\r\n", real_to_header, clean(local)));
+    }
+    p.into_bytes()
+}
+
+/// The message octets, shareable between recipients.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// In memory.
+    Bytes(bytes::Bytes),
+    /// An unlinked spool file of this length.
+    File(Arc<std::fs::File>, u64),
+}
+
+impl Body {
+    fn data(&self) -> MessageData {
+        match self {
+            Body::Bytes(b) => MessageData::Bytes(b.clone()),
+            Body::File(f, len) => MessageData::File(f.clone(), *len),
+        }
+    }
+}
+
+/// Delivers one message to one resolved recipient's INBOX.
+pub async fn deliver_to(
+    store: &Arc<dyn Store>,
+    resolved: &Resolved,
+    from: &str,
+    rcpt: &str,
+    body: &Body,
+    real_to_header: &str,
+) -> Outcome {
+    let (key, address, real_to) = match resolved {
+        Resolved::Refused(o) => return o.clone(),
+        Resolved::Local {
+            key,
+            address,
+            real_to,
+        } => (key, address, real_to),
+    };
+    let result: Result<u32, StoreError> = async {
+        let account = store.open_account(key).await?;
+        let inbox = account.mailbox("INBOX").await?;
+        let out = account
+            .append(
+                inbox.id,
+                AppendRequest {
+                    prefix: trace_prefix(from, rcpt, real_to.as_deref(), real_to_header),
+                    data: body.data(),
+                    flags: Flags::EMPTY,
+                    keywords: Vec::new(),
+                    internal_date: None,
+                },
+            )
+            .await?;
+        Ok(out.uid)
+    }
+    .await;
+    match result {
+        Ok(uid) => Outcome::Delivered {
+            account: address.clone(),
+            uid,
+        },
+        Err(StoreError::OverQuota) => Outcome::OverQuota,
+        Err(e) => {
+            tracing::warn!(rcpt, error = %e, "delivery failed");
+            Outcome::Temporary(e.to_string())
+        }
+    }
+}

@@ -1,0 +1,240 @@
+//! The network layer: listeners, the connection stream type (plain, TLS, standard I/O),
+//! channel limits, time-outs, session ids and graceful shutdown.
+//!
+//! Does not live here: protocol state. A protocol module gets a [`Stream`] and a
+//! [`ConnInfo`] and returns when its session is over; it never binds or accepts.
+//!
+//! Architecture invariant: one tokio task per connection, no thread per connection; an idle
+//! connection holds only its socket, its small read buffer and its session state.
+
+pub mod stream;
+pub mod tls;
+
+pub use stream::Stream;
+
+use crate::Ctx;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// Which protocol a listener speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Imap,
+    Pop3,
+    Lmtp,
+}
+
+impl Protocol {
+    /// The tag log records carry (`IMAP-17`, `POP-42`, `LMTP-3`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            Protocol::Imap => "IMAP",
+            Protocol::Pop3 => "POP",
+            Protocol::Lmtp => "LMTP",
+        }
+    }
+}
+
+/// What a session knows about its connection.
+#[derive(Clone, Debug)]
+pub struct ConnInfo {
+    /// Server-wide unique session number (shown as `IMAP-<id>` in logs and `sessions`).
+    pub id: u64,
+    /// The client's address (`None` on standard I/O).
+    pub peer: Option<SocketAddr>,
+    /// The local address the client connected to (selects the login domain, A1).
+    pub local: Option<SocketAddr>,
+    /// The protocol.
+    pub protocol: Protocol,
+    /// True when the listener is implicit TLS (the stream is already encrypted).
+    pub implicit_tls: bool,
+}
+
+impl ConnInfo {
+    /// `IMAP-17`.
+    pub fn label(&self) -> String {
+        format!("{}-{}", self.protocol.tag(), self.id)
+    }
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Allocates a session id.
+pub fn next_session_id() -> u64 {
+    NEXT_ID.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Shutdown signal shared by listeners and sessions: `true` once shutdown began.
+#[derive(Clone)]
+pub struct Shutdown {
+    rx: watch::Receiver<bool>,
+}
+
+/// The sending side of [`Shutdown`].
+pub struct ShutdownTrigger {
+    tx: watch::Sender<bool>,
+}
+
+/// A new shutdown pair.
+pub fn shutdown_pair() -> (ShutdownTrigger, Shutdown) {
+    let (tx, rx) = watch::channel(false);
+    (ShutdownTrigger { tx }, Shutdown { rx })
+}
+
+impl ShutdownTrigger {
+    /// Starts the shutdown.
+    pub fn trigger(&self) {
+        let _ = self.tx.send(true);
+    }
+    /// A receiver.
+    pub fn subscribe(&self) -> Shutdown {
+        Shutdown {
+            rx: self.tx.subscribe(),
+        }
+    }
+}
+
+impl Shutdown {
+    /// True once shutdown began.
+    pub fn is_shutdown(&self) -> bool {
+        *self.rx.borrow()
+    }
+    /// Resolves when shutdown begins.
+    pub async fn wait(&mut self) {
+        while !*self.rx.borrow_and_update() {
+            if self.rx.changed().await.is_err() {
+                // The trigger is gone: the server is going away.
+                return;
+            }
+        }
+    }
+}
+
+/// A protocol's session entry point.
+pub type SessionFn =
+    fn(Arc<Ctx>, Stream, ConnInfo) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// One bound listener.
+pub struct Bound {
+    pub protocol: Protocol,
+    pub implicit_tls: bool,
+    pub listener: TcpListener,
+}
+
+impl Bound {
+    /// The address it listens on.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+}
+
+/// Binds one listener.
+pub async fn bind(
+    protocol: Protocol,
+    implicit_tls: bool,
+    addr: SocketAddr,
+) -> std::io::Result<Bound> {
+    let listener = TcpListener::bind(addr).await.map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {addr} ({}): {e}", protocol.tag()),
+        )
+    })?;
+    Ok(Bound {
+        protocol,
+        implicit_tls,
+        listener,
+    })
+}
+
+/// The refusal line a protocol sends when its channel limit is reached.
+fn refusal(protocol: Protocol) -> &'static [u8] {
+    match protocol {
+        Protocol::Imap => b"* BYE [UNAVAILABLE] too many IMAP connections, try again later\r\n",
+        Protocol::Pop3 => b"-ERR [SYS/TEMP] too many POP3 connections, try again later\r\n",
+        Protocol::Lmtp => b"421 4.3.2 too many LMTP connections, try again later\r\n",
+    }
+}
+
+/// Accepts connections on `bound` until shutdown, running `session` for each within the
+/// protocol's channel limit (`limit`). Past the limit a connection gets the protocol's
+/// refusal line and is closed.
+pub async fn accept_loop(ctx: Arc<Ctx>, bound: Bound, limit: Arc<Semaphore>, session: SessionFn) {
+    let mut shutdown = ctx.shutdown.clone();
+    let protocol = bound.protocol;
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.wait() => break,
+            a = bound.listener.accept() => a,
+        };
+        let (sock, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(module = protocol.tag(), error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = sock.set_nodelay(true);
+        let local = sock.local_addr().ok();
+        let permit = match limit.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                tracing::warn!(module = protocol.tag(), %peer, "channel limit reached, connection refused");
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    let mut sock = sock;
+                    let _ = tokio::time::timeout(
+                        std::time::Duration::from_secs(5),
+                        sock.write_all(refusal(protocol)),
+                    )
+                    .await;
+                    let _ = sock.shutdown().await;
+                });
+                continue;
+            }
+        };
+        let info = ConnInfo {
+            id: next_session_id(),
+            peer: Some(peer),
+            local,
+            protocol,
+            implicit_tls: bound.implicit_tls,
+        };
+        let ctx2 = ctx.clone();
+        let implicit = bound.implicit_tls;
+        tokio::spawn(async move {
+            let _permit = permit;
+            let stream = if implicit {
+                let Some(acceptor) = ctx2.tls.clone() else {
+                    return;
+                };
+                match tokio::time::timeout(
+                    std::time::Duration::from_secs(30),
+                    acceptor.accept(sock),
+                )
+                .await
+                {
+                    Ok(Ok(s)) => Stream::Tls(Box::new(s)),
+                    Ok(Err(e)) => {
+                        tracing::info!(session = %info.label(), error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!(session = %info.label(), "TLS handshake timed out");
+                        return;
+                    }
+                }
+            } else {
+                Stream::Plain(sock)
+            };
+            session(ctx2, stream, info).await;
+        });
+    }
+}

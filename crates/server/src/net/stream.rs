@@ -1,0 +1,111 @@
+//! [`Stream`]: a connection that may be plain TCP, TLS over TCP, or the process's standard
+//! input/output (`mailroom pop3 --stdio`), and may be upgraded to TLS in place (STARTTLS,
+//! STLS).
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_rustls::TlsAcceptor;
+
+/// A client connection.
+pub enum Stream {
+    /// Clear text.
+    Plain(TcpStream),
+    /// TLS (implicit, or after STARTTLS).
+    Tls(Box<TlsStream<TcpStream>>),
+    /// Standard input and output (inetd, tcpserver, systemd socket activation).
+    Stdio(tokio::io::Stdin, tokio::io::Stdout),
+    /// A stream that is being upgraded (never seen by sessions).
+    Upgrading,
+}
+
+impl Stream {
+    /// True when the connection is encrypted. Standard I/O counts as not encrypted.
+    pub fn is_tls(&self) -> bool {
+        matches!(self, Stream::Tls(_))
+    }
+
+    /// True when STARTTLS can be offered on this stream (clear-text TCP).
+    pub fn can_starttls(&self) -> bool {
+        matches!(self, Stream::Plain(_))
+    }
+
+    /// Upgrades a clear-text TCP stream to TLS (after the protocol's go-ahead was sent).
+    pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
+        match std::mem::replace(self, Stream::Upgrading) {
+            Stream::Plain(tcp) => {
+                let tls =
+                    tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(tcp))
+                        .await
+                        .map_err(|_| {
+                            io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out")
+                        })??;
+                *self = Stream::Tls(Box::new(tls));
+                Ok(())
+            }
+            other => {
+                *self = other;
+                Err(io::Error::new(
+                    io::ErrorKind::Unsupported,
+                    "stream cannot be upgraded to TLS",
+                ))
+            }
+        }
+    }
+}
+
+fn gone() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotConnected,
+        "stream lost during TLS upgrade",
+    )
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Stdio(i, _) => Pin::new(i).poll_read(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(gone())),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Stdio(_, o) => Pin::new(o).poll_write(cx, buf),
+            Stream::Upgrading => Poll::Ready(Err(gone())),
+        }
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_flush(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Stdio(_, o) => Pin::new(o).poll_flush(cx),
+            Stream::Upgrading => Poll::Ready(Err(gone())),
+        }
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
+            Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Stdio(_, o) => Pin::new(o).poll_shutdown(cx),
+            Stream::Upgrading => Poll::Ready(Err(gone())),
+        }
+    }
+}

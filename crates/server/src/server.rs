@@ -1,0 +1,219 @@
+//! Starting and stopping the server: opens the data directory (directory, store, TLS),
+//! binds every configured listener and the admin socket, and spawns the accept loops.
+
+use crate::config::Config;
+use crate::net::{self, Protocol, SessionFn, ShutdownTrigger};
+use crate::registry::Registry;
+use crate::Ctx;
+use mailroom_directory::Directory;
+use mailroom_store::maildir::MaildirStore;
+use mailroom_store::Store;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// Why the server could not start (the operator's configuration or the system).
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("directory: {0}")]
+    Directory(#[from] mailroom_directory::DirError),
+    #[error("store: {0}")]
+    Store(#[from] mailroom_store::StoreError),
+    #[error("TLS: {0}")]
+    Tls(#[from] net::tls::TlsError),
+    #[error("{0}")]
+    Listen(std::io::Error),
+    #[error("admin socket {path}: {source}")]
+    Admin {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The pieces a server (or the `deliver` command) works on, opened from the data
+/// directory.
+pub struct Opened {
+    pub directory: Arc<Directory>,
+    pub store: Arc<dyn Store>,
+}
+
+/// Opens (creating on first use) the data directory: `directory.db` and the mail store
+/// under `mail/`.
+pub fn open_data(config: &Config) -> Result<Opened, StartError> {
+    let data = &config.server.data_dir;
+    std::fs::create_dir_all(data).map_err(|source| StartError::DataDir {
+        path: data.clone(),
+        source,
+    })?;
+    let directory = Directory::open(&data.join("directory.db"), &config.server.main_domain)?;
+    let store: Arc<dyn Store> = MaildirStore::open(data.join("mail"))?;
+    Ok(Opened {
+        directory: Arc::new(directory),
+        store,
+    })
+}
+
+/// A running server.
+pub struct Running {
+    /// Every bound listener: protocol, implicit TLS, address.
+    pub listeners: Vec<(Protocol, bool, SocketAddr)>,
+    /// The shared state (tests use it to reach the directory and the store).
+    pub ctx: Arc<Ctx>,
+    trigger: ShutdownTrigger,
+    tasks: JoinSet<()>,
+}
+
+impl Running {
+    /// The first address of a protocol's clear-text (`tls` false) or implicit-TLS listener.
+    pub fn addr(&self, protocol: Protocol, tls: bool) -> Option<SocketAddr> {
+        self.listeners
+            .iter()
+            .find(|(p, t, _)| *p == protocol && *t == tls)
+            .map(|(_, _, a)| *a)
+    }
+
+    /// Graceful shutdown: stop accepting, tell sessions (they finish the command at hand
+    /// and say goodbye), wait up to the grace period, then drop whatever is left.
+    pub async fn shutdown(mut self) {
+        self.trigger.trigger();
+        let grace = Duration::from_secs(self.ctx.config.server.shutdown_grace_secs);
+        let deadline = Instant::now() + grace;
+        while self.tasks.join_next().await.is_some() {}
+        while !self.ctx.registry.is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let sock = admin_path(&self.ctx.config);
+        let _ = std::fs::remove_file(sock);
+    }
+}
+
+/// The admin socket's path.
+pub fn admin_path(config: &Config) -> PathBuf {
+    let p = &config.server.admin_socket;
+    if p.is_absolute() {
+        p.clone()
+    } else {
+        config.server.data_dir.join(p)
+    }
+}
+
+/// Starts the server: opens the data directory, sets up TLS (generating a self-signed
+/// certificate on first start when none is configured), binds every listener of the
+/// config and the admin socket, and begins accepting.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let config = Arc::new(config);
+    let opened = open_data(&config)?;
+    let tls = Some(net::tls::acceptor(
+        &config.tls,
+        &config.server.data_dir,
+        &config.server.hostname,
+    )?);
+    let (trigger, shutdown) = net::shutdown_pair();
+    let ctx = Arc::new(Ctx {
+        config: config.clone(),
+        directory: opened.directory,
+        store: opened.store,
+        tls,
+        registry: Arc::new(Registry::default()),
+        shutdown,
+        alerts: tokio::sync::watch::channel(0).0,
+        started: Instant::now(),
+    });
+
+    let plan: [(Protocol, bool, &Vec<SocketAddr>, usize, SessionFn); 5] = [
+        (
+            Protocol::Imap,
+            false,
+            &config.imap.listen,
+            config.imap.max_channels,
+            crate::imap::serve,
+        ),
+        (
+            Protocol::Imap,
+            true,
+            &config.imap.listen_tls,
+            config.imap.max_channels,
+            crate::imap::serve,
+        ),
+        (
+            Protocol::Pop3,
+            false,
+            &config.pop3.listen,
+            config.pop3.max_channels,
+            crate::pop3::serve,
+        ),
+        (
+            Protocol::Pop3,
+            true,
+            &config.pop3.listen_tls,
+            config.pop3.max_channels,
+            crate::pop3::serve,
+        ),
+        (
+            Protocol::Lmtp,
+            false,
+            &config.lmtp.listen,
+            config.lmtp.max_channels,
+            crate::lmtp::serve,
+        ),
+    ];
+    let mut bound = Vec::new();
+    let mut limits: Vec<(Protocol, Arc<Semaphore>)> = Vec::new();
+    for (protocol, tls, addrs, max, session) in plan {
+        let limit = match limits.iter().find(|(p, _)| *p == protocol) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = Arc::new(Semaphore::new(max.max(1)));
+                limits.push((protocol, l.clone()));
+                l
+            }
+        };
+        for addr in addrs {
+            let b = net::bind(protocol, tls, *addr)
+                .await
+                .map_err(StartError::Listen)?;
+            bound.push((b, limit.clone(), session));
+        }
+    }
+
+    let admin = crate::admin::bind(&admin_path(&config))
+        .map_err(|(path, source)| StartError::Admin { path, source })?;
+
+    let mut tasks = JoinSet::new();
+    let mut listeners = Vec::new();
+    for (b, limit, session) in bound {
+        let addr = b.local_addr().map_err(StartError::Listen)?;
+        listeners.push((b.protocol, b.implicit_tls, addr));
+        tasks.spawn(net::accept_loop(ctx.clone(), b, limit, session));
+    }
+    tasks.spawn(crate::admin::serve(ctx.clone(), admin));
+    Ok(Running {
+        listeners,
+        ctx,
+        trigger,
+        tasks,
+    })
+}
+
+/// A configuration for tests and tools: everything on `127.0.0.1:0` under `data`.
+pub fn test_config(data: &Path) -> Config {
+    let any: SocketAddr = "127.0.0.1:0".parse().expect("literal address");
+    let mut c = Config::default();
+    c.server.data_dir = data.to_path_buf();
+    c.server.hostname = "mailroom.test".into();
+    c.server.shutdown_grace_secs = 2;
+    c.imap.listen = vec![any];
+    c.imap.listen_tls = vec![any];
+    c.pop3.listen = vec![any];
+    c.pop3.listen_tls = vec![any];
+    c.lmtp.listen = vec![any];
+    c
+}

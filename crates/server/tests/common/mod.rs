@@ -1,0 +1,373 @@
+//! Test harness shared by the server's integration tests: an in-process server on
+//! `127.0.0.1:0` with a temporary data directory, a line client, and the golden
+//! transcript runner (`tests/transcripts/<protocol>/*.txt` at the repository root).
+//!
+//! Transcript format, one directive per line:
+//! - `# ...` comment; blank lines are ignored.
+//! - `@account NAME[@DOMAIN] PASSWORD` creates an account.
+//! - `@secret NAME[@DOMAIN] SECRET` sets the account's mail secret (APOP, CRAM-MD5).
+//! - `@deliver ADDRESS` then message lines up to a line `@end`: delivers the message
+//!   (lines joined with CRLF, the last one too) through the delivery path.
+//! - `@alert ACCOUNT TEXT` queues an alert.
+//! - `@connect PROTO [N]` opens connection N (default 1) to `imap`, `pop3` or `lmtp`.
+//! - `C: text` / `CN: text` sends `text` CRLF on connection 1 / N.
+//! - `S: text` / `SN: text` expects exactly the line `text` CRLF next on that connection;
+//!   `{*}` in `text` matches any run of characters on the line.
+//! - `S: ...` lines are read in order; `@close [N]` closes a connection; `@eof [N]`
+//!   expects the server to close it.
+//! - `@sleep MS` waits.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use mailroom_server::net::Protocol;
+use mailroom_server::server::{self, Running};
+use mailroom_server::Config;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// A server running in-process.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub running: Option<Running>,
+}
+
+impl TestServer {
+    /// Starts a server with the test config.
+    pub async fn start() -> TestServer {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts a server after `tweak` changed the test config.
+    pub async fn start_with(tweak: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = server::test_config(dir.path());
+        tweak(&mut cfg);
+        let running = server::start(cfg).await.unwrap();
+        TestServer {
+            dir,
+            running: Some(running),
+        }
+    }
+
+    pub fn running(&self) -> &Running {
+        self.running.as_ref().unwrap()
+    }
+
+    pub fn addr(&self, p: Protocol) -> SocketAddr {
+        self.running().addr(p, false).unwrap()
+    }
+
+    pub fn tls_addr(&self, p: Protocol) -> SocketAddr {
+        self.running().addr(p, true).unwrap()
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn directory(&self) -> &mailroom_directory::Directory {
+        &self.running().ctx.directory
+    }
+
+    /// Creates an account.
+    pub fn add_account(&self, name: &str, password: &str) {
+        self.directory()
+            .add_account(name, &mailroom_directory::Secret::from(password))
+            .unwrap();
+    }
+
+    /// Delivers a message through the delivery path (as LMTP would); returns the UID.
+    pub async fn deliver(&self, to: &str, message: &[u8]) -> u32 {
+        let ctx = &self.running().ctx;
+        let to2 = to.to_string();
+        let resolved = ctx
+            .dir(move |d| mailroom_server::deliver::resolve(d, &to2))
+            .await;
+        let body = mailroom_server::deliver::Body::Bytes(bytes::Bytes::copy_from_slice(message));
+        match mailroom_server::deliver::deliver_to(
+            &ctx.store,
+            &resolved,
+            "sender@example.org",
+            to,
+            &body,
+            "X-Real-To",
+        )
+        .await
+        {
+            mailroom_server::deliver::Outcome::Delivered { uid, .. } => uid,
+            o => panic!("delivery to {to} failed: {o:?}"),
+        }
+    }
+
+    /// Connects a line client.
+    pub async fn connect(&self, p: Protocol) -> Client {
+        Client::connect(self.addr(p)).await
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// A line-oriented test client with a read time-out.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub async fn connect(addr: SocketAddr) -> Client {
+        Client {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
+    /// Sends raw octets.
+    pub async fn send_raw(&mut self, data: &[u8]) {
+        self.stream.write_all(data).await.unwrap();
+    }
+
+    /// Sends a line, adding CRLF.
+    pub async fn send(&mut self, line: &str) {
+        let mut v = line.as_bytes().to_vec();
+        v.extend_from_slice(b"\r\n");
+        self.send_raw(&v).await;
+    }
+
+    /// Reads one line including its CRLF (`None` at end of stream). Panics after 10 s.
+    pub async fn read_line_raw(&mut self) -> Option<Vec<u8>> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buf.drain(..=i).collect();
+                return Some(line);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+                .await
+                .expect("timed out waiting for the server")
+                .unwrap_or(0);
+            if n == 0 {
+                if self.buf.is_empty() {
+                    return None;
+                }
+                return Some(std::mem::take(&mut self.buf));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Reads one line, checks it ends with CRLF, returns it without.
+    pub async fn line(&mut self) -> String {
+        let raw = self.read_line_raw().await.expect("connection closed");
+        assert!(
+            raw.ends_with(b"\r\n"),
+            "line without CRLF: {:?}",
+            String::from_utf8_lossy(&raw)
+        );
+        String::from_utf8_lossy(&raw[..raw.len() - 2]).into_owned()
+    }
+
+    /// Reads exactly `n` octets.
+    pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        while self.buf.len() < n {
+            let mut chunk = [0u8; 65536];
+            let got = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+                .await
+                .expect("timed out waiting for the server")
+                .unwrap();
+            assert!(got > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..got]);
+        }
+        self.buf.drain(..n).collect()
+    }
+
+    /// Reads a line and asserts it matches `pattern` (`{*}` = any run of characters).
+    pub async fn expect(&mut self, pattern: &str) -> String {
+        let l = self.line().await;
+        assert!(glob(pattern, &l), "expected {pattern:?}, got {l:?}");
+        l
+    }
+
+    /// True when the server closed the connection (after any buffered lines).
+    pub async fn is_closed(&mut self) -> bool {
+        self.read_line_raw().await.is_none()
+    }
+}
+
+/// Matches `text` against `pattern`, where `{*}` matches any run of characters.
+pub fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split("{*}").collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let mut rest = text;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(j) => rest = &rest[j + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+/// The repository's `tests/transcripts/<proto>` directory.
+pub fn transcript_dir(proto: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/transcripts")
+        .join(proto)
+}
+
+/// Runs every `*.txt` transcript of a protocol, each against a fresh server; panics with
+/// the list of failures.
+pub async fn run_transcripts(proto: &str) {
+    let dir = transcript_dir(proto);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no transcripts in {}", dir.display());
+    let mut failures = Vec::new();
+    for f in &files {
+        let name = f.file_name().unwrap().to_string_lossy().into_owned();
+        let text = std::fs::read_to_string(f).unwrap();
+        let fut = tokio::spawn(async move { run_transcript(&text).await });
+        match fut.await {
+            Ok(()) => eprintln!("transcript {proto}/{name}: ok"),
+            Err(e) => {
+                let msg = e
+                    .try_into_panic()
+                    .ok()
+                    .and_then(|p| {
+                        p.downcast_ref::<String>()
+                            .cloned()
+                            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    })
+                    .unwrap_or_else(|| "panicked".into());
+                eprintln!("transcript {proto}/{name}: FAILED: {msg}");
+                failures.push(format!("{name}: {msg}"));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} transcript(s) failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// Runs one transcript against a fresh server.
+pub async fn run_transcript(text: &str) {
+    let server = TestServer::start().await;
+    let mut conns: HashMap<u32, Client> = HashMap::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((no, raw)) = lines.next() {
+        let no = no + 1;
+        let line = raw.trim_end_matches('\r');
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(d) = line.strip_prefix('@') {
+            let mut it = d.splitn(3, ' ');
+            let verb = it.next().unwrap_or("");
+            let a = it.next().unwrap_or("");
+            let b = it.next().unwrap_or("");
+            match verb {
+                "account" => server.add_account(a, b),
+                "secret" => server
+                    .directory()
+                    .set_mail_secret(a, Some(&mailroom_directory::Secret::from(b)))
+                    .unwrap(),
+                "alert" => {
+                    server.directory().add_alert(a, b).unwrap();
+                }
+                "deliver" => {
+                    let mut msg = Vec::new();
+                    for (_, l) in lines.by_ref() {
+                        if l == "@end" {
+                            break;
+                        }
+                        msg.extend_from_slice(l.as_bytes());
+                        msg.extend_from_slice(b"\r\n");
+                    }
+                    server.deliver(a, &msg).await;
+                }
+                "connect" => {
+                    let p = match a {
+                        "imap" => Protocol::Imap,
+                        "pop3" => Protocol::Pop3,
+                        "lmtp" => Protocol::Lmtp,
+                        other => panic!("line {no}: unknown protocol {other}"),
+                    };
+                    let n: u32 = if b.is_empty() { 1 } else { b.parse().unwrap() };
+                    conns.insert(n, server.connect(p).await);
+                }
+                "close" => {
+                    let n: u32 = if a.is_empty() { 1 } else { a.parse().unwrap() };
+                    conns.remove(&n);
+                }
+                "eof" => {
+                    let n: u32 = if a.is_empty() { 1 } else { a.parse().unwrap() };
+                    let c = conns.get_mut(&n).unwrap();
+                    if let Some(l) = c.read_line_raw().await {
+                        panic!(
+                            "line {no}: expected end of stream, got {:?}",
+                            String::from_utf8_lossy(&l)
+                        );
+                    }
+                }
+                "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
+                other => panic!("line {no}: unknown directive @{other}"),
+            }
+            continue;
+        }
+        let (head, body) = line
+            .split_once(": ")
+            .or_else(|| line.strip_suffix(':').map(|h| (h, "")))
+            .unwrap_or_else(|| panic!("line {no}: cannot parse {line:?}"));
+        let (kind, n) = head.split_at(1);
+        let n: u32 = if n.is_empty() {
+            1
+        } else {
+            n.parse()
+                .unwrap_or_else(|_| panic!("line {no}: bad connection number"))
+        };
+        let c = conns
+            .get_mut(&n)
+            .unwrap_or_else(|| panic!("line {no}: connection {n} is not open"));
+        match kind {
+            "C" => c.send(body).await,
+            "S" => {
+                let got = c.read_line_raw().await;
+                let got = got
+                    .unwrap_or_else(|| panic!("line {no}: expected {body:?}, connection closed"));
+                assert!(
+                    got.ends_with(b"\r\n"),
+                    "line {no}: server line without CRLF: {:?}",
+                    String::from_utf8_lossy(&got)
+                );
+                let s = String::from_utf8_lossy(&got[..got.len() - 2]);
+                assert!(glob(body, &s), "line {no}: expected {body:?}, got {s:?}");
+            }
+            _ => panic!("line {no}: cannot parse {line:?}"),
+        }
+    }
+    server.stop().await;
+}
