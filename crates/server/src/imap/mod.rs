@@ -1,4 +1,7 @@
-//! The IMAP module (being written).
+//! The IMAP module (being written): session, command handlers, FETCH rendering, SEARCH.
+
+pub mod fetch;
+pub mod search;
 
 use crate::net::{ConnInfo, Stream};
 use crate::Ctx;
@@ -16,6 +19,6 @@ pub fn serve(
         let _ = (ctx, info);
         use tokio::io::AsyncWriteExt;
         let mut stream = stream;
-        let _ = stream.write_all(b"-ERR not yet\r\n").await;
+        let _ = stream.write_all(b"* BYE not yet\r\n").await;
     })
 }
