@@ -105,20 +105,24 @@ pub fn admin_path(config: &Config) -> PathBuf {
     }
 }
 
-/// Starts the server: opens the data directory, sets up TLS (generating a self-signed
-/// certificate on first start when none is configured), binds every listener of the
-/// config and the admin socket, and begins accepting.
-pub async fn start(config: Config) -> Result<Running, StartError> {
+/// Builds the shared state without binding anything: opens the data directory and, with
+/// `with_tls`, sets up TLS (generating a self-signed certificate on first start when none
+/// is configured). Used by [`start`] and by `mailroom pop3 --stdio`.
+pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrigger), StartError> {
     let config = Arc::new(config);
     let opened = open_data(&config)?;
-    let tls = Some(net::tls::acceptor(
-        &config.tls,
-        &config.server.data_dir,
-        &config.server.hostname,
-    )?);
+    let tls = if with_tls {
+        Some(net::tls::acceptor(
+            &config.tls,
+            &config.server.data_dir,
+            &config.server.hostname,
+        )?)
+    } else {
+        None
+    };
     let (trigger, shutdown) = net::shutdown_pair();
     let ctx = Arc::new(Ctx {
-        config: config.clone(),
+        config,
         directory: opened.directory,
         store: opened.store,
         tls,
@@ -127,7 +131,15 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         alerts: tokio::sync::watch::channel(0).0,
         started: Instant::now(),
     });
+    Ok((ctx, trigger))
+}
 
+/// Starts the server: opens the data directory, sets up TLS (generating a self-signed
+/// certificate on first start when none is configured), binds every listener of the
+/// config and the admin socket, and begins accepting.
+pub async fn start(config: Config) -> Result<Running, StartError> {
+    let (ctx, trigger) = context(config, true)?;
+    let config = ctx.config.clone();
     let plan: [(Protocol, bool, &Vec<SocketAddr>, usize, SessionFn); 5] = [
         (
             Protocol::Imap,
