@@ -261,9 +261,10 @@ impl Session {
         let mut too_big = false;
         let mut spool_err: Option<std::io::Error> = None;
         loop {
+            let before = mem.len();
             let used = dec.decode(&self.buf, &mut mem);
             self.buf.drain(..used);
-            total += mem.len() as u64;
+            total += (mem.len() - before) as u64;
             if total > max {
                 too_big = true;
             }
