@@ -1,4 +1,5 @@
 //! LMTP: golden transcripts and end-to-end delivery checks.
+#![allow(clippy::unwrap_used)]
 mod common;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -8,7 +9,6 @@ async fn lmtp_transcripts() {
 
 use common::{Client, TestServer};
 use mailroom_server::net::Protocol;
-use mailroom_store::Store;
 
 async fn lhlo(c: &mut Client) {
     c.expect("220 {*}").await;
