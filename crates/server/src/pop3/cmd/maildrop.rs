@@ -172,7 +172,7 @@ impl Session {
             m.deleted = false;
         }
         let (c, o) = md.stat();
-        self.reply(&format!("+OK maildrop has {c} messages ({o} octets)"));
+        self.reply(&format!("+OK maildrop has {c} message(s) ({o} octets)"));
     }
 
     /// `QUIT`: in TRANSACTION, enters UPDATE and removes the marked messages.
@@ -187,7 +187,7 @@ impl Session {
         let left = md.msgs.len() - uids.len();
         if uids.is_empty() {
             self.reply(&format!(
-                "+OK mailroom POP3 server signing off ({left} messages left)"
+                "+OK mailroom POP3 server signing off ({left} message(s) left)"
             ));
             return Ok(Next::Close);
         }
@@ -199,7 +199,7 @@ impl Session {
                     "deletions committed"
                 );
                 self.reply(&format!(
-                    "+OK mailroom POP3 server signing off ({left} messages left)"
+                    "+OK mailroom POP3 server signing off ({left} message(s) left)"
                 ));
             }
             Err(e) => {
