@@ -153,7 +153,7 @@ impl Client {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
                 return Some(line);
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536]; // on the heap: keeps test futures small
             let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
                 .await
                 .expect("timed out waiting for the server")
@@ -182,7 +182,7 @@ impl Client {
     /// Reads exactly `n` octets.
     pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
         while self.buf.len() < n {
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536]; // on the heap: keeps test futures small
             let got = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
                 .await
                 .expect("timed out waiting for the server")
