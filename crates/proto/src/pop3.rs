@@ -389,12 +389,21 @@ mod tests {
             p("TOP 1 -1"),
             Err(ParseError::BadLineCount("must not be negative"))
         );
-        assert_eq!(p("RETR -1"), Err(ParseError::BadMessageNumber("not a number")));
-        assert_eq!(p("RETR x"), Err(ParseError::BadMessageNumber("not a number")));
+        assert_eq!(
+            p("RETR -1"),
+            Err(ParseError::BadMessageNumber("not a number"))
+        );
+        assert_eq!(
+            p("RETR x"),
+            Err(ParseError::BadMessageNumber("not a number"))
+        );
         assert_eq!(p("RETR"), Err(ParseError::Syntax("RETR msg")));
         assert_eq!(p("RETR 1 2"), Err(ParseError::Syntax("RETR msg")));
         assert_eq!(p("TOP 1"), Err(ParseError::Syntax("TOP msg lines")));
-        assert_eq!(p("STAT 1"), Err(ParseError::Syntax("STAT takes no argument")));
+        assert_eq!(
+            p("STAT 1"),
+            Err(ParseError::Syntax("STAT takes no argument"))
+        );
         assert_eq!(p("USER"), Err(ParseError::Syntax("USER name")));
         assert_eq!(p("PASS"), Err(ParseError::Syntax("PASS password")));
         assert_eq!(p("PASS "), Err(ParseError::Syntax("PASS password")));

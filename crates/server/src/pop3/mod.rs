@@ -137,7 +137,7 @@ impl Session {
         })
         .await;
         self.out.clear();
-        if self.out.capacity() > 8 * 1024 {
+        if self.out.capacity() > 1024 {
             self.out = Vec::new();
         }
         match r {
@@ -286,7 +286,10 @@ impl Session {
                 Next::Continue
             }
             Command::Quit => return self.quit().await,
-            Command::User(_) | Command::Pass(_) | Command::Apop { .. } | Command::Auth { .. }
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Apop { .. }
+            | Command::Auth { .. }
             | Command::Stls
                 if trans =>
             {

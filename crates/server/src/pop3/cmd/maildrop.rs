@@ -183,7 +183,12 @@ impl Session {
             return Ok(Next::Close);
         };
         self.reg.set_state("update");
-        let uids: Vec<Uid> = md.msgs.iter().filter(|m| m.deleted).map(|m| m.uid).collect();
+        let uids: Vec<Uid> = md
+            .msgs
+            .iter()
+            .filter(|m| m.deleted)
+            .map(|m| m.uid)
+            .collect();
         let left = md.msgs.len() - uids.len();
         if uids.is_empty() {
             self.reply(&format!(
