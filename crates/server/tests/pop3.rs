@@ -661,3 +661,30 @@ async fn registry_shows_the_session() {
         .any(|s| s.label.starts_with("POP-")));
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_that_never_reads_is_closed() {
+    let server = TestServer::start_with(|c| c.pop3.idle_timeout_secs = 1).await;
+    server.add_account("alice", "secret1");
+    let big = vec![b'x'; 3_000_000];
+    server.deliver("alice@localhost", &big).await;
+    let mut c = server.connect(Protocol::Pop3).await;
+    login(&mut c, "alice", "secret1").await;
+    c.send_raw(&b"RETR 1\r\n".repeat(8)).await;
+    // Do not read for a while: the server's writes time out and it gives up.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let mut total = 0usize;
+    let mut chunk = vec![0u8; 65536];
+    tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match c.stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+        }
+    })
+    .await
+    .expect("the server did not close the connection");
+    assert!(total < 8 * 3_000_000, "{total} octets: everything was sent");
+    server.stop().await;
+}
