@@ -16,6 +16,12 @@
 //! - `S: ...` lines are read in order; `@close [N]` closes a connection; `@eof [N]`
 //!   expects the server to close it.
 //! - `@sleep MS` waits.
+//! - `@append ACCOUNT` then message lines up to `@end`: appends the message to the
+//!   account's INBOX directly through the store (no trace header fields), lines joined
+//!   with CRLF; `\xHH` in a line is the octet HH, `\\` a backslash (for messages
+//!   that are not UTF-8).
+//! - `B: text` / `BN: text` expects exactly the octets of `text` (with the `\xHH`
+//!   escapes of `@append`, no `{*}`) and CRLF next on that connection.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -147,7 +153,7 @@ impl Client {
                 let line: Vec<u8> = self.buf.drain(..=i).collect();
                 return Some(line);
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536]; // on the heap: keeps test futures small
             let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
                 .await
                 .expect("timed out waiting for the server")
@@ -176,7 +182,7 @@ impl Client {
     /// Reads exactly `n` octets.
     pub async fn read_exact(&mut self, n: usize) -> Vec<u8> {
         while self.buf.len() < n {
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536]; // on the heap: keeps test futures small
             let got = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
                 .await
                 .expect("timed out waiting for the server")
@@ -273,6 +279,53 @@ pub async fn run_transcripts(proto: &str) {
     );
 }
 
+/// Decodes the `\xHH` and `\\` escapes of `@append` and `B:` lines.
+pub fn unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 4 <= b.len() {
+            let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
+            out.push(u8::from_str_radix(hex, 16).unwrap());
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+impl TestServer {
+    /// Appends a message to an account's INBOX through the store (no trace fields);
+    /// returns the UID.
+    pub async fn append(&self, account: &str, message: &[u8]) -> u32 {
+        let ctx = &self.running().ctx;
+        let info = self.directory().account(account).unwrap();
+        let (d, n) = info.store_key();
+        let key = mailroom_store::AccountKey::new(&d, &n).unwrap();
+        let acc = ctx.store.open_account(&key).await.unwrap();
+        let inbox = acc.mailbox("INBOX").await.unwrap();
+        acc.append(
+            inbox.id,
+            mailroom_store::AppendRequest {
+                prefix: Vec::new(),
+                data: mailroom_store::MessageData::Bytes(bytes::Bytes::copy_from_slice(message)),
+                flags: mailroom_store::Flags::EMPTY,
+                keywords: Vec::new(),
+                internal_date: None,
+            },
+        )
+        .await
+        .unwrap()
+        .uid
+    }
+}
+
 /// Runs one transcript against a fresh server.
 pub async fn run_transcript(text: &str) {
     let server = TestServer::start().await;
@@ -308,6 +361,17 @@ pub async fn run_transcript(text: &str) {
                         msg.extend_from_slice(b"\r\n");
                     }
                     server.deliver(a, &msg).await;
+                }
+                "append" => {
+                    let mut msg = Vec::new();
+                    for (_, l) in lines.by_ref() {
+                        if l == "@end" {
+                            break;
+                        }
+                        msg.extend_from_slice(&unescape(l));
+                        msg.extend_from_slice(b"\r\n");
+                    }
+                    server.append(a, &msg).await;
                 }
                 "connect" => {
                     let p = match a {
@@ -365,6 +429,19 @@ pub async fn run_transcript(text: &str) {
                 );
                 let s = String::from_utf8_lossy(&got[..got.len() - 2]);
                 assert!(glob(body, &s), "line {no}: expected {body:?}, got {s:?}");
+            }
+            "B" => {
+                let got = c.read_line_raw().await;
+                let got = got
+                    .unwrap_or_else(|| panic!("line {no}: expected {body:?}, connection closed"));
+                let mut want = unescape(body);
+                want.extend_from_slice(b"\r\n");
+                assert!(
+                    got == want,
+                    "line {no}: expected {:?}, got {:?}",
+                    String::from_utf8_lossy(&want),
+                    String::from_utf8_lossy(&got)
+                );
             }
             _ => panic!("line {no}: cannot parse {line:?}"),
         }

@@ -1,0 +1,162 @@
+//! RETR and TOP (RFC 1939 sections 5 and 7): the message is streamed from its content
+//! handle in 64 KiB chunks read off the async threads, dot-stuffed, and ended with
+//! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7); TOP does not.
+
+use crate::pop3::{Session, State};
+use mailroom_proto::line::dot_stuff;
+use mailroom_store::{FlagOp, Flags, MessageContent, StoreError};
+use std::io;
+use std::sync::Arc;
+
+/// Bytes read from the store per step.
+const CHUNK: usize = 64 * 1024;
+
+/// Where TOP stops: after the header block, the blank line and `limit` body lines.
+#[derive(Debug)]
+pub struct TopCut {
+    in_header: bool,
+    line_empty: bool,
+    body_lines: u64,
+    limit: u64,
+}
+
+impl TopCut {
+    /// A cut after `limit` body lines.
+    pub fn new(limit: u64) -> TopCut {
+        TopCut {
+            in_header: true,
+            line_empty: true,
+            body_lines: 0,
+            limit,
+        }
+    }
+
+    /// How much of `chunk` to send; `Some(n)` when the cut falls inside it (send `n`
+    /// octets and stop), `None` to send all and go on.
+    pub fn scan(&mut self, chunk: &[u8]) -> Option<usize> {
+        if !self.in_header && self.body_lines >= self.limit {
+            return Some(0);
+        }
+        for (i, &b) in chunk.iter().enumerate() {
+            if b == b'\n' {
+                if self.in_header {
+                    if self.line_empty {
+                        self.in_header = false;
+                        if self.limit == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                } else {
+                    self.body_lines += 1;
+                    if self.body_lines >= self.limit {
+                        return Some(i + 1);
+                    }
+                }
+                self.line_empty = true;
+            } else if b != b'\r' {
+                self.line_empty = false;
+            }
+        }
+        None
+    }
+}
+
+impl Session {
+    /// `RETR msg`.
+    pub(crate) async fn retr(&mut self, n: u32) -> io::Result<()> {
+        let Some((content, uid)) = self.open(n).await else {
+            return Ok(());
+        };
+        self.reply(&format!("+OK {} octets", content.size()));
+        self.send_content(content, None).await?;
+        if let State::Transaction(md) = &self.state {
+            let (acc, mbox) = (md.account.clone(), md.mailbox);
+            if let Err(e) = acc
+                .store_flags(mbox, &[uid], FlagOp::Add, Flags::SEEN, &[])
+                .await
+            {
+                tracing::warn!(uid, error = %e, "cannot set \\Seen");
+            }
+        }
+        Ok(())
+    }
+
+    /// `TOP msg n`.
+    pub(crate) async fn top(&mut self, n: u32, lines: u64) -> io::Result<()> {
+        let Some((content, _)) = self.open(n).await else {
+            return Ok(());
+        };
+        self.reply("+OK top of message follows");
+        self.send_content(content, Some(TopCut::new(lines))).await
+    }
+
+    /// Opens message `n` of the snapshot, or queues the `-ERR` and returns `None`.
+    async fn open(&mut self, n: u32) -> Option<(Arc<dyn MessageContent>, u32)> {
+        let State::Transaction(md) = &self.state else {
+            return None;
+        };
+        let m = match md.get(n) {
+            Ok(m) => m,
+            Err(e) => {
+                self.err(&e);
+                return None;
+            }
+        };
+        let (acc, mbox) = (md.account.clone(), md.mailbox);
+        match acc.open_message(mbox, m.uid).await {
+            Ok(c) => Some((c, m.uid)),
+            Err(StoreError::NotFound(_)) => {
+                tracing::info!(msg = n, uid = m.uid, "message expunged by another session");
+                self.err(&format!("message {n} was removed by another session"));
+                None
+            }
+            Err(e) => {
+                tracing::warn!(msg = n, uid = m.uid, error = %e, "cannot open message");
+                self.err(&format!("[SYS/TEMP] cannot read message {n}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// Streams content (dot-stuffed, cut by `cut` for TOP) and the terminating line. A
+    /// read error in the middle ends the connection: the client must not take a partial
+    /// message for a whole one.
+    async fn send_content(
+        &mut self,
+        content: Arc<dyn MessageContent>,
+        mut cut: Option<TopCut>,
+    ) -> io::Result<()> {
+        let mut offset = 0u64;
+        let (mut bol, mut prev_cr) = (true, false);
+        loop {
+            let c = content.clone();
+            let chunk = tokio::task::spawn_blocking(move || {
+                let mut v = vec![0u8; CHUNK];
+                let n = c.read_at(offset, &mut v)?;
+                v.truncate(n);
+                Ok::<_, io::Error>(v)
+            })
+            .await
+            .map_err(io::Error::other)??;
+            if chunk.is_empty() {
+                break;
+            }
+            offset += chunk.len() as u64;
+            let (send, done) = match cut.as_mut().and_then(|c| c.scan(&chunk)) {
+                Some(k) => (&chunk[..k], true),
+                None => (&chunk[..], false),
+            };
+            self.out.reserve(send.len() + send.len() / 32 + 8);
+            dot_stuff(send, &mut bol, &mut prev_cr, &mut self.out);
+            self.write_out().await?;
+            if done {
+                break;
+            }
+        }
+        if !bol {
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.out.extend_from_slice(b".\r\n");
+        Ok(())
+    }
+}
