@@ -150,7 +150,8 @@ fn sent_day(s: &MessageStructure, m: &MsgRef<'_>) -> i64 {
 
 fn header_matches(header: &[u8], name: &str, needle: &Needle) -> bool {
     header_field_values(header, name).iter().any(|v| {
-        needle.found_in(v) || (v.windows(2).any(|w| w == b"=?") && needle.found_in(&decode_rfc2047(v)))
+        needle.found_in(v)
+            || (v.windows(2).any(|w| w == b"=?") && needle.found_in(&decode_rfc2047(v)))
     })
 }
 
@@ -186,7 +187,9 @@ fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
         Key::SentBefore(d) => sent_day(data.structure.as_deref()?, m) < *d,
         Key::SentOn(d) => sent_day(data.structure.as_deref()?, m) == *d,
         Key::SentSince(d) => sent_day(data.structure.as_deref()?, m) >= *d,
-        Key::Header(name, needle) => header_matches(&data.structure.as_deref()?.header, name, needle),
+        Key::Header(name, needle) => {
+            header_matches(&data.structure.as_deref()?.header, name, needle)
+        }
         Key::Body(needle) => data.body.as_ref()?.iter().any(|t| needle.found_in(t)),
         Key::Text(needle) => {
             let s = data.structure.as_deref()?;

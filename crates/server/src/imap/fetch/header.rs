@@ -58,7 +58,9 @@ fn raw_fields(block: &[u8]) -> Vec<RawField<'_>> {
 pub(crate) fn select_fields(block: &[u8], names: &[String], not: bool) -> Vec<u8> {
     let mut out = Vec::new();
     for f in raw_fields(block) {
-        let listed = names.iter().any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
+        let listed = names
+            .iter()
+            .any(|n| n.as_bytes().eq_ignore_ascii_case(f.name));
         if listed != not {
             out.extend_from_slice(f.lines);
             if !out.ends_with(b"\n") {
@@ -95,7 +97,8 @@ pub(crate) fn header_field_values(block: &[u8], name: &str) -> Vec<Vec<u8>> {
 mod tests {
     use super::*;
 
-    const H: &[u8] = b"Subject: one\r\n two\r\nFrom: a@b\r\nX-Empty:\r\nsubject: again\r\n\r\nbody: no\r\n";
+    const H: &[u8] =
+        b"Subject: one\r\n two\r\nFrom: a@b\r\nX-Empty:\r\nsubject: again\r\n\r\nbody: no\r\n";
 
     #[test]
     fn fields_exact_lines_in_order() {
@@ -123,8 +126,14 @@ mod tests {
 
     #[test]
     fn cut_and_garbage_blocks() {
-        assert_eq!(select_fields(b"A: 1", &["a".into()], false), b"A: 1\r\n\r\n");
-        assert_eq!(select_fields(b" lead\r\nnocolon\r\nA: 1\n", &["a".into()], false), b"A: 1\r\n\r\n");
+        assert_eq!(
+            select_fields(b"A: 1", &["a".into()], false),
+            b"A: 1\r\n\r\n"
+        );
+        assert_eq!(
+            select_fields(b" lead\r\nnocolon\r\nA: 1\n", &["a".into()], false),
+            b"A: 1\r\n\r\n"
+        );
         assert_eq!(select_fields(b"", &["a".into()], true), b"\r\n");
     }
 }

@@ -30,9 +30,23 @@ pub(super) fn envelope(out: &mut Vec<u8>, e: &Envelope) {
     out.push(b' ');
     addresses(out, &e.from);
     out.push(b' ');
-    addresses(out, if e.sender.is_empty() { &e.from } else { &e.sender });
+    addresses(
+        out,
+        if e.sender.is_empty() {
+            &e.from
+        } else {
+            &e.sender
+        },
+    );
     out.push(b' ');
-    addresses(out, if e.reply_to.is_empty() { &e.from } else { &e.reply_to });
+    addresses(
+        out,
+        if e.reply_to.is_empty() {
+            &e.from
+        } else {
+            &e.reply_to
+        },
+    );
     for list in [&e.to, &e.cc, &e.bcc] {
         out.push(b' ');
         addresses(out, list);

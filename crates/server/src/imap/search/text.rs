@@ -155,7 +155,9 @@ fn q_decode(text: &[u8]) -> Vec<u8> {
         match text[i] {
             b'_' => out.push(b' '),
             b'=' => {
-                let hex = text.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+                let hex = text
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok());
                 match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
                     Some(v) => {
                         out.push(v);
@@ -197,15 +199,27 @@ mod tests {
             decode_rfc2047(b"=?utf-8?b?R3LDvMOfZQ==?= =?utf-8?q?_x?= tail"),
             "Grüße x tail".as_bytes()
         );
-        assert_eq!(decode_rfc2047(b"=?iso-8859-1?q?caf=E9?="), "café".as_bytes());
-        for bad in [&b"=?"[..], b"=?x", b"=?a?Z?b?=", b"=?a?Q?b c?=", b"=?a?Q?=4"] {
+        assert_eq!(
+            decode_rfc2047(b"=?iso-8859-1?q?caf=E9?="),
+            "café".as_bytes()
+        );
+        for bad in [
+            &b"=?"[..],
+            b"=?x",
+            b"=?a?Z?b?=",
+            b"=?a?Q?b c?=",
+            b"=?a?Q?=4",
+        ] {
             assert_eq!(decode_rfc2047(bad), bad);
         }
     }
 
     #[test]
     fn transfer_encodings() {
-        assert_eq!(transfer_decode("BASE64", b"aGVs\r\nbG8=\r\n".to_vec()), b"hello");
+        assert_eq!(
+            transfer_decode("BASE64", b"aGVs\r\nbG8=\r\n".to_vec()),
+            b"hello"
+        );
         assert_eq!(
             transfer_decode("quoted-printable", b"a=3Db=\r\nc".to_vec()),
             b"a=bc"
