@@ -243,7 +243,7 @@ async fn flag_size_date_keys_need_only_metadata() {
         (format!("UID {}:*", u(5) + 1000), vec![6]),
         (format!("UID {}:{}", u(5) + 1000, u(5) + 2000), vec![]),
         (format!("UID {},{} NOT SEEN", u(0), u(2)), vec![3]),
-        (format!("UID *"), vec![6]),
+        ("UID *".to_string(), vec![6]),
     ];
     for (text, want) in &uid_cases {
         assert_eq!(&s.run(text).await, want, "SEARCH {text}");
@@ -378,7 +378,7 @@ async fn ten_thousand_messages_flag_search_reads_nothing() {
     let metas: Vec<MessageMeta> = (1..=10_000u32)
         .map(|uid| MessageMeta {
             uid: uid * 2,
-            flags: if uid % 3 == 0 {
+            flags: if uid.is_multiple_of(3) {
                 Flags::SEEN
             } else {
                 Flags::EMPTY
@@ -407,7 +407,7 @@ async fn ten_thousand_messages_flag_search_reads_nothing() {
     let want: Vec<usize> = (0..10_000usize)
         .filter(|&i| {
             let uid = i as u32 + 1;
-            (uid % 3 == 0 || uid > 9990) && uid * 2 > 100
+            (uid.is_multiple_of(3) || uid > 9990) && uid * 2 > 100
         })
         .collect();
     assert_eq!(hits, want);
