@@ -1,10 +1,25 @@
 //! SEARCH (RFC 3501 6.4.4): evaluation of search keys over a session's view of a mailbox.
-//! (Interface fixed; implementation being written.)
+//!
+//! What lives here: [`search`], which compiles a [`SearchKey`] once (needles lower-cased,
+//! dates as day numbers) and evaluates it per message in three rounds, each with more
+//! data: metadata only (flags, size, dates, UIDs, sequence numbers), then the structure
+//! parsed at index time (header keys, sent date), then the decoded body text. A message
+//! reaches a later round only when the earlier data left the answer open (three-valued
+//! logic), so flag/size/date/UID searches never touch message content, and `UNSEEN BODY
+//! x` reads only unseen messages. What does not: the SEARCH/ESEARCH response (the
+//! session's SEARCH command), text decoding helpers ([`text`]).
+//!
+//! Architecture invariant: a key that only needs metadata never calls
+//! `Account::structure` or `Account::open_message`.
 
-use super::fetch::MsgRef;
+mod text;
+
+use super::fetch::{header_field_values, is_message, read_range, MsgRef};
 use mailroom_proto::imap::command::SearchKey;
-use mailroom_store::{Account, MailboxId, StoreError};
+use mailroom_proto::imap::{Date, SequenceSet};
+use mailroom_store::{Account, BodyStructure, Flags, MailboxId, MessageStructure, StoreError};
 use std::sync::Arc;
+use text::{charset_to_utf8, decode_rfc2047, transfer_decode, Needle};
 
 /// Why a SEARCH could not be run.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +32,257 @@ pub enum SearchError {
     Store(#[from] StoreError),
 }
 
+/// A compiled search key.
+#[derive(Debug)]
+enum Key {
+    Const(bool),
+    /// A system flag set (`true`) or clear (`false`).
+    Flag(Flags, bool),
+    Recent(bool),
+    /// `NEW`: recent and unseen.
+    New,
+    Keyword(String, bool),
+    Larger(u64),
+    Smaller(u64),
+    /// Internal date: day number before / on / since.
+    Before(i64),
+    On(i64),
+    Since(i64),
+    SentBefore(i64),
+    SentOn(i64),
+    SentSince(i64),
+    /// A header field (lower-case name) containing the needle.
+    Header(String, Needle),
+    Body(Needle),
+    Text(Needle),
+    Seq(SequenceSet),
+    Uid(SequenceSet),
+    ModSeq(u64),
+    Not(Box<Key>),
+    Or(Box<Key>, Box<Key>),
+    And(Vec<Key>),
+}
+
+fn days(d: &Date) -> i64 {
+    d.days_since_epoch()
+}
+
+fn compile(key: &SearchKey) -> Key {
+    use SearchKey as S;
+    let header = |name: &str, s: &[u8]| Key::Header(name.to_string(), Needle::new(s));
+    match key {
+        S::All => Key::Const(true),
+        S::Answered => Key::Flag(Flags::ANSWERED, true),
+        S::Unanswered => Key::Flag(Flags::ANSWERED, false),
+        S::Deleted => Key::Flag(Flags::DELETED, true),
+        S::Undeleted => Key::Flag(Flags::DELETED, false),
+        S::Draft => Key::Flag(Flags::DRAFT, true),
+        S::Undraft => Key::Flag(Flags::DRAFT, false),
+        S::Flagged => Key::Flag(Flags::FLAGGED, true),
+        S::Unflagged => Key::Flag(Flags::FLAGGED, false),
+        S::Seen => Key::Flag(Flags::SEEN, true),
+        S::Unseen => Key::Flag(Flags::SEEN, false),
+        S::Recent => Key::Recent(true),
+        S::Old => Key::Recent(false),
+        S::New => Key::New,
+        S::Keyword(k) => Key::Keyword(k.clone(), true),
+        S::Unkeyword(k) => Key::Keyword(k.clone(), false),
+        S::Larger(n) => Key::Larger(u64::from(*n)),
+        S::Smaller(n) => Key::Smaller(u64::from(*n)),
+        S::Before(d) => Key::Before(days(d)),
+        S::On(d) => Key::On(days(d)),
+        S::Since(d) => Key::Since(days(d)),
+        S::SentBefore(d) => Key::SentBefore(days(d)),
+        S::SentOn(d) => Key::SentOn(days(d)),
+        S::SentSince(d) => Key::SentSince(days(d)),
+        S::Bcc(s) => header("bcc", s),
+        S::Cc(s) => header("cc", s),
+        S::From(s) => header("from", s),
+        S::To(s) => header("to", s),
+        S::Subject(s) => header("subject", s),
+        S::Header(name, s) => header(&name.to_ascii_lowercase(), s),
+        S::Body(s) => Key::Body(Needle::new(s)),
+        S::Text(s) => Key::Text(Needle::new(s)),
+        S::Uid(set) => Key::Uid(set.clone()),
+        S::SequenceSet(set) => Key::Seq(set.clone()),
+        S::ModSeq(n) => Key::ModSeq(*n),
+        S::Not(k) => Key::Not(Box::new(compile(k))),
+        S::Or(a, b) => Key::Or(Box::new(compile(a)), Box::new(compile(b))),
+        S::And(ks) => Key::And(ks.iter().map(compile).collect()),
+    }
+}
+
+/// What is known of one message while it is evaluated.
+#[derive(Default)]
+struct Data {
+    structure: Option<Arc<MessageStructure>>,
+    /// The decoded texts of the body parts (and headers of encapsulated messages).
+    body: Option<Vec<Vec<u8>>>,
+}
+
+/// The largest sequence number and UID in the view (what `*` means).
+struct View {
+    max_seq: u32,
+    max_uid: u32,
+}
+
+/// Day number of a timestamp seen in a zone (minutes east of UTC).
+fn local_day(secs: i64, zone_minutes: i32) -> i64 {
+    secs.saturating_add(i64::from(zone_minutes) * 60)
+        .div_euclid(86_400)
+}
+
+/// The day of the message's `Date:` header, in the header's own zone (RFC 3501 6.4.4:
+/// "disregarding time and timezone"); the internal date when there is no usable one.
+fn sent_day(s: &MessageStructure, m: &MsgRef<'_>) -> i64 {
+    let parsed = s
+        .envelope
+        .date
+        .as_deref()
+        .and_then(mail_parser::DateTime::parse_rfc822)
+        .and_then(|d| Date::new(d.year, d.month, d.day));
+    match (parsed, s.sent_date) {
+        (Some(d), _) => d.days_since_epoch(),
+        (None, Some(t)) => local_day(t, 0),
+        (None, None) => local_day(m.meta.internal_date, m.meta.internal_date_tz),
+    }
+}
+
+fn header_matches(header: &[u8], name: &str, needle: &Needle) -> bool {
+    header_field_values(header, name).iter().any(|v| {
+        needle.found_in(v)
+            || (v.windows(2).any(|w| w == b"=?") && needle.found_in(&decode_rfc2047(v)))
+    })
+}
+
+fn and3(a: Option<bool>, b: impl FnOnce() -> Option<bool>) -> Option<bool> {
+    match a {
+        Some(false) => Some(false),
+        Some(true) => b(),
+        None => match b() {
+            Some(false) => Some(false),
+            _ => None,
+        },
+    }
+}
+
+/// Evaluates `key` for one message: `None` when `data` lacks what the key needs.
+fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
+    let meta = m.meta;
+    let internal_day = || local_day(meta.internal_date, meta.internal_date_tz);
+    Some(match key {
+        Key::Const(b) => *b,
+        Key::Flag(f, set) => meta.flags.contains(*f) == *set,
+        Key::Recent(r) => m.recent == *r,
+        Key::New => m.recent && !meta.flags.contains(Flags::SEEN),
+        Key::Keyword(k, set) => meta.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) == *set,
+        Key::Larger(n) => meta.size > *n,
+        Key::Smaller(n) => meta.size < *n,
+        Key::Before(d) => internal_day() < *d,
+        Key::On(d) => internal_day() == *d,
+        Key::Since(d) => internal_day() >= *d,
+        Key::Seq(set) => set.contains(m.seq, view.max_seq),
+        Key::Uid(set) => set.contains(meta.uid, view.max_uid),
+        Key::ModSeq(n) => meta.modseq >= *n,
+        Key::SentBefore(d) => sent_day(data.structure.as_deref()?, m) < *d,
+        Key::SentOn(d) => sent_day(data.structure.as_deref()?, m) == *d,
+        Key::SentSince(d) => sent_day(data.structure.as_deref()?, m) >= *d,
+        Key::Header(name, needle) => {
+            header_matches(&data.structure.as_deref()?.header, name, needle)
+        }
+        Key::Body(needle) => data.body.as_ref()?.iter().any(|t| needle.found_in(t)),
+        Key::Text(needle) => {
+            let s = data.structure.as_deref()?;
+            let header = needle.found_in(&s.header)
+                || (s.header.windows(2).any(|w| w == b"=?")
+                    && needle.found_in(&decode_rfc2047(&s.header)));
+            header || data.body.as_ref()?.iter().any(|t| needle.found_in(t))
+        }
+        Key::Not(k) => !eval(k, m, view, data)?,
+        Key::Or(a, b) => match eval(a, m, view, data) {
+            Some(true) => true,
+            Some(false) => eval(b, m, view, data)?,
+            None => match eval(b, m, view, data) {
+                Some(true) => true,
+                _ => return None,
+            },
+        },
+        Key::And(keys) => {
+            let mut acc = Some(true);
+            for k in keys {
+                acc = and3(acc, || eval(k, m, view, data));
+                if acc == Some(false) {
+                    break;
+                }
+            }
+            return acc;
+        }
+    })
+}
+
+/// The parts whose text BODY searches: leaves of the MIME tree, and the header blocks of
+/// encapsulated messages, as `(part, header_only)`.
+fn text_parts<'s>(p: &'s BodyStructure, depth: usize, out: &mut Vec<(&'s BodyStructure, bool)>) {
+    if depth > 200 {
+        return;
+    }
+    if p.media_type.eq_ignore_ascii_case("multipart") && !p.parts.is_empty() {
+        for c in &p.parts {
+            text_parts(c, depth + 1, out);
+        }
+    } else if is_message(p) {
+        if let Some(inner) = p.parts.first() {
+            out.push((inner, true));
+            text_parts(inner, depth + 1, out);
+        }
+    } else {
+        out.push((p, false));
+    }
+}
+
+/// The searchable texts of a message's body: text parts transfer-decoded and converted
+/// to UTF-8 from their charset, other parts as they are.
+async fn body_texts(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    uid: u32,
+    s: &MessageStructure,
+) -> Result<Vec<Vec<u8>>, StoreError> {
+    let content = account.open_message(mailbox, uid).await?;
+    let mut parts = Vec::new();
+    text_parts(&s.body, 0, &mut parts);
+    let mut out = Vec::with_capacity(parts.len());
+    for (p, header_only) in parts {
+        if header_only {
+            let h = read_range(&content, p.header_offset, p.body_offset).await?;
+            out.push(decode_rfc2047(&h));
+            continue;
+        }
+        let raw = read_range(&content, p.body_offset, p.end_offset).await?;
+        if p.media_type.eq_ignore_ascii_case("text") {
+            let decoded = transfer_decode(&p.encoding, raw);
+            let charset = p
+                .params
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case("charset"))
+                .map(|(_, v)| v.as_str())
+                .unwrap_or("us-ascii");
+            out.push(charset_to_utf8(charset, &decoded));
+        } else {
+            out.push(raw);
+        }
+    }
+    Ok(out)
+}
+
 /// Evaluates `key` over `msgs` (the session's view, ascending sequence numbers) and
 /// returns the indices into `msgs` of the messages that match, ascending.
+///
+/// `charset` is the command's CHARSET: `None`, `US-ASCII` and `UTF-8` are accepted (keys
+/// are compared as UTF-8), anything else is [`SearchError::BadCharset`]. Sequence sets
+/// are resolved with `*` as the last message's sequence number and UID (so `n:*` with
+/// `n` above the highest still names the last message, RFC 3501 6.4.8). A message that
+/// vanished from the store meanwhile does not match.
 pub async fn search(
     account: &Arc<dyn Account>,
     mailbox: MailboxId,
@@ -26,8 +290,41 @@ pub async fn search(
     key: &SearchKey,
     charset: Option<&str>,
 ) -> Result<Vec<usize>, SearchError> {
-    let _ = (account, mailbox, msgs, key, charset);
-    Err(SearchError::Store(StoreError::Invalid(
-        "SEARCH is being written".into(),
-    )))
+    if let Some(cs) = charset {
+        if !(cs.eq_ignore_ascii_case("US-ASCII") || cs.eq_ignore_ascii_case("UTF-8")) {
+            return Err(SearchError::BadCharset);
+        }
+    }
+    let key = compile(key);
+    let view = View {
+        max_seq: msgs.last().map(|m| m.seq).unwrap_or(0),
+        max_uid: msgs.last().map(|m| m.meta.uid).unwrap_or(0),
+    };
+    let mut hits = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let mut data = Data::default();
+        let mut r = eval(&key, m, &view, &data);
+        if r.is_none() {
+            match account.structure(mailbox, m.meta.uid).await {
+                Ok(s) => data.structure = Some(s),
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            r = eval(&key, m, &view, &data);
+        }
+        if r.is_none() {
+            if let Some(s) = data.structure.clone() {
+                match body_texts(account, mailbox, m.meta.uid, &s).await {
+                    Ok(b) => data.body = Some(b),
+                    Err(StoreError::NotFound(_)) => continue,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            r = eval(&key, m, &view, &data);
+        }
+        if r == Some(true) {
+            hits.push(i);
+        }
+    }
+    Ok(hits)
 }
