@@ -134,7 +134,12 @@ impl Session {
                     Some(Line::Complete(l)) => Some(parse_command(l)),
                     Some(Line::TooLong) => None,
                     None => {
+                        // `used` > 0: the rest of an over-long line was discarded; a
+                        // complete line may follow in the buffer.
                         self.buf.drain(..used);
+                        if used > 0 && !self.buf.is_empty() {
+                            continue;
+                        }
                         break;
                     }
                 };
