@@ -75,6 +75,7 @@ pub struct Directory {
     conn: Mutex<Connection>,
     main: String,
     scheme: Mutex<HashScheme>,
+    cache: crate::cache::LoginCache,
 }
 
 /// Stored password hash, SCRAM keys, mail secret.
@@ -133,6 +134,7 @@ impl Directory {
             conn: Mutex::new(conn),
             main,
             scheme: Mutex::new(HashScheme::DEFAULT),
+            cache: crate::cache::LoginCache::default(),
         })
     }
 
@@ -449,6 +451,7 @@ impl Directory {
             "UPDATE accounts SET password = ?1, scram = ?2 WHERE id = ?3",
             params![hash, scram, a.id],
         )?;
+        self.cache.forget(a.id);
         Ok(())
     }
 
@@ -867,7 +870,13 @@ impl Directory {
         let Ok(Some((hash, scram, _))) = self.stored(account) else {
             return false;
         };
+        if self.cache.hit(account.id, &hash, password.as_bytes()) {
+            return true;
+        }
         let ok = schemes::verify_password(&hash, password.as_bytes());
+        if ok {
+            self.cache.insert(account.id, &hash, password.as_bytes());
+        }
         if ok && scram.is_none() {
             let keys = ScramKeys::generate(password.as_bytes()).to_dovecot();
             if let Err(e) = self.db().execute(

@@ -721,3 +721,22 @@ fn concurrent_use_from_threads() {
     }
     assert_eq!(d.list_accounts(None).unwrap().len(), 21);
 }
+
+#[test]
+fn cached_login_is_invalidated_by_a_password_change_from_another_handle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("directory.db");
+    let server = Directory::open(&path, "localhost").unwrap();
+    let cli = Directory::open(&path, "localhost").unwrap();
+    server.add_account("kate", &Secret::from("old")).unwrap();
+    let a = server.account("kate").unwrap();
+    assert!(server.verify_password(&a, &Secret::from("old")));
+    // Second time: answered from the cache.
+    assert!(server.verify_password(&a, &Secret::from("old")));
+    assert!(!server.verify_password(&a, &Secret::from("wrong")));
+    // Another process (the CLI) changes the password: the cache must not let the old
+    // password in.
+    cli.set_password("kate", &Secret::from("new")).unwrap();
+    assert!(!server.verify_password(&a, &Secret::from("old")));
+    assert!(server.verify_password(&a, &Secret::from("new")));
+}
