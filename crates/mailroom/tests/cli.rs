@@ -550,3 +550,63 @@ fn try_lmtp(addr: &str, body: &str) -> Option<bool> {
     let _ = r.read_to_end(&mut rest);
     Some(ok)
 }
+
+/// `mailroom pop3 --stdio`: one POP3 session on standard input/output, as tcpserver or
+/// inetd run it (seed 002 runs ipop3d under tcpserver).
+#[test]
+fn pop3_on_stdio_serves_one_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = d.join("data");
+    let data = data.to_str().unwrap();
+    assert_eq!(
+        run(
+            d,
+            &[
+                "--data",
+                data,
+                "account",
+                "add",
+                "alice",
+                "--password",
+                "pw"
+            ]
+        )
+        .0,
+        0
+    );
+    assert_eq!(
+        deliver(d, data, "alice", b"Subject: hi\r\n\r\n.dot\r\n", &[]).0,
+        0
+    );
+    let mut c = bin()
+        .args(["--data", data, "pop3", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"USER alice\r\nPASS pw\r\nSTAT\r\nRETR 1\r\nQUIT\r\n")
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let lines: Vec<&str> = text.split("\r\n").collect();
+    assert!(lines[0].starts_with("+OK"), "{text}");
+    assert!(lines[1].starts_with("+OK"), "{text}");
+    assert!(lines[2].starts_with("+OK"), "{text}");
+    assert!(lines[3].starts_with("+OK 1 "), "{text}");
+    assert!(
+        text.contains("\r\nSubject: hi\r\n\r\n..dot\r\n.\r\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("\r\n"), "{text}");
+    assert_eq!(
+        run(d, &["--data", data, "pop3"]).0,
+        1,
+        "--stdio is required"
+    );
+}
