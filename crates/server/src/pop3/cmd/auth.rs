@@ -1,5 +1,6 @@
 //! USER, PASS, APOP (RFC 1939 section 7), AUTH (RFC 5034), and the login itself: alerts
-//! (P10), the maildrop snapshot, the delay after failed attempts.
+//! (P10), the maildrop snapshot (filtered for domain-wide logins, P9), the delay after
+//! failed attempts, and the POP-before-SMTP record of the client address (P13).
 
 use super::maildrop::Maildrop;
 use crate::pop3::{Session, State};
@@ -254,6 +255,7 @@ impl Session {
                 tracing::info!(account = %addr, real_to = ?real_to, messages = count, octets, "logged in");
                 self.reg.set_account(&addr);
                 self.reg.set_state("transaction");
+                self.ctx.relay.record_peer(self.info.peer);
                 self.reply(&format!(
                     "+OK {addr} has {count} message(s) ({octets} octets)"
                 ));
