@@ -36,6 +36,8 @@ pub mod pop3;
 pub mod popbsmtp;
 pub mod registry;
 pub mod server;
+pub mod smtp_client;
+pub mod submit;
 
 use mailroom_directory::Directory;
 use mailroom_store::Store;

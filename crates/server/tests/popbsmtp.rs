@@ -131,7 +131,11 @@ async fn many_requests_on_one_connection() {
     let replies: Vec<&str> = text.split_terminator("\n\n").collect();
     assert_eq!(replies.len(), 500);
     for (i, rep) in replies.iter().enumerate() {
-        let want = if i % 2 == 0 { "action=OK" } else { "action=DUNNO" };
+        let want = if i % 2 == 0 {
+            "action=OK"
+        } else {
+            "action=DUNNO"
+        };
         assert_eq!(*rep, want, "reply {i}");
     }
     // CRLF line ends are accepted too.
@@ -173,7 +177,9 @@ async fn garbage_gets_dunno_and_the_connection_goes_on() {
     assert_eq!(ask(&mut p, "127.0.0.1").await, "action=OK\n\n");
     // A client that sends half a request and leaves does not disturb anyone.
     let mut q = TcpStream::connect(policy_addr(&s)).await.unwrap();
-    q.write_all(b"request=smtpd_access_policy\nclient_add").await.unwrap();
+    q.write_all(b"request=smtpd_access_policy\nclient_add")
+        .await
+        .unwrap();
     drop(q);
     assert_eq!(ask(&mut p, "127.0.0.1").await, "action=OK\n\n");
     let _ = Client::connect(policy_addr(&s)).await;

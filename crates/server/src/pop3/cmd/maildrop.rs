@@ -32,6 +32,8 @@ pub struct Msg {
 
 /// The maildrop as seen by one session.
 pub struct Maildrop {
+    /// The logged-in account (XTND XMIT sends as it).
+    pub owner: AccountInfo,
     pub account: Arc<dyn Account>,
     pub mailbox: MailboxId,
     pub uid_validity: u32,
@@ -78,6 +80,7 @@ impl Maildrop {
             });
         }
         Ok(Maildrop {
+            owner: who.clone(),
             account,
             mailbox: inbox.id,
             uid_validity: snap.uid_validity,
@@ -124,7 +127,10 @@ pub fn first_field(header: &[u8], name: &str) -> Option<String> {
         let Some(colon) = line.iter().position(|&b| b == b':') else {
             continue;
         };
-        if !line[..colon].trim_ascii().eq_ignore_ascii_case(name.as_bytes()) {
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
+        {
             continue;
         }
         let mut value = line[colon + 1..].to_vec();
