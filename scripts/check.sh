@@ -29,6 +29,8 @@ step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test"
+# tests/submit.rs relays through a real SMTP server (tests/smtp-sink.py, aiosmtpd).
+python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 cargo test --workspace --locked
 
 if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then

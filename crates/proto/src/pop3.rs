@@ -1,5 +1,6 @@
 //! POP3 command grammar: RFC 1939 (USER, PASS, APOP, STAT, LIST, RETR, DELE, NOOP, RSET,
-//! QUIT, TOP, UIDL), RFC 2449 (CAPA), RFC 2595 section 4 (STLS) and RFC 5034 (AUTH), plus
+//! QUIT, TOP, UIDL), RFC 2449 (CAPA), RFC 2595 section 4 (STLS), RFC 5034 (AUTH), the
+//! `XTND XMIT` submission extension (Eudora, CommuniGate Pro; no RFC), plus
 //! the base64 coding of SASL challenges and responses (RFC 5034 section 4).
 //!
 //! Pure functions over bytes: [`parse_command`] turns one command line (without CRLF) into
@@ -60,6 +61,10 @@ pub enum Command {
     Capa,
     /// `STLS` (RFC 2595 section 4).
     Stls,
+    /// `XTND XMIT`: the client sends a message to submit (seed 000; no RFC).
+    XtndXmit,
+    /// `XTND other`: an `XTND` subcommand we do not implement (upper-cased).
+    Xtnd(String),
 }
 
 impl fmt::Debug for Command {
@@ -89,6 +94,8 @@ impl fmt::Debug for Command {
             Command::Uidl(m) => f.debug_tuple("Uidl").field(m).finish(),
             Command::Capa => f.write_str("Capa"),
             Command::Stls => f.write_str("Stls"),
+            Command::XtndXmit => f.write_str("XtndXmit"),
+            Command::Xtnd(s) => f.debug_tuple("Xtnd").field(s).finish(),
         }
     }
 }
@@ -112,6 +119,7 @@ impl Command {
             Command::Uidl(_) => "UIDL",
             Command::Capa => "CAPA",
             Command::Stls => "STLS",
+            Command::XtndXmit | Command::Xtnd(_) => "XTND",
         }
     }
 }
@@ -280,6 +288,12 @@ pub fn parse_command(line: &[u8]) -> Result<Command, ParseError> {
         "QUIT" => none(Command::Quit, "QUIT takes no argument"),
         "CAPA" => none(Command::Capa, "CAPA takes no argument"),
         "STLS" => none(Command::Stls, "STLS takes no argument"),
+        "XTND" => match args.as_slice() {
+            [sub] if sub.eq_ignore_ascii_case("XMIT") => Ok(Command::XtndXmit),
+            [sub] => Ok(Command::Xtnd(arg(sub)?.to_ascii_uppercase())),
+            [] => Err(ParseError::Syntax("XTND subcommand")),
+            _ => Err(ParseError::Syntax("XTND XMIT takes no argument")),
+        },
         _ => Err(ParseError::Unknown),
     }
 }
@@ -408,7 +422,14 @@ mod tests {
         assert_eq!(p("PASS"), Err(ParseError::Syntax("PASS password")));
         assert_eq!(p("PASS "), Err(ParseError::Syntax("PASS password")));
         assert!(matches!(p("APOP a b"), Err(ParseError::Syntax(_))));
-        assert_eq!(p("XTND XMIT"), Err(ParseError::Unknown));
+        assert_eq!(p("XTND XMIT"), Ok(Command::XtndXmit));
+        assert_eq!(p("xtnd xmit"), Ok(Command::XtndXmit));
+        assert_eq!(p("XTND list"), Ok(Command::Xtnd("LIST".into())));
+        assert_eq!(p("XTND"), Err(ParseError::Syntax("XTND subcommand")));
+        assert_eq!(
+            p("XTND XMIT now"),
+            Err(ParseError::Syntax("XTND XMIT takes no argument"))
+        );
         assert_eq!(p("PASSWORD x"), Err(ParseError::Unknown));
         assert_eq!(p(""), Err(ParseError::Empty));
         assert_eq!(parse_command(b"NO\0OP"), Err(ParseError::Binary));

@@ -25,6 +25,10 @@ pub struct Config {
     pub lmtp: LmtpSection,
     /// Logging.
     pub log: LogSection,
+    /// Message submission through POP3 `XTND XMIT` (P6).
+    pub submit: SubmitSection,
+    /// POP-before-SMTP: the Postfix policy service (P13).
+    pub popbsmtp: PopbsmtpSection,
 }
 
 impl Config {
@@ -265,6 +269,39 @@ impl Default for LmtpSection {
             idle_timeout_secs: 5 * 60,
             log_level: LogLevel::LowLevel,
             max_recipients: 1000,
+        }
+    }
+}
+
+/// `[submit]`: message submission (`XTND XMIT`, P6).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SubmitSection {
+    /// The SMTP smarthost that relays mail for remote recipients (`"127.0.0.1:25"`). With
+    /// none, submissions to remote recipients are refused.
+    pub smarthost: Option<String>,
+    /// Seconds to wait for each reply of the smarthost (the DATA end: 10 times this).
+    pub timeout_secs: Option<u64>,
+}
+
+/// `[popbsmtp]`: POP-before-SMTP (P13).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PopbsmtpSection {
+    /// Run the Postfix policy service.
+    pub enabled: bool,
+    /// Where the policy service listens (`check_policy_service inet:127.0.0.1:10040`).
+    pub listen: SocketAddr,
+    /// How long, in seconds, a login authorises its client address to relay.
+    pub ttl_secs: u64,
+}
+
+impl Default for PopbsmtpSection {
+    fn default() -> PopbsmtpSection {
+        PopbsmtpSection {
+            enabled: false,
+            listen: "127.0.0.1:10040".parse().expect("literal address"),
+            ttl_secs: 1800,
         }
     }
 }

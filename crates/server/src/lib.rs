@@ -10,6 +10,10 @@
 //!   aliases, trace header fields, durable append into INBOX).
 //! - [`lmtp`], [`pop3`], [`imap`]: one module per protocol; each has a `serve` entry
 //!   point with the [`net::SessionFn`] signature.
+//! - [`submit`]: message submission (POP3 `XTND XMIT`, P6): local delivery and relay
+//!   through the smarthost with [`smtp_client`].
+//! - [`popbsmtp`]: POP-before-SMTP (P13): the registry of recently logged-in client
+//!   addresses and the Postfix policy service.
 //! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
 //!   socket.
 //!
@@ -29,8 +33,11 @@ pub mod imap;
 pub mod lmtp;
 pub mod net;
 pub mod pop3;
+pub mod popbsmtp;
 pub mod registry;
 pub mod server;
+pub mod smtp_client;
+pub mod submit;
 
 use mailroom_directory::Directory;
 use mailroom_store::Store;
@@ -59,6 +66,9 @@ pub struct Ctx {
     pub alerts: tokio::sync::watch::Sender<u64>,
     /// When the server started.
     pub started: Instant,
+    /// POP-before-SMTP (P13): client addresses that logged in recently. Sessions call
+    /// `ctx.relay.record(ip)` after every successful login.
+    pub relay: Arc<popbsmtp::RelayRegistry>,
 }
 
 impl Ctx {

@@ -65,6 +65,8 @@ pub fn open_data(config: &Config) -> Result<Opened, StartError> {
 pub struct Running {
     /// Every bound listener: protocol, implicit TLS, address.
     pub listeners: Vec<(Protocol, bool, SocketAddr)>,
+    /// The POP-before-SMTP policy service's address, when enabled (P13).
+    pub policy: Option<SocketAddr>,
     /// The shared state (tests use it to reach the directory and the store).
     pub ctx: Arc<Ctx>,
     trigger: ShutdownTrigger,
@@ -121,6 +123,7 @@ pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrig
         None
     };
     let (trigger, shutdown) = net::shutdown_pair();
+    let relay_ttl = Duration::from_secs(config.popbsmtp.ttl_secs);
     let ctx = Arc::new(Ctx {
         config,
         directory: opened.directory,
@@ -130,6 +133,7 @@ pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrig
         shutdown,
         alerts: tokio::sync::watch::channel(0).0,
         started: Instant::now(),
+        relay: Arc::new(crate::popbsmtp::RelayRegistry::new(relay_ttl)),
     });
     Ok((ctx, trigger))
 }
@@ -196,6 +200,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         }
     }
 
+    let policy = if config.popbsmtp.enabled {
+        Some(
+            crate::popbsmtp::bind(config.popbsmtp.listen)
+                .await
+                .map_err(StartError::Listen)?,
+        )
+    } else {
+        None
+    };
+
     let admin = crate::admin::bind(&admin_path(&config))
         .map_err(|(path, source)| StartError::Admin { path, source })?;
 
@@ -207,8 +221,18 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         tasks.spawn(net::accept_loop(ctx.clone(), b, limit, session));
     }
     tasks.spawn(crate::admin::serve(ctx.clone(), admin));
+    let policy = match policy {
+        Some(l) => {
+            let addr = l.local_addr().map_err(StartError::Listen)?;
+            tracing::info!(%addr, "POP-before-SMTP policy service listening");
+            tasks.spawn(crate::popbsmtp::serve(ctx.clone(), l));
+            Some(addr)
+        }
+        None => None,
+    };
     Ok(Running {
         listeners,
+        policy,
         ctx,
         trigger,
         tasks,

@@ -7,7 +7,8 @@
 //! state-by-command table in [`Session::command`]); one file per command family under
 //! [`cmd`]: `auth` (USER, PASS, APOP, AUTH and the login itself), `maildrop` (STAT, LIST,
 //! UIDL, DELE, RSET, NOOP and QUIT's UPDATE state), `retr` (RETR and TOP, streamed),
-//! `capa` (CAPA, STLS), `uidl` (the UIDL format).
+//! `capa` (CAPA, STLS), `uidl` (the UIDL format), `xtnd` (XTND XMIT, message
+//! submission through [`crate::submit`]).
 //!
 //! Architecture invariant: deletions are committed at QUIT in the TRANSACTION state and
 //! nowhere else; a dropped, timed-out or shut-down connection deletes nothing.
@@ -350,6 +351,11 @@ impl Session {
             }
             Command::Top { msg, lines } => {
                 self.top(msg, lines).await?;
+                Next::Continue
+            }
+            Command::XtndXmit => self.xtnd_xmit().await?,
+            Command::Xtnd(sub) => {
+                self.err(&format!("XTND {sub} is not supported (only XTND XMIT is)"));
                 Next::Continue
             }
         };

@@ -22,6 +22,8 @@
 //!   that are not UTF-8).
 //! - `B: text` / `BN: text` expects exactly the octets of `text` (with the `\xHH`
 //!   escapes of `@append`, no `{*}`) and CRLF next on that connection.
+//! - `@router LINE` adds a router line (`@router client1.com = cl1.local`).
+//! - `@domain NAME` adds a domain.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -348,6 +350,15 @@ pub async fn run_transcript(text: &str) {
                     .directory()
                     .set_mail_secret(a, Some(&mailroom_directory::Secret::from(b)))
                     .unwrap(),
+                "router" => {
+                    let l = if b.is_empty() {
+                        a.to_string()
+                    } else {
+                        format!("{a} {b}")
+                    };
+                    server.directory().add_router(&l).unwrap();
+                }
+                "domain" => server.directory().add_domain(a).unwrap(),
                 "alert" => {
                     server.directory().add_alert(a, b).unwrap();
                 }

@@ -1,5 +1,6 @@
 //! USER, PASS, APOP (RFC 1939 section 7), AUTH (RFC 5034), and the login itself: alerts
-//! (P10), the maildrop snapshot, the delay after failed attempts.
+//! (P10), the maildrop snapshot (filtered for domain-wide logins, P9), the delay after
+//! failed attempts, and the POP-before-SMTP record of the client address (P13).
 
 use super::maildrop::Maildrop;
 use crate::pop3::{Session, State};
@@ -24,7 +25,8 @@ pub fn failure_delay(n: u32) -> Duration {
 
 /// How a login attempt ended, before the session acts on it.
 enum Verdict {
-    Ok(AccountInfo),
+    /// The account, and the local part to filter on for a domain-wide login (P9).
+    Ok(AccountInfo, Option<String>),
     Failed,
     Moved(String),
     Temporary(String),
@@ -106,9 +108,9 @@ impl Session {
         let verdict = self
             .ctx
             .dir(move |d| match d.resolve_login(&n, ip) {
-                Ok(LoginTarget::Local { account, .. }) => {
+                Ok(LoginTarget::Local { account, real_to }) => {
                     if d.verify_apop(&account, &ts, &digest) {
-                        Verdict::Ok(account)
+                        Verdict::Ok(account, real_to)
                     } else {
                         Verdict::Failed
                     }
@@ -216,8 +218,8 @@ impl Session {
     /// Acts on a login verdict: a failure is answered after the growing delay; a success
     /// shows a pending alert instead of logging in (P10), or opens the maildrop.
     async fn conclude(&mut self, who: &str, verdict: Verdict) {
-        let account = match verdict {
-            Verdict::Ok(a) => a,
+        let (account, real_to) = match verdict {
+            Verdict::Ok(a, r) => (a, r.filter(|r| !r.trim().is_empty())),
             Verdict::Failed => {
                 self.failures += 1;
                 tracing::warn!(login = %who, failures = self.failures, "login failed");
@@ -246,13 +248,14 @@ impl Session {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read alerts"),
         }
-        match Maildrop::open(&self.ctx, &account).await {
+        match Maildrop::open(&self.ctx, &account, real_to.as_deref()).await {
             Ok(m) => {
                 let (count, octets) = m.stat();
                 let addr = account.address();
-                tracing::info!(account = %addr, messages = count, octets, "logged in");
+                tracing::info!(account = %addr, real_to = ?real_to, messages = count, octets, "logged in");
                 self.reg.set_account(&addr);
                 self.reg.set_state("transaction");
+                self.ctx.relay.record_peer(self.info.peer);
                 self.reply(&format!(
                     "+OK {addr} has {count} message(s) ({octets} octets)"
                 ));
@@ -268,7 +271,9 @@ impl Session {
 
 fn verdict(step: SaslStep) -> Verdict {
     match step {
-        SaslStep::Success { account, .. } => Verdict::Ok(account),
+        SaslStep::Success {
+            account, real_to, ..
+        } => Verdict::Ok(account, real_to),
         SaslStep::Failure(SaslFailure::Referral(r)) => Verdict::Moved(r),
         SaslStep::Failure(SaslFailure::Temporary(e)) => Verdict::Temporary(e),
         SaslStep::Failure(_) | SaslStep::Challenge(_) => Verdict::Failed,

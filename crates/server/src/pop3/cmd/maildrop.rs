@@ -4,6 +4,16 @@
 //! Message numbers are fixed for the session: they index the snapshot taken at login.
 //! DELE only marks; QUIT commits the marks with a forced expunge of their UIDs, which
 //! ignores UIDs another session already expunged (P12).
+//!
+//! Domain-wide accounts (P9, seed 000): a login that reached the account through a domain
+//! mapping (`abcdef@client1.com` with `client1.com = cl1.local`) sees only the messages
+//! whose *first* `X-Real-To` field (the name is `server.real_to_header`) equals its local
+//! part, compared case-insensitively; messages without one are hidden. The filter is
+//! applied once, to the snapshot, so STAT, LIST, UIDL, RETR, TOP, DELE and QUIT only ever
+//! reach the messages shown. The field is read from the header block kept in the index
+//! ([`Account::structure`]), never from the message file. Delivery (LMTP, `deliver`)
+//! writes the field at the top of the message, before the sender's header, so the first
+//! occurrence is the one we wrote; a sender-supplied `X-Real-To` further down is ignored.
 
 use super::uidl::UidlFormat;
 use crate::pop3::{Next, Session, State};
@@ -22,6 +32,8 @@ pub struct Msg {
 
 /// The maildrop as seen by one session.
 pub struct Maildrop {
+    /// The logged-in account (XTND XMIT sends as it).
+    pub owner: AccountInfo,
     pub account: Arc<dyn Account>,
     pub mailbox: MailboxId,
     pub uid_validity: u32,
@@ -31,8 +43,13 @@ pub struct Maildrop {
 
 impl Maildrop {
     /// Opens the account's INBOX and takes the snapshot from the index (no message is
-    /// read: sizes come from the index).
-    pub async fn open(ctx: &Ctx, who: &AccountInfo) -> Result<Maildrop, StoreError> {
+    /// read: sizes come from the index). With `real_to`, only the messages whose first
+    /// `X-Real-To` field equals it are in the snapshot (P9).
+    pub async fn open(
+        ctx: &Ctx,
+        who: &AccountInfo,
+        real_to: Option<&str>,
+    ) -> Result<Maildrop, StoreError> {
         let (d, n) = who.store_key();
         let key = AccountKey::new(&d, &n)
             .ok_or_else(|| StoreError::Invalid("invalid account name".into()))?;
@@ -40,16 +57,30 @@ impl Maildrop {
         let inbox = account.mailbox("INBOX").await?;
         account.sync(inbox.id).await?;
         let snap = account.messages(inbox.id).await?;
-        let msgs = snap
-            .messages
-            .iter()
-            .map(|m| Msg {
+        let mut msgs = Vec::with_capacity(snap.messages.len());
+        let header_name = &ctx.config.server.real_to_header;
+        for m in &snap.messages {
+            if let Some(local) = real_to {
+                let st = match account.structure(inbox.id, m.uid).await {
+                    Ok(st) => st,
+                    // Expunged by another session meanwhile: not part of the snapshot.
+                    Err(StoreError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                let shown = first_field(&st.header, header_name)
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case(local.trim()));
+                if !shown {
+                    continue;
+                }
+            }
+            msgs.push(Msg {
                 uid: m.uid,
                 deleted: false,
                 size: m.size,
-            })
-            .collect();
+            });
+        }
         Ok(Maildrop {
+            owner: who.clone(),
             account,
             mailbox: inbox.id,
             uid_validity: snap.uid_validity,
@@ -82,6 +113,39 @@ impl Maildrop {
     pub fn uid_of(&self, m: &Msg) -> String {
         self.uidl.render(self.uid_validity, m.uid)
     }
+}
+
+/// The unfolded value of the first header field called `name` (case-insensitive) in a
+/// header block, or `None`. Stops at the empty line that ends the header.
+pub fn first_field(header: &[u8], name: &str) -> Option<String> {
+    let mut lines = header.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return None;
+        }
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            continue;
+        };
+        if !line[..colon]
+            .trim_ascii()
+            .eq_ignore_ascii_case(name.as_bytes())
+        {
+            continue;
+        }
+        let mut value = line[colon + 1..].to_vec();
+        while let Some(next) = lines.peek() {
+            if next.first().is_some_and(|&b| b == b' ' || b == b'\t') {
+                let n = next.strip_suffix(b"\r").unwrap_or(next);
+                value.extend_from_slice(n);
+                lines.next();
+            } else {
+                break;
+            }
+        }
+        return Some(String::from_utf8_lossy(&value).trim().to_string());
+    }
+    None
 }
 
 impl Session {
@@ -215,5 +279,22 @@ impl Session {
             }
         }
         Ok(Next::Close)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_field;
+
+    #[test]
+    fn first_field_is_authoritative() {
+        let h = b"Return-Path: <a@b>\r\nX-Real-To: abcdef\r\nSubject: x\r\nx-real-to: xyz\r\n\r\n";
+        assert_eq!(first_field(h, "X-Real-To").as_deref(), Some("abcdef"));
+        assert_eq!(first_field(h, "subject").as_deref(), Some("x"));
+        assert_eq!(first_field(h, "Cc"), None);
+        let folded = b"X-Real-To:\r\n  abc\r\n\r\nX-Real-To: body\r\n";
+        assert_eq!(first_field(folded, "X-Real-To").as_deref(), Some("abc"));
+        assert_eq!(first_field(b"\r\nX-Real-To: no\r\n", "X-Real-To"), None);
+        assert_eq!(first_field(b"", "X-Real-To"), None);
     }
 }
