@@ -10,6 +10,8 @@
 //!   aliases, trace header fields, durable append into INBOX).
 //! - [`lmtp`], [`pop3`], [`imap`]: one module per protocol; each has a `serve` entry
 //!   point with the [`net::SessionFn`] signature.
+//! - [`access`]: ACL evaluation (RFC 4314), foreign/public/alias mailbox names, POP3
+//!   `mailbox#account`, quota checks; the sessions call it, it holds no session state.
 //! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
 //!   socket.
 //!
@@ -22,6 +24,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access;
 pub mod admin;
 pub mod config;
 pub mod deliver;
