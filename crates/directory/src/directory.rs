@@ -87,9 +87,9 @@ enum Resolved {
     Unknown,
 }
 
-const ACCOUNT_COLS: &str = "a.id, a.name, d.name, a.admin, a.mail_secret IS NOT NULL";
+pub(crate) const ACCOUNT_COLS: &str = "a.id, a.name, d.name, a.admin, a.mail_secret IS NOT NULL";
 
-fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountInfo> {
+pub(crate) fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountInfo> {
     Ok(AccountInfo {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -122,6 +122,7 @@ impl Directory {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(crate::sharing::SCHEMA)?;
         conn.execute(
             "INSERT OR IGNORE INTO domains(name) VALUES (?1)",
             params![main],
@@ -138,7 +139,7 @@ impl Directory {
         })
     }
 
-    fn db(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn db(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 

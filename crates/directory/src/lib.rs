@@ -12,6 +12,9 @@
 //!   SCRAM-SHA-256, plus the APOP digest check; no I/O and no base64 (the protocol layer
 //!   decodes).
 //!
+//! - sharing and quota settings (`sharing` module): [`QuotaLimits`] (I10), mailbox aliases
+//!   ([`MailboxAlias`], I5) and the grants hint used for LIST of other users' mailboxes.
+//!
 //! Does not live here: mail stores (the server builds a `mailroom_store::AccountKey` from
 //! [`AccountInfo::store_key`]), sessions, sockets, alerts.
 //!
@@ -27,6 +30,7 @@ mod names;
 mod router;
 pub mod sasl;
 pub mod schemes;
+mod sharing;
 
 use std::fmt;
 use std::net::IpAddr;
@@ -34,6 +38,7 @@ use std::net::IpAddr;
 pub use directory::{Directory, DirectorySource};
 pub use router::{RouterEntry, RouterKind};
 pub use schemes::{CramMd5Keys, HashScheme, ScramKeys};
+pub use sharing::{MailboxAlias, QuotaLimits, MAX_MAILBOX_NAME, MAX_MESSAGES, MAX_STORAGE_KIB};
 
 /// A credential (password, mail secret): never printed by `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]

@@ -7,7 +7,9 @@
 //! mailroom [--data DIR] account add NAME[@DOMAIN] (--password PASS | --password-stdin)
 //! mailroom [--data DIR] account passwd|remove|list ...
 //! mailroom [--data DIR] account mail-secret NAME[@DOMAIN]        # APOP/CRAM secret from stdin
+//! mailroom [--data DIR] account quota NAME[@DOMAIN] SIZE|none [--messages N|none]
 //! mailroom [--data DIR] alias add ADDRESS TARGET
+//! mailroom [--data DIR] mailbox alias add|remove|list ACCOUNT [NAME [TARGET]]
 //! mailroom [--data DIR] router add 'client1.com = cl1.local'
 //! mailroom [--data DIR] deliver --to ADDRESS [--from ADDRESS] < message
 //! ```
@@ -63,6 +65,11 @@ enum Cmd {
     Alias {
         #[command(subcommand)]
         op: AliasOp,
+    },
+    /// Manage mailboxes (mailbox aliases for clients that cannot subscribe, I5).
+    Mailbox {
+        #[command(subcommand)]
+        op: MailboxOp,
     },
     /// Manage router entries (CommuniGate Pro syntax).
     Router {
@@ -162,6 +169,111 @@ enum AccountOp {
         #[arg(long)]
         off: bool,
     },
+    /// Set the storage quota (RFC 9208 STORAGE): SIZE is bytes, or with K/M/G (binary
+    /// units: 500K, 100M, 2G), or `none`; `--messages` sets the MESSAGE limit.
+    Quota {
+        name: String,
+        size: String,
+        /// Message-count limit (`none` for no limit). Unchanged when omitted.
+        #[arg(long)]
+        messages: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailboxOp {
+    /// Mailbox aliases: a name in ACCOUNT's own namespace that stands for another
+    /// mailbox (`boss-inbox` -> `~boss/INBOX`).
+    Alias {
+        #[command(subcommand)]
+        op: MailboxAliasOp,
+    },
+}
+
+#[derive(Subcommand)]
+enum MailboxAliasOp {
+    /// ACCOUNT sees NAME as TARGET (e.g. `~boss/INBOX`, `~public/news`).
+    Add {
+        account: String,
+        name: String,
+        target: String,
+    },
+    /// Remove a mailbox alias.
+    Remove { account: String, name: String },
+    /// List an account's mailbox aliases.
+    List { account: String },
+}
+
+/// Parses a quota size: `none`, bytes, or a number with `K`, `M`, `G`, `T` (KiB units,
+/// optionally followed by `B`/`iB`). Returns KiB, rounded up.
+fn parse_quota_size(raw: &str) -> Result<Option<u64>> {
+    let s = raw.trim();
+    if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let upper = s.to_ascii_uppercase();
+    let t = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, mult): (&str, u64) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("invalid size {raw:?}: use bytes, 500K, 100M, 2G or none"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| anyhow!("size {raw:?} is too large"))?;
+    Ok(Some(bytes.div_ceil(1024)))
+}
+
+fn parse_quota_count(raw: &str) -> Result<Option<u64>> {
+    if raw.trim().eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    Ok(Some(raw.trim().parse().map_err(|_| {
+        anyhow!("invalid message count {raw:?}: a number or none")
+    })?))
+}
+
+fn show_quota(q: &mailroom_directory::QuotaLimits) -> String {
+    let s = q
+        .storage_kib
+        .map_or("none".to_string(), |k| format!("{k} KiB"));
+    let m = q.messages.map_or("none".to_string(), |m| m.to_string());
+    format!("storage {s}, messages {m}")
+}
+
+fn mailbox(config: &Config, op: MailboxOp) -> Result<ExitCode> {
+    let dir = open_directory(config)?;
+    match op {
+        MailboxOp::Alias { op } => match op {
+            MailboxAliasOp::Add {
+                account,
+                name,
+                target,
+            } => {
+                let a = dir.add_mailbox_alias(&account, &name, &target)?;
+                println!("{} -> {}", a.name, a.target);
+            }
+            MailboxAliasOp::Remove { account, name } => {
+                dir.remove_mailbox_alias(&account, &name)?;
+                println!("mailbox alias {name} removed");
+            }
+            MailboxAliasOp::List { account } => {
+                for a in dir.list_mailbox_aliases(&account)? {
+                    println!("{} -> {}", a.name, a.target);
+                }
+            }
+        },
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand)]
@@ -283,6 +395,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Account { op } => account(&config, op),
+        Cmd::Mailbox { op } => mailbox(&config, op),
         Cmd::Alias { op } => {
             let dir = open_directory(&config)?;
             match op {
@@ -410,6 +523,23 @@ fn account(config: &Config, op: AccountOp) -> Result<ExitCode> {
                 dir.set_mail_secret(&name, Some(&Secret::from(s)))?;
                 println!("mail secret of {} set", dir.account(&name)?.address());
             }
+        }
+        AccountOp::Quota {
+            name,
+            size,
+            messages,
+        } => {
+            let storage = parse_quota_size(&size)?;
+            let messages = match messages {
+                Some(m) => parse_quota_count(&m)?,
+                None => dir.quota(&name)?.messages,
+            };
+            let q = dir.set_quota(&name, storage, messages)?;
+            println!(
+                "quota of {}: {}",
+                dir.account(&name)?.address(),
+                show_quota(&q)
+            );
         }
         AccountOp::Admin { name, off } => {
             dir.set_admin(&name, !off)?;

@@ -555,6 +555,8 @@ fn try_lmtp(addr: &str, body: &str) -> Option<bool> {
 /// inetd run it (seed 002 runs ipop3d under tcpserver).
 #[test]
 fn pop3_on_stdio_serves_one_session() {
+#[test]
+fn account_quota_and_mailbox_alias_commands() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let data = d.join("data");
@@ -609,4 +611,70 @@ fn pop3_on_stdio_serves_one_session() {
         1,
         "--stdio is required"
     );
+    for a in ["jsmith", "boss"] {
+        assert_eq!(
+            run(d, &["--data", data, "account", "add", a, "--password", "x"]).0,
+            0
+        );
+    }
+    let quota = |args: &[&str]| {
+        let mut v = vec!["--data", data, "account", "quota"];
+        v.extend_from_slice(args);
+        run(d, &v)
+    };
+    let (code, out, _) = quota(&["jsmith", "100M"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (
+            0,
+            "quota of jsmith@localhost: storage 102400 KiB, messages none\n"
+        )
+    );
+    let (_, out, _) = quota(&["jsmith", "2G", "--messages", "500"]);
+    assert_eq!(
+        out,
+        "quota of jsmith@localhost: storage 2097152 KiB, messages 500\n"
+    );
+    // SIZE alone keeps the message limit; bytes round up to KiB.
+    let (_, out, _) = quota(&["jsmith", "1500"]);
+    assert_eq!(
+        out,
+        "quota of jsmith@localhost: storage 2 KiB, messages 500\n"
+    );
+    let (_, out, _) = quota(&["jsmith", "500K", "--messages", "none"]);
+    assert_eq!(
+        out,
+        "quota of jsmith@localhost: storage 500 KiB, messages none\n"
+    );
+    let (_, out, _) = quota(&["jsmith", "none"]);
+    assert_eq!(
+        out,
+        "quota of jsmith@localhost: storage none, messages none\n"
+    );
+    for bad in ["12X", "-1", "", "M", "99999999999T"] {
+        let (code, _, err) = quota(&["jsmith", bad]);
+        assert_ne!(code, 0, "{bad:?}: {err}");
+    }
+    assert_eq!(quota(&["nobody", "1M"]).0, 1);
+
+    let alias = |args: &[&str]| {
+        let mut v = vec!["--data", data, "mailbox", "alias"];
+        v.extend_from_slice(args);
+        run(d, &v)
+    };
+    let (code, out, _) = alias(&["add", "jsmith", "boss-inbox", "~boss/INBOX"]);
+    assert_eq!((code, out.as_str()), (0, "boss-inbox -> ~boss/INBOX\n"));
+    alias(&["add", "jsmith", "news", "~public/news/company"]);
+    let (_, out, _) = alias(&["list", "jsmith"]);
+    assert_eq!(
+        out,
+        "boss-inbox -> ~boss/INBOX\nnews -> ~public/news/company\n"
+    );
+    let (code, _, err) = alias(&["add", "jsmith", "INBOX", "~boss/INBOX"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = alias(&["remove", "jsmith", "news"]);
+    assert_eq!((code, out.as_str()), (0, "mailbox alias news removed\n"));
+    assert_eq!(alias(&["remove", "jsmith", "news"]).0, 1);
+    let (_, out, _) = alias(&["list", "jsmith"]);
+    assert_eq!(out, "boss-inbox -> ~boss/INBOX\n");
 }

@@ -258,6 +258,9 @@ pub struct LmtpSection {
     pub log_level: LogLevel,
     /// Maximum recipients per transaction.
     pub max_recipients: usize,
+    /// Answer over-quota recipients with `452 4.2.2` (the MTA keeps the message and
+    /// retries) instead of `552 5.2.2` (it bounces). Default false.
+    pub quota_temporary: bool,
 }
 
 impl Default for LmtpSection {
@@ -269,6 +272,7 @@ impl Default for LmtpSection {
             idle_timeout_secs: 5 * 60,
             log_level: LogLevel::LowLevel,
             max_recipients: 1000,
+            quota_temporary: false,
         }
     }
 }

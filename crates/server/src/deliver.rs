@@ -7,7 +7,7 @@
 //! store's append returned, i.e. the message file is fsynced and renamed into place and the
 //! index transaction committed; only then may an MTA be told `250`.
 
-use mailroom_directory::{Directory, Recipient};
+use mailroom_directory::{Directory, QuotaLimits, Recipient};
 use mailroom_store::{AccountKey, AppendRequest, Flags, MessageData, Store, StoreError};
 use std::sync::Arc;
 
@@ -27,9 +27,20 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// The LMTP reply line (without CRLF) for this outcome and recipient.
+    /// The LMTP reply line (without CRLF) for this outcome and recipient; over quota is
+    /// permanent (`552 5.2.2`). Same as `lmtp_reply_with(rcpt, false)`.
     pub fn lmtp_reply(&self, rcpt: &str) -> String {
+        self.lmtp_reply_with(rcpt, false)
+    }
+
+    /// The LMTP reply line; with `quota_temporary` (config `[lmtp] quota_temporary`) an
+    /// over-quota recipient gets `452 4.2.2` (RFC 3463 4.2.2 "mailbox full", the MTA
+    /// retries) instead of `552 5.2.2` (RFC 2033 / RFC 5321: the MTA bounces).
+    pub fn lmtp_reply_with(&self, rcpt: &str, quota_temporary: bool) -> String {
         match self {
+            Outcome::OverQuota if quota_temporary => {
+                format!("452 4.2.2 <{rcpt}> mailbox is over quota, try again later")
+            }
             Outcome::Delivered { uid, .. } => format!("250 2.0.0 <{rcpt}> delivered, uid {uid}"),
             Outcome::Unknown => format!("550 5.1.1 <{rcpt}> no such user here"),
             Outcome::Remote(to) => format!("551 5.1.6 <{rcpt}> user not local; please try <{to}>"),
@@ -56,6 +67,8 @@ pub enum Resolved {
         key: AccountKey,
         address: String,
         real_to: Option<String>,
+        /// The account's quota limits, checked before the append.
+        quota: QuotaLimits,
     },
     /// Not deliverable here.
     Refused(Outcome),
@@ -65,12 +78,17 @@ pub enum Resolved {
 pub fn resolve(directory: &Directory, rcpt: &str) -> Resolved {
     match directory.resolve_recipient(rcpt) {
         Ok(Recipient::Local { account, real_to }) => {
+            let quota = match directory.quota_of(&account) {
+                Ok(q) => q,
+                Err(e) => return Resolved::Refused(Outcome::Temporary(e.to_string())),
+            };
             let (d, n) = account.store_key();
             match AccountKey::new(&d, &n) {
                 Some(key) => Resolved::Local {
                     key,
                     address: account.address(),
                     real_to,
+                    quota,
                 },
                 None => Resolved::Refused(Outcome::Temporary("invalid account name".into())),
             }
@@ -118,6 +136,19 @@ pub enum Body {
 }
 
 impl Body {
+    /// Length in octets.
+    pub fn len(&self) -> u64 {
+        match self {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File(_, len) => *len,
+        }
+    }
+
+    /// True for an empty message.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn data(&self) -> MessageData {
         match self {
             Body::Bytes(b) => MessageData::Bytes(b.clone()),
@@ -126,7 +157,9 @@ impl Body {
     }
 }
 
-/// Delivers one message to one resolved recipient's INBOX.
+/// Delivers one message to one resolved recipient's INBOX. An account whose quota
+/// (`QuotaLimits`, RFC 9208 STORAGE/MESSAGE) the message with its trace fields would
+/// exceed gets [`Outcome::OverQuota`] and nothing is stored.
 pub async fn deliver_to(
     store: &Arc<dyn Store>,
     resolved: &Resolved,
@@ -135,22 +168,33 @@ pub async fn deliver_to(
     body: &Body,
     real_to_header: &str,
 ) -> Outcome {
-    let (key, address, real_to) = match resolved {
+    let (key, address, real_to, quota) = match resolved {
         Resolved::Refused(o) => return o.clone(),
         Resolved::Local {
             key,
             address,
             real_to,
-        } => (key, address, real_to),
+            quota,
+        } => (key, address, real_to, quota),
     };
+    let (key, address, real_to, quota) = (key, address, real_to, *quota);
     let result: Result<u32, StoreError> = async {
         let account = store.open_account(key).await?;
         let inbox = account.mailbox("INBOX").await?;
+        let prefix = trace_prefix(from, rcpt, real_to.as_deref(), real_to_header);
+        if !quota.is_unlimited() {
+            let usage = account.usage().await?;
+            let size = body.len().saturating_add(prefix.len() as u64);
+            if let Err(e) = crate::access::quota_allows(&quota, &usage, size, 1) {
+                tracing::info!(rcpt, account = %address, "refused: {e}");
+                return Err(StoreError::OverQuota);
+            }
+        }
         let out = account
             .append(
                 inbox.id,
                 AppendRequest {
-                    prefix: trace_prefix(from, rcpt, real_to.as_deref(), real_to_header),
+                    prefix,
                     data: body.data(),
                     flags: Flags::EMPTY,
                     keywords: Vec::new(),
@@ -171,5 +215,24 @@ pub async fn deliver_to(
             tracing::warn!(rcpt, error = %e, "delivery failed");
             Outcome::Temporary(e.to_string())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Outcome;
+
+    #[test]
+    fn over_quota_replies() {
+        let o = Outcome::OverQuota;
+        assert!(o.lmtp_reply("a@b").starts_with("552 5.2.2 <a@b>"));
+        assert!(o.lmtp_reply_with("a@b", false).starts_with("552 5.2.2 "));
+        assert!(o
+            .lmtp_reply_with("a@b", true)
+            .starts_with("452 4.2.2 <a@b>"));
+        assert_eq!(
+            Outcome::Unknown.lmtp_reply_with("a@b", true),
+            Outcome::Unknown.lmtp_reply("a@b")
+        );
     }
 }

@@ -14,6 +14,8 @@
 //!   through the smarthost with [`smtp_client`].
 //! - [`popbsmtp`]: POP-before-SMTP (P13): the registry of recently logged-in client
 //!   addresses and the Postfix policy service.
+//! - [`access`]: ACL evaluation (RFC 4314), foreign/public/alias mailbox names, POP3
+//!   `mailbox#account`, quota checks; the sessions call it, it holds no session state.
 //! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
 //!   socket.
 //!
@@ -26,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod access;
 pub mod admin;
 pub mod config;
 pub mod deliver;

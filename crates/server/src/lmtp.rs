@@ -221,7 +221,7 @@ impl Session {
                             self.rcpts.push((to, resolved));
                         }
                         Resolved::Refused(o) => {
-                            let line = o.lmtp_reply(&to);
+                            let line = o.lmtp_reply_with(&to, self.ctx.config.lmtp.quota_temporary);
                             tracing::info!(rcpt = %to, reply = %line, "recipient refused");
                             self.reply(&line);
                         }
@@ -337,7 +337,7 @@ impl Session {
                 }
                 o => tracing::warn!(rcpt = %to, outcome = ?o, "not delivered"),
             }
-            self.reply(&outcome.lmtp_reply(to));
+            self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
         }
         Ok(true)
     }

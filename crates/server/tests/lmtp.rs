@@ -241,3 +241,76 @@ async fn concurrent_deliveries_get_unique_uids() {
     assert_eq!(uids, (1..=80).collect::<Vec<u32>>());
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quota_recipients_are_refused_per_recipient() {
+    let server = TestServer::start().await;
+    server.add_account("full", "x");
+    server.add_account("roomy", "x");
+    server.add_account("counted", "x");
+    // 1 KiB of storage: the first small message fits, the second does not.
+    server.directory().set_quota("full", Some(1), None).unwrap();
+    server
+        .directory()
+        .set_quota("counted", None, Some(1))
+        .unwrap();
+    let mut c = server.connect(Protocol::Lmtp).await;
+    lhlo(&mut c).await;
+    for round in 1..=2 {
+        c.send("MAIL FROM:<s@example.org>").await;
+        c.expect("250 2.1.0 sender OK").await;
+        for r in ["full", "roomy", "counted"] {
+            c.send(&format!("RCPT TO:<{r}@localhost>")).await;
+            c.expect(&format!("250 2.1.5 <{r}@localhost> recipient OK"))
+                .await;
+        }
+        c.send("DATA").await;
+        c.expect("354 {*}").await;
+        c.send_raw(b"Subject: q\r\n\r\nsmall body\r\n.\r\n").await;
+        if round == 1 {
+            c.expect("250 2.0.0 <full@localhost> delivered, uid 1")
+                .await;
+            c.expect("250 2.0.0 <roomy@localhost> delivered, uid 1")
+                .await;
+            c.expect("250 2.0.0 <counted@localhost> delivered, uid 1")
+                .await;
+            // Fill "full" past its kibibyte through the delivery path.
+            server.deliver("full@localhost", &[b'x'; 850]).await;
+        } else {
+            c.expect("552 5.2.2 <full@localhost> mailbox is over quota")
+                .await;
+            c.expect("250 2.0.0 <roomy@localhost> delivered, uid 2")
+                .await;
+            c.expect("552 5.2.2 <counted@localhost> mailbox is over quota")
+                .await;
+        }
+    }
+    assert_eq!(inbox_messages(&server, "full").await.len(), 2);
+    assert_eq!(inbox_messages(&server, "counted").await.len(), 1);
+    assert_eq!(inbox_messages(&server, "roomy").await.len(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_quota_can_be_a_temporary_failure() {
+    let server = TestServer::start_with(|c| c.lmtp.quota_temporary = true).await;
+    server.add_account("counted", "x");
+    server
+        .directory()
+        .set_quota("counted", None, Some(1))
+        .unwrap();
+    server
+        .deliver("counted@localhost", b"Subject: a\r\n\r\nb\r\n")
+        .await;
+    let mut c = server.connect(Protocol::Lmtp).await;
+    lhlo(&mut c).await;
+    c.send_raw(b"MAIL FROM:<s@x>\r\nRCPT TO:<counted@localhost>\r\nDATA\r\n")
+        .await;
+    c.expect("250 {*}").await;
+    c.expect("250 {*}").await;
+    c.expect("354 {*}").await;
+    c.send_raw(b"Subject: q\r\n\r\nx\r\n.\r\n").await;
+    c.expect("452 4.2.2 <counted@localhost> mailbox is over quota")
+        .await;
+    server.stop().await;
+}

@@ -22,12 +22,14 @@
 
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod hub;
 pub mod maildir;
 pub mod mime;
 pub mod testsuite;
 mod types;
 
+pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use hub::{ChangeHub, MailboxWatch};
 pub use mime::{BodyStructure, Envelope, MessageStructure};
 pub use types::*;
@@ -92,6 +94,43 @@ pub trait Account: Send + Sync {
 
     /// Total octets and messages in all mailboxes (the quota usage).
     async fn usage(&self) -> Result<Usage, StoreError>;
+
+    // ---- access control lists (RFC 4314) ----------------------------------------------
+    //
+    // The default implementations fail with `Invalid` ("not supported by this backend"):
+    // a backend without ACL storage must never pretend to have stored one.
+
+    /// The ACL of a mailbox (RFC 4314 section 3.3 GETACL), sorted by identifier.
+    /// `NotFound` if the mailbox does not exist.
+    async fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {
+        let _ = mailbox;
+        Err(acl_unsupported())
+    }
+
+    /// Every ACL entry of every mailbox of the account (for LIST of `~account/`).
+    async fn all_acls(&self) -> Result<Vec<(MailboxId, AclEntry)>, StoreError> {
+        Err(acl_unsupported())
+    }
+
+    /// Sets the rights of one identifier (RFC 4314 section 3.1 SETACL, after the server
+    /// applied any `+`/`-` modifier): `user@domain`, `anyone`, or `-` + either for negative
+    /// rights (`Invalid` otherwise). Empty rights remove the entry. The entry is keyed by
+    /// the mailbox id: it follows renames and is removed with the mailbox.
+    async fn set_acl(
+        &self,
+        mailbox: MailboxId,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, identifier, rights);
+        Err(acl_unsupported())
+    }
+
+    /// Removes an identifier's entry (RFC 4314 section 3.2 DELETEACL); no error if absent.
+    async fn delete_acl(&self, mailbox: MailboxId, identifier: &str) -> Result<(), StoreError> {
+        let _ = (mailbox, identifier);
+        Err(acl_unsupported())
+    }
 
     // ---- messages --------------------------------------------------------------------
 
@@ -182,6 +221,10 @@ pub trait Account: Send + Sync {
         let _ = upto;
         self.claim_recent(mailbox).await
     }
+}
+
+fn acl_unsupported() -> StoreError {
+    StoreError::Invalid("ACLs are not supported by this storage backend".into())
 }
 
 /// An open message: its octets as sent to clients (every line ending CRLF).

@@ -1074,6 +1074,118 @@ epilogue\r\n";
     );
 }
 
+/// ACLs (RFC 4314): set, get, replace, remove by empty rights and by `delete_acl`,
+/// identifiers canonicalised and checked, entries follow RENAME (also of a parent), go
+/// with DELETE (a new mailbox of the same name starts empty) and survive a restart.
+pub async fn acl_storage(h: &dyn Harness) {
+    use crate::acl::{AclEntry, Rights};
+    let r = |s: &str| Rights::parse(s).expect("rights");
+    let entry = |id: &str, rights: &str| AclEntry {
+        identifier: id.to_string(),
+        rights: r(rights),
+    };
+    let store = h.open().await;
+    let a = account(&store).await;
+    let inbox = inbox(&a).await;
+    assert!(a.acl(inbox).await.expect("acl").is_empty());
+    a.set_acl(inbox, "Fred@Example.COM", r("lrs"))
+        .await
+        .expect("set");
+    a.set_acl(inbox, "anyone", r("l")).await.expect("set");
+    a.set_acl(inbox, "-anyone", r("s")).await.expect("set");
+    assert_eq!(
+        a.acl(inbox).await.expect("acl"),
+        vec![
+            entry("-anyone", "s"),
+            entry("anyone", "l"),
+            entry("fred@example.com", "lrs"),
+        ]
+    );
+    // Replace, then remove by empty rights and by delete_acl (absent: no error).
+    a.set_acl(inbox, "fred@example.com", r("lrswida"))
+        .await
+        .expect("replace");
+    assert!(a
+        .acl(inbox)
+        .await
+        .expect("acl")
+        .contains(&entry("fred@example.com", "lrswitea")));
+    a.set_acl(inbox, "-anyone", Rights::NONE)
+        .await
+        .expect("remove");
+    a.delete_acl(inbox, "anyone").await.expect("delete");
+    a.delete_acl(inbox, "nobody@example.com")
+        .await
+        .expect("delete absent");
+    assert_eq!(
+        a.acl(inbox).await.expect("acl"),
+        vec![entry("fred@example.com", "lrswitea")]
+    );
+    // Bad identifiers and missing mailboxes.
+    for bad in ["", "fred", "a b@c", "--anyone"] {
+        assert!(
+            matches!(
+                a.set_acl(inbox, bad, r("l")).await,
+                Err(StoreError::Invalid(_))
+            ),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        a.acl(MailboxId(987_654)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        a.set_acl(MailboxId(987_654), "anyone", r("l")).await,
+        Err(StoreError::NotFound(_))
+    ));
+    // Rename keeps the ACL, also for inferiors renamed with their parent.
+    let shared = a.create_mailbox("Shared", None).await.expect("create").id;
+    let child = a
+        .create_mailbox("Shared/Child", None)
+        .await
+        .expect("create")
+        .id;
+    a.set_acl(shared, "boss@example.com", r("lr"))
+        .await
+        .expect("set");
+    a.set_acl(child, "anyone", r("lrs")).await.expect("set");
+    a.rename_mailbox("Shared", "Team").await.expect("rename");
+    let team = a.mailbox("Team").await.expect("renamed");
+    assert_eq!(team.id, shared);
+    assert_eq!(
+        a.acl(team.id).await.expect("acl"),
+        vec![entry("boss@example.com", "lr")]
+    );
+    let team_child = a.mailbox("Team/Child").await.expect("renamed child");
+    assert_eq!(
+        a.acl(team_child.id).await.expect("acl"),
+        vec![entry("anyone", "lrs")]
+    );
+    let all = a.all_acls().await.expect("all");
+    assert_eq!(all.len(), 3);
+    assert!(all.contains(&(team.id, entry("boss@example.com", "lr"))));
+    // Delete drops it; a new mailbox of the same name has none.
+    a.delete_mailbox("Team/Child").await.expect("delete");
+    let again = a.create_mailbox("Team/Child", None).await.expect("create");
+    assert!(a.acl(again.id).await.expect("acl").is_empty());
+    assert_eq!(a.all_acls().await.expect("all").len(), 2);
+    drop((a, store));
+    // Survives a restart.
+    let store = h.open().await;
+    let a = account(&store).await;
+    let inbox = self::inbox(&a).await;
+    assert_eq!(
+        a.acl(inbox).await.expect("acl"),
+        vec![entry("fred@example.com", "lrswitea")]
+    );
+    let team = a.mailbox("Team").await.expect("team");
+    assert_eq!(
+        a.acl(team.id).await.expect("acl"),
+        vec![entry("boss@example.com", "lr")]
+    );
+}
+
 /// Runs every suite function, each on a fresh harness from `make`.
 pub async fn run_all<H: Harness, F: Fn() -> H>(make: F) {
     append_and_fetch(&make()).await;
@@ -1098,4 +1210,5 @@ pub async fn run_all<H: Harness, F: Fn() -> H>(make: F) {
     bad_names_refused(&make()).await;
     garbage_messages(&make()).await;
     bodystructure_multipart(&make()).await;
+    acl_storage(&make()).await;
 }

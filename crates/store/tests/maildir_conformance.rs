@@ -37,4 +37,5 @@ conformance!(
     bad_names_refused,
     garbage_messages,
     bodystructure_multipart,
+    acl_storage,
 );

@@ -289,7 +289,7 @@ impl Core {
         Ok(core)
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -557,6 +557,7 @@ impl Core {
         for sql in [
             "DELETE FROM messages WHERE mailbox = ?1",
             "DELETE FROM expunged WHERE mailbox = ?1",
+            "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
             tx.execute(sql, [row.id]).map_err(sql_err)?;

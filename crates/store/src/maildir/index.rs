@@ -95,5 +95,7 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
         ))
         .map_err(sql_err)?;
     }
+    // Tables added after version 1: created on every open, so older indexes migrate.
+    conn.execute_batch(super::acl::SCHEMA).map_err(sql_err)?;
     Ok((conn, fresh))
 }

@@ -22,6 +22,7 @@
 //! dates (from the file mtime; the zone is lost), but not special-use attributes or
 //! index-only keywords; modseqs restart above the clock in microseconds.
 
+pub mod acl;
 pub mod content;
 pub mod core;
 pub mod harness;
@@ -31,6 +32,7 @@ pub mod names;
 pub mod watch;
 
 use self::core::Core;
+use crate::acl::{AclEntry, Rights};
 use crate::hub::LocalHub;
 use crate::{
     Account, AccountKey, AppendOutcome, AppendRequest, ChangeHub, Changes, CopyOutcome, FlagOp,
@@ -317,6 +319,30 @@ impl Account for MaildirAccount {
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError> {
         self.run(move |c| c.structure(mailbox, uid)).await
+    }
+
+    async fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {
+        self.run(move |c| c.acl(mailbox)).await
+    }
+
+    async fn all_acls(&self) -> Result<Vec<(MailboxId, AclEntry)>, StoreError> {
+        self.run(|c| c.all_acls()).await
+    }
+
+    async fn set_acl(
+        &self,
+        mailbox: MailboxId,
+        identifier: &str,
+        rights: Rights,
+    ) -> Result<(), StoreError> {
+        let identifier = identifier.to_string();
+        self.run(move |c| c.set_acl(mailbox, &identifier, rights))
+            .await
+    }
+
+    async fn delete_acl(&self, mailbox: MailboxId, identifier: &str) -> Result<(), StoreError> {
+        let identifier = identifier.to_string();
+        self.run(move |c| c.delete_acl(mailbox, &identifier)).await
     }
 
     async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError> {
