@@ -555,8 +555,6 @@ fn try_lmtp(addr: &str, body: &str) -> Option<bool> {
 /// inetd run it (seed 002 runs ipop3d under tcpserver).
 #[test]
 fn pop3_on_stdio_serves_one_session() {
-#[test]
-fn account_quota_and_mailbox_alias_commands() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     let data = d.join("data");
@@ -611,6 +609,14 @@ fn account_quota_and_mailbox_alias_commands() {
         1,
         "--stdio is required"
     );
+}
+
+#[test]
+fn account_quota_and_mailbox_alias_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = d.join("data");
+    let data = data.to_str().unwrap();
     for a in ["jsmith", "boss"] {
         assert_eq!(
             run(d, &["--data", data, "account", "add", a, "--password", "x"]).0,

@@ -310,7 +310,7 @@ async fn over_quota_can_be_a_temporary_failure() {
     c.expect("250 {*}").await;
     c.expect("354 {*}").await;
     c.send_raw(b"Subject: q\r\n\r\nx\r\n.\r\n").await;
-    c.expect("452 4.2.2 <counted@localhost> mailbox is over quota")
+    c.expect("452 4.2.2 <counted@localhost> mailbox is over quota, try again later")
         .await;
     server.stop().await;
 }
