@@ -10,11 +10,21 @@ async fn imap_transcripts() {
     common::run_transcripts("imap").await;
 }
 
+/// `Client::expect` on the heap: the harness's read buffer is 64 KiB, and debug builds
+/// give every await point of a test its own stack slot.
+async fn exp(c: &mut Client, pattern: &str) -> String {
+    Box::pin(c.expect(pattern)).await
+}
+
+async fn closed(c: &mut Client) -> bool {
+    Box::pin(c.is_closed()).await
+}
+
 async fn login(server: &TestServer, user: &str) -> Client {
     let mut c = server.connect(Protocol::Imap).await;
-    c.expect("* OK [CAPABILITY IMAP4rev1 {*}] mailroom ready").await;
+    exp(&mut c, "* OK [CAPABILITY IMAP4rev1 {*}] mailroom ready").await;
     c.send(&format!("L LOGIN {user} pw")).await;
-    c.expect("L OK [CAPABILITY {*}] logged in").await;
+    exp(&mut c, "L OK [CAPABILITY {*}] logged in").await;
     c
 }
 
@@ -22,7 +32,7 @@ async fn login(server: &TestServer, user: &str) -> Client {
 async fn until_tagged(c: &mut Client, tag: &str) -> Vec<String> {
     let mut v = Vec::new();
     loop {
-        let l = c.line().await;
+        let l = Box::pin(c.line()).await;
         let done = l.starts_with(&format!("{tag} "));
         v.push(l);
         if done {
@@ -42,215 +52,280 @@ const MSG: &[u8] = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flag_changes_and_expunges_reach_other_sessions_at_the_right_time() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    for _ in 0..3 {
-        server.deliver("u", MSG).await;
-    }
-    let mut a = login(&server, "u").await;
-    let mut b = login(&server, "u").await;
-    select(&mut a, "INBOX").await;
-    select(&mut b, "INBOX").await;
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        for _ in 0..3 {
+            server.deliver("u", MSG).await;
+        }
+        let mut a = login(&server, "u").await;
+        let mut b = login(&server, "u").await;
+        select(&mut a, "INBOX").await;
+        select(&mut b, "INBOX").await;
 
-    // A flags and expunges message 1.
-    a.send("a1 STORE 1 +FLAGS (\\Deleted)").await;
-    until_tagged(&mut a, "a1").await;
-    a.send("a2 STORE 2 +FLAGS (\\Flagged)").await;
-    until_tagged(&mut a, "a2").await;
-    a.send("a3 EXPUNGE").await;
-    let v = until_tagged(&mut a, "a3").await;
-    assert_eq!(v, ["* 1 EXPUNGE", "a3 OK EXPUNGE completed"]);
+        // A flags and expunges message 1.
+        a.send("a1 STORE 1 +FLAGS (\\Deleted)").await;
+        until_tagged(&mut a, "a1").await;
+        a.send("a2 STORE 2 +FLAGS (\\Flagged)").await;
+        until_tagged(&mut a, "a2").await;
+        a.send("a3 EXPUNGE").await;
+        let v = until_tagged(&mut a, "a3").await;
+        assert_eq!(v, ["* 1 EXPUNGE", "a3 OK EXPUNGE completed"]);
 
-    // B's STORE must not carry the EXPUNGE (RFC 3501 7.4.1), but may carry flags.
-    b.send("b1 STORE 3 +FLAGS (\\Seen)").await;
-    let v = until_tagged(&mut b, "b1").await;
-    assert!(!v.iter().any(|l| l.contains("EXPUNGE")), "{v:?}");
-    assert!(v.contains(&"* 3 FETCH (FLAGS (\\Seen))".to_string()), "{v:?}");
-    // At NOOP: the expunge, and the other session's flag change (renumbered).
-    b.send("b2 NOOP").await;
-    let v = until_tagged(&mut b, "b2").await;
-    assert_eq!(v[0], "* 1 EXPUNGE", "{v:?}");
-    assert!(
-        v.contains(&"* 1 FETCH (FLAGS (\\Flagged))".to_string()),
-        "{v:?}"
-    );
-    assert_eq!(v.last().unwrap(), "b2 OK NOOP completed");
-    // B no longer sees UID 1.
-    b.send("b3 UID STORE 1 +FLAGS (\\Seen)").await;
-    assert_eq!(until_tagged(&mut b, "b3").await, ["b3 OK STORE completed"]);
-    server.stop().await;
+        // B's STORE must not carry the EXPUNGE (RFC 3501 7.4.1), but may carry flags.
+        b.send("b1 STORE 3 +FLAGS (\\Seen)").await;
+        let v = until_tagged(&mut b, "b1").await;
+        assert!(!v.iter().any(|l| l.contains("EXPUNGE")), "{v:?}");
+        assert!(
+            v.contains(&"* 3 FETCH (FLAGS (\\Seen))".to_string()),
+            "{v:?}"
+        );
+        // The other session's flag change comes along (FETCH is allowed there).
+        assert!(
+            v.contains(&"* 2 FETCH (FLAGS (\\Flagged))".to_string()),
+            "{v:?}"
+        );
+        // At NOOP: the expunge.
+        b.send("b2 NOOP").await;
+        let v = until_tagged(&mut b, "b2").await;
+        assert_eq!(v, ["* 1 EXPUNGE", "b2 OK NOOP completed"]);
+        // B no longer sees UID 1.
+        b.send("b3 UID STORE 1 +FLAGS (\\Seen)").await;
+        assert_eq!(until_tagged(&mut b, "b3").await, ["b3 OK STORE completed"]);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recent_goes_to_exactly_one_of_three_sessions() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    let mut cs = Vec::new();
-    for _ in 0..3 {
-        let mut c = login(&server, "u").await;
-        select(&mut c, "INBOX").await;
-        cs.push(c);
-    }
-    server.deliver("u", MSG).await;
-    let mut recent_total = 0;
-    for (i, c) in cs.iter_mut().enumerate() {
-        c.send(&format!("n{i} NOOP")).await;
-        let v = until_tagged(c, &format!("n{i}")).await;
-        assert!(v.contains(&"* 1 EXISTS".to_string()), "{v:?}");
-        if v.contains(&"* 1 RECENT".to_string()) {
-            recent_total += 1;
-        } else {
-            assert!(v.contains(&"* 0 RECENT".to_string()), "{v:?}");
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut cs = Vec::new();
+        for _ in 0..3 {
+            let mut c = login(&server, "u").await;
+            select(&mut c, "INBOX").await;
+            cs.push(c);
         }
-    }
-    assert_eq!(recent_total, 1);
-    server.stop().await;
+        server.deliver("u", MSG).await;
+        let mut recent_total = 0;
+        for (i, c) in cs.iter_mut().enumerate() {
+            c.send(&format!("n{i} NOOP")).await;
+            let v = until_tagged(c, &format!("n{i}")).await;
+            assert!(v.contains(&"* 1 EXISTS".to_string()), "{v:?}");
+            if v.contains(&"* 1 RECENT".to_string()) {
+                recent_total += 1;
+            } else {
+                assert!(v.contains(&"* 0 RECENT".to_string()), "{v:?}");
+            }
+        }
+        assert_eq!(recent_total, 1);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_reports_appends_and_alerts() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    let mut a = login(&server, "u").await;
-    select(&mut a, "INBOX").await;
-    a.send("i1 IDLE").await;
-    a.expect("+ idling").await;
-    let mut b = login(&server, "u").await;
-    b.send("b1 APPEND INBOX {44+}").await;
-    b.send_raw(MSG).await;
-    b.send("").await;
-    b.expect("b1 OK [APPENDUID * 1] APPEND completed".replace('*', "{*}").as_str())
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut a = login(&server, "u").await;
+        select(&mut a, "INBOX").await;
+        a.send("i1 IDLE").await;
+        exp(&mut a, "+ idling").await;
+        let mut b = login(&server, "u").await;
+        b.send("b1 APPEND INBOX {44+}").await;
+        b.send_raw(MSG).await;
+        b.send("").await;
+        exp(
+            &mut b,
+            "b1 OK [APPENDUID * 1] APPEND completed"
+                .replace('*', "{*}")
+                .as_str(),
+        )
         .await;
-    a.expect("* 1 EXISTS").await;
-    a.expect("* 1 RECENT").await;
-    // An alert posted meanwhile arrives during IDLE.
-    server.directory().add_alert("u", "maintenance at noon").unwrap();
-    server.running().ctx.alerts_changed();
-    a.expect("* OK [ALERT] maintenance at noon").await;
-    a.send("DONE").await;
-    a.expect("i1 OK IDLE terminated").await;
-    server.stop().await;
+        exp(&mut a, "* 1 EXISTS").await;
+        exp(&mut a, "* 1 RECENT").await;
+        // An alert posted meanwhile arrives during IDLE.
+        server
+            .directory()
+            .add_alert("u", "maintenance at noon")
+            .unwrap();
+        server.running().ctx.alerts_changed();
+        exp(&mut a, "* OK [ALERT] maintenance at noon").await;
+        a.send("DONE").await;
+        exp(&mut a, "i1 OK IDLE terminated").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_are_shown_at_login_once() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    server.directory().add_alert("u", "first").unwrap();
-    server.directory().add_alert("u", "second").unwrap();
-    let mut c = server.connect(Protocol::Imap).await;
-    c.expect("* OK {*}").await;
-    c.send("L LOGIN u pw").await;
-    c.expect("* OK [ALERT] first").await;
-    c.expect("* OK [ALERT] second").await;
-    c.expect("L OK [CAPABILITY {*}] logged in").await;
-    c.send("n NOOP").await;
-    c.expect("n OK NOOP completed").await;
-    let mut d = login(&server, "u").await;
-    d.send("n NOOP").await;
-    d.expect("n OK NOOP completed").await;
-    server.stop().await;
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.directory().add_alert("u", "first").unwrap();
+        server.directory().add_alert("u", "second").unwrap();
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        c.send("L LOGIN u pw").await;
+        exp(&mut c, "* OK [ALERT] first").await;
+        exp(&mut c, "* OK [ALERT] second").await;
+        exp(&mut c, "L OK [CAPABILITY {*}] logged in").await;
+        c.send("n NOOP").await;
+        exp(&mut c, "n OK NOOP completed").await;
+        let mut d = login(&server, "u").await;
+        d.send("n NOOP").await;
+        exp(&mut d, "n OK NOOP completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn append_of_a_3mb_literal_and_oversized_literals() {
-    let server = TestServer::start_with(|c| c.imap.max_literal = 4 * 1024 * 1024).await;
-    server.add_account("u", "pw");
-    let mut c = login(&server, "u").await;
-    let mut msg = b"Subject: big\r\n\r\n".to_vec();
-    while msg.len() < 3 * 1024 * 1024 {
-        msg.extend_from_slice(b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\r\n");
-    }
-    c.send(&format!("A1 APPEND INBOX {{{}}}", msg.len())).await;
-    c.expect("+ Ready for message data").await;
-    c.send_raw(&msg).await;
-    c.send("").await;
-    c.expect("A1 OK [APPENDUID {*} 1] APPEND completed").await;
-    c.send("S1 STATUS INBOX (MESSAGES SIZE)").await;
-    c.expect(&format!("* STATUS \"INBOX\" (MESSAGES 1 SIZE {})", msg.len()))
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.imap.max_literal = 4 * 1024 * 1024).await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        let mut msg = b"Subject: big\r\n\r\n".to_vec();
+        while msg.len() < 3 * 1024 * 1024 {
+            msg.extend_from_slice(
+                b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\r\n",
+            );
+        }
+        c.send(&format!("A1 APPEND INBOX {{{}}}", msg.len())).await;
+        exp(&mut c, "+ Ready for message data").await;
+        c.send_raw(&msg).await;
+        c.send("").await;
+        exp(&mut c, "A1 OK [APPENDUID {*} 1] APPEND completed").await;
+        c.send("S1 STATUS INBOX (MESSAGES SIZE)").await;
+        exp(
+            &mut c,
+            &format!("* STATUS \"INBOX\" (MESSAGES 1 SIZE {})", msg.len()),
+        )
         .await;
-    c.expect("S1 OK STATUS completed").await;
-    // Over max_literal: refused, session goes on.
-    c.send("A2 APPEND INBOX {5000000}").await;
-    c.expect("A2 NO [TOOBIG] {*}").await;
-    // A non-synchronising one that can be skipped is skipped.
-    c.send("A3 APPEND INBOX {4194305+}").await;
-    c.expect("A3 NO [TOOBIG] {*}").await;
-    c.send("N1 NOOP").await;
-    c.expect("N1 OK NOOP completed").await;
-    // An endless line is refused once over the limit, then the session goes on.
-    let long = vec![b'x'; 70 * 1024];
-    c.send_raw(b"L1 NOOP ").await;
-    c.send_raw(&long).await;
-    c.send("").await;
-    c.expect("L1 BAD command line too long {*}").await;
-    c.send("N2 NOOP").await;
-    c.expect("N2 OK NOOP completed").await;
-    server.stop().await;
+        exp(&mut c, "S1 OK STATUS completed").await;
+        // Over max_literal: refused, session goes on.
+        c.send("A2 APPEND INBOX {5000000}").await;
+        exp(&mut c, "A2 NO [TOOBIG] {*}").await;
+        // A non-synchronising one that can be skipped is skipped.
+        c.send("A3 LOGIN {70000+}").await;
+        c.send_raw(&vec![b'y'; 70000]).await;
+        c.send("").await;
+        exp(&mut c, "A3 NO [TOOBIG] {*}").await;
+        c.send("N1 NOOP").await;
+        exp(&mut c, "N1 OK NOOP completed").await;
+        // An endless line is refused once over the limit, then the session goes on.
+        let long = vec![b'x'; 70 * 1024];
+        c.send_raw(b"L1 NOOP ").await;
+        c.send_raw(&long).await;
+        c.send("").await;
+        exp(&mut c, "L1 BAD command line too long {*}").await;
+        c.send("N2 NOOP").await;
+        exp(&mut c, "N2 OK NOOP completed").await;
+        // One that cannot be skipped ends the connection.
+        c.send("A4 APPEND INBOX {4194305+}").await;
+        exp(&mut c, "A4 BAD [TOOBIG] {*}").await;
+        exp(&mut c, "* BYE {*}").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pipelined_commands_run_in_order() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    let mut c = server.connect(Protocol::Imap).await;
-    c.expect("* OK {*}").await;
-    c.send_raw(b"p1 LOGIN u pw\r\np2 CREATE x\r\np3 SELECT x\r\np4 NOOP\r\np5 LOGOUT\r\n")
-        .await;
-    c.expect("p1 OK {*}").await;
-    c.expect("p2 OK CREATE completed").await;
-    let v = until_tagged(&mut c, "p3").await;
-    assert!(v.last().unwrap().starts_with("p3 OK [READ-WRITE]"));
-    c.expect("p4 OK NOOP completed").await;
-    c.expect("* BYE {*}").await;
-    c.expect("p5 OK LOGOUT completed").await;
-    assert!(c.is_closed().await);
-    server.stop().await;
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        c.send_raw(b"p1 LOGIN u pw\r\np2 CREATE x\r\np3 SELECT x\r\np4 NOOP\r\np5 LOGOUT\r\n")
+            .await;
+        exp(&mut c, "p1 OK {*}").await;
+        exp(&mut c, "p2 OK CREATE completed").await;
+        let v = until_tagged(&mut c, "p3").await;
+        assert!(v.last().unwrap().starts_with("p3 OK [READ-WRITE]"));
+        exp(&mut c, "p4 OK NOOP completed").await;
+        exp(&mut c, "* BYE {*}").await;
+        exp(&mut c, "p5 OK LOGOUT completed").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_says_bye() {
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    let mut c = login(&server, "u").await;
-    let mut d = server.connect(Protocol::Imap).await;
-    d.expect("* OK {*}").await;
-    let stop = tokio::spawn(server.stop());
-    c.expect("* BYE [UNAVAILABLE] server shutting down").await;
-    d.expect("* BYE [UNAVAILABLE] server shutting down").await;
-    stop.await.unwrap();
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        let mut d = server.connect(Protocol::Imap).await;
+        exp(&mut d, "* OK {*}").await;
+        let stop = tokio::spawn(server.stop());
+        exp(&mut c, "* BYE [UNAVAILABLE] server shutting down").await;
+        exp(&mut d, "* BYE [UNAVAILABLE] server shutting down").await;
+        stop.await.unwrap();
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_disabled_without_tls_when_required() {
-    let server = TestServer::start_with(|c| c.server.require_tls_for_plaintext = true).await;
-    server.add_account("u", "pw");
-    let mut c = server.connect(Protocol::Imap).await;
-    let g = c.expect("* OK [CAPABILITY {*}] mailroom ready").await;
-    assert!(g.contains(" LOGINDISABLED") && g.contains(" STARTTLS"), "{g}");
-    assert!(!g.contains("AUTH=PLAIN") && !g.contains("AUTH=LOGIN"), "{g}");
-    c.send("a LOGIN u pw").await;
-    c.expect("a NO [PRIVACYREQUIRED] {*}").await;
-    c.send("b AUTHENTICATE PLAIN AHUAcHc=").await;
-    c.expect("b NO [PRIVACYREQUIRED] {*}").await;
-    server.stop().await;
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.server.require_tls_for_plaintext = true).await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        let g = exp(&mut c, "* OK [CAPABILITY {*}] mailroom ready").await;
+        assert!(
+            g.contains(" LOGINDISABLED") && g.contains(" STARTTLS"),
+            "{g}"
+        );
+        assert!(
+            !g.contains("AUTH=PLAIN") && !g.contains("AUTH=LOGIN"),
+            "{g}"
+        );
+        c.send("a LOGIN u pw").await;
+        exp(&mut c, "a NO [PRIVACYREQUIRED] {*}").await;
+        c.send("b AUTHENTICATE PLAIN AHUAcHc=").await;
+        exp(&mut c, "b NO [PRIVACYREQUIRED] {*}").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_referral_for_a_moved_account() {
+    tokio::spawn(async move {
     let server = TestServer::start().await;
     server
         .directory()
         .add_alias("john@localhost", "John@othercompany.com")
         .unwrap();
     let mut c = server.connect(Protocol::Imap).await;
-    c.expect("* OK {*}").await;
+    exp(&mut c, "* OK {*}").await;
     c.send("a LOGIN john pw").await;
-    c.expect(
+    exp(&mut c,
         "a NO [REFERRAL IMAP://John;AUTH=*@othercompany.com/] account has been moved to a remote system",
     )
     .await;
     server.stop().await;
+    })
+    .await
+    .unwrap();
 }
 
 fn pem_certs(path: &std::path::Path) -> Vec<rustls_pki_types::CertificateDer<'static>> {
@@ -278,36 +353,40 @@ fn pem_certs(path: &std::path::Path) -> Vec<rustls_pki_types::CertificateDer<'st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn starttls_with_a_real_rustls_client() {
-    use std::sync::Arc;
-    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-    let server = TestServer::start().await;
-    server.add_account("u", "pw");
-    let mut c = server.connect(Protocol::Imap).await;
-    c.expect("* OK [CAPABILITY {*} STARTTLS {*}] mailroom ready").await;
-    c.send("t1 STARTTLS").await;
-    c.expect("t1 OK begin TLS negotiation now").await;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in pem_certs(&server.data_dir().join("tls/cert.pem")) {
-        roots.add(cert).unwrap();
-    }
-    let cfg = rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = connector.connect(name, c.stream).await.unwrap();
-    let mut tls = BufReader::new(tls);
-    tls.write_all(b"t2 CAPABILITY\r\n").await.unwrap();
-    let mut line = String::new();
-    tls.read_line(&mut line).await.unwrap();
-    assert!(line.starts_with("* CAPABILITY IMAP4rev1"), "{line}");
-    assert!(!line.contains("STARTTLS"), "{line}");
-    line.clear();
-    tls.read_line(&mut line).await.unwrap();
-    assert_eq!(line, "t2 OK CAPABILITY completed\r\n");
-    tls.write_all(b"t3 LOGIN u pw\r\n").await.unwrap();
-    line.clear();
-    tls.read_line(&mut line).await.unwrap();
-    assert!(line.starts_with("t3 OK [CAPABILITY"), "{line}");
-    server.stop().await;
+    tokio::spawn(async move {
+        use std::sync::Arc;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK [CAPABILITY {*} STARTTLS {*}] mailroom ready").await;
+        c.send("t1 STARTTLS").await;
+        exp(&mut c, "t1 OK begin TLS negotiation now").await;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in pem_certs(&server.data_dir().join("tls/cert.pem")) {
+            roots.add(cert).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, c.stream).await.unwrap();
+        let mut tls = BufReader::new(tls);
+        tls.write_all(b"t2 CAPABILITY\r\n").await.unwrap();
+        let mut line = String::new();
+        tls.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("* CAPABILITY IMAP4rev1"), "{line}");
+        assert!(!line.contains("STARTTLS"), "{line}");
+        line.clear();
+        tls.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "t2 OK CAPABILITY completed\r\n");
+        tls.write_all(b"t3 LOGIN u pw\r\n").await.unwrap();
+        line.clear();
+        tls.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("t3 OK [CAPABILITY"), "{line}");
+        server.stop().await;
+    })
+    .await
+    .unwrap();
 }

@@ -27,5 +27,7 @@ pub async fn search(
     charset: Option<&str>,
 ) -> Result<Vec<usize>, SearchError> {
     let _ = (account, mailbox, msgs, key, charset);
-    Err(SearchError::Store(StoreError::Invalid("SEARCH is being written".into())))
+    Err(SearchError::Store(StoreError::Invalid(
+        "SEARCH is being written".into(),
+    )))
 }

@@ -84,7 +84,11 @@ impl Spool {
 pub(crate) enum Ev {
     Cmd(RawCommand),
     Continue,
-    StreamStart { sync: bool, index: usize, prefix: Vec<u8> },
+    StreamStart {
+        sync: bool,
+        index: usize,
+        prefix: Vec<u8>,
+    },
     Error(FrameError),
 }
 

@@ -56,9 +56,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
             data,
             flags,
             keywords,
-            internal_date: m
-                .date
-                .map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
+            internal_date: m.date.map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
         });
     }
     let mut uids = Vec::with_capacity(requests.len());

@@ -40,8 +40,7 @@ pub(crate) fn matches(pattern: &[u8], name: &[u8]) -> bool {
 /// The pattern with reference prepended and a leading `INBOX` in any case normalised.
 fn full_pattern(reference: &str, pattern: &str) -> Vec<u8> {
     let mut p = format!("{reference}{pattern}").into_bytes();
-    if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == b'/')
-    {
+    if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == b'/') {
         p[..5].copy_from_slice(b"INBOX");
     }
     p
@@ -121,7 +120,11 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         }
         let mut attrs: Vec<&str> = Vec::new();
         if !e.exists {
-            attrs.push(if l.extended { "\\NonExistent" } else { "\\Noselect" });
+            attrs.push(if l.extended {
+                "\\NonExistent"
+            } else {
+                "\\Noselect"
+            });
         }
         attrs.push(if e.children {
             "\\HasChildren"

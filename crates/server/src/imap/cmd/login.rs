@@ -29,7 +29,9 @@ pub(crate) fn referral(login: &str, remote: &str) -> Reply {
         .filter(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(*c))
         .collect();
     Reply::no(
-        Some(ResponseCode::Referral(format!("IMAP://{user};AUTH=*@{host}/"))),
+        Some(ResponseCode::Referral(format!(
+            "IMAP://{user};AUTH=*@{host}/"
+        ))),
         "account has been moved to a remote system",
     )
 }

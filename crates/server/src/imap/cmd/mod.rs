@@ -96,10 +96,9 @@ impl Reply {
 /// server's logged.
 pub(crate) fn store_error(e: StoreError) -> Reply {
     match e {
-        StoreError::NotFound(what) => Reply::no(
-            Some(ResponseCode::NonExistent),
-            &format!("no such {what}"),
-        ),
+        StoreError::NotFound(what) => {
+            Reply::no(Some(ResponseCode::NonExistent), &format!("no such {what}"))
+        }
         StoreError::AlreadyExists(what) => Reply::no(
             Some(ResponseCode::AlreadyExists),
             &format!("{what} already exists"),
@@ -109,7 +108,10 @@ pub(crate) fn store_error(e: StoreError) -> Reply {
         StoreError::Busy => Reply::no(Some(ResponseCode::InUse), "mailbox busy, try again"),
         e => {
             tracing::warn!(error = %e, "store failure");
-            Reply::no(Some(ResponseCode::ServerBug), "internal error, try again later")
+            Reply::no(
+                Some(ResponseCode::ServerBug),
+                "internal error, try again later",
+            )
         }
     }
 }

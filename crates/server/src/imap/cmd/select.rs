@@ -95,7 +95,12 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     s.untagged(&lines[1]);
     s.untagged(&lines[2]);
     if let Some(u) = unseen {
-        s.line(None, Status::Ok, Some(&ResponseCode::Unseen(u)), "first unseen");
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::Unseen(u)),
+            "first unseen",
+        );
     }
     s.line(
         None,

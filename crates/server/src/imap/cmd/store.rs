@@ -62,7 +62,8 @@ pub(crate) async fn run(
                 .extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
             write_flags(&mut s.out, m, recent);
             if uid {
-                s.out.extend_from_slice(format!(" UID {}", m.uid).as_bytes());
+                s.out
+                    .extend_from_slice(format!(" UID {}", m.uid).as_bytes());
             }
             s.out.extend_from_slice(b")\r\n");
         }
