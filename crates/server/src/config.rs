@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// The whole configuration file.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// Server-wide settings.
@@ -25,19 +25,6 @@ pub struct Config {
     pub lmtp: LmtpSection,
     /// Logging.
     pub log: LogSection,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            server: ServerSection::default(),
-            tls: TlsSection::default(),
-            imap: ImapSection::default(),
-            pop3: Pop3Section::default(),
-            lmtp: LmtpSection::default(),
-            log: LogSection::default(),
-        }
-    }
 }
 
 impl Config {

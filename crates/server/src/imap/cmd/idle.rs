@@ -23,7 +23,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     let mut alerts_alive = true;
     loop {
         // Input already received (a pipelined DONE) first.
-        while let Some(ev) = s.next_event() {
+        if let Some(ev) = s.next_event() {
             match ev {
                 Ev::Cmd(raw) => {
                     return match raw.as_line() {
