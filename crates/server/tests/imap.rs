@@ -390,3 +390,37 @@ async fn starttls_with_a_real_rustls_client() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_timeout_closes_with_bye() {
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.imap.login_timeout_secs = 1).await;
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        exp(&mut c, "* BYE autologout; idle for too long").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_registered_with_account_and_state() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        select(&mut c, "INBOX").await;
+        let list = server.running().ctx.registry.list();
+        assert!(
+            list.iter().any(|s| s.label.starts_with("IMAP-")
+                && s.account.as_deref() == Some("u@localhost")
+                && s.state == "selected"),
+            "{list:?}"
+        );
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
