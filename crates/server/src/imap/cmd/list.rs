@@ -137,6 +137,21 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if let Some(sp) = e.special {
             attrs.push(sp);
         }
+        let mut attrs: Vec<String> = attrs.into_iter().map(str::to_string).collect();
+        if e.exists && !l.returns.vendor.is_empty() {
+            // Seed 001: `\UNSEEN(14)`-style attributes.
+            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
+                if let Ok(vals) = super::status::values(&account, b.id, &l.returns.vendor).await {
+                    for (item, v) in vals {
+                        let v = match v {
+                            super::status::Value::Number(n) => n.to_string(),
+                            super::status::Value::Date(d) => d.trim_matches('"').to_string(),
+                        };
+                        attrs.push(format!("\\{}({v})", item.name()));
+                    }
+                }
+            }
+        }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
         mailbox_name(&mut out, name);
         out.extend_from_slice(b"\r\n");
