@@ -424,3 +424,32 @@ async fn sessions_are_registered_with_account_and_state() {
     .await
     .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_with_thousands_of_ors_is_refused() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.deliver("u", MSG).await;
+        let mut c = login(&server, "u").await;
+        select(&mut c, "INBOX").await;
+        let mut q = String::from("s1 SEARCH");
+        for _ in 0..5000 {
+            q.push_str(" OR ALL");
+        }
+        q.push_str(" ALL ALL");
+        c.send(&q).await;
+        exp(&mut c, "s1 BAD {*}").await;
+        let mut q = String::from("s2 SEARCH");
+        for _ in 0..10000 {
+            q.push_str(" OR ALL");
+        }
+        c.send(&q).await;
+        exp(&mut c, "s2 BAD {*}").await;
+        c.send("n NOOP").await;
+        exp(&mut c, "n OK NOOP completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}

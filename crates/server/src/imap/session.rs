@@ -108,6 +108,8 @@ pub(crate) struct Session {
     /// Set when the connection must close after the current output.
     pub closing: bool,
     read_size: usize,
+    /// A large read happened since the framer was last renewed.
+    big_input: bool,
 }
 
 impl Session {
@@ -133,6 +135,7 @@ impl Session {
             auth_failures: 0,
             closing: false,
             read_size: SMALL_READ,
+            big_input: false,
         }
     }
 
@@ -220,6 +223,7 @@ impl Session {
             return Ok(false);
         }
         self.read_size = if n == buf.len() { BIG_READ } else { SMALL_READ };
+        self.big_input |= n > SMALL_READ;
         self.framer.push(&buf[..n]);
         Ok(true)
     }
@@ -309,6 +313,11 @@ impl Session {
                 }
             }
             self.flush().await?;
+            if self.big_input && self.framer.is_idle() {
+                // Between commands after large input: drop the framer's grown buffers.
+                self.framer = Framer::new(self.framer.config().clone());
+                self.big_input = false;
+            }
             if !self.fill().await? {
                 return Ok(());
             }
@@ -429,7 +438,9 @@ impl Session {
         self.reg.begin_command(kind.name());
         tracing::debug!(command = kind.name(), tag = %cmd.tag, "command");
         let tag = cmd.tag.clone();
-        let reply = cmd::dispatch(self, cmd).await;
+        // Boxed: the largest command future lives on the heap only while it runs, so an
+        // idle session stays small.
+        let reply = Box::pin(cmd::dispatch(self, cmd)).await;
         self.spools.clear();
         if !reply.sent && !self.closing {
             if self.selected.is_some() {
