@@ -1,13 +1,31 @@
-//! The IMAP module (being written): session, command handlers, FETCH rendering, SEARCH.
+//! The IMAP4rev1 server (RFC 3501 and the extensions listed in [`cmd::capability`]).
+//!
+//! Map:
+//! - [`session`]: the connection state machine: read loop driving the
+//!   [`mailroom_proto::imap::Framer`], literal continuations, streamed APPEND spooling,
+//!   time-outs, shutdown, output buffering, the untagged updates of multi-access (I3) and
+//!   alerts (I7).
+//! - [`view`]: a selected mailbox as the session shows it (sequence numbers to UIDs and
+//!   metadata, pending expunges, `\Recent`).
+//! - [`cmd`]: one file per command, named as in the parser (`cmd/<command>.rs`); UID
+//!   variants live with their base command.
+//! - [`fetch`], [`search`]: FETCH rendering and SEARCH evaluation (a fixed interface the
+//!   FETCH and SEARCH commands call).
+//!
+//! Does not live here: parsing and encoding (`mailroom_proto::imap`), storage, accounts.
 
+pub(crate) mod cmd;
 pub mod fetch;
 pub mod search;
+pub(crate) mod session;
+pub(crate) mod view;
 
 use crate::net::{ConnInfo, Stream};
 use crate::Ctx;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Serves one IMAP connection.
 pub fn serve(
@@ -15,10 +33,15 @@ pub fn serve(
     stream: Stream,
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-    Box::pin(async move {
-        let _ = (ctx, info);
-        use tokio::io::AsyncWriteExt;
-        let mut stream = stream;
-        let _ = stream.write_all(b"* BYE not yet\r\n").await;
-    })
+    let span = tracing::info_span!("session", s = %info.label());
+    Box::pin(
+        async move {
+            tracing::info!(peer = ?info.peer, "connected");
+            match session::Session::new(ctx, stream, info).run().await {
+                Ok(()) => tracing::info!("closed"),
+                Err(e) => tracing::info!(error = %e, "connection lost"),
+            }
+        }
+        .instrument(span),
+    )
 }

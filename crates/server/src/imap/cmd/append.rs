@@ -1,0 +1,77 @@
+//! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND syntax): messages
+//! arrive as streamed literals spooled by the session (memory, then an unlinked file).
+
+use super::Reply;
+use crate::imap::session::Session;
+use mailroom_proto::imap::command::{AppendMessage, LiteralData};
+use mailroom_proto::imap::encode::ResponseCode;
+use mailroom_proto::imap::Mailbox;
+use mailroom_store::{AppendRequest, MessageData, StoreError};
+use std::sync::Arc;
+
+pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendMessage>) -> Reply {
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let account = user.account.clone();
+    let info = match account.mailbox(mailbox.as_str()).await {
+        Ok(i) => i,
+        Err(StoreError::NotFound(_)) => {
+            return Reply::no(Some(ResponseCode::TryCreate), "no such mailbox")
+        }
+        Err(e) => return super::store_error(e),
+    };
+    let mut requests = Vec::with_capacity(messages.len());
+    for m in messages {
+        let (flags, keywords) = match super::split_flags(&m.flags) {
+            Ok(x) => x,
+            Err(why) => return Reply::bad(&why),
+        };
+        let data = match m.data {
+            LiteralData::Inline(v) => MessageData::Bytes(bytes::Bytes::from(v)),
+            LiteralData::Streamed { index, size } => {
+                let Some(sp) = s.spools.get_mut(index) else {
+                    return Reply::bad("message literal missing");
+                };
+                if let Some(e) = sp.err.take() {
+                    tracing::warn!(error = %e, "cannot spool APPEND message");
+                    return Reply::no(Some(ResponseCode::ServerBug), "cannot spool the message");
+                }
+                if sp.len != u64::from(size) {
+                    return Reply::bad("message literal incomplete");
+                }
+                match sp.file.take() {
+                    Some(f) => MessageData::File(Arc::new(f), sp.len),
+                    None => MessageData::Bytes(bytes::Bytes::from(std::mem::take(&mut sp.mem))),
+                }
+            }
+        };
+        if let MessageData::Bytes(b) = &data {
+            if b.is_empty() {
+                return Reply::no(Some(ResponseCode::Cannot), "empty messages are not stored");
+            }
+        }
+        requests.push(AppendRequest {
+            prefix: Vec::new(),
+            data,
+            flags,
+            keywords,
+            internal_date: m.date.map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
+        });
+    }
+    let mut uids = Vec::with_capacity(requests.len());
+    let mut validity = info.uid_validity;
+    for r in requests {
+        match account.append(info.id, r).await {
+            Ok(o) => {
+                validity = o.uid_validity;
+                uids.push(o.uid);
+            }
+            Err(e) => return super::store_error(e),
+        }
+    }
+    Reply::ok_code(
+        ResponseCode::AppendUid { validity, uids },
+        "APPEND completed",
+    )
+}

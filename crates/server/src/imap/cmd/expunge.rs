@@ -1,0 +1,39 @@
+//! EXPUNGE (RFC 3501 6.4.3) and UID EXPUNGE (RFC 4315 2.1): the untagged EXPUNGE
+//! responses come from the session's update at the end of the command.
+
+use super::Reply;
+use crate::imap::session::Session;
+use mailroom_proto::imap::encode::ResponseCode;
+use mailroom_proto::imap::SequenceSet;
+
+pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
+    let (Some(user), Some(sel)) = (&s.user, s.selected.as_mut()) else {
+        return Reply::bad("no mailbox selected");
+    };
+    if sel.read_only {
+        return Reply::no(Some(ResponseCode::ReadOnly), "mailbox is read-only");
+    }
+    let subset: Option<Vec<u32>> = match &uids {
+        None => None,
+        Some(set) => match sel.resolve(set, true) {
+            Ok(ix) => Some(ix.iter().map(|&i| sel.msgs[i].uid).collect()),
+            Err(e) => return Reply::bad(&e),
+        },
+    };
+    if subset.as_ref().is_some_and(|v| v.is_empty()) {
+        return Reply::ok("UID EXPUNGE completed (nothing to do)");
+    }
+    match user.account.expunge(sel.id, subset.as_deref(), false).await {
+        Ok(gone) => {
+            for u in gone {
+                if sel.index_of(u).is_some() {
+                    if let Err(i) = sel.gone.binary_search(&u) {
+                        sel.gone.insert(i, u);
+                    }
+                }
+            }
+            Reply::ok("EXPUNGE completed")
+        }
+        Err(e) => super::store_error(e),
+    }
+}

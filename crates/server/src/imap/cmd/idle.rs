@@ -1,0 +1,99 @@
+//! IDLE (RFC 2177): `+ idling`, then updates as they happen (the store's change hub,
+//! alerts) until the client's `DONE`, the idle time-out or shutdown.
+
+use super::Reply;
+use crate::imap::session::{Ev, Session};
+use mailroom_proto::imap::encode::Status;
+use mailroom_proto::imap::Tag;
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+
+pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
+    let _ = tag;
+    let mut watch = match (&s.user, &s.selected) {
+        (Some(u), Some(sel)) => Some(s.ctx.store.hub().watch(u.account.key(), sel.id)),
+        _ => None,
+    };
+    s.out.extend_from_slice(b"+ idling\r\n");
+    s.refresh(true).await;
+    s.check_alerts().await;
+    let mut shutdown = s.ctx.shutdown.clone();
+    let timeout = Duration::from_secs(s.ctx.config.imap.idle_timeout_secs.max(1));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut alerts_alive = true;
+    loop {
+        // Input already received (a pipelined DONE) first.
+        if let Some(ev) = s.next_event() {
+            match ev {
+                Ev::Cmd(raw) => {
+                    return match raw.as_line() {
+                        Some(l) if l.trim_ascii().eq_ignore_ascii_case(b"DONE") => {
+                            Reply::ok("IDLE terminated")
+                        }
+                        _ => Reply::bad("expected DONE"),
+                    };
+                }
+                Ev::Error(e) => {
+                    if e.fatal {
+                        s.closing = true;
+                    }
+                    return Reply::bad("expected DONE");
+                }
+                Ev::Continue | Ev::StreamStart { .. } => {
+                    s.framer.reject_literal();
+                    return Reply::bad("expected DONE");
+                }
+            }
+        }
+        if s.closing || s.flush().await.is_err() {
+            s.closing = true;
+            return Reply::sent();
+        }
+        let mut buf = vec![0u8; 1024];
+        enum Wake {
+            Read(std::io::Result<usize>),
+            Mailbox,
+            Alert(bool),
+            Timeout,
+            Shutdown,
+        }
+        let wake = tokio::select! {
+            r = s.stream.read(&mut buf) => Wake::Read(r),
+            _ = async {
+                match watch.as_mut() {
+                    Some(w) => w.changed().await,
+                    None => std::future::pending().await,
+                }
+            } => Wake::Mailbox,
+            r = s.alerts.changed(), if alerts_alive => Wake::Alert(r.is_ok()),
+            _ = tokio::time::sleep_until(deadline) => Wake::Timeout,
+            _ = shutdown.wait() => Wake::Shutdown,
+        };
+        match wake {
+            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => {
+                s.closing = true;
+                s.out.clear();
+                return Reply::sent();
+            }
+            Wake::Read(Ok(n)) => s.framer.push(&buf[..n]),
+            Wake::Mailbox => s.refresh(true).await,
+            Wake::Alert(alive) => {
+                alerts_alive = alive;
+                if alive {
+                    s.alerts.borrow_and_update();
+                    s.send_alerts().await;
+                }
+            }
+            Wake::Timeout => {
+                s.line(None, Status::Bye, None, "autologout; idle for too long");
+                s.closing = true;
+                return Reply::sent();
+            }
+            Wake::Shutdown => {
+                let _ = s.bye_shutdown().await;
+                s.closing = true;
+                return Reply::sent();
+            }
+        }
+    }
+}

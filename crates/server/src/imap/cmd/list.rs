@@ -1,0 +1,235 @@
+//! LIST (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154
+//! SPECIAL-USE, RFC 3348 CHILDREN) and LSUB (6.3.9). Delimiter `/`; `*` matches
+//! anything, `%` anything but the delimiter; INBOX matches case-insensitively.
+
+use super::Reply;
+use crate::imap::session::Session;
+use mailroom_proto::imap::command::List;
+use mailroom_proto::imap::encode::mailbox_name;
+use mailroom_store::MailboxInfo;
+use std::collections::BTreeMap;
+
+/// Wildcard match of a mailbox name (dynamic programming: no exponential blow-up).
+pub(crate) fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    let mut dp = vec![false; name.len() + 1];
+    dp[0] = true;
+    for &c in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match c {
+            b'*' | b'%' => {
+                let mut any = false;
+                for j in 0..=name.len() {
+                    if c == b'%' && j > 0 && name[j - 1] == b'/' {
+                        any = false;
+                    }
+                    any |= dp[j];
+                    next[j] = any;
+                }
+            }
+            _ => {
+                for j in 1..=name.len() {
+                    next[j] = dp[j - 1] && name[j - 1] == c;
+                }
+            }
+        }
+        dp = next;
+    }
+    dp[name.len()]
+}
+
+/// The pattern with reference prepended and a leading `INBOX` in any case normalised.
+fn full_pattern(reference: &str, pattern: &str) -> Vec<u8> {
+    let mut p = format!("{reference}{pattern}").into_bytes();
+    if p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"INBOX") && (p.len() == 5 || p[5] == b'/') {
+        p[..5].copy_from_slice(b"INBOX");
+    }
+    p
+}
+
+#[derive(Default)]
+struct Entry {
+    exists: bool,
+    special: Option<&'static str>,
+    children: bool,
+    subscribed: bool,
+}
+
+/// Every name: existing mailboxes and their missing parents.
+fn tree(boxes: &[MailboxInfo], subs: &[String]) -> BTreeMap<String, Entry> {
+    let mut t: BTreeMap<String, Entry> = BTreeMap::new();
+    for b in boxes {
+        let e = t.entry(b.name.clone()).or_default();
+        e.exists = true;
+        e.special = b.special_use.map(|u| u.as_imap());
+        let mut name = b.name.as_str();
+        while let Some((parent, _)) = name.rsplit_once('/') {
+            t.entry(parent.to_string()).or_default().children = true;
+            name = parent;
+        }
+    }
+    for s in subs {
+        if let Some(e) = t.get_mut(s) {
+            e.subscribed = true;
+        }
+    }
+    t
+}
+
+pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let account = user.account.clone();
+    if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
+        s.untagged("LIST (\\Noselect) \"/\" \"\"");
+        return Reply::ok("LIST completed");
+    }
+    let boxes = match account.list_mailboxes().await {
+        Ok(b) => b,
+        Err(e) => return super::store_error(e),
+    };
+    let subs = match account.subscriptions().await {
+        Ok(v) => v,
+        Err(e) => return super::store_error(e),
+    };
+    let mut t = tree(&boxes, &subs);
+    if l.selection.subscribed {
+        for sub in &subs {
+            t.entry(sub.clone()).or_default().subscribed = true;
+        }
+    }
+    let pats: Vec<Vec<u8>> = l
+        .patterns
+        .iter()
+        .map(|p| full_pattern(&l.reference, p))
+        .collect();
+    let show_sub = l.selection.subscribed || l.returns.subscribed;
+    let mut out = Vec::new();
+    for (name, e) in &t {
+        if !pats.iter().any(|p| matches(p, name.as_bytes())) {
+            continue;
+        }
+        if l.selection.subscribed && !e.subscribed {
+            continue;
+        }
+        if l.selection.special_use && e.special.is_none() {
+            continue;
+        }
+        if !e.exists && !e.children && !l.selection.subscribed {
+            continue;
+        }
+        let mut attrs: Vec<&str> = Vec::new();
+        if !e.exists {
+            attrs.push(if l.extended {
+                "\\NonExistent"
+            } else {
+                "\\Noselect"
+            });
+        }
+        attrs.push(if e.children {
+            "\\HasChildren"
+        } else {
+            "\\HasNoChildren"
+        });
+        if show_sub && e.subscribed {
+            attrs.push("\\Subscribed");
+        }
+        if let Some(sp) = e.special {
+            attrs.push(sp);
+        }
+        let mut attrs: Vec<String> = attrs.into_iter().map(str::to_string).collect();
+        if e.exists && !l.returns.vendor.is_empty() {
+            // Seed 001: `\UNSEEN(14)`-style attributes.
+            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
+                if let Ok(vals) = super::status::values(&account, b.id, &l.returns.vendor).await {
+                    for (item, v) in vals {
+                        let v = match v {
+                            super::status::Value::Number(n) => n.to_string(),
+                            super::status::Value::Date(d) => d.trim_matches('"').to_string(),
+                        };
+                        attrs.push(format!("\\{}({v})", item.name()));
+                    }
+                }
+            }
+        }
+        out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
+        mailbox_name(&mut out, name);
+        out.extend_from_slice(b"\r\n");
+        if e.exists && !l.returns.status.is_empty() {
+            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
+                let mut st = Vec::new();
+                if super::status::write_status(&mut st, &account, b.id, name, &l.returns.status)
+                    .await
+                    .is_ok()
+                {
+                    out.extend_from_slice(&st);
+                }
+            }
+        }
+        if out.len() > 32 * 1024 {
+            s.out.extend_from_slice(&out);
+            out.clear();
+            if s.maybe_flush().await.is_err() {
+                s.closing = true;
+                return Reply::sent();
+            }
+        }
+    }
+    s.out.extend_from_slice(&out);
+    Reply::ok("LIST completed")
+}
+
+pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) -> Reply {
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let account = user.account.clone();
+    if pattern.is_empty() {
+        s.untagged("LSUB (\\Noselect) \"/\" \"\"");
+        return Reply::ok("LSUB completed");
+    }
+    let boxes = match account.list_mailboxes().await {
+        Ok(b) => b,
+        Err(e) => return super::store_error(e),
+    };
+    let subs = match account.subscriptions().await {
+        Ok(v) => v,
+        Err(e) => return super::store_error(e),
+    };
+    let p = full_pattern(&reference, &pattern);
+    let mut out = Vec::new();
+    let mut subs = subs;
+    subs.sort();
+    subs.dedup();
+    for name in &subs {
+        if !matches(&p, name.as_bytes()) {
+            continue;
+        }
+        let exists = boxes.iter().any(|b| &b.name == name);
+        let attrs = if exists { "" } else { "\\Noselect" };
+        out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
+        mailbox_name(&mut out, name);
+        out.extend_from_slice(b"\r\n");
+    }
+    s.out.extend_from_slice(&out);
+    Reply::ok("LSUB completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn wildcards() {
+        assert!(matches(b"*", b"a/b/c"));
+        assert!(matches(b"%", b"abc"));
+        assert!(!matches(b"%", b"a/b"));
+        assert!(matches(b"a/%", b"a/b"));
+        assert!(!matches(b"a/%", b"a/b/c"));
+        assert!(matches(b"a*c", b"a/b/c"));
+        assert!(matches(b"a%c", b"abc"));
+        assert!(!matches(b"a%c", b"a/c"));
+        assert!(matches(b"INBOX", b"INBOX"));
+        assert!(!matches(b"", b"x"));
+    }
+}

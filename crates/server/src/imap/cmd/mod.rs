@@ -1,0 +1,234 @@
+//! The IMAP commands, one file each, named as in the parser and the transcripts. Each
+//! `run` writes its untagged responses into the session's output and returns the
+//! [`Reply`] the session sends tagged (after the untagged updates).
+
+pub(crate) mod append;
+pub(crate) mod authenticate;
+pub(crate) mod capability;
+pub(crate) mod check;
+pub(crate) mod close;
+pub(crate) mod copy;
+pub(crate) mod create;
+pub(crate) mod delete;
+pub(crate) mod enable;
+pub(crate) mod expunge;
+pub(crate) mod fetch;
+pub(crate) mod id;
+pub(crate) mod idle;
+pub(crate) mod list;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod r#move;
+pub(crate) mod namespace;
+pub(crate) mod noop;
+pub(crate) mod rename;
+pub(crate) mod search;
+pub(crate) mod select;
+pub(crate) mod starttls;
+pub(crate) mod status;
+pub(crate) mod store;
+pub(crate) mod subscribe;
+pub(crate) mod unselect;
+
+use super::session::Session;
+use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
+use mailroom_store::{Flags, StoreError};
+
+/// The tagged answer of a command.
+pub(crate) struct Reply {
+    pub status: Status,
+    pub code: Option<ResponseCode>,
+    pub text: String,
+    /// Already written by the command (STARTTLS, IDLE ending with the connection).
+    pub sent: bool,
+}
+
+impl Reply {
+    pub fn ok(text: &str) -> Reply {
+        Reply {
+            status: Status::Ok,
+            code: None,
+            text: text.into(),
+            sent: false,
+        }
+    }
+    pub fn ok_code(code: ResponseCode, text: &str) -> Reply {
+        Reply {
+            code: Some(code),
+            ..Reply::ok(text)
+        }
+    }
+    pub fn no(code: Option<ResponseCode>, text: &str) -> Reply {
+        Reply {
+            status: Status::No,
+            code,
+            text: text.into(),
+            sent: false,
+        }
+    }
+    pub fn bad(text: &str) -> Reply {
+        Reply {
+            status: Status::Bad,
+            code: None,
+            text: text.into(),
+            sent: false,
+        }
+    }
+    pub fn sent() -> Reply {
+        Reply {
+            sent: true,
+            ..Reply::ok("")
+        }
+    }
+    pub fn write(&self, s: &mut Session, tag: &Tag) {
+        status_line(
+            &mut s.out,
+            Some(tag),
+            self.status,
+            self.code.as_ref(),
+            &self.text,
+        );
+    }
+}
+
+/// A store failure as an answer: the client's mistakes with RFC 5530 codes, the
+/// server's logged.
+pub(crate) fn store_error(e: StoreError) -> Reply {
+    match e {
+        StoreError::NotFound(what) => {
+            Reply::no(Some(ResponseCode::NonExistent), &format!("no such {what}"))
+        }
+        StoreError::AlreadyExists(what) => Reply::no(
+            Some(ResponseCode::AlreadyExists),
+            &format!("{what} already exists"),
+        ),
+        StoreError::Invalid(why) => Reply::no(Some(ResponseCode::Cannot), &why),
+        StoreError::OverQuota => Reply::no(Some(ResponseCode::OverQuota), "over quota"),
+        StoreError::Busy => Reply::no(Some(ResponseCode::InUse), "mailbox busy, try again"),
+        e => {
+            tracing::warn!(error = %e, "store failure");
+            Reply::no(
+                Some(ResponseCode::ServerBug),
+                "internal error, try again later",
+            )
+        }
+    }
+}
+
+/// Message flags and keywords from a flag list; `Err` for flags that cannot be stored.
+pub(crate) fn split_flags(flags: &[Flag]) -> Result<(Flags, Vec<String>), String> {
+    let mut f = Flags::EMPTY;
+    let mut kw: Vec<String> = Vec::new();
+    for fl in flags {
+        match fl {
+            Flag::Answered => f = f.union(Flags::ANSWERED),
+            Flag::Flagged => f = f.union(Flags::FLAGGED),
+            Flag::Deleted => f = f.union(Flags::DELETED),
+            Flag::Seen => f = f.union(Flags::SEEN),
+            Flag::Draft => f = f.union(Flags::DRAFT),
+            Flag::Recent => return Err("\\Recent cannot be set".into()),
+            Flag::Extension(e) => return Err(format!("unknown system flag \\{e}")),
+            Flag::Keyword(k) => {
+                if !kw.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                    kw.push(k.clone());
+                }
+            }
+        }
+    }
+    Ok((f, kw))
+}
+
+/// Checks a new mailbox name (CREATE, RENAME target).
+pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("empty mailbox name".into());
+    }
+    if name.contains(['*', '%']) {
+        return Err("mailbox names cannot contain * or %".into());
+    }
+    if name.starts_with('/') || name.ends_with('/') {
+        return Err("mailbox names cannot begin or end with the delimiter /".into());
+    }
+    if name.chars().any(|c| c.is_control()) {
+        return Err("mailbox names cannot contain control characters".into());
+    }
+    if name.len() > 512 {
+        return Err("mailbox name too long".into());
+    }
+    for part in name.split('/') {
+        if part.is_empty() || part == "." || part == ".." {
+            return Err(format!("invalid hierarchy level {part:?} in mailbox name"));
+        }
+    }
+    Ok(())
+}
+
+/// Runs one command (its state was checked by the session).
+pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
+    use CommandBody as B;
+    let tag = cmd.tag;
+    match cmd.body {
+        B::Capability => capability::run(s),
+        B::Noop => noop::run(s).await,
+        B::Logout => logout::run(s),
+        B::StartTls => starttls::run(s, &tag).await,
+        B::Authenticate {
+            mechanism,
+            initial_response,
+        } => authenticate::run(s, mechanism, initial_response).await,
+        B::Login { username, password } => login::run(s, username, password).await,
+        B::Select { mailbox, .. } => select::run(s, mailbox, false).await,
+        B::Examine { mailbox, .. } => select::run(s, mailbox, true).await,
+        B::Create {
+            mailbox,
+            special_use,
+        } => create::run(s, mailbox, special_use).await,
+        B::Delete { mailbox } => delete::run(s, mailbox).await,
+        B::Rename { from, to } => rename::run(s, from, to).await,
+        B::Subscribe { mailbox } => subscribe::run(s, mailbox, true).await,
+        B::Unsubscribe { mailbox } => subscribe::run(s, mailbox, false).await,
+        B::List(l) => list::run(s, l).await,
+        B::Lsub { reference, pattern } => list::lsub(s, reference, pattern).await,
+        B::Status { mailbox, items } => status::run(s, mailbox, items).await,
+        B::Append { mailbox, messages } => append::run(s, mailbox, messages).await,
+        B::Check => check::run(s).await,
+        B::Close => close::run(s).await,
+        B::Unselect => unselect::run(s),
+        B::Expunge { uids } => expunge::run(s, uids).await,
+        B::Search(q) => search::run(s, &tag, q).await,
+        B::Fetch {
+            uid,
+            set,
+            attributes,
+            ..
+        } => fetch::run(s, uid, set, attributes).await,
+        B::Store {
+            uid,
+            set,
+            mode,
+            silent,
+            flags,
+            unchanged_since,
+        } => {
+            if unchanged_since.is_some() {
+                return Reply::bad("UNCHANGEDSINCE needs CONDSTORE, which is not supported");
+            }
+            store::run(s, uid, set, mode, silent, flags).await
+        }
+        B::Copy { uid, set, mailbox } => copy::run(s, uid, set, mailbox).await,
+        B::Move { uid, set, mailbox } => r#move::run(s, uid, set, mailbox).await,
+        B::Idle => idle::run(s, &tag).await,
+        B::Namespace => namespace::run(s),
+        B::Id(_) => id::run(s),
+        B::Enable(caps) => enable::run(s, caps),
+        B::GetAcl { .. }
+        | B::SetAcl { .. }
+        | B::DeleteAcl { .. }
+        | B::ListRights { .. }
+        | B::MyRights { .. }
+        | B::GetQuota { .. }
+        | B::GetQuotaRoot { .. }
+        | B::SetQuota { .. } => Reply::bad("command not supported (not in CAPABILITY)"),
+    }
+}

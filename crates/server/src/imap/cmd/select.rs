@@ -1,0 +1,130 @@
+//! SELECT and EXAMINE (RFC 3501 6.3.1, 6.3.2): builds the view, claims `\Recent`
+//! (RFC 3501 2.3.2: recent to exactly one session) and sends the mailbox state.
+
+use super::Reply;
+use crate::imap::session::Session;
+use crate::imap::view::Selected;
+use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::{Flag, Mailbox};
+use mailroom_store::StoreError;
+
+const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+
+pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> Reply {
+    // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1).
+    s.selected = None;
+    s.reg.set_state("authenticated");
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let account = user.account.clone();
+    let info = match account.mailbox(mailbox.as_str()).await {
+        Ok(i) => i,
+        Err(StoreError::NotFound(_)) => {
+            return Reply::no(Some(ResponseCode::NonExistent), "no such mailbox")
+        }
+        Err(e) => return super::store_error(e),
+    };
+    if let Err(e) = account.sync(info.id).await {
+        tracing::debug!(error = %e, "sync failed");
+    }
+    let snap = match account.messages(info.id).await {
+        Ok(x) => x,
+        Err(e) => return super::store_error(e),
+    };
+    let first_recent = match account.claim_recent_upto(info.id, snap.uid_next).await {
+        Ok(u) => u,
+        Err(e) => return super::store_error(e),
+    };
+    let recent: Vec<u32> = snap
+        .messages
+        .iter()
+        .map(|m| m.uid)
+        .filter(|&u| u >= first_recent && u < snap.uid_next)
+        .collect();
+    let sel = Selected {
+        id: info.id,
+        read_only,
+        msgs: snap.messages,
+        gone: Vec::new(),
+        recent,
+        modseq: snap.highest_modseq,
+        uid_validity: snap.uid_validity,
+        uid_next: snap.uid_next,
+    };
+    let mut keywords: Vec<&str> = Vec::new();
+    for m in &sel.msgs {
+        for k in &m.keywords {
+            if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                keywords.push(k);
+            }
+        }
+    }
+    let mut flags = SYSTEM_FLAGS.to_string();
+    for k in &keywords {
+        flags.push(' ');
+        flags.push_str(k);
+    }
+    let lines = [
+        format!("FLAGS ({flags})"),
+        format!("{} EXISTS", sel.msgs.len()),
+        format!("{} RECENT", sel.recent.len()),
+    ];
+    let unseen = sel.first_unseen();
+    let (validity, next, modseq) = (sel.uid_validity, sel.uid_next, sel.modseq);
+    drop(keywords);
+    s.untagged(&lines[0]);
+    let perm = if read_only {
+        ResponseCode::PermanentFlags {
+            flags: vec![],
+            new_keywords: false,
+        }
+    } else {
+        ResponseCode::PermanentFlags {
+            flags: vec![
+                Flag::Answered,
+                Flag::Flagged,
+                Flag::Deleted,
+                Flag::Seen,
+                Flag::Draft,
+            ],
+            new_keywords: true,
+        }
+    };
+    s.line(None, Status::Ok, Some(&perm), "flags permitted");
+    s.untagged(&lines[1]);
+    s.untagged(&lines[2]);
+    if let Some(u) = unseen {
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::Unseen(u)),
+            "first unseen",
+        );
+    }
+    s.line(
+        None,
+        Status::Ok,
+        Some(&ResponseCode::UidValidity(validity)),
+        "UIDs valid",
+    );
+    s.line(
+        None,
+        Status::Ok,
+        Some(&ResponseCode::UidNext(next)),
+        "predicted next UID",
+    );
+    s.line(
+        None,
+        Status::Ok,
+        Some(&ResponseCode::HighestModSeq(modseq)),
+        "highest modseq",
+    );
+    s.selected = Some(sel);
+    s.reg.set_state("selected");
+    if read_only {
+        Reply::ok_code(ResponseCode::ReadOnly, "EXAMINE completed")
+    } else {
+        Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
+    }
+}

@@ -1,0 +1,120 @@
+//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, and the vendor items of seed
+//! 001: INTERNALSIZE, OLDEST, UNSEENMEDIA); also used by LIST-STATUS (RFC 5819).
+
+use super::Reply;
+use crate::imap::session::Session;
+use mailroom_proto::imap::command::StatusItem;
+use mailroom_proto::imap::encode::{date_time, mailbox_name};
+use mailroom_proto::imap::{DateTime, Mailbox};
+use mailroom_store::{Account, Flags, MailboxId, StoreError};
+use std::sync::Arc;
+
+/// The value of one STATUS item.
+pub(crate) enum Value {
+    Number(u64),
+    /// A `date-time` (OLDEST), already quoted.
+    Date(String),
+}
+
+/// Computes the requested items; OLDEST is left out for an empty mailbox (seed 001).
+pub(crate) async fn values(
+    account: &Arc<dyn Account>,
+    id: MailboxId,
+    items: &[StatusItem],
+) -> Result<Vec<(StatusItem, Value)>, StoreError> {
+    let st = account.status(id).await?;
+    let needs_snapshot = items.iter().any(|i| {
+        matches!(
+            i,
+            StatusItem::Deleted | StatusItem::Oldest | StatusItem::UnseenMedia
+        )
+    });
+    let snap = if needs_snapshot {
+        Some(account.messages(id).await?)
+    } else {
+        None
+    };
+    let msgs = snap.as_ref().map(|s| s.messages.as_slice()).unwrap_or(&[]);
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let v: u64 = match item {
+            StatusItem::Messages => u64::from(st.messages),
+            StatusItem::Recent => u64::from(st.recent),
+            StatusItem::UidNext => u64::from(st.uid_next),
+            StatusItem::UidValidity => u64::from(st.uid_validity),
+            StatusItem::Unseen => u64::from(st.unseen),
+            StatusItem::Size | StatusItem::InternalSize => st.size,
+            StatusItem::HighestModSeq => st.highest_modseq,
+            StatusItem::Deleted => msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::DELETED))
+                .count() as u64,
+            StatusItem::DeletedStorage => 0,
+            StatusItem::Oldest => {
+                let oldest = msgs.iter().min_by_key(|m| m.internal_date);
+                let dt = oldest.and_then(|m| {
+                    let zone = i16::try_from(m.internal_date_tz).unwrap_or(0);
+                    DateTime::from_unix(m.internal_date, zone)
+                });
+                if let Some(dt) = dt {
+                    let mut b = Vec::new();
+                    date_time(&mut b, &dt);
+                    out.push((*item, Value::Date(String::from_utf8_lossy(&b).into_owned())));
+                }
+                continue;
+            }
+            StatusItem::UnseenMedia => msgs
+                .iter()
+                .filter(|m| {
+                    !m.flags.contains(Flags::SEEN)
+                        && m.keywords.iter().any(|k| k.eq_ignore_ascii_case("$Media"))
+                })
+                .count() as u64,
+        };
+        out.push((*item, Value::Number(v)));
+    }
+    Ok(out)
+}
+
+/// Writes `* STATUS name (items)` CRLF.
+pub(crate) async fn write_status(
+    out: &mut Vec<u8>,
+    account: &Arc<dyn Account>,
+    id: MailboxId,
+    name: &str,
+    items: &[StatusItem],
+) -> Result<(), StoreError> {
+    let vals = values(account, id, items).await?;
+    out.extend_from_slice(b"* STATUS ");
+    mailbox_name(out, name);
+    out.extend_from_slice(b" (");
+    for (i, (item, v)) in vals.iter().enumerate() {
+        if i > 0 {
+            out.push(b' ');
+        }
+        let v = match v {
+            Value::Number(n) => n.to_string(),
+            Value::Date(d) => d.clone(),
+        };
+        out.extend_from_slice(format!("{} {v}", item.name()).as_bytes());
+    }
+    out.extend_from_slice(b")\r\n");
+    Ok(())
+}
+
+pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem>) -> Reply {
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let account = user.account.clone();
+    let info = match account.mailbox(mailbox.as_str()).await {
+        Ok(i) => i,
+        Err(e) => return super::store_error(e),
+    };
+    let mut out = Vec::new();
+    if let Err(e) = write_status(&mut out, &account, info.id, &info.name, &items).await {
+        return super::store_error(e);
+    }
+    s.out.extend_from_slice(&out);
+    Reply::ok("STATUS completed")
+}

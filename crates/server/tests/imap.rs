@@ -1,0 +1,455 @@
+//! IMAP: golden transcripts and multi-connection, TLS, literal and alert checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+mod common;
+
+use common::{Client, TestServer};
+use mailroom_server::net::Protocol;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn imap_transcripts() {
+    common::run_transcripts("imap").await;
+}
+
+/// `Client::expect` on the heap: the harness's read buffer is 64 KiB, and debug builds
+/// give every await point of a test its own stack slot.
+async fn exp(c: &mut Client, pattern: &str) -> String {
+    Box::pin(c.expect(pattern)).await
+}
+
+async fn closed(c: &mut Client) -> bool {
+    Box::pin(c.is_closed()).await
+}
+
+async fn login(server: &TestServer, user: &str) -> Client {
+    let mut c = server.connect(Protocol::Imap).await;
+    exp(&mut c, "* OK [CAPABILITY IMAP4rev1 {*}] mailroom ready").await;
+    c.send(&format!("L LOGIN {user} pw")).await;
+    exp(&mut c, "L OK [CAPABILITY {*}] logged in").await;
+    c
+}
+
+/// Reads lines up to the tagged one; returns them all (the tagged one last).
+async fn until_tagged(c: &mut Client, tag: &str) -> Vec<String> {
+    let mut v = Vec::new();
+    loop {
+        let l = Box::pin(c.line()).await;
+        let done = l.starts_with(&format!("{tag} "));
+        v.push(l);
+        if done {
+            return v;
+        }
+    }
+}
+
+async fn select(c: &mut Client, mailbox: &str) -> Vec<String> {
+    c.send(&format!("S SELECT {mailbox}")).await;
+    let v = until_tagged(c, "S").await;
+    assert!(v.last().unwrap().starts_with("S OK"), "{v:?}");
+    v
+}
+
+const MSG: &[u8] = b"From: a@example.org\r\nSubject: hello\r\n\r\nbody\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flag_changes_and_expunges_reach_other_sessions_at_the_right_time() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        for _ in 0..3 {
+            server.deliver("u", MSG).await;
+        }
+        let mut a = login(&server, "u").await;
+        let mut b = login(&server, "u").await;
+        select(&mut a, "INBOX").await;
+        select(&mut b, "INBOX").await;
+
+        // A flags and expunges message 1.
+        a.send("a1 STORE 1 +FLAGS (\\Deleted)").await;
+        until_tagged(&mut a, "a1").await;
+        a.send("a2 STORE 2 +FLAGS (\\Flagged)").await;
+        until_tagged(&mut a, "a2").await;
+        a.send("a3 EXPUNGE").await;
+        let v = until_tagged(&mut a, "a3").await;
+        assert_eq!(v, ["* 1 EXPUNGE", "a3 OK EXPUNGE completed"]);
+
+        // B's STORE must not carry the EXPUNGE (RFC 3501 7.4.1), but may carry flags.
+        b.send("b1 STORE 3 +FLAGS (\\Seen)").await;
+        let v = until_tagged(&mut b, "b1").await;
+        assert!(!v.iter().any(|l| l.contains("EXPUNGE")), "{v:?}");
+        assert!(
+            v.contains(&"* 3 FETCH (FLAGS (\\Seen))".to_string()),
+            "{v:?}"
+        );
+        // The other session's flag change comes along (FETCH is allowed there).
+        assert!(
+            v.contains(&"* 2 FETCH (FLAGS (\\Flagged))".to_string()),
+            "{v:?}"
+        );
+        // At NOOP: the expunge.
+        b.send("b2 NOOP").await;
+        let v = until_tagged(&mut b, "b2").await;
+        assert_eq!(v, ["* 1 EXPUNGE", "b2 OK NOOP completed"]);
+        // B no longer sees UID 1.
+        b.send("b3 UID STORE 1 +FLAGS (\\Seen)").await;
+        assert_eq!(until_tagged(&mut b, "b3").await, ["b3 OK STORE completed"]);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recent_goes_to_exactly_one_of_three_sessions() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut cs = Vec::new();
+        for _ in 0..3 {
+            let mut c = login(&server, "u").await;
+            select(&mut c, "INBOX").await;
+            cs.push(c);
+        }
+        server.deliver("u", MSG).await;
+        let mut recent_total = 0;
+        for (i, c) in cs.iter_mut().enumerate() {
+            c.send(&format!("n{i} NOOP")).await;
+            let v = until_tagged(c, &format!("n{i}")).await;
+            assert!(v.contains(&"* 1 EXISTS".to_string()), "{v:?}");
+            if v.contains(&"* 1 RECENT".to_string()) {
+                recent_total += 1;
+            } else {
+                assert!(v.contains(&"* 0 RECENT".to_string()), "{v:?}");
+            }
+        }
+        assert_eq!(recent_total, 1);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_reports_appends_and_alerts() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut a = login(&server, "u").await;
+        select(&mut a, "INBOX").await;
+        a.send("i1 IDLE").await;
+        exp(&mut a, "+ idling").await;
+        let mut b = login(&server, "u").await;
+        b.send("b1 APPEND INBOX {44+}").await;
+        b.send_raw(MSG).await;
+        b.send("").await;
+        exp(
+            &mut b,
+            "b1 OK [APPENDUID * 1] APPEND completed"
+                .replace('*', "{*}")
+                .as_str(),
+        )
+        .await;
+        exp(&mut a, "* 1 EXISTS").await;
+        exp(&mut a, "* 1 RECENT").await;
+        // An alert posted meanwhile arrives during IDLE.
+        server
+            .directory()
+            .add_alert("u", "maintenance at noon")
+            .unwrap();
+        server.running().ctx.alerts_changed();
+        exp(&mut a, "* OK [ALERT] maintenance at noon").await;
+        a.send("DONE").await;
+        exp(&mut a, "i1 OK IDLE terminated").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_shown_at_login_once() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.directory().add_alert("u", "first").unwrap();
+        server.directory().add_alert("u", "second").unwrap();
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        c.send("L LOGIN u pw").await;
+        exp(&mut c, "* OK [ALERT] first").await;
+        exp(&mut c, "* OK [ALERT] second").await;
+        exp(&mut c, "L OK [CAPABILITY {*}] logged in").await;
+        c.send("n NOOP").await;
+        exp(&mut c, "n OK NOOP completed").await;
+        let mut d = login(&server, "u").await;
+        d.send("n NOOP").await;
+        exp(&mut d, "n OK NOOP completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_of_a_3mb_literal_and_oversized_literals() {
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.imap.max_literal = 4 * 1024 * 1024).await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        let mut msg = b"Subject: big\r\n\r\n".to_vec();
+        while msg.len() < 3 * 1024 * 1024 {
+            msg.extend_from_slice(
+                b"0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstu\r\n",
+            );
+        }
+        c.send(&format!("A1 APPEND INBOX {{{}}}", msg.len())).await;
+        exp(&mut c, "+ Ready for message data").await;
+        c.send_raw(&msg).await;
+        c.send("").await;
+        exp(&mut c, "A1 OK [APPENDUID {*} 1] APPEND completed").await;
+        c.send("S1 STATUS INBOX (MESSAGES SIZE)").await;
+        exp(
+            &mut c,
+            &format!("* STATUS \"INBOX\" (MESSAGES 1 SIZE {})", msg.len()),
+        )
+        .await;
+        exp(&mut c, "S1 OK STATUS completed").await;
+        // Over max_literal: refused, session goes on.
+        c.send("A2 APPEND INBOX {5000000}").await;
+        exp(&mut c, "A2 NO [TOOBIG] {*}").await;
+        // A non-synchronising one that can be skipped is skipped.
+        c.send("A3 LOGIN {70000+}").await;
+        c.send_raw(&vec![b'y'; 70000]).await;
+        c.send("").await;
+        exp(&mut c, "A3 NO [TOOBIG] {*}").await;
+        c.send("N1 NOOP").await;
+        exp(&mut c, "N1 OK NOOP completed").await;
+        // An endless line is refused once over the limit, then the session goes on.
+        let long = vec![b'x'; 70 * 1024];
+        c.send_raw(b"L1 NOOP ").await;
+        c.send_raw(&long).await;
+        c.send("").await;
+        exp(&mut c, "L1 BAD command line too long {*}").await;
+        c.send("N2 NOOP").await;
+        exp(&mut c, "N2 OK NOOP completed").await;
+        // One that cannot be skipped ends the connection.
+        c.send("A4 APPEND INBOX {4194305+}").await;
+        exp(&mut c, "A4 BAD [TOOBIG] {*}").await;
+        exp(&mut c, "* BYE {*}").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_commands_run_in_order() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        c.send_raw(b"p1 LOGIN u pw\r\np2 CREATE x\r\np3 SELECT x\r\np4 NOOP\r\np5 LOGOUT\r\n")
+            .await;
+        exp(&mut c, "p1 OK {*}").await;
+        exp(&mut c, "p2 OK CREATE completed").await;
+        let v = until_tagged(&mut c, "p3").await;
+        assert!(v.last().unwrap().starts_with("p3 OK [READ-WRITE]"));
+        exp(&mut c, "p4 OK NOOP completed").await;
+        exp(&mut c, "* BYE {*}").await;
+        exp(&mut c, "p5 OK LOGOUT completed").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_says_bye() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        let mut d = server.connect(Protocol::Imap).await;
+        exp(&mut d, "* OK {*}").await;
+        let stop = tokio::spawn(server.stop());
+        exp(&mut c, "* BYE [UNAVAILABLE] server shutting down").await;
+        exp(&mut d, "* BYE [UNAVAILABLE] server shutting down").await;
+        stop.await.unwrap();
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_disabled_without_tls_when_required() {
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.server.require_tls_for_plaintext = true).await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        let g = exp(&mut c, "* OK [CAPABILITY {*}] mailroom ready").await;
+        assert!(
+            g.contains(" LOGINDISABLED") && g.contains(" STARTTLS"),
+            "{g}"
+        );
+        assert!(
+            !g.contains("AUTH=PLAIN") && !g.contains("AUTH=LOGIN"),
+            "{g}"
+        );
+        c.send("a LOGIN u pw").await;
+        exp(&mut c, "a NO [PRIVACYREQUIRED] {*}").await;
+        c.send("b AUTHENTICATE PLAIN AHUAcHc=").await;
+        exp(&mut c, "b NO [PRIVACYREQUIRED] {*}").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_referral_for_a_moved_account() {
+    tokio::spawn(async move {
+    let server = TestServer::start().await;
+    server
+        .directory()
+        .add_alias("john@localhost", "John@othercompany.com")
+        .unwrap();
+    let mut c = server.connect(Protocol::Imap).await;
+    exp(&mut c, "* OK {*}").await;
+    c.send("a LOGIN john pw").await;
+    exp(&mut c,
+        "a NO [REFERRAL IMAP://John;AUTH=*@othercompany.com/] account has been moved to a remote system",
+    )
+    .await;
+    server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+fn pem_certs(path: &std::path::Path) -> Vec<rustls_pki_types::CertificateDer<'static>> {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    let mut b64 = String::new();
+    let mut inside = false;
+    for l in text.lines() {
+        if l.starts_with("-----BEGIN CERTIFICATE") {
+            inside = true;
+            b64.clear();
+        } else if l.starts_with("-----END CERTIFICATE") {
+            inside = false;
+            let der = base64::engine::general_purpose::STANDARD
+                .decode(b64.as_bytes())
+                .unwrap();
+            out.push(rustls_pki_types::CertificateDer::from(der));
+        } else if inside {
+            b64.push_str(l.trim());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_with_a_real_rustls_client() {
+    tokio::spawn(async move {
+        use std::sync::Arc;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK [CAPABILITY {*} STARTTLS {*}] mailroom ready").await;
+        c.send("t1 STARTTLS").await;
+        exp(&mut c, "t1 OK begin TLS negotiation now").await;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in pem_certs(&server.data_dir().join("tls/cert.pem")) {
+            roots.add(cert).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, c.stream).await.unwrap();
+        let mut tls = BufReader::new(tls);
+        tls.write_all(b"t2 CAPABILITY\r\n").await.unwrap();
+        let mut line = String::new();
+        tls.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("* CAPABILITY IMAP4rev1"), "{line}");
+        assert!(!line.contains("STARTTLS"), "{line}");
+        line.clear();
+        tls.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "t2 OK CAPABILITY completed\r\n");
+        tls.write_all(b"t3 LOGIN u pw\r\n").await.unwrap();
+        line.clear();
+        tls.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("t3 OK [CAPABILITY"), "{line}");
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_timeout_closes_with_bye() {
+    tokio::spawn(async move {
+        let server = TestServer::start_with(|c| c.imap.login_timeout_secs = 1).await;
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        exp(&mut c, "* BYE autologout; idle for too long").await;
+        assert!(closed(&mut c).await);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_are_registered_with_account_and_state() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        select(&mut c, "INBOX").await;
+        let list = server.running().ctx.registry.list();
+        assert!(
+            list.iter().any(|s| s.label.starts_with("IMAP-")
+                && s.account.as_deref() == Some("u@localhost")
+                && s.state == "selected"),
+            "{list:?}"
+        );
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_with_thousands_of_ors_is_refused() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.deliver("u", MSG).await;
+        let mut c = login(&server, "u").await;
+        select(&mut c, "INBOX").await;
+        let mut q = String::from("s1 SEARCH");
+        for _ in 0..5000 {
+            q.push_str(" OR ALL");
+        }
+        q.push_str(" ALL ALL");
+        c.send(&q).await;
+        exp(&mut c, "s1 BAD {*}").await;
+        let mut q = String::from("s2 SEARCH");
+        for _ in 0..10000 {
+            q.push_str(" OR ALL");
+        }
+        c.send(&q).await;
+        exp(&mut c, "s2 BAD {*}").await;
+        c.send("n NOOP").await;
+        exp(&mut c, "n OK NOOP completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}
