@@ -453,3 +453,67 @@ async fn search_with_thousands_of_ors_is_refused() {
     .await
     .unwrap();
 }
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// AUTHENTICATE SCRAM-SHA-256 with SASL-IR, as mutt sends it: the client answers the
+/// server-final message with an empty line (RFC 3501 6.2.2, RFC 7677), which must not be
+/// mistaken for an ignorable blank line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authenticate_scram_sha256_with_empty_final_response() {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let server = TestServer::start().await;
+    server.add_account("alice", "pw");
+    let mut c = server.connect(Protocol::Imap).await;
+    exp(&mut c, "* OK {*}").await;
+    let cnonce = "fyko+d2lbbFgONRv9qkxdawL";
+    let first_bare = format!("n=alice,r={cnonce}");
+    c.send(&format!(
+        "a AUTHENTICATE SCRAM-SHA-256 {}",
+        b64.encode(format!("n,a=alice,{first_bare}"))
+    ))
+    .await;
+    let l = exp(&mut c, "+ {*}").await;
+    let server_first = String::from_utf8(b64.decode(&l[2..]).unwrap()).unwrap();
+    let mut nonce = String::new();
+    let mut salt = Vec::new();
+    let mut iters = 0u32;
+    for f in server_first.split(',') {
+        if let Some(v) = f.strip_prefix("r=") {
+            nonce = v.to_string();
+        } else if let Some(v) = f.strip_prefix("s=") {
+            salt = b64.decode(v).unwrap();
+        } else if let Some(v) = f.strip_prefix("i=") {
+            iters = v.parse().unwrap();
+        }
+    }
+    assert!(nonce.starts_with(cnonce));
+    let salted = mailroom_directory::ScramKeys::salted_password(b"pw", &salt, iters);
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let stored_key = sha2::Sha256::digest(&client_key);
+    let without_proof = format!("c={},r={nonce}", b64.encode("n,a=alice,"));
+    let auth_message = format!("{first_bare},{server_first},{without_proof}");
+    let sig = hmac_sha256(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+    c.send(&b64.encode(format!("{without_proof},p={}", b64.encode(&proof))))
+        .await;
+    let l = exp(&mut c, "+ {*}").await;
+    let server_final = String::from_utf8(b64.decode(&l[2..]).unwrap()).unwrap();
+    let server_key = hmac_sha256(&salted, b"Server Key");
+    let want = b64.encode(hmac_sha256(&server_key, auth_message.as_bytes()));
+    assert_eq!(server_final, format!("v={want}"));
+    c.send("").await;
+    exp(&mut c, "a OK [CAPABILITY {*}] logged in").await;
+    // Blank lines between commands are still ignored afterwards.
+    c.send("").await;
+    c.send("b NOOP").await;
+    exp(&mut c, "b OK {*}").await;
+    server.stop().await;
+}

@@ -328,6 +328,8 @@ pub struct Framer {
     state: State,
     /// Last octets of a line being discarded (for a trailing literal announcement).
     tail: Vec<u8>,
+    /// Hand out empty lines (SASL responses) instead of skipping them.
+    keep_empty: bool,
 }
 
 impl Framer {
@@ -344,12 +346,20 @@ impl Framer {
             streamed: Vec::new(),
             state: State::Line,
             tail: Vec::new(),
+            keep_empty: false,
         }
     }
 
     /// The limits in force.
     pub fn config(&self) -> &FramerConfig {
         &self.cfg
+    }
+
+    /// While on, an empty line is handed out as an empty command instead of being
+    /// skipped: a SASL exchange needs it, since an empty response is a valid answer to a
+    /// challenge (RFC 3501 6.2.2; the SCRAM client's reply to the server-final message).
+    pub fn set_keep_empty_lines(&mut self, on: bool) {
+        self.keep_empty = on;
     }
 
     /// Switches LITERAL- semantics on or off (e.g. after a capability change).
@@ -597,7 +607,7 @@ impl Framer {
     /// A complete line `input[start..end]` (line ending removed) of the current command.
     fn line(&mut self, start: usize, end: usize) -> Option<Out> {
         let len = end - start;
-        if self.cmd.is_empty() && len == 0 {
+        if self.cmd.is_empty() && len == 0 && !self.keep_empty {
             return None; // empty line between commands: ignored
         }
         self.text_len += len;

@@ -269,7 +269,16 @@ impl Session {
 
     /// Reads one line from the client in the middle of a command (SASL responses, IDLE's
     /// DONE). `None` when the connection ended.
+    /// Reads one line outside the command grammar (SASL responses, IDLE's `DONE`); an
+    /// empty line is returned as such.
     pub(crate) async fn read_line(&mut self) -> io::Result<Option<Vec<u8>>> {
+        self.framer.set_keep_empty_lines(true);
+        let r = self.read_line_inner().await;
+        self.framer.set_keep_empty_lines(false);
+        r
+    }
+
+    async fn read_line_inner(&mut self) -> io::Result<Option<Vec<u8>>> {
         loop {
             match self.next_event() {
                 Some(Ev::Cmd(raw)) => {
