@@ -218,6 +218,101 @@ pub async fn deliver_to(
     }
 }
 
+/// Messages larger than this are spooled to a file while they are received.
+pub const SPILL_AT: usize = 1024 * 1024;
+
+/// Why a received message cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum IncomingError {
+    /// It was larger than the limit (the rest was read and dropped).
+    #[error("message size exceeds the maximum of {0} octets")]
+    TooBig(u64),
+    /// The spool file could not be made or written.
+    #[error("cannot spool the message: {0}")]
+    Spool(std::io::Error),
+}
+
+/// A dot-terminated message being received (LMTP DATA, POP3 XTND XMIT): removes the
+/// dot-stuffing, keeps the message in memory up to [`SPILL_AT`] octets and spools the rest
+/// to an unlinked file in the spool directory, so a 50 MB message costs no 50 MB of
+/// memory. Past `max` octets it goes on reading up to the terminator but drops the data.
+pub struct Incoming {
+    dec: mailroom_proto::lmtp::DataDecoder,
+    mem: Vec<u8>,
+    spool: Option<(std::fs::File, u64)>,
+    spool_dir: std::path::PathBuf,
+    total: u64,
+    max: u64,
+    error: Option<std::io::Error>,
+}
+
+impl Incoming {
+    /// Starts receiving a message of at most `max` octets, spooling into `spool_dir`.
+    pub fn new(max: u64, spool_dir: std::path::PathBuf) -> Incoming {
+        Incoming {
+            dec: mailroom_proto::lmtp::DataDecoder::new(),
+            mem: Vec::new(),
+            spool: None,
+            spool_dir,
+            total: 0,
+            max,
+            error: None,
+        }
+    }
+
+    /// Decodes `input`; returns how many octets were consumed (all, or up to and
+    /// including the terminating `.` line).
+    pub fn feed(&mut self, input: &[u8]) -> usize {
+        use std::io::Write;
+        let before = self.mem.len();
+        let used = self.dec.decode(input, &mut self.mem);
+        self.total += (self.mem.len() - before) as u64;
+        if self.total > self.max || self.error.is_some() {
+            self.mem.clear();
+        } else if self.spool.is_some() || self.mem.len() >= SPILL_AT {
+            if self.spool.is_none() {
+                let made = std::fs::create_dir_all(&self.spool_dir)
+                    .and_then(|_| tempfile::tempfile_in(&self.spool_dir));
+                match made {
+                    Ok(f) => self.spool = Some((f, 0)),
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            if let Some((f, len)) = self.spool.as_mut() {
+                match f.write_all(&self.mem) {
+                    Ok(()) => *len += self.mem.len() as u64,
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            self.mem.clear();
+        }
+        used
+    }
+
+    /// True once the terminator was read.
+    pub fn is_done(&self) -> bool {
+        self.dec.is_done()
+    }
+
+    /// The message, once [`Incoming::is_done`].
+    pub fn finish(self) -> Result<Body, IncomingError> {
+        use std::io::Write;
+        if self.total > self.max {
+            return Err(IncomingError::TooBig(self.max));
+        }
+        if let Some(e) = self.error {
+            return Err(IncomingError::Spool(e));
+        }
+        match self.spool {
+            Some((mut f, len)) => {
+                f.flush().map_err(IncomingError::Spool)?;
+                Ok(Body::File(Arc::new(f), len))
+            }
+            None => Ok(Body::Bytes(bytes::Bytes::from(self.mem))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Outcome;

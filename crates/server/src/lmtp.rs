@@ -8,13 +8,12 @@
 //! Replies to pipelined commands are sent together once the input buffer is drained
 //! (RFC 2920 3.1).
 
-use crate::deliver::{self, Body, Outcome, Resolved};
+use crate::deliver::{self, Incoming, IncomingError, Outcome, Resolved};
 use crate::net::{ConnInfo, Stream};
 use crate::Ctx;
 use mailroom_proto::line::{Line, LineFramer};
-use mailroom_proto::lmtp::{parse_command, Command, DataDecoder, MAX_COMMAND_LINE};
+use mailroom_proto::lmtp::{parse_command, Command, MAX_COMMAND_LINE};
 use std::future::Future;
-use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +21,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tracing::Instrument;
 
 /// Messages larger than this are spooled to a file while they are received.
-pub const SPILL_AT: usize = 1024 * 1024;
+pub use crate::deliver::SPILL_AT;
 
 /// Serves one LMTP connection.
 pub fn serve(
@@ -259,38 +258,11 @@ impl Session {
     /// the connection ended before the terminator (nothing is delivered then).
     async fn data(&mut self) -> std::io::Result<bool> {
         let max = self.ctx.config.lmtp.max_message_size;
-        let mut dec = DataDecoder::new();
-        let mut mem: Vec<u8> = Vec::new();
-        let mut spool: Option<(std::fs::File, u64)> = None;
-        let mut total: u64 = 0;
-        let mut too_big = false;
-        let mut spool_err: Option<std::io::Error> = None;
+        let mut incoming = Incoming::new(max, self.ctx.config.server.data_dir.join("spool"));
         loop {
-            let before = mem.len();
-            let used = dec.decode(&self.buf, &mut mem);
+            let used = incoming.feed(&self.buf);
             self.buf.drain(..used);
-            total += (mem.len() - before) as u64;
-            if total > max {
-                too_big = true;
-            }
-            if too_big || spool_err.is_some() {
-                mem.clear();
-            } else if spool.is_some() || mem.len() >= SPILL_AT {
-                if spool.is_none() {
-                    match self.spool_file() {
-                        Ok(f) => spool = Some((f, 0)),
-                        Err(e) => spool_err = Some(e),
-                    }
-                }
-                if let Some((f, len)) = spool.as_mut() {
-                    if let Err(e) = f.write_all(&mem) {
-                        spool_err = Some(e);
-                    }
-                    *len += mem.len() as u64;
-                }
-                mem.clear();
-            }
-            if dec.is_done() {
+            if incoming.is_done() {
                 break;
             }
             if !self.fill().await? {
@@ -300,32 +272,23 @@ impl Session {
         }
         let from = self.from.take().unwrap_or_default();
         let rcpts = std::mem::take(&mut self.rcpts);
-        if too_big {
-            for (to, _) in &rcpts {
-                self.reply(&format!(
-                    "552 5.3.4 <{to}> message size exceeds fixed maximum message size ({max} octets)"
-                ));
-            }
-            return Ok(true);
-        }
-        if let Some(e) = spool_err {
-            tracing::warn!(error = %e, "cannot spool message");
-            for (to, _) in &rcpts {
-                self.reply(&format!("451 4.3.0 <{to}> cannot spool message: {e}"));
-            }
-            return Ok(true);
-        }
-        let body = match spool {
-            Some((mut f, len)) => {
-                if let Err(e) = f.flush() {
-                    for (to, _) in &rcpts {
-                        self.reply(&format!("451 4.3.0 <{to}> cannot spool message: {e}"));
-                    }
-                    return Ok(true);
+        let body = match incoming.finish() {
+            Ok(b) => b,
+            Err(IncomingError::TooBig(max)) => {
+                for (to, _) in &rcpts {
+                    self.reply(&format!(
+                        "552 5.3.4 <{to}> message size exceeds fixed maximum message size ({max} octets)"
+                    ));
                 }
-                Body::File(Arc::new(f), len)
+                return Ok(true);
             }
-            None => Body::Bytes(bytes::Bytes::from(mem)),
+            Err(IncomingError::Spool(e)) => {
+                tracing::warn!(error = %e, "cannot spool message");
+                for (to, _) in &rcpts {
+                    self.reply(&format!("451 4.3.0 <{to}> cannot spool message: {e}"));
+                }
+                return Ok(true);
+            }
         };
         let header = self.ctx.config.server.real_to_header.clone();
         for (to, resolved) in &rcpts {
@@ -340,11 +303,5 @@ impl Session {
             self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
         }
         Ok(true)
-    }
-
-    fn spool_file(&self) -> std::io::Result<std::fs::File> {
-        let dir = self.ctx.config.server.data_dir.join("spool");
-        std::fs::create_dir_all(&dir)?;
-        tempfile::tempfile_in(dir)
     }
 }
