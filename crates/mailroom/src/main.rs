@@ -616,7 +616,10 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
         config.lmtp.listen = v;
     }
     init_logging(&config);
+    // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
+    // extra thread costs stack pages, and the work is short.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(64)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

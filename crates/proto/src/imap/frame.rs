@@ -379,6 +379,15 @@ impl Framer {
         self.input.extend_from_slice(data);
     }
 
+    /// Frees the input buffer when everything in it has been framed (call before waiting
+    /// for a silent client, so an idle connection holds no buffer).
+    pub fn release_buffers(&mut self) {
+        if self.pos >= self.input.len() && self.input.capacity() > 0 {
+            self.input = Vec::new();
+            self.pos = 0;
+        }
+    }
+
     /// Octets received but not yet framed (bounded by the limits plus the last push).
     pub fn buffered(&self) -> usize {
         self.input.len() - self.pos

@@ -204,9 +204,21 @@ impl Session {
             self.ctx.config.imap.login_timeout_secs
         };
         let mut shutdown = self.ctx.shutdown.clone();
-        let mut buf = vec![0u8; self.read_size];
+        // Nothing buffered is kept while the client is silent (the memory target of an
+        // idle connection): release the output buffer, wait for readiness without a read
+        // buffer, then read.
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            self.out = Vec::new();
+        }
+        self.framer.release_buffers();
         let n = tokio::select! {
-            r = tokio::time::timeout(Duration::from_secs(secs.max(1)), self.stream.read(&mut buf)) => match r {
+            r = tokio::time::timeout(Duration::from_secs(secs.max(1)), async {
+                self.stream.wait_readable().await?;
+                let mut buf = vec![0u8; self.read_size];
+                let n = self.stream.read(&mut buf).await?;
+                buf.truncate(n);
+                Ok::<_, io::Error>(buf)
+            }) => match r {
                 Ok(r) => r?,
                 Err(_) => {
                     self.line(None, Status::Bye, None, "autologout; idle for too long");
@@ -219,12 +231,18 @@ impl Session {
                 return Ok(false);
             }
         };
+        let buf = n;
+        let n = buf.len();
         if n == 0 {
             return Ok(false);
         }
-        self.read_size = if n == buf.len() { BIG_READ } else { SMALL_READ };
+        self.read_size = if n == self.read_size {
+            BIG_READ
+        } else {
+            SMALL_READ
+        };
         self.big_input |= n > SMALL_READ;
-        self.framer.push(&buf[..n]);
+        self.framer.push(&buf);
         Ok(true)
     }
 

@@ -33,6 +33,16 @@ impl Stream {
         matches!(self, Stream::Plain(_))
     }
 
+    /// Waits until a read would not block, without holding a buffer: an idle connection
+    /// then costs no read buffer at all. For TLS and standard input it returns at once
+    /// (TLS may hold decrypted data already; the caller's read then waits as usual).
+    pub async fn wait_readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Plain(tcp) => tcp.readable().await,
+            _ => Ok(()),
+        }
+    }
+
     /// Upgrades a clear-text TCP stream to TLS (after the protocol's go-ahead was sent).
     pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
         match std::mem::replace(self, Stream::Upgrading) {

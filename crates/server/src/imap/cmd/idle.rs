@@ -49,16 +49,27 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
             s.closing = true;
             return Reply::sent();
         }
-        let mut buf = vec![0u8; 1024];
+        // No buffer is held while idling: readiness first, then a short-lived read buffer.
+        if s.out.is_empty() && s.out.capacity() > 0 {
+            s.out = Vec::new();
+        }
+        s.framer.release_buffers();
         enum Wake {
-            Read(std::io::Result<usize>),
+            Read(std::io::Result<Vec<u8>>),
             Mailbox,
             Alert(bool),
             Timeout,
             Shutdown,
         }
+        let stream = &mut s.stream;
         let wake = tokio::select! {
-            r = s.stream.read(&mut buf) => Wake::Read(r),
+            r = async {
+                stream.wait_readable().await?;
+                let mut buf = vec![0u8; 1024];
+                let n = stream.read(&mut buf).await?;
+                buf.truncate(n);
+                Ok(buf)
+            } => Wake::Read(r),
             _ = async {
                 match watch.as_mut() {
                     Some(w) => w.changed().await,
@@ -70,12 +81,17 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
             _ = shutdown.wait() => Wake::Shutdown,
         };
         match wake {
-            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => {
+            Wake::Read(Err(_)) => {
                 s.closing = true;
                 s.out.clear();
                 return Reply::sent();
             }
-            Wake::Read(Ok(n)) => s.framer.push(&buf[..n]),
+            Wake::Read(Ok(buf)) if buf.is_empty() => {
+                s.closing = true;
+                s.out.clear();
+                return Reply::sent();
+            }
+            Wake::Read(Ok(buf)) => s.framer.push(&buf),
             Wake::Mailbox => s.refresh(true).await,
             Wake::Alert(alive) => {
                 alerts_alive = alive;
