@@ -308,3 +308,111 @@ async fn grantee_deletions_are_seen_by_the_owner() {
     o.expect("+OK {*}").await;
     server.stop().await;
 }
+
+// ---- `mailbox#account` through APOP and the challenge-response SASL mechanisms -------
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use hmac::{KeyInit, Mac};
+use md5::Digest;
+
+fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut m = hmac::Hmac::<md5::Md5>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// alice with a mail secret, a mailbox `private` holding one message.
+async fn alice_private() -> TestServer {
+    let server = TestServer::start().await;
+    server.add_account("alice", "secret1");
+    server
+        .directory()
+        .set_mail_secret("alice", Some(&mailroom_directory::Secret::from("tanstaaf")))
+        .unwrap();
+    server.create_mailbox("alice", "private").await;
+    server.append_to("alice", "private", M1).await;
+    server
+}
+
+const ALICE_PRIVATE: &str = "+OK alice@localhost has 1 message(s) (23 octets) in private";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apop_with_mailbox_name() {
+    let server = alice_private().await;
+    let mut c = server.connect(Protocol::Pop3).await;
+    let g = c.expect("+OK POP3 mailroom ready <{*}>").await;
+    let ts = &g[g.find('<').unwrap()..];
+    let d = hex(&md5::Md5::digest(format!("{ts}tanstaaf").as_bytes()));
+    c.send(&format!("APOP #alice {d}")).await;
+    c.expect("-ERR bad user name: invalid mailbox#account user name")
+        .await;
+    c.send(&format!("APOP ~boss/INBOX#alice {d}")).await;
+    c.expect(POP3_NO_SUCH_MAILBOX).await;
+    c.send(&format!("APOP private#alice {d}")).await;
+    c.expect(ALICE_PRIVATE).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cram_md5_with_mailbox_name() {
+    let server = alice_private().await;
+    let mut c = server.connect(Protocol::Pop3).await;
+    c.expect("+OK{*}").await;
+    c.send("AUTH CRAM-MD5").await;
+    let l = c.expect("+ {*}").await;
+    let challenge = B64.decode(&l[2..]).unwrap();
+    let d = hex(&hmac_md5(b"tanstaaf", &challenge));
+    c.send(&B64.encode(format!("private#alice {d}"))).await;
+    c.expect(ALICE_PRIVATE).await;
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scram_sha256_with_mailbox_name() {
+    let server = alice_private().await;
+    let mut c = server.connect(Protocol::Pop3).await;
+    c.expect("+OK{*}").await;
+    let cnonce = "rOprNGfwEbeRWgbNEkqO";
+    let first_bare = format!("n=private#alice,r={cnonce}");
+    c.send(&format!(
+        "AUTH SCRAM-SHA-256 {}",
+        B64.encode(format!("n,,{first_bare}"))
+    ))
+    .await;
+    let l = c.expect("+ {*}").await;
+    let server_first = String::from_utf8(B64.decode(&l[2..]).unwrap()).unwrap();
+    let (mut nonce, mut salt, mut iters) = ("", Vec::new(), 0u32);
+    for f in server_first.split(',') {
+        if let Some(v) = f.strip_prefix("r=") {
+            nonce = v;
+        } else if let Some(v) = f.strip_prefix("s=") {
+            salt = B64.decode(v).unwrap();
+        } else if let Some(v) = f.strip_prefix("i=") {
+            iters = v.parse().unwrap();
+        }
+    }
+    let salted = mailroom_directory::ScramKeys::salted_password(b"secret1", &salt, iters);
+    let client_key = hmac_sha256(&salted, b"Client Key");
+    let stored_key = sha2::Sha256::digest(&client_key);
+    let without_proof = format!("c=biws,r={nonce}");
+    let auth_message = format!("{first_bare},{server_first},{without_proof}");
+    let sig = hmac_sha256(&stored_key, auth_message.as_bytes());
+    let proof: Vec<u8> = client_key.iter().zip(&sig).map(|(a, b)| a ^ b).collect();
+    c.send(&B64.encode(format!("{without_proof},p={}", B64.encode(&proof))))
+        .await;
+    c.expect("+ {*}").await;
+    c.send("").await;
+    c.expect(ALICE_PRIVATE).await;
+    server.stop().await;
+}
