@@ -399,3 +399,50 @@ fn verdict(step: SaslStep) -> Verdict {
         SaslStep::Failure(_) | SaslStep::Challenge(_) => Verdict::Failed,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_user;
+    use crate::access::NameError;
+
+    #[test]
+    fn seed000_user_names() {
+        for (name, login, mailbox) in [
+            ("jsmith", "jsmith", None),
+            ("private#jsmith", "jsmith", Some("private")),
+            (
+                "lists/info#jsmith@client1.com",
+                "jsmith@client1.com",
+                Some("lists/info"),
+            ),
+            ("~boss/INBOX#jsmith", "jsmith", Some("~boss/INBOX")),
+            (
+                "~public/announces#jsmith",
+                "jsmith",
+                Some("~public/announces"),
+            ),
+            ("a#b#jsmith", "jsmith", Some("a#b")),
+        ] {
+            let u = split_user(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(u.login, login, "{name}");
+            assert_eq!(u.mailbox.as_deref(), mailbox, "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_user_names() {
+        for (name, err) in [
+            ("#jsmith", NameError::BadPopUser),
+            ("private#", NameError::BadPopUser),
+            ("../x#jsmith", NameError::Invalid),
+            ("a/./b#jsmith", NameError::Invalid),
+            ("~#jsmith", NameError::NoMailbox),
+            ("~boss#jsmith", NameError::NoMailbox),
+            ("~boss/#jsmith", NameError::NoMailbox),
+            ("~bo s/INBOX#jsmith", NameError::BadAccount),
+            ("~boss@/INBOX#jsmith", NameError::BadAccount),
+        ] {
+            assert_eq!(split_user(name).map(|_| ()), Err(err), "{name}");
+        }
+    }
+}

@@ -20,7 +20,10 @@
 //! the access core ([`access::check`] with [`Op::PopOpen`], `r`); the snapshot keeps the
 //! account's rights on it. RETR sets `\Seen` only with `s`; DELE needs `t` and `e` (the
 //! mark becomes an expunge at QUIT) and fails with [`access::POP3_NO_PERMISSION`]
-//! otherwise, so QUIT only ever removes messages whose deletion was allowed.
+//! otherwise, so QUIT only ever removes messages whose deletion was allowed; QUIT checks
+//! the rights again (an owner may have revoked them meanwhile) and deletes nothing if
+//! they are gone. A domain-wide login with `#` (`private#abcdef@client1.com`) filters
+//! that mailbox by `X-Real-To` like the INBOX (P9).
 
 use super::uidl::UidlFormat;
 use crate::access::{self, AccessError, NameError, Op};
