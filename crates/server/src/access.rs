@@ -80,8 +80,15 @@ pub const NO_SUCH_MAILBOX: &str = "NO [NONEXISTENT] no such mailbox";
 /// `NOPERM`).
 pub const NO_PERMISSION: &str = "NO [NOPERM] permission denied";
 
-/// The POP3 answer when a command lacks a right (P8: DELE without `t` fails clearly).
-pub const POP3_NO_PERMISSION: &str = "-ERR [AUTH] permission denied: no right to delete messages";
+/// The POP3 answer when DELE lacks a right (P8: DELE without `t` and `e` fails clearly;
+/// RFC 3206 `SYS/PERM`: retrying will not help).
+pub const POP3_NO_PERMISSION: &str =
+    "-ERR [SYS/PERM] no permission to delete messages in this mailbox";
+
+/// The POP3 answer when a `mailbox#account` login names a mailbox that does not exist
+/// *or* that the account may not read (P8); identical in both cases, like
+/// [`NO_SUCH_MAILBOX`].
+pub const POP3_NO_SUCH_MAILBOX: &str = "-ERR [SYS/PERM] no such mailbox";
 
 /// An operation subject to rights (RFC 4314 section 4; UID variants are the same).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -391,6 +398,28 @@ pub fn parse_pop_user(user: &str) -> Result<PopUser, NameError> {
             mailbox: Some(m.to_string()),
         }),
     }
+}
+
+/// Checks the syntax of a client-visible mailbox name without resolving it (no requester,
+/// no aliases): the checks [`resolve_name`] makes on `~account[@domain]/mailbox` and on
+/// own names. POP3 uses it to refuse a malformed `mailbox#account` before the password.
+pub fn check_name_syntax(name: &str) -> Result<(), NameError> {
+    let Some(rest) = name.strip_prefix('~') else {
+        return clean_mailbox(name).map(|_| ());
+    };
+    let (acct, mailbox) = rest.split_once('/').ok_or(NameError::NoMailbox)?;
+    if acct.is_empty() || mailbox.is_empty() {
+        return Err(NameError::NoMailbox);
+    }
+    let acct = acct.to_ascii_lowercase();
+    let ok = match acct.split_once('@').or_else(|| acct.split_once('%')) {
+        Some((n, d)) => valid_account_part(n) && valid_account_part(d) && !d.contains('@'),
+        None => valid_account_part(&acct),
+    };
+    if !ok {
+        return Err(NameError::BadAccount);
+    }
+    clean_mailbox(mailbox).map(|_| ())
 }
 
 // ---- async helpers over Ctx ------------------------------------------------------------

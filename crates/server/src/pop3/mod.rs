@@ -1,7 +1,10 @@
 //! The POP3 module: RFC 1939 (AUTHORIZATION, TRANSACTION and UPDATE states), CAPA and
 //! response codes (RFC 2449, RFC 3206), STLS (RFC 2595), SASL AUTH (RFC 5034), APOP, and
 //! the CommuniGate Pro habits of seed 000: login alerts (`-ERR ALERT: ...`), RETR sets
-//! `\Seen` and TOP does not, no exclusive lock on the mailbox.
+//! `\Seen` and TOP does not, no exclusive lock on the mailbox; and sharing (P8): the user
+//! name `mailbox#account` opens another mailbox of the account, a foreign one
+//! (`~boss/INBOX#jsmith`) or a public one (`~public/announces#jsmith`), with the rights
+//! the access core ([`crate::access`]) grants on it.
 //!
 //! Layout: this file holds the session (read loop, pipelining, time-outs, shutdown, the
 //! state-by-command table in [`Session::command`]); one file per command family under

@@ -24,6 +24,18 @@
 //!   escapes of `@append`, no `{*}`) and CRLF next on that connection.
 //! - `@router LINE` adds a router line (`@router client1.com = cl1.local`).
 //! - `@domain NAME` adds a domain.
+//!
+//! Sharing and routing directives (P8, A1, A2, I4; generic, usable by any protocol):
+//! - `@mailbox ACCOUNT NAME` creates the mailbox NAME (parents as needed) in ACCOUNT.
+//! - `@appendto ACCOUNT MAILBOX` then message lines up to `@end`: like `@append`, into
+//!   that mailbox of the account.
+//! - `@setacl OWNER MAILBOX IDENTIFIER RIGHTS` sets (replaces; `+r`/`-r` add/remove) the
+//!   rights of IDENTIFIER (`user`, `user@domain`, `anyone`, `-user`) on OWNER's
+//!   MAILBOX, as the owner would with SETACL (the directory's grants hint included).
+//! - `@admin ACCOUNT` makes the account an administrator.
+//! - `@alias ADDRESS TARGET` adds a router alias (`@alias j.smith John@othercompany.com`).
+//! - `@domainip DOMAIN IP...` binds local addresses to a domain (A1: logins without a
+//!   domain on a connection to them are in that domain; the test server is on 127.0.0.1).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -409,6 +421,18 @@ pub async fn run_transcript(text: &str) {
                     }
                 }
                 "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
+                "appendto" => {
+                    let mut msg = Vec::new();
+                    for (_, l) in lines.by_ref() {
+                        if l == "@end" {
+                            break;
+                        }
+                        msg.extend_from_slice(&unescape(l));
+                        msg.extend_from_slice(b"\r\n");
+                    }
+                    server.append_to(a, b, &msg).await;
+                }
+                other if sharing_directive(&server, other, a, b).await => {}
                 other => panic!("line {no}: unknown directive @{other}"),
             }
             continue;
@@ -458,4 +482,87 @@ pub async fn run_transcript(text: &str) {
         }
     }
     server.stop().await;
+}
+
+// ---- sharing and routing directives (see the top of the file) ------------------------
+
+impl TestServer {
+    /// The store of an account.
+    pub async fn store_of(&self, account: &str) -> std::sync::Arc<dyn mailroom_store::Account> {
+        let info = self.directory().account(account).unwrap();
+        let (d, n) = info.store_key();
+        let key = mailroom_store::AccountKey::new(&d, &n).unwrap();
+        self.running().ctx.store.open_account(&key).await.unwrap()
+    }
+
+    /// Creates a mailbox in an account (parents as needed).
+    pub async fn create_mailbox(&self, account: &str, name: &str) {
+        self.store_of(account)
+            .await
+            .create_mailbox(name, None)
+            .await
+            .unwrap();
+    }
+
+    /// Appends a message to a named mailbox of an account through the store; the UID.
+    pub async fn append_to(&self, account: &str, mailbox: &str, message: &[u8]) -> u32 {
+        let acc = self.store_of(account).await;
+        let mb = acc.mailbox(mailbox).await.unwrap();
+        acc.append(
+            mb.id,
+            mailroom_store::AppendRequest {
+                prefix: Vec::new(),
+                data: mailroom_store::MessageData::Bytes(bytes::Bytes::copy_from_slice(message)),
+                flags: mailroom_store::Flags::EMPTY,
+                keywords: Vec::new(),
+                internal_date: None,
+            },
+        )
+        .await
+        .unwrap()
+        .uid
+    }
+
+    /// Sets an ACL entry on `owner`'s `mailbox` as the owner would (SETACL).
+    pub async fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: &str) {
+        let info = self.directory().account(owner).unwrap();
+        let change = mailroom_store::acl::RightsChange::parse(rights).unwrap();
+        mailroom_server::access::set_acl(&self.running().ctx, &info, mailbox, identifier, change)
+            .await
+            .unwrap();
+    }
+
+    /// The messages (metadata) of an account's mailbox, straight from the store.
+    pub async fn messages_of(
+        &self,
+        account: &str,
+        mailbox: &str,
+    ) -> Vec<mailroom_store::MessageMeta> {
+        let acc = self.store_of(account).await;
+        let mb = acc.mailbox(mailbox).await.unwrap();
+        acc.messages(mb.id).await.unwrap().messages
+    }
+}
+
+/// Runs the sharing and routing directives; false for a verb that is not one of them.
+async fn sharing_directive(server: &TestServer, verb: &str, a: &str, b: &str) -> bool {
+    match verb {
+        "mailbox" => server.create_mailbox(a, b).await,
+        "setacl" => {
+            let f: Vec<&str> = b.split_whitespace().collect();
+            assert_eq!(f.len(), 3, "@setacl OWNER MAILBOX IDENTIFIER RIGHTS");
+            server.set_acl(a, f[0], f[1], f[2]).await;
+        }
+        "admin" => server.directory().set_admin(a, true).unwrap(),
+        "alias" => {
+            server.directory().add_alias(a, b.trim()).unwrap();
+        }
+        "domainip" => {
+            let ips: Vec<std::net::IpAddr> =
+                b.split_whitespace().map(|ip| ip.parse().unwrap()).collect();
+            server.directory().set_domain_addresses(a, &ips).unwrap();
+        }
+        _ => return false,
+    }
+    true
 }

@@ -1,12 +1,23 @@
 //! USER, PASS, APOP (RFC 1939 section 7), AUTH (RFC 5034), and the login itself: alerts
 //! (P10), the maildrop snapshot (filtered for domain-wide logins, P9), the delay after
 //! failed attempts, and the POP-before-SMTP record of the client address (P13).
+//!
+//! Mailbox addressing (P8, seed 000): every login name, in USER, APOP and in the
+//! identities of every SASL mechanism (PLAIN, LOGIN, CRAM-MD5, SCRAM-SHA-256), may be
+//! `mailbox#account`: the credentials checked are the account's (after the last `#`),
+//! and the maildrop is that mailbox. For SASL the split is made by [`PopNames`], a
+//! [`CredentialSource`] around the directory's that sees the name the mechanism looks
+//! up; SCRAM's proof covers the name as the client sent it, so `#` works there too. A
+//! malformed name is refused with its reason before any password is checked (USER,
+//! APOP) or instead of the "authentication failed" answer (AUTH); the session goes on.
 
-use super::maildrop::Maildrop;
+use super::maildrop::{Maildrop, OpenError};
+use crate::access::{self, NameError, PopUser};
 use crate::pop3::{Session, State};
-use mailroom_directory::sasl::{SaslFailure, SaslOptions, SaslServer, SaslStep};
-use mailroom_directory::{AccountInfo, LoginTarget};
+use mailroom_directory::sasl::{CredentialSource, SaslFailure, SaslOptions, SaslServer, SaslStep};
+use mailroom_directory::{AccountInfo, Credentials, DirError, LoginTarget, Secret};
 use mailroom_proto::pop3::{decode_response, encode_challenge, SaslResponse};
+use std::cell::RefCell;
 use std::time::Duration;
 
 /// The SASL mechanisms, in the order CAPA and a bare AUTH list them.
@@ -21,6 +32,64 @@ fn is_plaintext_mech(m: &str) -> bool {
 /// then half a second more per failure, at most 5 seconds (a slow-down, not a lock-out).
 pub fn failure_delay(n: u32) -> Duration {
     Duration::from_millis((u64::from(n.saturating_sub(1)) * 500).min(5000))
+}
+
+/// Splits a POP3 login name `mailbox#account` (P8) and checks the mailbox part's syntax.
+pub fn split_user(name: &str) -> Result<PopUser, NameError> {
+    let u = access::parse_pop_user(name)?;
+    if let Some(m) = &u.mailbox {
+        access::check_name_syntax(m)?;
+    }
+    Ok(u)
+}
+
+/// The answer to a malformed login name (the session goes on).
+fn bad_name_text(e: &NameError) -> String {
+    format!("bad user name: {e}")
+}
+
+/// A [`CredentialSource`] that accepts `mailbox#account` names: lookups go to the
+/// account part, and the mailbox part (or the name's error) is kept for the session.
+struct PopNames<'a> {
+    inner: &'a dyn CredentialSource,
+    mailbox: RefCell<Option<Result<String, NameError>>>,
+}
+
+impl<'a> PopNames<'a> {
+    fn new(inner: &'a dyn CredentialSource) -> PopNames<'a> {
+        PopNames {
+            inner,
+            mailbox: RefCell::new(None),
+        }
+    }
+
+    /// What the lookups saw: `None` if no name (or a plain one) was looked up.
+    fn into_mailbox(self) -> Option<Result<String, NameError>> {
+        self.mailbox.into_inner()
+    }
+}
+
+impl CredentialSource for PopNames<'_> {
+    fn lookup(&self, login: &str) -> Result<LoginTarget, DirError> {
+        match split_user(login) {
+            Ok(u) => {
+                *self.mailbox.borrow_mut() = u.mailbox.map(Ok);
+                self.inner.lookup(&u.login)
+            }
+            Err(e) => {
+                *self.mailbox.borrow_mut() = Some(Err(e));
+                Ok(LoginTarget::Unknown)
+            }
+        }
+    }
+
+    fn credentials(&self, account: &AccountInfo) -> Result<Credentials, DirError> {
+        self.inner.credentials(account)
+    }
+
+    fn verify_password(&self, account: &AccountInfo, password: &Secret) -> bool {
+        self.inner.verify_password(account, password)
+    }
 }
 
 /// How a login attempt ended, before the session acts on it.
@@ -58,6 +127,11 @@ impl Session {
             self.err("[AUTH] TLS required for clear-text login: use STLS first");
             return;
         }
+        if let Err(e) = split_user(&name) {
+            self.state = State::Authorization { user: None };
+            self.err(&bad_name_text(&e));
+            return;
+        }
         self.state = State::Authorization { user: Some(name) };
         self.reply("+OK send PASS");
     }
@@ -76,11 +150,18 @@ impl Session {
             self.err("give USER first");
             return;
         };
+        let PopUser { login, mailbox } = match split_user(&user) {
+            Ok(u) => u,
+            Err(e) => {
+                self.err(&bad_name_text(&e));
+                return;
+            }
+        };
         // USER/PASS is PLAIN without the encoding: same checks, same timing for unknown
         // users. Lines carry no NUL, so the join is unambiguous.
-        let mut msg = Vec::with_capacity(user.len() + password.len() + 2);
+        let mut msg = Vec::with_capacity(login.len() + password.len() + 2);
         msg.push(0);
-        msg.extend_from_slice(user.as_bytes());
+        msg.extend_from_slice(login.as_bytes());
         msg.push(0);
         msg.extend_from_slice(password.as_bytes());
         drop(password);
@@ -93,7 +174,7 @@ impl Session {
             })
             .await;
         let verdict = verdict(step);
-        self.conclude(&user, verdict).await;
+        self.conclude(&user, verdict, mailbox).await;
     }
 
     /// `APOP name digest`.
@@ -103,8 +184,15 @@ impl Session {
             return;
         };
         self.state = State::Authorization { user: None };
+        let PopUser { login, mailbox } = match split_user(&name) {
+            Ok(u) => u,
+            Err(e) => {
+                self.err(&bad_name_text(&e));
+                return;
+            }
+        };
         let ip = self.local_ip();
-        let n = name.clone();
+        let n = login;
         let verdict = self
             .ctx
             .dir(move |d| match d.resolve_login(&n, ip) {
@@ -120,7 +208,7 @@ impl Session {
                 Err(e) => Verdict::Temporary(e.to_string()),
             })
             .await;
-        self.conclude(&name, verdict).await;
+        self.conclude(&name, verdict, mailbox).await;
     }
 
     /// `AUTH [mechanism [initial-response]]`. `Ok(false)` when the connection ended in the
@@ -166,19 +254,31 @@ impl Session {
             ..SaslOptions::default()
         };
         let m = mech.clone();
-        let (mut server, mut step) = self
+        let (mut server, mut step, seen) = self
             .ctx
             .dir(move |d| {
-                let src = d.sasl_source(ip);
-                SaslServer::start(&m, &src, opts, initial.as_deref())
+                let inner = d.sasl_source(ip);
+                let src = PopNames::new(&inner);
+                let (server, step) = SaslServer::start(&m, &src, opts, initial.as_deref());
+                (server, step, src.into_mailbox())
             })
             .await;
+        // The mailbox part of the name the mechanism looked up (P8), kept across steps.
+        let mut mailbox = seen;
         loop {
             let challenge = match step {
                 SaslStep::Challenge(c) => c,
                 done => {
+                    let mailbox = match mailbox {
+                        None => None,
+                        Some(Ok(m)) => Some(m),
+                        Some(Err(e)) => {
+                            self.err(&bad_name_text(&e));
+                            return Ok(true);
+                        }
+                    };
                     let v = verdict(done);
-                    self.conclude(&mech, v).await;
+                    self.conclude(&mech, v, mailbox).await;
                     return Ok(true);
                 }
             };
@@ -202,22 +302,27 @@ impl Session {
                     return Ok(true);
                 }
             };
-            let (s, st) = self
+            let (s, st, seen) = self
                 .ctx
                 .dir(move |d| {
-                    let src = d.sasl_source(ip);
+                    let inner = d.sasl_source(ip);
+                    let src = PopNames::new(&inner);
                     let st = server.step(&src, &data);
-                    (server, st)
+                    (server, st, src.into_mailbox())
                 })
                 .await;
             server = s;
             step = st;
+            if seen.is_some() {
+                mailbox = seen;
+            }
         }
     }
 
     /// Acts on a login verdict: a failure is answered after the growing delay; a success
     /// shows a pending alert instead of logging in (P10), or opens the maildrop.
-    async fn conclude(&mut self, who: &str, verdict: Verdict) {
+    /// `mailbox` is the mailbox part of a `mailbox#account` name (P8).
+    async fn conclude(&mut self, who: &str, verdict: Verdict, mailbox: Option<String>) {
         let (account, real_to) = match verdict {
             Verdict::Ok(a, r) => (a, r.filter(|r| !r.trim().is_empty())),
             Verdict::Failed => {
@@ -228,8 +333,10 @@ impl Session {
                 return;
             }
             Verdict::Moved(to) => {
+                // I8 for POP3: no referral syntax in RFC 1939/2449, so the new location
+                // goes in the text; SYS/PERM (RFC 3206): retrying here will not help.
                 tracing::info!(login = %who, to = %to, "account moved");
-                self.err(&format!("[AUTH] account moved to {to}"));
+                self.err(&format!("[SYS/PERM] account has been moved to {to}"));
                 return;
             }
             Verdict::Temporary(e) => {
@@ -248,18 +355,31 @@ impl Session {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read alerts"),
         }
-        match Maildrop::open(&self.ctx, &account, real_to.as_deref()).await {
+        match Maildrop::open(&self.ctx, &account, real_to.as_deref(), mailbox.as_deref()).await {
             Ok(m) => {
                 let (count, octets) = m.stat();
                 let addr = account.address();
-                tracing::info!(account = %addr, real_to = ?real_to, messages = count, octets, "logged in");
+                tracing::info!(account = %addr, real_to = ?real_to, mailbox = ?mailbox, rights = %m.rights.to_imap(), messages = count, octets, "logged in");
                 self.reg.set_account(&addr);
                 self.reg.set_state("transaction");
                 self.ctx.relay.record_peer(self.info.peer);
+                let within = match &mailbox {
+                    Some(name) => format!(" in {name}"),
+                    None => String::new(),
+                };
                 self.reply(&format!(
-                    "+OK {addr} has {count} message(s) ({octets} octets)"
+                    "+OK {addr} has {count} message(s) ({octets} octets){within}"
                 ));
                 self.state = State::Transaction(Box::new(m));
+            }
+            Err(OpenError::NoSuchMailbox) => {
+                // Missing and unreadable mailboxes get the same answer (RFC 4314 section 6).
+                tracing::info!(account = %account.address(), mailbox = ?mailbox, "no such (or no readable) mailbox");
+                self.bad += 1;
+                self.reply(access::POP3_NO_SUCH_MAILBOX);
+            }
+            Err(OpenError::Name(e)) => {
+                self.err(&bad_name_text(&e));
             }
             Err(e) => {
                 tracing::warn!(account = %account.address(), error = %e, "cannot open maildrop");
@@ -277,5 +397,52 @@ fn verdict(step: SaslStep) -> Verdict {
         SaslStep::Failure(SaslFailure::Referral(r)) => Verdict::Moved(r),
         SaslStep::Failure(SaslFailure::Temporary(e)) => Verdict::Temporary(e),
         SaslStep::Failure(_) | SaslStep::Challenge(_) => Verdict::Failed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_user;
+    use crate::access::NameError;
+
+    #[test]
+    fn seed000_user_names() {
+        for (name, login, mailbox) in [
+            ("jsmith", "jsmith", None),
+            ("private#jsmith", "jsmith", Some("private")),
+            (
+                "lists/info#jsmith@client1.com",
+                "jsmith@client1.com",
+                Some("lists/info"),
+            ),
+            ("~boss/INBOX#jsmith", "jsmith", Some("~boss/INBOX")),
+            (
+                "~public/announces#jsmith",
+                "jsmith",
+                Some("~public/announces"),
+            ),
+            ("a#b#jsmith", "jsmith", Some("a#b")),
+        ] {
+            let u = split_user(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(u.login, login, "{name}");
+            assert_eq!(u.mailbox.as_deref(), mailbox, "{name}");
+        }
+    }
+
+    #[test]
+    fn malformed_user_names() {
+        for (name, err) in [
+            ("#jsmith", NameError::BadPopUser),
+            ("private#", NameError::BadPopUser),
+            ("../x#jsmith", NameError::Invalid),
+            ("a/./b#jsmith", NameError::Invalid),
+            ("~#jsmith", NameError::NoMailbox),
+            ("~boss#jsmith", NameError::NoMailbox),
+            ("~boss/#jsmith", NameError::NoMailbox),
+            ("~bo s/INBOX#jsmith", NameError::BadAccount),
+            ("~boss@/INBOX#jsmith", NameError::BadAccount),
+        ] {
+            assert_eq!(split_user(name).map(|_| ()), Err(err), "{name}");
+        }
     }
 }

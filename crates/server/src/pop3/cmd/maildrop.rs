@@ -15,12 +15,57 @@
 //! writes the field at the top of the message, before the sender's header, so the first
 //! occurrence is the one we wrote; a sender-supplied `X-Real-To` further down is ignored.
 
+//!
+//! Other mailboxes (P8, seed 000): a login `mailbox#account` opens that mailbox through
+//! the access core ([`access::check`] with [`Op::PopOpen`], `r`); the snapshot keeps the
+//! account's rights on it. RETR sets `\Seen` only with `s`; DELE needs `t` and `e` (the
+//! mark becomes an expunge at QUIT) and fails with [`access::POP3_NO_PERMISSION`]
+//! otherwise, so QUIT only ever removes messages whose deletion was allowed; QUIT checks
+//! the rights again (an owner may have revoked them meanwhile) and deletes nothing if
+//! they are gone. A domain-wide login with `#` (`private#abcdef@client1.com`) filters
+//! that mailbox by `X-Real-To` like the INBOX (P9).
+
 use super::uidl::UidlFormat;
+use crate::access::{self, AccessError, NameError, Op};
 use crate::pop3::{Next, Session, State};
 use crate::Ctx;
 use mailroom_directory::AccountInfo;
+use mailroom_store::acl::Rights;
 use mailroom_store::{Account, AccountKey, MailboxId, StoreError, Uid};
 use std::sync::Arc;
+
+/// Why the maildrop of a login could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The mailbox of a `mailbox#account` login does not exist or may not be read (one
+    /// answer for both: [`access::POP3_NO_SUCH_MAILBOX`]).
+    #[error("no such mailbox")]
+    NoSuchMailbox,
+    /// The mailbox part cannot be resolved (the client's mistake).
+    #[error(transparent)]
+    Name(NameError),
+    /// The store or the directory failed.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<StoreError> for OpenError {
+    fn from(e: StoreError) -> OpenError {
+        OpenError::Failed(e.to_string())
+    }
+}
+
+impl From<AccessError> for OpenError {
+    fn from(e: AccessError) -> OpenError {
+        match e {
+            AccessError::NoSuchMailbox | AccessError::NoPermission => OpenError::NoSuchMailbox,
+            AccessError::BadIdentifier => OpenError::NoSuchMailbox,
+            AccessError::Name(n) => OpenError::Name(n),
+            AccessError::Store(e) => OpenError::Failed(e.to_string()),
+            AccessError::Directory(e) => OpenError::Failed(e.to_string()),
+        }
+    }
+}
 
 /// One message of the snapshot.
 #[derive(Clone, Copy, Debug)]
@@ -39,22 +84,37 @@ pub struct Maildrop {
     pub uid_validity: u32,
     pub msgs: Vec<Msg>,
     pub uidl: UidlFormat,
+    /// The logged-in account's rights on the mailbox (every right on its own mailboxes).
+    pub rights: Rights,
+    /// The mailbox as named in the login (`None`: the account's INBOX).
+    pub name: Option<String>,
 }
 
 impl Maildrop {
-    /// Opens the account's INBOX and takes the snapshot from the index (no message is
-    /// read: sizes come from the index). With `real_to`, only the messages whose first
+    /// Opens the account's INBOX, or with `mailbox` (P8) that mailbox as resolved by the
+    /// access core for `who`, and takes the snapshot from the index (no message is read:
+    /// sizes come from the index). With `real_to`, only the messages whose first
     /// `X-Real-To` field equals it are in the snapshot (P9).
     pub async fn open(
         ctx: &Ctx,
         who: &AccountInfo,
         real_to: Option<&str>,
-    ) -> Result<Maildrop, StoreError> {
-        let (d, n) = who.store_key();
-        let key = AccountKey::new(&d, &n)
-            .ok_or_else(|| StoreError::Invalid("invalid account name".into()))?;
-        let account = ctx.store.open_account(&key).await?;
-        let inbox = account.mailbox("INBOX").await?;
+        mailbox: Option<&str>,
+    ) -> Result<Maildrop, OpenError> {
+        let (account, inbox, rights) = match mailbox {
+            None => {
+                let (d, n) = who.store_key();
+                let key = AccountKey::new(&d, &n)
+                    .ok_or_else(|| StoreError::Invalid("invalid account name".into()))?;
+                let account = ctx.store.open_account(&key).await?;
+                let inbox = account.mailbox("INBOX").await?;
+                (account, inbox, Rights::ALL)
+            }
+            Some(name) => {
+                let o = access::check(ctx, who, name, Op::PopOpen).await?;
+                (o.account, o.mailbox, o.rights)
+            }
+        };
         account.sync(inbox.id).await?;
         let snap = account.messages(inbox.id).await?;
         let mut msgs = Vec::with_capacity(snap.messages.len());
@@ -65,7 +125,7 @@ impl Maildrop {
                     Ok(st) => st,
                     // Expunged by another session meanwhile: not part of the snapshot.
                     Err(StoreError::NotFound(_)) => continue,
-                    Err(e) => return Err(e),
+                    Err(e) => return Err(e.into()),
                 };
                 let shown = first_field(&st.header, header_name)
                     .is_some_and(|v| v.trim().eq_ignore_ascii_case(local.trim()));
@@ -86,7 +146,19 @@ impl Maildrop {
             uid_validity: snap.uid_validity,
             msgs,
             uidl: UidlFormat::parse(&ctx.config.pop3.uidl_format),
+            rights,
+            name: mailbox.map(str::to_string),
         })
+    }
+
+    /// Whether DELE is allowed: `t` to mark and `e` for the expunge at QUIT.
+    pub fn may_delete(&self) -> bool {
+        access::allows(self.rights, Op::PopDele) && access::allows(self.rights, Op::Expunge)
+    }
+
+    /// Whether RETR may set `\Seen` (`s`).
+    pub fn may_set_seen(&self) -> bool {
+        self.rights.contains(Rights::SEEN)
     }
 
     /// (messages, octets) not marked deleted.
@@ -218,10 +290,16 @@ impl Session {
     /// `DELE msg`: marks only.
     pub(crate) fn dele(&mut self, n: u32) {
         let Some(md) = self.drop_mut() else { return };
-        let r = md.get(n).map(|_| {
+        let r = md.get(n).and_then(|_| {
+            if !md.may_delete() {
+                return Err(access::POP3_NO_PERMISSION
+                    .trim_start_matches("-ERR ")
+                    .to_string());
+            }
             if let Some(m) = md.msgs.get_mut(n as usize - 1) {
                 m.deleted = true;
             }
+            Ok(())
         });
         match r {
             Ok(()) => self.reply(&format!("+OK message {n} deleted")),
@@ -259,6 +337,24 @@ impl Session {
                 "+OK mailroom POP3 server signing off ({left} message(s) left)"
             ));
             return Ok(Next::Close);
+        }
+        if let Some(name) = md.name.as_deref() {
+            // The rights may have been taken away during the session (SETACL from IMAP):
+            // QUIT commits only deletions still allowed now.
+            let still = match access::open_mailbox(&self.ctx, &md.owner, name).await {
+                Ok(o) => {
+                    o.mailbox.id == md.mailbox
+                        && access::allows(o.rights, Op::PopDele)
+                        && access::allows(o.rights, Op::Expunge)
+                }
+                Err(_) => false,
+            };
+            if !still {
+                tracing::info!(mailbox = %name, marked = uids.len(), "delete right gone: nothing deleted");
+                self.bad += 1;
+                self.reply(access::POP3_NO_PERMISSION);
+                return Ok(Next::Close);
+            }
         }
         match md.account.expunge(md.mailbox, Some(&uids), true).await {
             Ok(removed) => {

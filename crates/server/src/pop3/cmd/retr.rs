@@ -1,6 +1,7 @@
 //! RETR and TOP (RFC 1939 sections 5 and 7): the message is streamed from its content
 //! handle in 64 KiB chunks read off the async threads, dot-stuffed, and ended with
-//! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7); TOP does not.
+//! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7) when the
+//! account has the `s` right on the mailbox (P8); TOP does not.
 
 use crate::pop3::{Session, State};
 use mailroom_proto::line::dot_stuff;
@@ -70,6 +71,10 @@ impl Session {
         self.reply(&format!("+OK {} octets", content.size()));
         self.send_content(content, None).await?;
         if let State::Transaction(md) = &self.state {
+            if !md.may_set_seen() {
+                // P8: a reader without `s` reads without marking (RFC 4314 section 4).
+                return Ok(());
+            }
             let (acc, mbox) = (md.account.clone(), md.mailbox);
             if let Err(e) = acc
                 .store_flags(mbox, &[uid], FlagOp::Add, Flags::SEEN, &[])
