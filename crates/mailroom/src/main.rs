@@ -619,7 +619,7 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
     // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
     // extra thread costs stack pages, and the work is short.
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .max_blocking_threads(64)
+        .max_blocking_threads(16)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

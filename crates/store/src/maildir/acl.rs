@@ -59,7 +59,7 @@ fn rows(
 impl Core {
     /// The mailbox's entries, sorted by identifier.
     pub fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         check_mailbox(&conn, mailbox)?;
         Ok(rows(
             &conn,
@@ -73,7 +73,7 @@ impl Core {
 
     /// Every entry of every mailbox, by mailbox id then identifier.
     pub fn all_acls(&self) -> Result<Vec<(MailboxId, AclEntry)>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         rows(
             &conn,
             "SELECT a.mailbox, a.identifier, a.rights FROM acl a
@@ -90,7 +90,7 @@ impl Core {
         rights: Rights,
     ) -> Result<(), StoreError> {
         let id = identifier(identifier_raw)?;
-        let conn = self.conn();
+        let conn = self.conn()?;
         check_mailbox(&conn, mailbox)?;
         if rights.is_empty() {
             conn.execute(

@@ -44,8 +44,37 @@ pub struct Core {
     pub key: AccountKey,
     /// `<root>/<domain>/<name>/Maildir`.
     pub maildir: PathBuf,
-    conn: Mutex<Connection>,
+    /// The index connection, opened on demand and closed by [`Core::close_if_idle`] when
+    /// unused for a while: an open SQLite connection in WAL mode costs about 150 KiB, and
+    /// most logged-in accounts are idle.
+    conn: Mutex<Option<Connection>>,
+    index_path: PathBuf,
+    /// When the connection was last handed out (milliseconds on [`Core::clock`]).
+    last_used: std::sync::atomic::AtomicU64,
     hub: Arc<LocalHub>,
+}
+
+/// The index connection of an account, locked for one operation.
+pub(crate) struct ConnGuard<'a>(MutexGuard<'a, Option<Connection>>);
+
+impl std::ops::Deref for ConnGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Core::conn fills the option before handing the guard out.
+        match self.0.as_ref() {
+            Some(c) => c,
+            None => unreachable!("ConnGuard without a connection"),
+        }
+    }
+}
+
+impl std::ops::DerefMut for ConnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self.0.as_mut() {
+            Some(c) => c,
+            None => unreachable!("ConnGuard without a connection"),
+        }
+    }
 }
 
 /// One mailbox row of the index.
@@ -274,11 +303,14 @@ impl Core {
     ) -> Result<Core, StoreError> {
         let maildir = account_dir.join("Maildir");
         make_maildir(&maildir)?;
-        let (conn, fresh) = index::open(&account_dir.join("index.sqlite"))?;
+        let index_path = account_dir.join("index.sqlite");
+        let (conn, fresh) = index::open(&index_path)?;
         let core = Core {
             key,
             maildir,
-            conn: Mutex::new(conn),
+            conn: Mutex::new(Some(conn)),
+            index_path,
+            last_used: std::sync::atomic::AtomicU64::new(Self::clock()),
             hub,
         };
         if fresh {
@@ -289,8 +321,38 @@ impl Core {
         Ok(core)
     }
 
-    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    /// Milliseconds since an arbitrary start, for idle accounting.
+    fn clock() -> u64 {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    /// The index connection, reopened if it was closed while idle.
+    pub(crate) fn conn(&self) -> Result<ConnGuard<'_>, StoreError> {
+        let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if g.is_none() {
+            let (c, _fresh) = index::open(&self.index_path)?;
+            *g = Some(c);
+        }
+        self.last_used
+            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
+        Ok(ConnGuard(g))
+    }
+
+    /// Closes the index connection if nobody used it for `idle` (and nobody holds it
+    /// now). Returns true when it was closed. The next operation reopens it.
+    pub fn close_if_idle(&self, idle: std::time::Duration) -> bool {
+        let last = self.last_used.load(std::sync::atomic::Ordering::Relaxed);
+        if Self::clock().saturating_sub(last) < idle.as_millis() as u64 {
+            return false;
+        }
+        let Ok(mut g) = self.conn.try_lock() else {
+            return false;
+        };
+        g.take().is_some()
     }
 
     fn notify(&self, mailbox: i64) {
@@ -300,7 +362,7 @@ impl Core {
     /// Fills a new index from the files: every mailbox directory, its UIDVALIDITY and
     /// high-water mark from `mailroom-uids`, every message with the UID in its name.
     fn rebuild(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -325,7 +387,7 @@ impl Core {
     fn discover(&self) -> Result<(), StoreError> {
         let mut found = vec!["INBOX".to_string()];
         self.walk(&self.maildir, "", &mut found)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let known: HashSet<String> = {
             let mut st = conn
                 .prepare("SELECT name FROM mailboxes")
@@ -426,7 +488,7 @@ impl Core {
 
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
         self.discover()?;
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut st = conn
             .prepare(&format!("SELECT {MAILBOX_COLS} FROM mailboxes"))
             .map_err(sql_err)?;
@@ -441,7 +503,7 @@ impl Core {
 
     pub fn mailbox(&self, name: &str) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
-        let conn = self.conn();
+        let conn = self.conn()?;
         find_mailbox(&conn, &name)?
             .map(|m| m.info())
             .ok_or(StoreError::NotFound("mailbox"))
@@ -453,7 +515,7 @@ impl Core {
         special_use: Option<SpecialUse>,
     ) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -534,7 +596,7 @@ impl Core {
         if names::is_inbox(&name) {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -578,7 +640,7 @@ impl Core {
                 "cannot rename a mailbox into itself or onto INBOX".into(),
             ));
         }
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -699,7 +761,7 @@ impl Core {
 
     pub fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError> {
         let name = names::normalize(name)?;
-        let conn = self.conn();
+        let conn = self.conn()?;
         let sql = if subscribed {
             "INSERT OR IGNORE INTO subscriptions (name) VALUES (?1)"
         } else {
@@ -710,7 +772,7 @@ impl Core {
     }
 
     pub fn subscriptions(&self) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let mut st = conn
             .prepare("SELECT name FROM subscriptions ORDER BY name")
             .map_err(sql_err)?;
@@ -719,7 +781,7 @@ impl Core {
     }
 
     pub fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let m = get_mailbox(&conn, mailbox.0)?;
         let (messages, unseen, size, recent): (i64, i64, i64, i64) = conn
             .query_row(
@@ -742,7 +804,7 @@ impl Core {
     }
 
     pub fn usage(&self) -> Result<Usage, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let (bytes, messages): (i64, i64) = conn
             .query_row(
                 "SELECT coalesce(sum(size), 0), count(*) FROM messages",
@@ -762,14 +824,14 @@ impl Core {
     pub fn sync(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
         // Cheap check without the write lock first.
         {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let m = get_mailbox(&conn, mailbox.0)?;
             if !force && self.unchanged(&m) {
                 return Ok(false);
             }
         }
         let changed = {
-            let mut conn = self.conn();
+            let mut conn = self.conn()?;
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_err)?;
@@ -1045,7 +1107,7 @@ impl Core {
     }
 
     pub fn messages(&self, mailbox: MailboxId) -> Result<MailboxSnapshot, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(sql_err)?;
         let m = get_mailbox(&tx, mailbox.0)?;
         let messages = query_metas(
@@ -1062,7 +1124,7 @@ impl Core {
     }
 
     pub fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn.transaction().map_err(sql_err)?;
         let m = get_mailbox(&tx, mailbox.0)?;
         let changed = query_metas(
@@ -1096,7 +1158,7 @@ impl Core {
         req: AppendRequest,
     ) -> Result<AppendOutcome, StoreError> {
         let dir = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let m = get_mailbox(&conn, mailbox.0)?;
             names::mailbox_dir(&self.maildir, &m.name)
         };
@@ -1120,7 +1182,7 @@ impl Core {
         date: i64,
         tz: i32,
     ) -> Result<AppendOutcome, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1196,7 +1258,7 @@ impl Core {
     ) -> Result<Vec<MessageMeta>, StoreError> {
         let flags = Flags(flags.0 & 31);
         let keywords = normalize_keywords(keywords);
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1292,7 +1354,7 @@ impl Core {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1404,7 +1466,7 @@ impl Core {
         to: MailboxId,
         remove: bool,
     ) -> Result<CopyOutcome, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1562,7 +1624,7 @@ impl Core {
         uid: Uid,
     ) -> Result<Arc<dyn MessageContent>, StoreError> {
         let (cur, base, file, size, raw_size, clean) = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             let m = get_mailbox(&conn, mailbox.0)?;
             let row: Option<(String, String, i64, i64, bool)> = conn
                 .query_row(
@@ -1603,7 +1665,7 @@ impl Core {
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError> {
         let blob: Vec<u8> = {
-            let conn = self.conn();
+            let conn = self.conn()?;
             conn.query_row(
                 "SELECT structure FROM messages WHERE mailbox = ?1 AND uid = ?2",
                 params![mailbox.0, uid],
@@ -1620,7 +1682,7 @@ impl Core {
 
     /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
     pub fn claim_recent(&self, mailbox: MailboxId, upto: Option<Uid>) -> Result<Uid, StoreError> {
-        let mut conn = self.conn();
+        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1640,7 +1702,7 @@ impl Core {
 
     /// The directories of a mailbox that the outside-change watcher observes.
     pub fn watch_dirs(&self, mailbox: MailboxId) -> Result<Vec<PathBuf>, StoreError> {
-        let conn = self.conn();
+        let conn = self.conn()?;
         let m = get_mailbox(&conn, mailbox.0)?;
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         Ok(vec![dir.join("new"), dir.join("cur")])

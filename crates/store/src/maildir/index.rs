@@ -79,9 +79,9 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
         .map_err(sql_err)?;
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(sql_err)?;
-    // One connection per open account: a 256 KiB page cache (SQLite's default is 2 MiB)
+    // One connection per open account: a 64 KiB page cache (SQLite's default is 2 MiB)
     // keeps thousands of open accounts cheap; indexes are small and hot pages stay.
-    conn.pragma_update(None, "cache_size", -256)
+    conn.pragma_update(None, "cache_size", -64)
         .map_err(sql_err)?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))

@@ -50,6 +50,32 @@ pub struct MaildirStore {
     accounts: Mutex<HashMap<AccountKey, Weak<MaildirAccount>>>,
     hub: Arc<LocalHub>,
     watcher: Arc<watch::OutsideWatcher>,
+    me: Weak<MaildirStore>,
+    closer: std::sync::Once,
+}
+
+/// An open account's index connection is closed after this long unused (it reopens on
+/// the next operation in well under a millisecond).
+pub const CLOSE_IDLE_INDEX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes the index connections of idle accounts, every [`CLOSE_IDLE_INDEX`].
+async fn close_idle_indexes(store: Weak<MaildirStore>) {
+    let mut tick = tokio::time::interval(CLOSE_IDLE_INDEX);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let Some(s) = store.upgrade() else {
+            return;
+        };
+        let live: Vec<Arc<MaildirAccount>> = {
+            let map = s.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            map.values().filter_map(Weak::upgrade).collect()
+        };
+        drop(s);
+        for a in live {
+            a.core.close_if_idle(CLOSE_IDLE_INDEX);
+        }
+    }
 }
 
 impl MaildirStore {
@@ -64,6 +90,8 @@ impl MaildirStore {
                 accounts: Mutex::new(HashMap::new()),
                 hub: Arc::new(LocalHub::new(Some(hooks))),
                 watcher,
+                me: weak.clone(),
+                closer: std::sync::Once::new(),
             }
         }))
     }
@@ -92,6 +120,9 @@ impl MaildirStore {
         if let Some(a) = self.open_account_if_live(key) {
             return Ok(a);
         }
+        self.closer.call_once(|| {
+            tokio::spawn(close_idle_indexes(self.me.clone()));
+        });
         let dir = self.account_dir(key);
         let hub = self.hub.clone();
         let k = key.clone();
