@@ -24,6 +24,14 @@
 //!   escapes of `@append`, no `{*}`) and CRLF next on that connection.
 //! - `@router LINE` adds a router line (`@router client1.com = cl1.local`).
 //! - `@domain NAME` adds a domain.
+//!
+//! Sharing directives (IMAP ACL/QUOTA work, issue 6):
+//! - `@admin ACCOUNT` makes the account an administrator.
+//! - `@create ACCOUNT MAILBOX` creates a mailbox in the account's store.
+//! - `@setacl OWNER MAILBOX IDENTIFIER RIGHTS` sets an ACL entry directly in the store
+//!   (and the directory's grants hint); the identifier is canonical (`bob@dom`, `anyone`).
+//! - `@quota ACCOUNT KIB MSGS` sets quota limits (`-` = unlimited).
+//! - `@mbalias ACCOUNT NAME TARGET` adds a mailbox alias.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -409,6 +417,10 @@ pub async fn run_transcript(text: &str) {
                     }
                 }
                 "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
+                // ---- sharing directives (IMAP ACL/QUOTA) ----
+                "admin" | "create" | "setacl" | "quota" | "mbalias" => {
+                    sharing_directive(&server, verb, a, b).await;
+                }
                 other => panic!("line {no}: unknown directive @{other}"),
             }
             continue;
@@ -458,4 +470,51 @@ pub async fn run_transcript(text: &str) {
         }
     }
     server.stop().await;
+}
+
+// ---- sharing helpers (IMAP ACL/QUOTA work; keep separate from other blocks) ----------
+
+impl TestServer {
+    /// The store of an account (opened, created if new).
+    pub async fn store_of(&self, account: &str) -> std::sync::Arc<dyn mailroom_store::Account> {
+        let info = self.directory().account(account).unwrap();
+        let (d, n) = info.store_key();
+        let key = mailroom_store::AccountKey::new(&d, &n).unwrap();
+        self.running().ctx.store.open_account(&key).await.unwrap()
+    }
+
+    /// Sets an ACL entry directly (and notes the grant in the directory).
+    pub async fn set_acl(&self, owner: &str, mailbox: &str, identifier: &str, rights: &str) {
+        let acc = self.store_of(owner).await;
+        let mb = acc.mailbox(mailbox).await.unwrap();
+        let r = mailroom_store::acl::Rights::parse(rights).unwrap();
+        acc.set_acl(mb.id, identifier, r).await.unwrap();
+        let info = self.directory().account(owner).unwrap();
+        self.directory().note_grant(&info, identifier).unwrap();
+    }
+}
+
+async fn sharing_directive(server: &TestServer, verb: &str, a: &str, b: &str) {
+    match verb {
+        "admin" => server.directory().set_admin(a, true).unwrap(),
+        "create" => {
+            let acc = server.store_of(a).await;
+            acc.create_mailbox(b, None).await.unwrap();
+        }
+        "setacl" => {
+            let parts: Vec<&str> = b.split(' ').collect();
+            assert_eq!(parts.len(), 3, "@setacl OWNER MAILBOX IDENTIFIER RIGHTS");
+            server.set_acl(a, parts[0], parts[1], parts[2]).await;
+        }
+        "quota" => {
+            let (k, m) = b.split_once(' ').expect("@quota ACCOUNT KIB MSGS");
+            let num = |x: &str| (x != "-").then(|| x.parse::<u64>().unwrap());
+            server.directory().set_quota(a, num(k), num(m)).unwrap();
+        }
+        "mbalias" => {
+            let (n, t) = b.split_once(' ').expect("@mbalias ACCOUNT NAME TARGET");
+            server.directory().add_mailbox_alias(a, n, t).unwrap();
+        }
+        _ => unreachable!(),
+    }
 }

@@ -52,6 +52,41 @@ struct Entry {
     special: Option<&'static str>,
     children: bool,
     subscribed: bool,
+    /// Another account's mailbox (`~account/...`, I5): listed only for patterns that
+    /// start with `~`, or as a subscription.
+    foreign: bool,
+}
+
+/// Adds the foreign mailboxes the user may list to the tree (with their parents).
+fn add_foreign(t: &mut BTreeMap<String, Entry>, foreign: &[String], subs: &[String]) {
+    for name in foreign {
+        let e = t.entry(name.clone()).or_default();
+        e.exists = true;
+        e.foreign = true;
+        e.subscribed = subs.iter().any(|s| s == name);
+        let mut n = name.as_str();
+        while let Some((parent, _)) = n.rsplit_once('/') {
+            let p = t.entry(parent.to_string()).or_default();
+            p.children = true;
+            p.foreign = true;
+            n = parent;
+        }
+    }
+}
+
+/// The foreign mailbox names the user may list (`l`), or none when the directory or a
+/// store fails (LIST never fails for that).
+async fn foreign_names(s: &Session) -> Vec<String> {
+    let Some(user) = &s.user else {
+        return Vec::new();
+    };
+    match crate::access::foreign_mailboxes(&s.ctx, &user.info).await {
+        Ok(v) => v.into_iter().map(|(n, _)| n).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list foreign mailboxes");
+            Vec::new()
+        }
+    }
 }
 
 /// Every name: existing mailboxes and their missing parents.
@@ -93,20 +128,28 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         Err(e) => return super::store_error(e),
     };
     let mut t = tree(&boxes, &subs);
-    if l.selection.subscribed {
-        for sub in &subs {
-            t.entry(sub.clone()).or_default().subscribed = true;
-        }
-    }
     let pats: Vec<Vec<u8>> = l
         .patterns
         .iter()
         .map(|p| full_pattern(&l.reference, p))
         .collect();
+    let tilde = pats.iter().any(|p| p.starts_with(b"~"));
+    if tilde || subs.iter().any(|n| n.starts_with('~')) {
+        let foreign = foreign_names(s).await;
+        add_foreign(&mut t, &foreign, &subs);
+    }
+    if l.selection.subscribed {
+        for sub in &subs {
+            t.entry(sub.clone()).or_default().subscribed = true;
+        }
+    }
     let show_sub = l.selection.subscribed || l.returns.subscribed;
     let mut out = Vec::new();
     for (name, e) in &t {
         if !pats.iter().any(|p| matches(p, name.as_bytes())) {
+            continue;
+        }
+        if e.foreign && !tilde && !(l.selection.subscribed && e.subscribed) {
             continue;
         }
         if l.selection.subscribed && !e.subscribed {
@@ -197,6 +240,11 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) ->
         Err(e) => return super::store_error(e),
     };
     let p = full_pattern(&reference, &pattern);
+    let foreign = if subs.iter().any(|n| n.starts_with('~')) {
+        foreign_names(s).await
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     let mut subs = subs;
     subs.sort();
@@ -205,7 +253,7 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) ->
         if !matches(&p, name.as_bytes()) {
             continue;
         }
-        let exists = boxes.iter().any(|b| &b.name == name);
+        let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
         let attrs = if exists { "" } else { "\\Noselect" };
         out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
         mailbox_name(&mut out, name);
