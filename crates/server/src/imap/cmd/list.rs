@@ -193,6 +193,18 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                         attrs.push(format!("\\{}({v})", item.name()));
                     }
                 }
+                // Seed 001's example ends with `\Unmarked`: with the vendor items the
+                // RFC 3501 marks are given too (`\Marked` while messages are recent).
+                if let Ok(st) = account.status(b.id).await {
+                    attrs.push(
+                        if st.recent > 0 {
+                            "\\Marked"
+                        } else {
+                            "\\Unmarked"
+                        }
+                        .into(),
+                    );
+                }
             }
         }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
