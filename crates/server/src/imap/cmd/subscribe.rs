@@ -9,7 +9,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, on: bool) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
-    // Foreign names (I5) are kept as the client spelt them, `~account/box`, so LSUB and
+    // Names are kept in their client-visible form (foreign ones `~account/box`, I5), so LSUB and
     // LIST (SUBSCRIBED) show them to clients that know nothing of namespaces.
     let mut name = mailbox.as_str().to_string();
     if on {
@@ -17,6 +17,11 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, on: bool) -> Reply {
             Ok(o) => name = access::client_name(&user.info, &o.owner, &o.mailbox.name),
             Err(e) => return super::access_error(e),
         }
+    } else if let Ok((owner, inner)) =
+        access::resolve_owner(&s.ctx, &user.info, mailbox.as_str()).await
+    {
+        // The same spelling SUBSCRIBE stored (`~Alice/x` and `~alice/x` are one name).
+        name = access::client_name(&user.info, &owner, &inner);
     }
     match user.account.set_subscribed(&name, on).await {
         Ok(()) if on => Reply::ok("SUBSCRIBE completed"),
