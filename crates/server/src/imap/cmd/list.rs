@@ -6,8 +6,9 @@ use super::Reply;
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::List;
 use mailroom_proto::imap::encode::mailbox_name;
-use mailroom_store::MailboxInfo;
+use mailroom_store::{Account, MailboxId, MailboxInfo};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Wildcard match of a mailbox name (dynamic programming: no exponential blow-up).
 pub(crate) fn matches(pattern: &[u8], name: &[u8]) -> bool {
@@ -115,6 +116,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         return Reply::bad("log in first");
     };
     let account = user.account.clone();
+    let info = user.info.clone();
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -181,10 +183,26 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
             attrs.push(sp);
         }
         let mut attrs: Vec<String> = attrs.into_iter().map(str::to_string).collect();
-        if e.exists && !l.returns.vendor.is_empty() {
+        // Where the status items come from: the own store, or for a foreign mailbox the
+        // owner's, when the user may read it (RFC 5819: STATUS needs what STATUS needs).
+        let wants_status = !l.returns.vendor.is_empty() || !l.returns.status.is_empty();
+        let src: Option<(Arc<dyn Account>, MailboxId)> = if !e.exists || !wants_status {
+            None
+        } else if e.foreign {
+            match crate::access::check(&s.ctx, &info, name, crate::access::Op::Status).await {
+                Ok(o) => Some((o.account, o.mailbox.id)),
+                Err(_) => None,
+            }
+        } else {
+            boxes
+                .iter()
+                .find(|b| &b.name == name)
+                .map(|b| (account.clone(), b.id))
+        };
+        if !l.returns.vendor.is_empty() {
             // Seed 001: `\UNSEEN(14)`-style attributes.
-            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
-                if let Ok(vals) = super::status::values(&account, b.id, &l.returns.vendor).await {
+            if let Some((account, id)) = &src {
+                if let Ok(vals) = super::status::values(account, *id, &l.returns.vendor).await {
                     for (item, v) in vals {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
@@ -195,7 +213,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                 }
                 // Seed 001's example ends with `\Unmarked`: with the vendor items the
                 // RFC 3501 marks are given too (`\Marked` while messages are recent).
-                if let Ok(st) = account.status(b.id).await {
+                if let Ok(st) = account.status(*id).await {
                     attrs.push(
                         if st.recent > 0 {
                             "\\Marked"
@@ -210,10 +228,10 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
         mailbox_name(&mut out, name);
         out.extend_from_slice(b"\r\n");
-        if e.exists && !l.returns.status.is_empty() {
-            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
+        if !l.returns.status.is_empty() {
+            if let Some((account, id)) = &src {
                 let mut st = Vec::new();
-                if super::status::write_status(&mut st, &account, b.id, name, &l.returns.status)
+                if super::status::write_status(&mut st, account, *id, name, &l.returns.status)
                     .await
                     .is_ok()
                 {
