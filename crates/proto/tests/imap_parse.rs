@@ -367,3 +367,51 @@ fn search_limits() {
     let s = format!("a1 SEARCH {}ALL{}", "(".repeat(5000), ")".repeat(5000));
     bad(s.as_bytes());
 }
+
+/// ACL and QUOTA arguments as the server receives them (RFC 4314 section 3, RFC 9208
+/// section 4).
+#[test]
+fn acl_and_quota_arguments() {
+    use mailroom_proto::imap::command::RightsChange;
+    match ok("a SETACL ~alice/Box -bob@localhost -wt") {
+        CommandBody::SetAcl {
+            mailbox,
+            identifier,
+            rights,
+        } => {
+            assert_eq!(mailbox.as_str(), "~alice/Box");
+            assert_eq!(identifier, "-bob@localhost");
+            assert_eq!(rights, RightsChange::Remove("wt".into()));
+        }
+        b => panic!("{b:?}"),
+    }
+    match ok("a SETACL INBOX anyone \"\"") {
+        CommandBody::SetAcl { rights, .. } => assert_eq!(rights, RightsChange::Replace("".into())),
+        b => panic!("{b:?}"),
+    }
+    match ok("a SETQUOTA \"#alice\" (storage 1024 Message 7)") {
+        CommandBody::SetQuota { root, limits } => {
+            assert_eq!(root, "#alice");
+            assert_eq!(
+                limits,
+                vec![("STORAGE".to_string(), 1024), ("MESSAGE".to_string(), 7)]
+            );
+        }
+        b => panic!("{b:?}"),
+    }
+    match ok("a GETQUOTA \"\"") {
+        CommandBody::GetQuota { root } => assert_eq!(root, ""),
+        b => panic!("{b:?}"),
+    }
+    for line in [
+        &b"a SETQUOTA \"#alice\" (STORAGE -1)"[..],
+        b"a SETQUOTA \"#alice\" (STORAGE)",
+        b"a SETQUOTA \"#alice\" STORAGE 1",
+        b"a SETACL INBOX - lr",
+        b"a DELETEACL INBOX",
+        b"a MYRIGHTS",
+    ] {
+        let (tag, _) = bad(line);
+        assert_eq!(tag.as_deref(), Some("a"));
+    }
+}

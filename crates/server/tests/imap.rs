@@ -517,3 +517,26 @@ async fn authenticate_scram_sha256_with_empty_final_response() {
     exp(&mut c, "b OK {*}").await;
     server.stop().await;
 }
+
+/// P13: a successful IMAP login (LOGIN or AUTHENTICATE) records the client address for
+/// POP-before-SMTP style relaying; a failed one records nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_records_the_peer_for_relaying() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let relay = &server.running().ctx.relay;
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK {*}").await;
+        c.send("a LOGIN u wrong").await;
+        exp(&mut c, "a NO [AUTHENTICATIONFAILED] {*}").await;
+        assert!(relay.is_empty());
+        c.send("b LOGIN u pw").await;
+        exp(&mut c, "b OK {*}").await;
+        assert!(relay.is_authorized("127.0.0.1".parse().unwrap()));
+        assert_eq!(relay.len(), 1);
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}

@@ -8,7 +8,14 @@
 //! - [`view`]: a selected mailbox as the session shows it (sequence numbers to UIDs and
 //!   metadata, pending expunges, `\Recent`).
 //! - [`cmd`]: one file per command, named as in the parser (`cmd/<command>.rs`); UID
-//!   variants live with their base command.
+//!   variants live with their base command; the ACL family in `cmd/acl.rs` and the QUOTA
+//!   family in `cmd/quota.rs`.
+//!
+//! Architecture invariant (sharing, I4/I5): every mailbox-name argument is resolved and
+//! rights-checked through [`crate::access`]; a selected mailbox carries the owner's store
+//! and the user's rights (`view::Selected`), so selected-state commands never reach
+//! for the user's own store by mistake. Missing and invisible mailboxes get the same
+//! `NO [NONEXISTENT]` answer.
 //! - [`fetch`], [`search`]: FETCH rendering and SEARCH evaluation (a fixed interface the
 //!   FETCH and SEARCH commands call).
 //!

@@ -416,19 +416,18 @@ impl Session {
         if index > 0 || index != self.spools.len() {
             return index == self.spools.len();
         }
-        match user.account.mailbox(mailbox.as_str()).await {
+        let info = user.info.clone();
+        match crate::access::check(
+            &self.ctx,
+            &info,
+            mailbox.as_str(),
+            crate::access::Op::Append,
+        )
+        .await
+        {
             Ok(_) => true,
-            Err(StoreError::NotFound(_)) => {
-                self.line(
-                    Some(&tag),
-                    Status::No,
-                    Some(&ResponseCode::TryCreate),
-                    "no such mailbox",
-                );
-                false
-            }
             Err(e) => {
-                let r = cmd::store_error(e);
+                let r = cmd::target_error(e, !mailbox.as_str().starts_with('~'));
                 r.write(self, &tag);
                 false
             }
@@ -518,10 +517,10 @@ impl Session {
     /// `EXPUNGE` (only when `allow_expunge`), `EXISTS`, `RECENT`, and `FETCH (FLAGS)` for
     /// flag changes made elsewhere (RFC 3501 5.2, 7.4.1).
     pub(crate) async fn refresh(&mut self, allow_expunge: bool) {
-        let (Some(user), Some(sel)) = (&self.user, self.selected.as_mut()) else {
+        let Some(sel) = self.selected.as_mut() else {
             return;
         };
-        let ch = match user.account.changes_since(sel.id, sel.modseq).await {
+        let ch = match sel.account.changes_since(sel.id, sel.modseq).await {
             Ok(c) => c,
             Err(StoreError::NotFound(_)) => {
                 self.selected = None;
@@ -572,7 +571,7 @@ impl Session {
         sel.uid_next = sel.uid_next.max(ch.uid_next);
         let new_msgs = sel.msgs.len() > old_len;
         if new_msgs {
-            match user.account.claim_recent_upto(sel.id, ch.uid_next).await {
+            match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
                 Ok(first) => {
                     for m in &sel.msgs[old_len..] {
                         if m.uid >= first && m.uid > last {
@@ -636,6 +635,8 @@ impl Session {
         self.reg.set_account(&address);
         self.reg.set_state("authenticated");
         self.auth_failures = 0;
+        // P13 (POP-before-SMTP style relay hint): remember where the user logged in from.
+        self.ctx.relay.record_peer(self.info.peer);
         self.user = Some(User { info, account });
         self.alerts.borrow_and_update();
         self.send_alerts().await;

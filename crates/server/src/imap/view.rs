@@ -7,10 +7,17 @@
 //! `* n EXPUNGE` is written.
 
 use mailroom_proto::imap::SequenceSet;
-use mailroom_store::{MailboxId, MessageMeta, ModSeq, Uid};
+use mailroom_store::acl::Rights;
+use mailroom_store::{Account, MailboxId, MessageMeta, ModSeq, Uid};
+use std::sync::Arc;
 
 /// The selected mailbox.
 pub(crate) struct Selected {
+    /// The store of the mailbox's owner (the user's own, or another account's for a
+    /// foreign mailbox, I5): the view, change watch and `\Recent` claim all use it.
+    pub account: Arc<dyn Account>,
+    /// The user's rights on the mailbox when it was selected (RFC 4314 section 4).
+    pub rights: Rights,
     pub id: MailboxId,
     /// EXAMINE (or no write access).
     pub read_only: bool,

@@ -36,6 +36,9 @@
 //! - `@alias ADDRESS TARGET` adds a router alias (`@alias j.smith John@othercompany.com`).
 //! - `@domainip DOMAIN IP...` binds local addresses to a domain (A1: logins without a
 //!   domain on a connection to them are in that domain; the test server is on 127.0.0.1).
+//! - `@create ACCOUNT MAILBOX` creates a mailbox in the account's store (IMAP tests).
+//! - `@quota ACCOUNT KIB MSGS` sets quota limits (`-` = unlimited).
+//! - `@mbalias ACCOUNT NAME TARGET` adds a mailbox alias.
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -432,6 +435,9 @@ pub async fn run_transcript(text: &str) {
                     }
                     server.append_to(a, b, &msg).await;
                 }
+                "create" | "quota" | "mbalias" => {
+                    imap_sharing_directive(&server, verb, a, b).await;
+                }
                 other if sharing_directive(&server, other, a, b).await => {}
                 other => panic!("line {no}: unknown directive @{other}"),
             }
@@ -565,4 +571,25 @@ async fn sharing_directive(server: &TestServer, verb: &str, a: &str, b: &str) ->
         _ => return false,
     }
     true
+}
+
+// ---- sharing directives of the IMAP ACL/QUOTA tests ------------------------------------
+
+async fn imap_sharing_directive(server: &TestServer, verb: &str, a: &str, b: &str) {
+    match verb {
+        "create" => {
+            let acc = server.store_of(a).await;
+            acc.create_mailbox(b, None).await.unwrap();
+        }
+        "quota" => {
+            let (k, m) = b.split_once(' ').expect("@quota ACCOUNT KIB MSGS");
+            let num = |x: &str| (x != "-").then(|| x.parse::<u64>().unwrap());
+            server.directory().set_quota(a, num(k), num(m)).unwrap();
+        }
+        "mbalias" => {
+            let (n, t) = b.split_once(' ').expect("@mbalias ACCOUNT NAME TARGET");
+            server.directory().add_mailbox_alias(a, n, t).unwrap();
+        }
+        other => panic!("not an IMAP sharing directive: @{other}"),
+    }
 }

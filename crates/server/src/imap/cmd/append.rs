@@ -2,31 +2,41 @@
 //! arrive as streamed literals spooled by the session (memory, then an unlinked file).
 
 use super::Reply;
+use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::{AppendMessage, LiteralData};
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::{AppendRequest, MessageData, StoreError};
+use mailroom_store::{AppendRequest, Flags, MessageData};
 use std::sync::Arc;
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendMessage>) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
-    let account = user.account.clone();
-    let info = match account.mailbox(mailbox.as_str()).await {
-        Ok(i) => i,
-        Err(StoreError::NotFound(_)) => {
-            return Reply::no(Some(ResponseCode::TryCreate), "no such mailbox")
-        }
-        Err(e) => return super::store_error(e),
+    let target = match access::check(&s.ctx, &user.info, mailbox.as_str(), Op::Append).await {
+        Ok(o) => o,
+        Err(e) => return super::target_error(e, !mailbox.as_str().starts_with('~')),
     };
+    let (account, info) = (target.account.clone(), target.mailbox.clone());
+    let (may_seen, may_deleted, may_other) = access::allowed_flags(target.rights);
     let mut requests = Vec::with_capacity(messages.len());
     for m in messages {
-        let (flags, keywords) = match super::split_flags(&m.flags) {
+        let (mut flags, mut keywords) = match super::split_flags(&m.flags) {
             Ok(x) => x,
             Err(why) => return Reply::bad(&why),
         };
+        // RFC 4314 section 4 (APPEND): flags the user may not set are silently dropped.
+        if !may_seen {
+            flags = flags.difference(Flags::SEEN);
+        }
+        if !may_deleted {
+            flags = flags.difference(Flags::DELETED);
+        }
+        if !may_other {
+            flags = Flags(flags.0 & Flags::SEEN.union(Flags::DELETED).0);
+            keywords.clear();
+        }
         let data = match m.data {
             LiteralData::Inline(v) => MessageData::Bytes(bytes::Bytes::from(v)),
             LiteralData::Streamed { index, size } => {
@@ -58,6 +68,26 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
             keywords,
             internal_date: m.date.map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
         });
+    }
+    let bytes: u64 = requests
+        .iter()
+        .map(|r| match &r.data {
+            MessageData::Bytes(b) => b.len() as u64,
+            MessageData::File(_, n) => *n,
+        })
+        .sum();
+    match access::quota_check(&s.ctx, &target.key, bytes, requests.len() as u64).await {
+        Ok(()) => {}
+        Err(access::QuotaError::Exceeded(e)) => {
+            return Reply::no(Some(ResponseCode::OverQuota), &e.to_string())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "quota lookup failed");
+            return Reply::no(
+                Some(ResponseCode::Unavailable),
+                "temporary failure, try again later",
+            );
+        }
     }
     let mut uids = Vec::with_capacity(requests.len());
     let mut validity = info.uid_validity;

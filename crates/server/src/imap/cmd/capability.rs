@@ -20,6 +20,11 @@ const EXTENSIONS: &[&str] = &[
     "LIST-EXTENDED",
     "LIST-STATUS",
     "STATUS=SIZE",
+    "ACL",
+    mailroom_store::acl::Rights::CAPABILITY,
+    "QUOTA",
+    "QUOTA=RES-STORAGE",
+    "QUOTA=RES-MESSAGE",
 ];
 
 /// The capability list for the session's current state and connection.

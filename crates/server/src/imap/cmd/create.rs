@@ -2,6 +2,7 @@
 //! mailboxes made on first login.
 
 use super::Reply;
+use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
@@ -59,7 +60,37 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<Stri
             }
         }
     }
+    if mailbox.as_str().starts_with('~') {
+        return create_foreign(s, mailbox.as_str(), use_).await;
+    }
     match user.account.create_mailbox(mailbox.as_str(), use_).await {
+        Ok(_) => Reply::ok("CREATE completed"),
+        Err(e) => super::store_error(e),
+    }
+}
+
+/// CREATE of `~account/parent/name` (I5): needs `k` on the parent (RFC 4314 section 4);
+/// top-level mailboxes of another account cannot be created (its root has no ACL).
+async fn create_foreign(s: &mut Session, name: &str, use_: Option<SpecialUse>) -> Reply {
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let (owner, inner) = match access::resolve_owner(&s.ctx, &user.info, name).await {
+        Ok(x) => x,
+        Err(e) => return super::access_error(e),
+    };
+    let Some((parent, _)) = inner.rsplit_once('/') else {
+        return Reply::no(
+            Some(ResponseCode::NoPerm),
+            "top-level mailboxes cannot be created in another account",
+        );
+    };
+    let parent_name = access::client_name(&user.info, &owner, parent);
+    let o = match access::check(&s.ctx, &user.info, &parent_name, Op::CreateInParent).await {
+        Ok(o) => o,
+        Err(e) => return super::access_error(e),
+    };
+    match o.account.create_mailbox(&inner, use_).await {
         Ok(_) => Reply::ok("CREATE completed"),
         Err(e) => super::store_error(e),
     }

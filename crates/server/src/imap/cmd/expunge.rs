@@ -5,9 +5,10 @@ use super::Reply;
 use crate::imap::session::Session;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::SequenceSet;
+use mailroom_store::acl::Rights;
 
 pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
-    let (Some(user), Some(sel)) = (&s.user, s.selected.as_mut()) else {
+    let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
     if sel.read_only {
@@ -23,7 +24,11 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
     if subset.as_ref().is_some_and(|v| v.is_empty()) {
         return Reply::ok("UID EXPUNGE completed (nothing to do)");
     }
-    match user.account.expunge(sel.id, subset.as_deref(), false).await {
+    // RFC 4314 section 4 (EXPUNGE): without `e` nothing is removed and the answer is OK.
+    if !sel.rights.contains(Rights::EXPUNGE) {
+        return Reply::ok("EXPUNGE completed (no expunge right: nothing removed)");
+    }
+    match sel.account.expunge(sel.id, subset.as_deref(), false).await {
         Ok(gone) => {
             for u in gone {
                 if sel.index_of(u).is_some() {

@@ -7,6 +7,7 @@ use crate::imap::fetch::{fetch_data, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::FetchAttribute;
 use mailroom_proto::imap::SequenceSet;
+use mailroom_store::acl::Rights;
 use mailroom_store::{FlagOp, Flags, StoreError};
 
 pub(crate) async fn run(
@@ -15,7 +16,7 @@ pub(crate) async fn run(
     set: SequenceSet,
     mut attrs: Vec<FetchAttribute>,
 ) -> Reply {
-    let (Some(user), Some(sel)) = (&s.user, s.selected.as_mut()) else {
+    let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
     let idx = match sel.resolve(&set, uid) {
@@ -26,7 +27,8 @@ pub(crate) async fn run(
         attrs.insert(0, FetchAttribute::Uid);
     }
     let mut seen_now: Vec<u32> = Vec::new();
-    if sets_seen(&attrs) && !sel.read_only {
+    // RFC 4314 section 4 (FETCH): without `s` the implicit `\Seen` is not set.
+    if sets_seen(&attrs) && !sel.read_only && sel.rights.contains(Rights::SEEN) {
         let unseen: Vec<u32> = idx
             .iter()
             .map(|&i| &sel.msgs[i])
@@ -34,7 +36,7 @@ pub(crate) async fn run(
             .map(|m| m.uid)
             .collect();
         if !unseen.is_empty() {
-            match user
+            match sel
                 .account
                 .store_flags(sel.id, &unseen, FlagOp::Add, Flags::SEEN, &[])
                 .await
@@ -59,7 +61,7 @@ pub(crate) async fn run(
         });
     seen_now.sort_unstable();
     for i in idx {
-        let (Some(user), Some(sel)) = (&s.user, s.selected.as_ref()) else {
+        let Some(sel) = s.selected.as_ref() else {
             break;
         };
         let meta = &sel.msgs[i];
@@ -75,7 +77,7 @@ pub(crate) async fn run(
         let mark = s.out.len();
         s.out
             .extend_from_slice(format!("* {} FETCH ", i + 1).as_bytes());
-        match fetch_data(&user.account, sel.id, msg, these, &mut s.out).await {
+        match fetch_data(&sel.account, sel.id, msg, these, &mut s.out).await {
             Ok(()) => s.out.extend_from_slice(b"\r\n"),
             Err(StoreError::NotFound(_)) => s.out.truncate(mark),
             Err(e) => {

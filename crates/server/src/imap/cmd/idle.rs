@@ -10,10 +10,10 @@ use tokio::io::AsyncReadExt;
 
 pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     let _ = tag;
-    let mut watch = match (&s.user, &s.selected) {
-        (Some(u), Some(sel)) => Some(s.ctx.store.hub().watch(u.account.key(), sel.id)),
-        _ => None,
-    };
+    let mut watch = s
+        .selected
+        .as_ref()
+        .map(|sel| s.ctx.store.hub().watch(sel.account.key(), sel.id));
     s.out.extend_from_slice(b"+ idling\r\n");
     s.refresh(true).await;
     s.check_alerts().await;

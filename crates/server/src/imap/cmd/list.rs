@@ -6,8 +6,9 @@ use super::Reply;
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::List;
 use mailroom_proto::imap::encode::mailbox_name;
-use mailroom_store::MailboxInfo;
+use mailroom_store::{Account, MailboxId, MailboxInfo};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Wildcard match of a mailbox name (dynamic programming: no exponential blow-up).
 pub(crate) fn matches(pattern: &[u8], name: &[u8]) -> bool {
@@ -52,6 +53,41 @@ struct Entry {
     special: Option<&'static str>,
     children: bool,
     subscribed: bool,
+    /// Another account's mailbox (`~account/...`, I5): listed only for patterns that
+    /// start with `~`, or as a subscription.
+    foreign: bool,
+}
+
+/// Adds the foreign mailboxes the user may list to the tree (with their parents).
+fn add_foreign(t: &mut BTreeMap<String, Entry>, foreign: &[String], subs: &[String]) {
+    for name in foreign {
+        let e = t.entry(name.clone()).or_default();
+        e.exists = true;
+        e.foreign = true;
+        e.subscribed = subs.iter().any(|s| s == name);
+        let mut n = name.as_str();
+        while let Some((parent, _)) = n.rsplit_once('/') {
+            let p = t.entry(parent.to_string()).or_default();
+            p.children = true;
+            p.foreign = true;
+            n = parent;
+        }
+    }
+}
+
+/// The foreign mailbox names the user may list (`l`), or none when the directory or a
+/// store fails (LIST never fails for that).
+async fn foreign_names(s: &Session) -> Vec<String> {
+    let Some(user) = &s.user else {
+        return Vec::new();
+    };
+    match crate::access::foreign_mailboxes(&s.ctx, &user.info).await {
+        Ok(v) => v.into_iter().map(|(n, _)| n).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list foreign mailboxes");
+            Vec::new()
+        }
+    }
 }
 
 /// Every name: existing mailboxes and their missing parents.
@@ -80,6 +116,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         return Reply::bad("log in first");
     };
     let account = user.account.clone();
+    let info = user.info.clone();
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -93,20 +130,28 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         Err(e) => return super::store_error(e),
     };
     let mut t = tree(&boxes, &subs);
-    if l.selection.subscribed {
-        for sub in &subs {
-            t.entry(sub.clone()).or_default().subscribed = true;
-        }
-    }
     let pats: Vec<Vec<u8>> = l
         .patterns
         .iter()
         .map(|p| full_pattern(&l.reference, p))
         .collect();
+    let tilde = pats.iter().any(|p| p.starts_with(b"~"));
+    if tilde || subs.iter().any(|n| n.starts_with('~')) {
+        let foreign = foreign_names(s).await;
+        add_foreign(&mut t, &foreign, &subs);
+    }
+    if l.selection.subscribed {
+        for sub in &subs {
+            t.entry(sub.clone()).or_default().subscribed = true;
+        }
+    }
     let show_sub = l.selection.subscribed || l.returns.subscribed;
     let mut out = Vec::new();
     for (name, e) in &t {
         if !pats.iter().any(|p| matches(p, name.as_bytes())) {
+            continue;
+        }
+        if e.foreign && !tilde && !(l.selection.subscribed && e.subscribed) {
             continue;
         }
         if l.selection.subscribed && !e.subscribed {
@@ -138,10 +183,26 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
             attrs.push(sp);
         }
         let mut attrs: Vec<String> = attrs.into_iter().map(str::to_string).collect();
-        if e.exists && !l.returns.vendor.is_empty() {
+        // Where the status items come from: the own store, or for a foreign mailbox the
+        // owner's, when the user may read it (RFC 5819: STATUS needs what STATUS needs).
+        let wants_status = !l.returns.vendor.is_empty() || !l.returns.status.is_empty();
+        let src: Option<(Arc<dyn Account>, MailboxId)> = if !e.exists || !wants_status {
+            None
+        } else if e.foreign {
+            match crate::access::check(&s.ctx, &info, name, crate::access::Op::Status).await {
+                Ok(o) => Some((o.account, o.mailbox.id)),
+                Err(_) => None,
+            }
+        } else {
+            boxes
+                .iter()
+                .find(|b| &b.name == name)
+                .map(|b| (account.clone(), b.id))
+        };
+        if !l.returns.vendor.is_empty() {
             // Seed 001: `\UNSEEN(14)`-style attributes.
-            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
-                if let Ok(vals) = super::status::values(&account, b.id, &l.returns.vendor).await {
+            if let Some((account, id)) = &src {
+                if let Ok(vals) = super::status::values(account, *id, &l.returns.vendor).await {
                     for (item, v) in vals {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
@@ -150,15 +211,27 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                         attrs.push(format!("\\{}({v})", item.name()));
                     }
                 }
+                // Seed 001's example ends with `\Unmarked`: with the vendor items the
+                // RFC 3501 marks are given too (`\Marked` while messages are recent).
+                if let Ok(st) = account.status(*id).await {
+                    attrs.push(
+                        if st.recent > 0 {
+                            "\\Marked"
+                        } else {
+                            "\\Unmarked"
+                        }
+                        .into(),
+                    );
+                }
             }
         }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
         mailbox_name(&mut out, name);
         out.extend_from_slice(b"\r\n");
-        if e.exists && !l.returns.status.is_empty() {
-            if let Some(b) = boxes.iter().find(|b| &b.name == name) {
+        if !l.returns.status.is_empty() {
+            if let Some((account, id)) = &src {
                 let mut st = Vec::new();
-                if super::status::write_status(&mut st, &account, b.id, name, &l.returns.status)
+                if super::status::write_status(&mut st, account, *id, name, &l.returns.status)
                     .await
                     .is_ok()
                 {
@@ -197,6 +270,11 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) ->
         Err(e) => return super::store_error(e),
     };
     let p = full_pattern(&reference, &pattern);
+    let foreign = if subs.iter().any(|n| n.starts_with('~')) {
+        foreign_names(s).await
+    } else {
+        Vec::new()
+    };
     let mut out = Vec::new();
     let mut subs = subs;
     subs.sort();
@@ -205,7 +283,7 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) ->
         if !matches(&p, name.as_bytes()) {
             continue;
         }
-        let exists = boxes.iter().any(|b| &b.name == name);
+        let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
         let attrs = if exists { "" } else { "\\Noselect" };
         out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
         mailbox_name(&mut out, name);

@@ -2,6 +2,7 @@
 //! `run` writes its untagged responses into the session's output and returns the
 //! [`Reply`] the session sends tagged (after the untagged updates).
 
+pub(crate) mod acl;
 pub(crate) mod append;
 pub(crate) mod authenticate;
 pub(crate) mod capability;
@@ -21,6 +22,7 @@ pub(crate) mod logout;
 pub(crate) mod r#move;
 pub(crate) mod namespace;
 pub(crate) mod noop;
+pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod search;
 pub(crate) mod select;
@@ -31,6 +33,7 @@ pub(crate) mod subscribe;
 pub(crate) mod unselect;
 
 use super::session::Session;
+use crate::access::AccessError;
 use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
@@ -113,6 +116,37 @@ pub(crate) fn store_error(e: StoreError) -> Reply {
                 "internal error, try again later",
             )
         }
+    }
+}
+
+/// An access-core failure as an answer (RFC 4314 section 4, RFC 5530): invisible and
+/// missing mailboxes get the same [`access::NO_SUCH_MAILBOX`] answer.
+pub(crate) fn access_error(e: AccessError) -> Reply {
+    match e {
+        AccessError::NoSuchMailbox => Reply::no(Some(ResponseCode::NonExistent), "no such mailbox"),
+        AccessError::NoPermission => Reply::no(Some(ResponseCode::NoPerm), "permission denied"),
+        AccessError::Name(n) => Reply::no(Some(ResponseCode::Cannot), &n.to_string()),
+        AccessError::BadIdentifier => Reply::bad("invalid identifier"),
+        AccessError::Store(e) => store_error(e),
+        AccessError::Directory(e) => {
+            tracing::warn!(error = %e, "directory failure");
+            Reply::no(
+                Some(ResponseCode::Unavailable),
+                "temporary failure, try again later",
+            )
+        }
+    }
+}
+
+/// Like [`access_error`], but a missing mailbox is `NO [TRYCREATE]` (APPEND, COPY and
+/// MOVE targets, RFC 3501 6.3.11): only for mailboxes the user could create, i.e. own
+/// names; invisible foreign ones stay `NONEXISTENT` like missing foreign ones.
+pub(crate) fn target_error(e: AccessError, own: bool) -> Reply {
+    match e {
+        AccessError::NoSuchMailbox if own => {
+            Reply::no(Some(ResponseCode::TryCreate), "no such mailbox")
+        }
+        e => access_error(e),
     }
 }
 
@@ -222,13 +256,23 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Namespace => namespace::run(s),
         B::Id(_) => id::run(s),
         B::Enable(caps) => enable::run(s, caps),
-        B::GetAcl { .. }
-        | B::SetAcl { .. }
-        | B::DeleteAcl { .. }
-        | B::ListRights { .. }
-        | B::MyRights { .. }
-        | B::GetQuota { .. }
-        | B::GetQuotaRoot { .. }
-        | B::SetQuota { .. } => Reply::bad("command not supported (not in CAPABILITY)"),
+        B::SetAcl {
+            mailbox,
+            identifier,
+            rights,
+        } => acl::setacl(s, mailbox, identifier, rights).await,
+        B::DeleteAcl {
+            mailbox,
+            identifier,
+        } => acl::deleteacl(s, mailbox, identifier).await,
+        B::GetAcl { mailbox } => acl::getacl(s, mailbox).await,
+        B::ListRights {
+            mailbox,
+            identifier,
+        } => acl::listrights(s, mailbox, identifier).await,
+        B::MyRights { mailbox } => acl::myrights(s, mailbox).await,
+        B::GetQuota { root } => quota::getquota(s, root).await,
+        B::GetQuotaRoot { mailbox } => quota::getquotaroot(s, mailbox).await,
+        B::SetQuota { root, limits } => quota::setquota(s, root, limits).await,
     }
 }

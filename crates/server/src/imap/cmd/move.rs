@@ -1,14 +1,16 @@
 //! MOVE and UID MOVE (RFC 6851): `* OK [COPYUID ...]` untagged, then the EXPUNGEs (from
 //! the session's update), then the tagged OK.
 
+use super::copy;
 use super::Reply;
+use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::{Mailbox, SequenceSet};
-use mailroom_store::StoreError;
+use mailroom_store::acl::Rights;
 
 pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: Mailbox) -> Reply {
-    let (Some(user), Some(sel)) = (&s.user, s.selected.as_mut()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
     let idx = match sel.resolve(&set, uid) {
@@ -18,30 +20,64 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     if sel.read_only {
         return Reply::no(Some(ResponseCode::ReadOnly), "mailbox is read-only");
     }
-    let target = match user.account.mailbox(mailbox.as_str()).await {
+    // RFC 6851 section 4.2 / RFC 4314: `t` and `e` on the source.
+    if !access::allows(sel.rights, Op::MoveFrom) {
+        return Reply::no(Some(ResponseCode::NoPerm), "permission denied");
+    }
+    let target = match copy::open_target(s, &mailbox).await {
         Ok(t) => t,
-        Err(StoreError::NotFound(_)) => {
-            return Reply::no(Some(ResponseCode::TryCreate), "no such mailbox")
-        }
-        Err(e) => return super::store_error(e),
+        Err(r) => return r,
     };
-    if target.id == sel.id {
+    let Some(sel) = s.selected.as_ref() else {
+        return Reply::bad("no mailbox selected");
+    };
+    if copy::same_account(sel, &target) && target.mailbox.id == sel.id {
         return Reply::no(
             Some(ResponseCode::Cannot),
             "source and destination are the same mailbox",
         );
     }
-    let uids: Vec<u32> = idx
+    let mut uids: Vec<u32> = idx
         .iter()
         .map(|&i| sel.msgs[i].uid)
         .filter(|u| sel.gone.binary_search(u).is_err())
         .collect();
+    uids.sort_unstable();
+    uids.dedup();
     if uids.is_empty() {
         return Reply::ok("MOVE completed (nothing to move)");
     }
-    let o = match user.account.move_messages(sel.id, &uids, target.id).await {
-        Ok(o) => o,
-        Err(e) => return super::store_error(e),
+    let full = Rights::SEEN
+        .union(Rights::DELETE_MESSAGES)
+        .union(Rights::WRITE);
+    let o = if copy::same_account(sel, &target) && target.rights.contains(full) {
+        // I12: no quota check for a move inside one account.
+        match sel
+            .account
+            .move_messages(sel.id, &uids, target.mailbox.id)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => return super::store_error(e),
+        }
+    } else {
+        if !copy::same_account(sel, &target) {
+            if let Err(r) = copy::check_quota(s, sel, &uids, &target).await {
+                return r;
+            }
+        }
+        let o = match copy::transfer(sel, &uids, &target).await {
+            Ok(o) => o,
+            Err(e) => return super::store_error(e),
+        };
+        let moved: Vec<u32> = o.pairs.iter().map(|p| p.0).collect();
+        if let Err(e) = sel.account.expunge(sel.id, Some(&moved), true).await {
+            return super::store_error(e);
+        }
+        o
+    };
+    let Some(sel) = s.selected.as_mut() else {
+        return Reply::bad("no mailbox selected");
     };
     for (src, _) in &o.pairs {
         if let Err(i) = sel.gone.binary_search(src) {

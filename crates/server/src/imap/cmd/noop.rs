@@ -4,8 +4,8 @@ use super::Reply;
 use crate::imap::session::Session;
 
 pub(crate) async fn run(s: &mut Session) -> Reply {
-    if let (Some(u), Some(sel)) = (&s.user, &s.selected) {
-        if let Err(e) = u.account.sync(sel.id).await {
+    if let Some(sel) = &s.selected {
+        if let Err(e) = sel.account.sync(sel.id).await {
             tracing::debug!(error = %e, "sync failed");
         }
     }

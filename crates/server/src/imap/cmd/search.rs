@@ -10,7 +10,7 @@ use mailroom_proto::imap::encode::{compress_set, ResponseCode};
 use mailroom_proto::imap::Tag;
 
 pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
-    let (Some(user), Some(sel)) = (&s.user, s.selected.as_ref()) else {
+    let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
     let msgs: Vec<MsgRef<'_>> = sel
@@ -24,7 +24,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         })
         .collect();
     let hits = match search(
-        &user.account,
+        &sel.account,
         sel.id,
         &msgs,
         &q.criteria,

@@ -2,11 +2,11 @@
 //! (RFC 3501 2.3.2: recent to exactly one session) and sends the mailbox state.
 
 use super::Reply;
+use crate::access::{self, Op};
 use crate::imap::session::Session;
 use crate::imap::view::Selected;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::{Flag, Mailbox};
-use mailroom_store::StoreError;
 
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
@@ -17,14 +17,12 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
-    let account = user.account.clone();
-    let info = match account.mailbox(mailbox.as_str()).await {
-        Ok(i) => i,
-        Err(StoreError::NotFound(_)) => {
-            return Reply::no(Some(ResponseCode::NonExistent), "no such mailbox")
-        }
-        Err(e) => return super::store_error(e),
+    let op = if read_only { Op::Examine } else { Op::Select };
+    let opened = match access::check(&s.ctx, &user.info, mailbox.as_str(), op).await {
+        Ok(o) => o,
+        Err(e) => return super::access_error(e),
     };
+    let (account, info, rights) = (opened.account, opened.mailbox, opened.rights);
     if let Err(e) = account.sync(info.id).await {
         tracing::debug!(error = %e, "sync failed");
     }
@@ -43,6 +41,8 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         .filter(|&u| u >= first_recent && u < snap.uid_next)
         .collect();
     let sel = Selected {
+        account,
+        rights,
         id: info.id,
         read_only,
         msgs: snap.messages,
@@ -80,15 +80,24 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
             new_keywords: false,
         }
     } else {
+        // RFC 4314 section 4 (SELECT): only the flags the rights let the user change.
+        let (seen, deleted, others) = access::allowed_flags(rights);
+        let mut flags = Vec::new();
+        if others {
+            flags.extend([Flag::Answered, Flag::Flagged]);
+        }
+        if deleted {
+            flags.push(Flag::Deleted);
+        }
+        if seen {
+            flags.push(Flag::Seen);
+        }
+        if others {
+            flags.push(Flag::Draft);
+        }
         ResponseCode::PermanentFlags {
-            flags: vec![
-                Flag::Answered,
-                Flag::Flagged,
-                Flag::Deleted,
-                Flag::Seen,
-                Flag::Draft,
-            ],
-            new_keywords: true,
+            flags,
+            new_keywords: others,
         }
     };
     s.line(None, Status::Ok, Some(&perm), "flags permitted");

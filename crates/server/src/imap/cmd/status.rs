@@ -2,6 +2,7 @@
 //! 001: INTERNALSIZE, OLDEST, UNSEENMEDIA); also used by LIST-STATUS (RFC 5819).
 
 use super::Reply;
+use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::StatusItem;
 use mailroom_proto::imap::encode::{date_time, mailbox_name};
@@ -106,13 +107,13 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
-    let account = user.account.clone();
-    let info = match account.mailbox(mailbox.as_str()).await {
-        Ok(i) => i,
-        Err(e) => return super::store_error(e),
+    let o = match access::check(&s.ctx, &user.info, mailbox.as_str(), Op::Status).await {
+        Ok(o) => o,
+        Err(e) => return super::access_error(e),
     };
+    let name = access::client_name(&user.info, &o.owner, &o.mailbox.name);
     let mut out = Vec::new();
-    if let Err(e) = write_status(&mut out, &account, info.id, &info.name, &items).await {
+    if let Err(e) = write_status(&mut out, &o.account, o.mailbox.id, &name, &items).await {
         return super::store_error(e);
     }
     s.out.extend_from_slice(&out);

@@ -2,12 +2,13 @@
 //! untagged FETCH carries FLAGS (and UID for UID STORE). Nothing changes under EXAMINE.
 
 use super::Reply;
+use crate::access;
 use crate::imap::session::Session;
 use crate::imap::view::write_flags;
 use mailroom_proto::imap::command::StoreMode;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::{Flag, SequenceSet};
-use mailroom_store::FlagOp;
+use mailroom_store::{FlagOp, Flags};
 
 pub(crate) async fn run(
     s: &mut Session,
@@ -17,7 +18,7 @@ pub(crate) async fn run(
     silent: bool,
     flags: Vec<Flag>,
 ) -> Reply {
-    let (Some(user), Some(sel)) = (&s.user, s.selected.as_mut()) else {
+    let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
     let idx = match sel.resolve(&set, uid) {
@@ -31,8 +32,31 @@ pub(crate) async fn run(
         Ok(x) => x,
         Err(why) => return Reply::bad(&why),
     };
+    // RFC 4314 section 4 (STORE): `\Seen` needs `s`, `\Deleted` `t`, the others `w`;
+    // flags the user may not change are silently left alone, and the command fails only
+    // when nothing it names may be changed.
+    let (may_seen, may_deleted, may_other) = access::allowed_flags(sel.rights);
+    let mut allowed = Flags::EMPTY;
+    if may_seen {
+        allowed = allowed.union(Flags::SEEN);
+    }
+    if may_deleted {
+        allowed = allowed.union(Flags::DELETED);
+    }
+    if may_other {
+        allowed = allowed.union(Flags::ANSWERED.union(Flags::FLAGGED).union(Flags::DRAFT));
+    }
+    let asked_something = !f.is_empty() || !kw.is_empty();
+    let kept = Flags(f.0 & allowed.0);
+    let kw: Vec<String> = if may_other { kw } else { Vec::new() };
+    if allowed.is_empty() || (asked_something && kept.is_empty() && kw.is_empty()) {
+        return Reply::no(Some(ResponseCode::NoPerm), "permission denied");
+    }
+    let f = kept;
+    let full = may_seen && may_deleted && may_other;
     let op = match mode {
-        StoreMode::Replace => FlagOp::Set,
+        StoreMode::Replace if full => FlagOp::Set,
+        StoreMode::Replace => FlagOp::Add,
         StoreMode::Add => FlagOp::Add,
         StoreMode::Remove => FlagOp::Remove,
     };
@@ -45,10 +69,37 @@ pub(crate) async fn run(
     if uids.is_empty() {
         return Reply::ok("STORE completed");
     }
-    let changed = match user.account.store_flags(sel.id, &uids, op, f, &kw).await {
+    let mut changed = match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
         Ok(c) => c,
         Err(e) => return super::store_error(e),
     };
+    if mode == StoreMode::Replace && !full {
+        // A partial replace: clear the permitted flags (and, with `w`, keywords) that
+        // are not in the new list; the others stay as they are.
+        let clear = allowed.difference(f);
+        let mut clear_kw: Vec<String> = Vec::new();
+        if may_other {
+            for &i in &idx {
+                for k in &sel.msgs[i].keywords {
+                    if !kw.iter().any(|x| x.eq_ignore_ascii_case(k))
+                        && !clear_kw.iter().any(|x| x.eq_ignore_ascii_case(k))
+                    {
+                        clear_kw.push(k.clone());
+                    }
+                }
+            }
+        }
+        if !clear.is_empty() || !clear_kw.is_empty() {
+            match sel
+                .account
+                .store_flags(sel.id, &uids, FlagOp::Remove, clear, &clear_kw)
+                .await
+            {
+                Ok(c) => changed.extend(c),
+                Err(e) => return super::store_error(e),
+            }
+        }
+    }
     for m in changed {
         if let Some(i) = sel.index_of(m.uid) {
             sel.msgs[i] = m;
