@@ -73,7 +73,45 @@ impl LineFramer {
 
 /// Dot-stuffs a message for sending (RFC 5321 4.5.2; RFC 1939 3 for POP3) and converts
 /// bare LF line endings to CRLF. `bol` carries "at beginning of line" across calls.
+///
+/// Works a line at a time (slice copies between line ends), not an octet at a time: this
+/// is the inner loop of every POP3 RETR.
 pub fn dot_stuff(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec<u8>) {
+    out.reserve(input.len() + input.len() / 64 + 4);
+    let mut rest = input;
+    while let Some(&first) = rest.first() {
+        if *bol && first == b'.' {
+            out.push(b'.');
+        }
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                let cr_before = if i > 0 {
+                    rest[i - 1] == b'\r'
+                } else {
+                    *prev_cr
+                };
+                out.extend_from_slice(&rest[..i]);
+                if !cr_before {
+                    out.push(b'\r');
+                }
+                out.push(b'\n');
+                *bol = true;
+                *prev_cr = false;
+                rest = &rest[i + 1..];
+            }
+            None => {
+                out.extend_from_slice(rest);
+                *prev_cr = rest.last() == Some(&b'\r');
+                *bol = false;
+                rest = &[];
+            }
+        }
+    }
+}
+
+/// The octet-at-a-time definition of [`dot_stuff`], kept as the reference for its tests.
+#[cfg(test)]
+fn dot_stuff_reference(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec<u8>) {
     for &b in input {
         if *bol && b == b'.' {
             out.push(b'.');
@@ -111,6 +149,30 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn dot_stuff_matches_the_octet_reference_in_any_split() {
+        let samples: [&[u8]; 6] = [
+            b".a\r\n..b\r\n.\r\nc\n.d\n\n.",
+            b"\r\r\n\n\r.\n.",
+            b"no line end",
+            b"\n\n\n...\n",
+            b"x\r",
+            b"",
+        ];
+        for sample in samples {
+            for split in 1..=sample.len().max(1) {
+                let (mut b1, mut c1, mut o1) = (true, false, Vec::new());
+                let (mut b2, mut c2, mut o2) = (true, false, Vec::new());
+                for chunk in sample.chunks(split) {
+                    dot_stuff(chunk, &mut b1, &mut c1, &mut o1);
+                    dot_stuff_reference(chunk, &mut b2, &mut c2, &mut o2);
+                }
+                assert_eq!(o1, o2, "sample {sample:?} split {split}");
+                assert_eq!((b1, c1), (b2, c2));
+            }
+        }
     }
 
     #[test]

@@ -72,6 +72,10 @@ impl From<AccessError> for OpenError {
 pub struct Msg {
     pub uid: Uid,
     pub deleted: bool,
+    /// `\Seen` as of the snapshot or set by this session's RETR: RETR of a message
+    /// already seen changes nothing in the store (clients that leave mail on the server
+    /// download it again and again).
+    pub seen: bool,
     pub size: u64,
 }
 
@@ -136,6 +140,7 @@ impl Maildrop {
             msgs.push(Msg {
                 uid: m.uid,
                 deleted: false,
+                seen: m.flags.contains(mailroom_store::Flags::SEEN),
                 size: m.size,
             });
         }
@@ -167,6 +172,13 @@ impl Maildrop {
             .iter()
             .filter(|m| !m.deleted)
             .fold((0, 0), |(c, o), m| (c + 1, o + m.size))
+    }
+
+    /// Records that message `n` is now `\Seen`.
+    pub fn mark_seen(&mut self, n: u32) {
+        if let Some(m) = self.msgs.get_mut((n as usize).wrapping_sub(1)) {
+            m.seen = true;
+        }
     }
 
     /// The message numbered `n`, or the `-ERR` text.

@@ -70,17 +70,21 @@ impl Session {
         };
         self.reply(&format!("+OK {} octets", content.size()));
         self.send_content(content, None).await?;
-        if let State::Transaction(md) = &self.state {
+        if let State::Transaction(md) = &mut self.state {
             if !md.may_set_seen() {
                 // P8: a reader without `s` reads without marking (RFC 4314 section 4).
                 return Ok(());
             }
+            if md.get(n).is_ok_and(|m| m.seen) {
+                return Ok(());
+            }
             let (acc, mbox) = (md.account.clone(), md.mailbox);
-            if let Err(e) = acc
+            match acc
                 .store_flags(mbox, &[uid], FlagOp::Add, Flags::SEEN, &[])
                 .await
             {
-                tracing::warn!(uid, error = %e, "cannot set \\Seen");
+                Ok(_) => md.mark_seen(n),
+                Err(e) => tracing::warn!(uid, error = %e, "cannot set \\Seen"),
             }
         }
         Ok(())
