@@ -18,7 +18,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tracing::Instrument;
 
 /// Messages larger than this are spooled to a file while they are received.
 pub use crate::deliver::SPILL_AT;
@@ -29,18 +28,8 @@ pub fn serve(
     stream: Stream,
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-    let span = tracing::info_span!("session", s = %info.label());
-    Box::pin(
-        async move {
-            let peer = info.peer;
-            tracing::info!(?peer, "connected");
-            match Session::new(ctx, stream, info).run().await {
-                Ok(()) => tracing::info!("closed"),
-                Err(e) => tracing::info!(error = %e, "connection lost"),
-            }
-        }
-        .instrument(span),
-    )
+    let tls = stream.is_tls();
+    crate::net::logged_session(&info.clone(), tls, Session::new(ctx, stream, info).run())
 }
 
 struct Session {

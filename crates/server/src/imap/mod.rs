@@ -32,7 +32,6 @@ use crate::Ctx;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use tracing::Instrument;
 
 /// Serves one IMAP connection.
 pub fn serve(
@@ -40,15 +39,10 @@ pub fn serve(
     stream: Stream,
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-    let span = tracing::info_span!("session", s = %info.label());
-    Box::pin(
-        async move {
-            tracing::info!(peer = ?info.peer, "connected");
-            match session::Session::new(ctx, stream, info).run().await {
-                Ok(()) => tracing::info!("closed"),
-                Err(e) => tracing::info!(error = %e, "connection lost"),
-            }
-        }
-        .instrument(span),
+    let tls = stream.is_tls();
+    crate::net::logged_session(
+        &info.clone(),
+        tls,
+        session::Session::new(ctx, stream, info).run(),
     )
 }

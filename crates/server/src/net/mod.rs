@@ -119,6 +119,31 @@ impl Shutdown {
 pub type SessionFn =
     fn(Arc<Ctx>, Stream, ConnInfo) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
+/// Wraps a session's future for [`SessionFn`]: runs it under the session's log span
+/// (`IMAP-17`), logging the connection, its end, and why it ended if it was lost.
+pub fn logged_session<F>(
+    info: &ConnInfo,
+    tls: bool,
+    run: F,
+) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>
+where
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    use tracing::Instrument;
+    let span = tracing::info_span!("session", s = %info.label());
+    let peer = info.peer;
+    Box::pin(
+        async move {
+            tracing::info!(?peer, tls, "connected");
+            match run.await {
+                Ok(()) => tracing::info!("closed"),
+                Err(e) => tracing::info!(error = %e, "connection lost"),
+            }
+        }
+        .instrument(span),
+    )
+}
+
 /// One bound listener.
 pub struct Bound {
     pub protocol: Protocol,

@@ -34,7 +34,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tracing::Instrument;
 
 /// Replies are written out once this much is pending, even in the middle of a pipeline.
 const OUT_HIGH_WATER: usize = 32 * 1024;
@@ -48,18 +47,12 @@ pub fn serve(
     stream: Stream,
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
-    let span = tracing::info_span!("session", s = %info.label());
-    Box::pin(
-        async move {
-            let peer = info.peer;
-            tracing::info!(?peer, tls = stream.is_tls(), "connected");
-            let reg = ctx.registry.register(&info, "authorization");
-            match Session::new(ctx, stream, info, reg).run().await {
-                Ok(()) => tracing::info!("closed"),
-                Err(e) => tracing::info!(error = %e, "connection lost"),
-            }
-        }
-        .instrument(span),
+    let tls = stream.is_tls();
+    let reg = ctx.registry.register(&info, "authorization");
+    crate::net::logged_session(
+        &info.clone(),
+        tls,
+        Session::new(ctx, stream, info, reg).run(),
     )
 }
 
