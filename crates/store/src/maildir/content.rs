@@ -104,37 +104,123 @@ impl MessageContent for LfFile {
         if offset >= self.size || buf.is_empty() {
             return Ok(0);
         }
-        let table = self.checkpoints()?;
-        let idx = match table.binary_search_by(|c| c.1.cmp(&offset)) {
-            Ok(i) => i,
-            Err(i) => i.saturating_sub(1),
+        // A read from the start (most reads: RETR, FETCH BODY[]) needs no checkpoints.
+        let (mut raw, crlf, mut prev_cr) = if offset == 0 {
+            (0, 0, false)
+        } else {
+            let table = self.checkpoints()?;
+            let idx = match table.binary_search_by(|c| c.1.cmp(&offset)) {
+                Ok(i) => i,
+                Err(i) => i.saturating_sub(1),
+            };
+            table[idx]
         };
-        let (mut raw, mut crlf, mut prev_cr) = table[idx];
-        let mut chunk = vec![0u8; 16 * 1024];
+        // CRLF-form octets between the checkpoint and `offset`, converted but not copied.
+        let mut skip = offset - crlf;
         let mut out = 0usize;
-        // A pending LF after an inserted CR that fell at the end of `buf` is not an issue:
-        // the next call restarts from a checkpoint and recomputes.
-        while out < buf.len() && raw < self.raw_size {
+        let cap = buf.len();
+        let mut emit = |piece: &[u8], out: &mut usize| {
+            let piece = if skip >= piece.len() as u64 {
+                skip -= piece.len() as u64;
+                return;
+            } else {
+                let s = &piece[skip as usize..];
+                skip = 0;
+                s
+            };
+            let k = piece.len().min(buf.len() - *out);
+            buf[*out..*out + k].copy_from_slice(&piece[..k]);
+            *out += k;
+        };
+        let mut chunk = vec![0u8; 16 * 1024];
+        // Converted a line at a time: copy up to each LF, insert CR where it is missing.
+        while out < cap && raw < self.raw_size {
             let n = self.file.read_at(&mut chunk, raw)?;
             if n == 0 {
                 break;
             }
-            for &b in &chunk[..n] {
-                let insert_cr = b == b'\n' && !prev_cr;
-                for octet in [b'\r', b].into_iter().skip(usize::from(!insert_cr)) {
-                    if crlf >= offset {
-                        if out == buf.len() {
-                            return Ok(out);
-                        }
-                        buf[out] = octet;
-                        out += 1;
+            let mut rest = &chunk[..n];
+            while !rest.is_empty() && out < cap {
+                match rest.iter().position(|&b| b == b'\n') {
+                    Some(i) => {
+                        let cr_before = if i > 0 { rest[i - 1] == b'\r' } else { prev_cr };
+                        emit(&rest[..i], &mut out);
+                        emit(if cr_before { b"\n" } else { b"\r\n" }, &mut out);
+                        prev_cr = false;
+                        rest = &rest[i + 1..];
                     }
-                    crlf += 1;
+                    None => {
+                        emit(rest, &mut out);
+                        prev_cr = rest.last() == Some(&b'\r');
+                        rest = &[];
+                    }
                 }
-                prev_cr = b == b'\r';
             }
             raw += n as u64;
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::io::Write;
+
+    fn crlf(raw: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut prev_cr = false;
+        for &b in raw {
+            if b == b'\n' && !prev_cr {
+                out.push(b'\r');
+            }
+            out.push(b);
+            prev_cr = b == b'\r';
+        }
+        out
+    }
+
+    /// Every offset and several read sizes, across checkpoint boundaries, against the
+    /// octet-by-octet definition.
+    #[test]
+    fn lf_file_reads_equal_the_crlf_form_at_any_offset() {
+        let mut raw = Vec::new();
+        for i in 0..20_000u32 {
+            raw.extend_from_slice(format!("line {i}").as_bytes());
+            raw.extend_from_slice(match i % 5 {
+                0 => b"\r\n".as_slice(),
+                1 => b"\n",
+                2 => b"\r",
+                3 => b"\n\n",
+                _ => b"",
+            });
+        }
+        let want = crlf(&raw);
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(&raw).unwrap();
+        let lf = LfFile::new(f, raw.len() as u64, want.len() as u64);
+        for len in [1usize, 7, 4096, 70_000] {
+            let mut offset = 0u64;
+            let step = if len == 1 { 997 } else { 1 };
+            let mut got = Vec::new();
+            while offset < want.len() as u64 {
+                let mut buf = vec![0u8; len];
+                let n = lf.read_at(offset, &mut buf).unwrap();
+                assert!(n > 0, "no progress at {offset}");
+                assert_eq!(
+                    &buf[..n],
+                    &want[offset as usize..offset as usize + n],
+                    "len {len} offset {offset}"
+                );
+                if step == 1 {
+                    got.extend_from_slice(&buf[..n]);
+                }
+                offset += if step == 1 { n as u64 } else { step };
+            }
+            if step == 1 {
+                assert_eq!(got, want, "len {len}");
+            }
+        }
     }
 }
