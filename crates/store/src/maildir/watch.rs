@@ -103,16 +103,20 @@ impl OutsideWatcher {
         if !state.wanted.contains(&key) || state.by_mailbox.contains_key(&key) {
             return;
         }
-        let mut dirs = lock(&s.watcher.dirs);
+        // Architecture invariant: `dirs` is never held while calling the inotify watcher:
+        // `watch`/`unwatch` wait for notify's event thread, and that thread takes `dirs`
+        // in its callback (holding both deadlocked the store). A path is entered in `dirs`
+        // before it is watched, so no event for it is missed.
         let mut done = Vec::new();
         if let Some(w) = state.watcher.as_mut() {
             for p in paths {
+                lock(&s.watcher.dirs).insert(p.clone(), key.clone());
                 match w.watch(&p, RecursiveMode::NonRecursive) {
-                    Ok(()) => {
-                        dirs.insert(p.clone(), key.clone());
-                        done.push(p);
+                    Ok(()) => done.push(p),
+                    Err(e) => {
+                        lock(&s.watcher.dirs).remove(&p);
+                        tracing::warn!("cannot watch {}: {e}", p.display());
                     }
-                    Err(e) => tracing::warn!("cannot watch {}: {e}", p.display()),
                 }
             }
         }
@@ -139,11 +143,16 @@ impl WatchHooks for OutsideWatcher {
         let mut state = lock(&self.state);
         state.wanted.remove(&key);
         if let Some(paths) = state.by_mailbox.remove(&key) {
-            let mut dirs = lock(&self.dirs);
-            for p in paths {
-                dirs.remove(&p);
-                if let Some(w) = state.watcher.as_mut() {
-                    let _ = w.unwatch(&p);
+            {
+                let mut dirs = lock(&self.dirs);
+                for p in &paths {
+                    dirs.remove(p);
+                }
+            }
+            // Without `dirs` held (see `register`).
+            if let Some(w) = state.watcher.as_mut() {
+                for p in &paths {
+                    let _ = w.unwatch(p);
                 }
             }
         }
