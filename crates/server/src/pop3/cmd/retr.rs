@@ -137,21 +137,18 @@ impl Session {
     ) -> io::Result<()> {
         let mut offset = 0u64;
         let (mut bol, mut prev_cr) = (true, false);
-        loop {
-            let c = content.clone();
-            let chunk = tokio::task::spawn_blocking(move || {
-                let mut v = vec![0u8; CHUNK];
-                let n = c.read_at(offset, &mut v)?;
-                v.truncate(n);
-                Ok::<_, io::Error>(v)
-            })
-            .await
-            .map_err(io::Error::other)??;
-            if chunk.is_empty() {
+        let size = content.size();
+        // Chunks of at most 64 KiB are read in place, as `MessageContent` allows: a hop to
+        // the blocking pool per chunk cost more in thread switches than the read itself.
+        let mut buf = vec![0u8; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
+        while offset < size {
+            let n = content.read_at(offset, &mut buf)?;
+            if n == 0 {
                 break;
             }
-            offset += chunk.len() as u64;
-            let (send, done) = match cut.as_mut().and_then(|c| c.scan(&chunk)) {
+            let chunk = &buf[..n];
+            offset += n as u64;
+            let (send, done) = match cut.as_mut().and_then(|c| c.scan(chunk)) {
                 Some(k) => (&chunk[..k], true),
                 None => (&chunk[..], false),
             };
