@@ -150,7 +150,7 @@ impl Session {
             offset += n as u64;
             let (send, done) = match cut.as_mut().and_then(|c| c.scan(chunk)) {
                 Some(k) => (&chunk[..k], true),
-                None => (&chunk[..], false),
+                None => (chunk, false),
             };
             self.out.reserve(send.len() + send.len() / 32 + 8);
             dot_stuff(send, &mut bol, &mut prev_cr, &mut self.out);
