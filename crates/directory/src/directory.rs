@@ -103,11 +103,32 @@ impl Directory {
     /// Opens (creating if needed) the directory file at `path`. `main_domain` is the main
     /// domain (created when missing); accounts named without a domain belong to it.
     pub fn open(path: &Path, main_domain: &str) -> Result<Directory, DirError> {
+        // Another handle (the CLI, the server, a second thread) may hold a lock for which
+        // SQLite reports BUSY without waiting (WAL recovery, the journal-mode switch):
+        // retry for a while before giving up.
+        let mut attempt = 0;
+        loop {
+            match Self::try_open(path, main_domain) {
+                Err(DirError::Db(m)) if attempt < 50 && is_busy(&m) => {
+                    attempt += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(20 * attempt.min(10)));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn try_open(path: &Path, main_domain: &str) -> Result<Directory, DirError> {
         let conn = Connection::open(path)?;
         // Before anything that may wait for another process's lock (the CLI and the
         // server share the file).
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching to WAL takes an exclusive lock; once the file is in WAL mode (it stays
+        // so), leave it alone.
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
         Self::init(conn, main_domain)
     }
 
@@ -266,7 +287,7 @@ impl Directory {
     pub fn set_domain_addresses(&self, domain: &str, addrs: &[IpAddr]) -> Result<(), DirError> {
         let domain = domain_name(domain)?;
         let mut c = self.db();
-        let tx = c.transaction()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let id = Self::domain_id(&tx, &domain)?
             .ok_or_else(|| DirError::NotFound(format!("domain {domain}")))?;
         tx.execute(
@@ -392,7 +413,7 @@ impl Directory {
     ) -> Result<AccountInfo, DirError> {
         let (name, domain) = self.account_ident(name_or_addr)?;
         let mut c = self.db();
-        let tx = c.transaction()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let did = Self::domain_id(&tx, &domain)?
             .ok_or_else(|| DirError::NotFound(format!("domain {domain}")))?;
         if Self::find_account(&tx, &name, &domain)?.is_some() {
@@ -924,6 +945,12 @@ impl Directory {
             local_ip,
         }
     }
+}
+
+/// True for SQLite's "database is locked" / "busy" errors.
+fn is_busy(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("database is locked") || m.contains("busy")
 }
 
 /// IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`) count as their IPv4 address.

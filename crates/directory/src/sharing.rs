@@ -257,7 +257,7 @@ impl Directory {
     /// every ACL of the owner's store).
     pub fn set_grants(&self, owner: &AccountInfo, grantees: &[String]) -> Result<(), DirError> {
         let mut c = self.db();
-        let tx = c.transaction()?;
+        let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "DELETE FROM acl_grants WHERE owner_id = ?1",
             params![owner.id],

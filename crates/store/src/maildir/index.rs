@@ -75,8 +75,15 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     let conn = Connection::open(path).map_err(sql_err)?;
     conn.busy_timeout(Duration::from_secs(10))
         .map_err(sql_err)?;
-    conn.pragma_update(None, "journal_mode", "WAL")
+    // Switching to WAL takes an exclusive lock (and may answer BUSY at once while another
+    // process writes); once the file is in WAL mode it stays so: leave it alone.
+    let mode: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
         .map_err(sql_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_err)?;
+    }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(sql_err)?;
     // One connection per open account: a 64 KiB page cache (SQLite's default is 2 MiB)
