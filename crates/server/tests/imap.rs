@@ -2,7 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod common;
 
-use common::{Client, TestServer};
+use common::{hmac_sha256, Client, TestServer};
 use mailroom_server::net::Protocol;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -452,13 +452,6 @@ async fn search_with_thousands_of_ors_is_refused() {
     })
     .await
     .unwrap();
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    use hmac::{KeyInit, Mac};
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
 }
 
 /// AUTHENTICATE SCRAM-SHA-256 with SASL-IR, as mutt sends it: the client answers the

@@ -8,8 +8,7 @@ mod common;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use common::{Client, TestServer};
-use hmac::{KeyInit, Mac};
+use common::{hmac_md5, hmac_sha256, Client, TestServer};
 use mailroom_server::net::Protocol;
 use md5::Digest;
 use std::sync::Arc;
@@ -102,18 +101,6 @@ async fn apop_off_greeting_and_capa_options() {
     assert!(caps.contains(&"EXPIRE NEVER".to_string()), "{caps:?}");
     assert!(caps.contains(&"LOGIN-DELAY 900".to_string()), "{caps:?}");
     server.stop().await;
-}
-
-fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<md5::Md5>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

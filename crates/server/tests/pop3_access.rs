@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{Client, TestServer};
+use common::{hmac_md5, hmac_sha256, Client, TestServer};
 use mailroom_server::access::{POP3_NO_PERMISSION, POP3_NO_SUCH_MAILBOX};
 use mailroom_server::net::Protocol;
 use mailroom_store::Flags;
@@ -313,20 +313,7 @@ async fn grantee_deletions_are_seen_by_the_owner() {
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use hmac::{KeyInit, Mac};
 use md5::Digest;
-
-fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<md5::Md5>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
-    m.update(data);
-    m.finalize().into_bytes().to_vec()
-}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|b| format!("{b:02x}")).collect()

@@ -321,25 +321,7 @@ impl TestServer {
     /// Appends a message to an account's INBOX through the store (no trace fields);
     /// returns the UID.
     pub async fn append(&self, account: &str, message: &[u8]) -> u32 {
-        let ctx = &self.running().ctx;
-        let info = self.directory().account(account).unwrap();
-        let (d, n) = info.store_key();
-        let key = mailroom_store::AccountKey::new(&d, &n).unwrap();
-        let acc = ctx.store.open_account(&key).await.unwrap();
-        let inbox = acc.mailbox("INBOX").await.unwrap();
-        acc.append(
-            inbox.id,
-            mailroom_store::AppendRequest {
-                prefix: Vec::new(),
-                data: mailroom_store::MessageData::Bytes(bytes::Bytes::copy_from_slice(message)),
-                flags: mailroom_store::Flags::EMPTY,
-                keywords: Vec::new(),
-                internal_date: None,
-            },
-        )
-        .await
-        .unwrap()
-        .uid
+        self.append_to(account, "INBOX", message).await
     }
 }
 
@@ -592,4 +574,20 @@ async fn imap_sharing_directive(server: &TestServer, verb: &str, a: &str, b: &st
         }
         other => panic!("not an IMAP sharing directive: @{other}"),
     }
+}
+
+/// HMAC-MD5 (CRAM-MD5 client side, RFC 2195).
+pub fn hmac_md5(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    let mut m = hmac::Hmac::<md5::Md5>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
+}
+
+/// HMAC-SHA-256 (SCRAM-SHA-256 client side, RFC 5802/7677).
+pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
+    use hmac::{KeyInit, Mac};
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    m.update(data);
+    m.finalize().into_bytes().to_vec()
 }
