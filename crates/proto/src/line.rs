@@ -74,39 +74,40 @@ impl LineFramer {
 /// Dot-stuffs a message for sending (RFC 5321 4.5.2; RFC 1939 3 for POP3) and converts
 /// bare LF line endings to CRLF. `bol` carries "at beginning of line" across calls.
 ///
-/// Works a line at a time (slice copies between line ends), not an octet at a time: this
-/// is the inner loop of every POP3 RETR.
+/// This is the inner loop of every POP3 RETR, so it copies whole spans: only the line
+/// ends (found with SIMD `memchr`) are looked at, and a span is cut only where a dot must
+/// be doubled or a CR added. CRLF text without leading dots is one copy.
 pub fn dot_stuff(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec<u8>) {
+    let Some(&last) = input.last() else {
+        return;
+    };
     out.reserve(input.len() + input.len() / 64 + 4);
-    let mut rest = input;
-    while let Some(&first) = rest.first() {
-        if *bol && first == b'.' {
-            out.push(b'.');
-        }
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) => {
-                let cr_before = if i > 0 {
-                    rest[i - 1] == b'\r'
-                } else {
-                    *prev_cr
-                };
-                out.extend_from_slice(&rest[..i]);
-                if !cr_before {
-                    out.push(b'\r');
-                }
-                out.push(b'\n');
-                *bol = true;
-                *prev_cr = false;
-                rest = &rest[i + 1..];
+    if *bol && input[0] == b'.' {
+        out.push(b'.');
+    }
+    let mut start = 0;
+    for i in memchr::memchr_iter(b'\n', input) {
+        let cr_before = if i > 0 {
+            input[i - 1] == b'\r'
+        } else {
+            *prev_cr
+        };
+        let dot_after = input.get(i + 1) == Some(&b'.');
+        if !cr_before || dot_after {
+            out.extend_from_slice(&input[start..i]);
+            if !cr_before {
+                out.push(b'\r');
             }
-            None => {
-                out.extend_from_slice(rest);
-                *prev_cr = rest.last() == Some(&b'\r');
-                *bol = false;
-                rest = &[];
+            out.push(b'\n');
+            if dot_after {
+                out.push(b'.');
             }
+            start = i + 1;
         }
     }
+    out.extend_from_slice(&input[start..]);
+    *bol = last == b'\n';
+    *prev_cr = last == b'\r';
 }
 
 /// The octet-at-a-time definition of [`dot_stuff`], kept as the reference for its tests.
@@ -172,6 +173,23 @@ mod tests {
                 assert_eq!(o1, o2, "sample {sample:?} split {split}");
                 assert_eq!((b1, c1), (b2, c2));
             }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dot_stuff_matches_the_reference_on_random_text(
+            text in proptest::collection::vec(proptest::sample::select(b".\r\na".to_vec()), 0..200),
+            split in 1usize..64,
+        ) {
+            let (mut b1, mut c1, mut o1) = (true, false, Vec::new());
+            let (mut b2, mut c2, mut o2) = (true, false, Vec::new());
+            for chunk in text.chunks(split) {
+                dot_stuff(chunk, &mut b1, &mut c1, &mut o1);
+                dot_stuff_reference(chunk, &mut b2, &mut c2, &mut o2);
+            }
+            proptest::prop_assert_eq!(o1, o2);
+            proptest::prop_assert_eq!((b1, c1), (b2, c2));
         }
     }
 

@@ -586,7 +586,13 @@ pub async fn outside_rename_and_remove(h: &dyn Harness) {
     {
         return;
     }
+    // Before any sync the index still names the old file: the content is found anyway.
+    assert_eq!(content(&a, mb, 2).await, msg(2));
     assert!(h.outside_remove(&key(), "INBOX", 3).await);
+    assert!(matches!(
+        a.open_message(mb, 3).await.err(),
+        Some(StoreError::NotFound(_))
+    ));
     a.sync(mb).await.expect("sync");
     let ch = a.changes_since(mb, m0).await.expect("changes");
     assert_eq!(ch.changed.len(), 1);

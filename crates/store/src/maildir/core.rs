@@ -284,6 +284,30 @@ impl UidsFile {
     }
 }
 
+/// Where a message's file is, from the index.
+struct MessageLocation {
+    cur: PathBuf,
+    base: String,
+    file: String,
+    size: u64,
+    raw_size: u64,
+    clean: bool,
+}
+
+impl MessageLocation {
+    /// The content handle over the opened file.
+    fn content(self, file: File) -> Arc<dyn MessageContent> {
+        if self.clean {
+            Arc::new(CleanFile {
+                file,
+                size: self.size,
+            })
+        } else {
+            Arc::new(LfFile::new(file, self.raw_size, self.size))
+        }
+    }
+}
+
 /// What `write_tmp` learnt while writing a message.
 struct Written {
     tmp_path: PathBuf,
@@ -1623,25 +1647,14 @@ impl Core {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Arc<dyn MessageContent>, StoreError> {
-        let (cur, base, file, size, raw_size, clean) = {
+        let loc = {
             let conn = self.conn()?;
-            let m = get_mailbox(&conn, mailbox.0)?;
-            let row: Option<(String, String, i64, i64, bool)> = conn
-                .query_row(
-                    "SELECT base, file, size, raw_size, crlf_clean FROM messages WHERE mailbox = ?1 AND uid = ?2",
-                    params![m.id, uid],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()
-                .map_err(sql_err)?;
-            let (base, file, size, raw_size, clean) = row.ok_or(StoreError::NotFound("message"))?;
-            let cur = names::mailbox_dir(&self.maildir, &m.name).join("cur");
-            (cur, base, file, size as u64, raw_size as u64, clean)
+            self.locate_message(&conn, mailbox, uid)?
         };
-        let file = match File::open(cur.join(&file)) {
+        let file = match File::open(loc.cur.join(&loc.file)) {
             Ok(f) => f,
-            Err(e) if is_not_found(&e) => match locate(&cur, &base)? {
-                Some(found) => File::open(cur.join(found)).map_err(|e| {
+            Err(e) if is_not_found(&e) => match locate(&loc.cur, &loc.base)? {
+                Some(found) => File::open(loc.cur.join(found)).map_err(|e| {
                     if is_not_found(&e) {
                         StoreError::NotFound("message")
                     } else {
@@ -1652,11 +1665,70 @@ impl Core {
             },
             Err(e) => return Err(e.into()),
         };
-        if clean {
-            Ok(Arc::new(CleanFile { file, size }))
-        } else {
-            Ok(Arc::new(LfFile::new(file, raw_size, size)))
-        }
+        Ok(loc.content(file))
+    }
+
+    /// [`Core::open_message`] without waiting for anything: only when the index
+    /// connection is open and free, the lookup needs no lock another process holds and
+    /// the file is where the index says. `None` means "take the blocking path"; the
+    /// lookup is one indexed row read from a hot page cache, a few microseconds, so
+    /// callers on async threads may use it (POP3 RETR: a hop to the blocking pool per
+    /// message cost more than the read).
+    pub fn open_message_in_place(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Option<Result<Arc<dyn MessageContent>, StoreError>> {
+        let guard = self.conn.try_lock().ok()?;
+        let conn = guard.as_ref()?;
+        // Never sleep in SQLite's busy handler here: BUSY sends the call to the pool.
+        conn.busy_timeout(Duration::ZERO).ok()?;
+        let found = self.locate_message(conn, mailbox, uid);
+        let _ = conn.busy_timeout(index::BUSY_TIMEOUT);
+        drop(guard);
+        self.last_used
+            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
+        let loc = match found {
+            Ok(l) => l,
+            Err(e @ StoreError::NotFound(_)) => return Some(Err(e)),
+            Err(_) => return None,
+        };
+        let file = File::open(loc.cur.join(&loc.file)).ok()?;
+        Some(Ok(loc.content(file)))
+    }
+
+    /// Where the index says a message's file is.
+    fn locate_message(
+        &self,
+        conn: &Connection,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Result<MessageLocation, StoreError> {
+        let name: String = conn
+            .prepare_cached("SELECT name FROM mailboxes WHERE id = ?1")
+            .and_then(|mut st| st.query_row([mailbox.0], |r| r.get(0)).optional())
+            .map_err(sql_err)?
+            .ok_or(StoreError::NotFound("mailbox"))?;
+        let row: Option<(String, String, i64, i64, bool)> = conn
+            .prepare_cached(
+                "SELECT base, file, size, raw_size, crlf_clean FROM messages WHERE mailbox = ?1 AND uid = ?2",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![mailbox.0, uid], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })
+                .optional()
+            })
+            .map_err(sql_err)?;
+        let (base, file, size, raw_size, clean) = row.ok_or(StoreError::NotFound("message"))?;
+        Ok(MessageLocation {
+            cur: names::mailbox_dir(&self.maildir, &name).join("cur"),
+            base,
+            file,
+            size: size as u64,
+            raw_size: raw_size as u64,
+            clean,
+        })
     }
 
     pub fn structure(

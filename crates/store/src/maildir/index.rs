@@ -69,12 +69,14 @@ pub fn sql_err(e: rusqlite::Error) -> StoreError {
     }
 }
 
+/// How long a call waits for a lock another connection holds.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Opens (creating if needed) an account's index. Returns the connection and whether the
 /// index was just created (so the caller rebuilds it from the files).
 pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     let conn = Connection::open(path).map_err(sql_err)?;
-    conn.busy_timeout(Duration::from_secs(10))
-        .map_err(sql_err)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
     // Switching to WAL takes an exclusive lock (and may answer BUSY at once while another
     // process writes); once the file is in WAL mode it stays so: leave it alone.
     let mode: String = conn

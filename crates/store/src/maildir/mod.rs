@@ -341,6 +341,9 @@ impl Account for MaildirAccount {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Arc<dyn MessageContent>, StoreError> {
+        if let Some(done) = self.core.open_message_in_place(mailbox, uid) {
+            return done;
+        }
         self.run(move |c| c.open_message(mailbox, uid)).await
     }
 
