@@ -29,7 +29,9 @@ pub fn serve(
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
     let tls = stream.is_tls();
-    crate::net::logged_session(&info.clone(), tls, Session::new(ctx, stream, info).run())
+    crate::net::logged_session(&info.clone(), tls, move || {
+        Session::new(ctx, stream, info).run()
+    })
 }
 
 struct Session {

@@ -40,9 +40,7 @@ pub fn serve(
     info: ConnInfo,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
     let tls = stream.is_tls();
-    crate::net::logged_session(
-        &info.clone(),
-        tls,
-        session::Session::new(ctx, stream, info).run(),
-    )
+    crate::net::logged_session(&info.clone(), tls, move || {
+        session::Session::new(ctx, stream, info).run()
+    })
 }

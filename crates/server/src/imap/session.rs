@@ -332,7 +332,10 @@ impl Session {
             .extend_from_slice(format!("* OK [CAPABILITY {caps}] mailroom ready\r\n").as_bytes());
         loop {
             while let Some(ev) = self.next_event() {
-                self.event(ev).await?;
+                // Boxed: command handling (and everything it awaits) is allocated only
+                // while a command runs; an idle session's task holds just the session
+                // and its read wait (the memory target of an idle connection).
+                Box::pin(self.event(ev)).await?;
                 if self.closing {
                     self.flush().await?;
                     let _ = self.stream.shutdown().await;

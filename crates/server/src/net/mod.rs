@@ -119,14 +119,19 @@ impl Shutdown {
 pub type SessionFn =
     fn(Arc<Ctx>, Stream, ConnInfo) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
 
-/// Wraps a session's future for [`SessionFn`]: runs it under the session's log span
-/// (`IMAP-17`), logging the connection, its end, and why it ended if it was lost.
-pub fn logged_session<F>(
+/// Wraps a session for [`SessionFn`]: runs it under the session's log span (`IMAP-17`),
+/// logging the connection, its end, and why it ended if it was lost.
+///
+/// Takes the session as a closure, not a future: a future captured by an `async` block
+/// and awaited in it is stored twice in the block's state (once as the capture, once as
+/// the awaitee), which doubled the memory of every connection.
+pub fn logged_session<M, F>(
     info: &ConnInfo,
     tls: bool,
-    run: F,
+    make: M,
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>>
 where
+    M: FnOnce() -> F + Send + 'static,
     F: Future<Output = std::io::Result<()>> + Send + 'static,
 {
     use tracing::Instrument;
@@ -135,7 +140,7 @@ where
     Box::pin(
         async move {
             tracing::info!(?peer, tls, "connected");
-            match run.await {
+            match make().await {
                 Ok(()) => tracing::info!("closed"),
                 Err(e) => tracing::info!(error = %e, "connection lost"),
             }
@@ -183,6 +188,23 @@ fn refusal(protocol: Protocol) -> &'static [u8] {
         Protocol::Imap => b"* BYE [UNAVAILABLE] too many IMAP connections, try again later\r\n",
         Protocol::Pop3 => b"-ERR [SYS/TEMP] too many POP3 connections, try again later\r\n",
         Protocol::Lmtp => b"421 4.3.2 too many LMTP connections, try again later\r\n",
+    }
+}
+
+/// The TLS handshake of an implicit-TLS connection (30 s at most); `None` when it
+/// failed (logged).
+async fn tls_accept(ctx: &Ctx, sock: tokio::net::TcpStream, info: &ConnInfo) -> Option<Stream> {
+    let acceptor = ctx.tls.clone()?;
+    match tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(sock)).await {
+        Ok(Ok(s)) => Some(Stream::Tls(Box::new(s))),
+        Ok(Err(e)) => {
+            tracing::info!(session = %info.label(), error = %e, "TLS handshake failed");
+            None
+        }
+        Err(_) => {
+            tracing::info!(session = %info.label(), "TLS handshake timed out");
+            None
+        }
     }
 }
 
@@ -237,24 +259,10 @@ pub async fn accept_loop(ctx: Arc<Ctx>, bound: Bound, limit: Arc<Semaphore>, ses
         tokio::spawn(async move {
             let _permit = permit;
             let stream = if implicit {
-                let Some(acceptor) = ctx2.tls.clone() else {
-                    return;
-                };
-                match tokio::time::timeout(
-                    std::time::Duration::from_secs(30),
-                    acceptor.accept(sock),
-                )
-                .await
-                {
-                    Ok(Ok(s)) => Stream::Tls(Box::new(s)),
-                    Ok(Err(e)) => {
-                        tracing::info!(session = %info.label(), error = %e, "TLS handshake failed");
-                        return;
-                    }
-                    Err(_) => {
-                        tracing::info!(session = %info.label(), "TLS handshake timed out");
-                        return;
-                    }
+                // Boxed: the handshake's state is large and lives only during it.
+                match Box::pin(tls_accept(&ctx2, sock, &info)).await {
+                    Some(s) => s,
+                    None => return,
                 }
             } else {
                 Stream::Plain(sock)

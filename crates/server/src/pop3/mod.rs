@@ -49,11 +49,9 @@ pub fn serve(
 ) -> Pin<Box<dyn Future<Output = ()> + Send + 'static>> {
     let tls = stream.is_tls();
     let reg = ctx.registry.register(&info, "authorization");
-    crate::net::logged_session(
-        &info.clone(),
-        tls,
-        Session::new(ctx, stream, info, reg).run(),
-    )
+    crate::net::logged_session(&info.clone(), tls, move || {
+        Session::new(ctx, stream, info, reg).run()
+    })
 }
 
 /// The RFC 1939 states a session can be in (UPDATE is the end of [`Session::quit`]).

@@ -29,6 +29,7 @@ pub mod harness;
 pub mod index;
 pub mod keywords;
 pub mod names;
+pub mod trim;
 pub mod watch;
 
 use self::core::Core;
@@ -55,12 +56,16 @@ pub struct MaildirStore {
 }
 
 /// An open account's index connection is closed after this long unused (it reopens on
-/// the next operation in well under a millisecond).
-pub const CLOSE_IDLE_INDEX: std::time::Duration = std::time::Duration::from_secs(5);
+/// the next operation in well under a millisecond). Short on purpose: an open index is
+/// most of what a logged-in account costs, and a session that is not running a command
+/// needs none.
+pub const CLOSE_IDLE_INDEX: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Closes the index connections of idle accounts, every [`CLOSE_IDLE_INDEX`].
+/// Closes the index connections of idle accounts, every half [`CLOSE_IDLE_INDEX`], and
+/// hands the memory they held back to the system.
 async fn close_idle_indexes(store: Weak<MaildirStore>) {
-    let mut tick = tokio::time::interval(CLOSE_IDLE_INDEX);
+    let mut tick = tokio::time::interval(CLOSE_IDLE_INDEX / 2);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
     loop {
         tick.tick().await;
@@ -72,9 +77,20 @@ async fn close_idle_indexes(store: Weak<MaildirStore>) {
             map.values().filter_map(Weak::upgrade).collect()
         };
         drop(s);
-        for a in live {
-            a.core.close_if_idle(CLOSE_IDLE_INDEX);
+        if live.is_empty() {
+            continue;
         }
+        let _ = tokio::task::spawn_blocking(move || {
+            let mut closed = 0usize;
+            for a in &live {
+                closed += usize::from(a.core.close_if_idle(CLOSE_IDLE_INDEX));
+            }
+            drop(live);
+            if closed > 0 {
+                trim::release_free_memory();
+            }
+        })
+        .await;
     }
 }
 
@@ -203,6 +219,11 @@ impl MaildirAccount {
     /// nothing changed. Returns whether anything changed.
     pub async fn sync_changed(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
         self.run(move |c| c.sync(mailbox, force)).await
+    }
+
+    /// Whether the index connection is open now (for tests and tools).
+    pub fn index_is_open(&self) -> bool {
+        self.core.index_is_open()
     }
 
     /// The Maildir directory of the account (for tests and tools; sessions never use it).

@@ -70,6 +70,12 @@ impl OutsideWatcher {
             let Ok(event) = res else {
                 return;
             };
+            // Opening or reading a directory is no change, and every sync reads the
+            // watched directories: reacting to access events made each sync trigger the
+            // next (a busy loop per watched mailbox that also kept its index open).
+            if matches!(event.kind, notify::EventKind::Access(_)) {
+                return;
+            }
             let dirs = lock(&dirs);
             for path in &event.paths {
                 let key = dirs
