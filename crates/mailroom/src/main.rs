@@ -478,6 +478,26 @@ fn account(config: &Config, op: AccountOp) -> Result<ExitCode> {
             if admin {
                 dir.set_admin(&a.address(), true)?;
             }
+            // The mail store is made now (Maildir, index, default mailboxes), so the
+            // first login finds it ready; if that fails, the first login makes it.
+            let (d, n) = a.store_key();
+            if let Some(key) = mailroom_store::AccountKey::new(&d, &n) {
+                let made = (|| -> anyhow::Result<()> {
+                    let opened = mailroom_server::server::open_data(config)?;
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async {
+                        let acc = opened.store.open_account(&key).await?;
+                        acc.ensure_mailboxes(mailroom_server::imap::DEFAULT_MAILBOXES)
+                            .await
+                    })?;
+                    Ok(())
+                })();
+                if let Err(e) = made {
+                    eprintln!("mailroom: warning: the mail store of {} will be made at its first login: {e}", a.address());
+                }
+            }
             println!("account {} added", a.address());
         }
         AccountOp::Passwd { name, password } => {

@@ -354,6 +354,12 @@ fn deliver_exit_codes() {
         .0,
         0
     );
+    // `account add` made the mail store with the default mailboxes.
+    let maildir = Path::new(broken).join("mail/localhost/alice/Maildir");
+    for m in ["cur", "Sent/cur", "Drafts/cur", "Trash/cur", "Junk/cur"] {
+        assert!(maildir.join(m).is_dir(), "{m} missing after account add");
+    }
+    std::fs::remove_dir_all(Path::new(broken).join("mail")).unwrap();
     std::fs::write(Path::new(broken).join("mail"), b"not a directory").unwrap();
     let (code, out) = deliver(d, broken, "alice", b"Subject: a\r\n\r\nb\r\n", &[]);
     assert_eq!(code, 75, "{out}");

@@ -76,6 +76,22 @@ pub trait Account: Send + Sync {
         special_use: Option<SpecialUse>,
     ) -> Result<MailboxInfo, StoreError>;
 
+    /// Creates those of `wanted` that do not exist (the default mailboxes of a first
+    /// login). Backends may remember that it was done and answer later calls at once.
+    async fn ensure_mailboxes(&self, wanted: &[(&str, SpecialUse)]) -> Result<(), StoreError> {
+        let have = self.list_mailboxes().await?;
+        for (name, use_) in wanted {
+            if have.iter().any(|m| m.name == *name) {
+                continue;
+            }
+            match self.create_mailbox(name, Some(*use_)).await {
+                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
     /// Deletes a mailbox and its messages. INBOX cannot be deleted (`Invalid`). Inferior
     /// mailboxes are left in place (RFC 3501 6.3.4).
     async fn delete_mailbox(&self, name: &str) -> Result<(), StoreError>;

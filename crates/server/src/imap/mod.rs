@@ -33,6 +33,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+/// The special-use mailboxes every account gets: made when the account is added
+/// (`mailroom account add`) and, for accounts made otherwise, at the first login.
+pub const DEFAULT_MAILBOXES: &[(&str, mailroom_store::SpecialUse)] = &[
+    ("Drafts", mailroom_store::SpecialUse::Drafts),
+    ("Sent", mailroom_store::SpecialUse::Sent),
+    ("Trash", mailroom_store::SpecialUse::Trash),
+    ("Junk", mailroom_store::SpecialUse::Junk),
+];
+
 /// Serves one IMAP connection.
 pub fn serve(
     ctx: Arc<Ctx>,

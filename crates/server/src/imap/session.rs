@@ -498,19 +498,11 @@ impl Session {
             return;
         };
         let info = user.info.clone();
-        let texts = self
-            .ctx
-            .dir(move |d| {
-                let mut v = Vec::new();
-                while let Ok(Some(t)) = d.take_alert(&info) {
-                    v.push(t);
-                    if v.len() > 100 {
-                        break;
-                    }
-                }
-                v
-            })
-            .await;
+        let texts = self.ctx.dir(move |d| take_alerts(d, &info)).await;
+        self.write_alerts(texts);
+    }
+
+    fn write_alerts(&mut self, texts: Vec<String>) {
         for t in texts {
             self.line(None, Status::Ok, Some(&ResponseCode::Alert), &t);
         }
@@ -618,7 +610,13 @@ impl Session {
 
     /// A successful login: opens the mail store, creates the default special-use
     /// mailboxes, sends alerts; the reply carries the new capabilities.
-    pub(crate) async fn login_success(&mut self, info: AccountInfo) -> Reply {
+    /// `alerts`: the account's pending alerts when the caller already took them (in the
+    /// same directory call as the password check: one hop to the blocking pool per login).
+    pub(crate) async fn login_success(
+        &mut self,
+        info: AccountInfo,
+        alerts: Option<Vec<String>>,
+    ) -> Reply {
         let (domain, name) = info.store_key();
         let Some(key) = mailroom_store::AccountKey::new(&domain, &name) else {
             return Reply::no(Some(ResponseCode::ServerBug), "invalid account name");
@@ -627,6 +625,8 @@ impl Session {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot open the mail store");
+                // Taken alerts are shown even so: they are gone from the directory.
+                self.write_alerts(alerts.unwrap_or_default());
                 return Reply::no(Some(ResponseCode::Unavailable), "mail store unavailable");
             }
         };
@@ -642,7 +642,10 @@ impl Session {
         self.ctx.relay.record_peer(self.info.peer);
         self.user = Some(User { info, account });
         self.alerts.borrow_and_update();
-        self.send_alerts().await;
+        match alerts {
+            Some(texts) => self.write_alerts(texts),
+            None => self.send_alerts().await,
+        }
         let caps = cmd::capability::list(self);
         Reply::ok_code(ResponseCode::Capability(caps), "logged in")
     }
@@ -660,6 +663,18 @@ impl Session {
             "invalid user name or password",
         )
     }
+}
+
+/// Takes (removes and returns) the account's pending alerts, at most 100 at a time.
+pub(crate) fn take_alerts(d: &mailroom_directory::Directory, info: &AccountInfo) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Ok(Some(t)) = d.take_alert(info) {
+        v.push(t);
+        if v.len() >= 100 {
+            break;
+        }
+    }
+    v
 }
 
 /// Whether untagged EXPUNGE may be sent at the end of a command (RFC 3501 7.4.1: not

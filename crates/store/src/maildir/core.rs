@@ -328,6 +328,33 @@ impl Core {
         let maildir = account_dir.join("Maildir");
         make_maildir(&maildir)?;
         let index_path = account_dir.join("index.sqlite");
+        // Two processes opening a new index at once (the server and `mailroom deliver`)
+        // can get BUSY without SQLite's busy wait (switching to WAL, schema creation):
+        // try again a few times.
+        let mut tries = 0;
+        loop {
+            match Self::open_once(&key, &maildir, &index_path, &hub) {
+                Err(StoreError::Busy) if tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10 + 5 * tries));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    fn open_once(
+        key: &AccountKey,
+        maildir: &Path,
+        index_path: &Path,
+        hub: &Arc<LocalHub>,
+    ) -> Result<Core, StoreError> {
+        let (key, maildir, index_path, hub) = (
+            key.clone(),
+            maildir.to_path_buf(),
+            index_path.to_path_buf(),
+            hub.clone(),
+        );
         let (conn, fresh) = index::open(&index_path)?;
         let core = Core {
             key,
@@ -377,6 +404,18 @@ impl Core {
             return false;
         };
         g.take().is_some()
+    }
+
+    /// True when the account was not used for `d`.
+    pub fn idle_for(&self, d: std::time::Duration) -> bool {
+        let last = self.last_used.load(std::sync::atomic::Ordering::Relaxed);
+        Self::clock().saturating_sub(last) >= d.as_millis() as u64
+    }
+
+    /// Marks the account used now.
+    pub fn touch(&self) {
+        self.last_used
+            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether the index connection is open (a connection in use counts as open).
@@ -565,6 +604,36 @@ impl Core {
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
         Ok(row.info())
+    }
+
+    /// Creates those of `wanted` that do not exist, in one index transaction.
+    pub fn ensure_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> Result<(), StoreError> {
+        let mut conn = self.conn()?;
+        let missing = wanted
+            .iter()
+            .map(|(n, _)| find_mailbox(&conn, n).map(|m| m.is_none()))
+            .collect::<Result<Vec<bool>, StoreError>>()?;
+        if !missing.contains(&true) {
+            return Ok(());
+        }
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        for (name, use_) in wanted {
+            let name = names::normalize(name)?;
+            if find_mailbox(&tx, &name)?.is_some() {
+                continue;
+            }
+            self.create_parents(&tx, &name)?;
+            self.create_one(&tx, &name, Some(*use_))?;
+        }
+        tx.commit().map_err(sql_err)
+    }
+
+    /// Whether the account's files are still there (an outside `account remove` takes
+    /// them away under an open account).
+    pub fn files_present(&self) -> bool {
+        self.maildir.join("cur").is_dir() && self.index_path.is_file()
     }
 
     fn create_parents(&self, tx: &Transaction<'_>, name: &str) -> Result<(), StoreError> {

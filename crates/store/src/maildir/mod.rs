@@ -49,6 +49,10 @@ use std::sync::{Arc, Mutex, Weak};
 pub struct MaildirStore {
     root: PathBuf,
     accounts: Mutex<HashMap<AccountKey, Weak<MaildirAccount>>>,
+    /// Accounts kept open for [`KEEP_ACCOUNT`] after their last session ended, so that a
+    /// client that logs in again soon does not reopen the account (index, directory
+    /// walk). Without its index connection an account costs a few hundred octets.
+    kept: Mutex<HashMap<AccountKey, Arc<MaildirAccount>>>,
     hub: Arc<LocalHub>,
     watcher: Arc<watch::OutsideWatcher>,
     me: Weak<MaildirStore>,
@@ -60,6 +64,9 @@ pub struct MaildirStore {
 /// most of what a logged-in account costs, and a session that is not running a command
 /// needs none.
 pub const CLOSE_IDLE_INDEX: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// How long an account stays open after its last use when no session holds it.
+pub const KEEP_ACCOUNT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Closes the index connections of idle accounts, every half [`CLOSE_IDLE_INDEX`], and
 /// hands the memory they held back to the system.
@@ -76,6 +83,16 @@ async fn close_idle_indexes(store: Weak<MaildirStore>) {
             let map = s.accounts.lock().unwrap_or_else(|e| e.into_inner());
             map.values().filter_map(Weak::upgrade).collect()
         };
+        // Forget kept accounts that nobody used for KEEP_ACCOUNT (dropped in the pool).
+        let expired: Vec<Arc<MaildirAccount>> = {
+            let mut kept = s.kept.lock().unwrap_or_else(|e| e.into_inner());
+            let old: Vec<AccountKey> = kept
+                .iter()
+                .filter(|(_, a)| Arc::strong_count(a) == 1 && a.core.idle_for(KEEP_ACCOUNT))
+                .map(|(k, _)| k.clone())
+                .collect();
+            old.iter().filter_map(|k| kept.remove(k)).collect()
+        };
         drop(s);
         if live.is_empty() {
             continue;
@@ -86,6 +103,7 @@ async fn close_idle_indexes(store: Weak<MaildirStore>) {
                 closed += usize::from(a.core.close_if_idle(CLOSE_IDLE_INDEX));
             }
             drop(live);
+            drop(expired);
             if closed > 0 {
                 trim::release_free_memory();
             }
@@ -104,6 +122,7 @@ impl MaildirStore {
             MaildirStore {
                 root,
                 accounts: Mutex::new(HashMap::new()),
+                kept: Mutex::new(HashMap::new()),
                 hub: Arc::new(LocalHub::new(Some(hooks))),
                 watcher,
                 me: weak.clone(),
@@ -134,7 +153,13 @@ impl MaildirStore {
         key: &AccountKey,
     ) -> Result<Arc<MaildirAccount>, StoreError> {
         if let Some(a) = self.open_account_if_live(key) {
-            return Ok(a);
+            a.core.touch();
+            // Held by sessions: in use. Only kept: check it was not removed meanwhile.
+            if Arc::strong_count(&a) > 2 || a.core.files_present() {
+                return Ok(a);
+            }
+            // Removed from outside while kept: forget it and open anew.
+            self.forget(key);
         }
         self.closer.call_once(|| {
             tokio::spawn(close_idle_indexes(self.me.clone()));
@@ -153,9 +178,29 @@ impl MaildirStore {
         map.retain(|_, w| w.strong_count() > 0);
         let account = Arc::new(MaildirAccount {
             core: Arc::new(core),
+            ensured: std::sync::atomic::AtomicBool::new(false),
         });
         map.insert(key.clone(), Arc::downgrade(&account));
+        drop(map);
+        self.kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.clone(), account.clone());
         Ok(account)
+    }
+
+    /// Drops an account from the registry and the kept set.
+    fn forget(&self, key: &AccountKey) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        let kept = self
+            .kept
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(key);
+        drop(kept);
     }
 
     /// The outside-change watcher (exposed for tests: number of watched directories).
@@ -181,10 +226,7 @@ impl Store for MaildirStore {
 
     async fn remove_account(&self, key: &AccountKey) -> Result<(), StoreError> {
         let dir = self.account_dir(key);
-        self.accounts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
+        self.forget(key);
         tokio::task::spawn_blocking(move || match std::fs::remove_dir_all(&dir) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StoreError::Io(e)),
             _ => Ok(()),
@@ -202,6 +244,8 @@ impl Store for MaildirStore {
 /// this process hold the same one.
 pub struct MaildirAccount {
     core: Arc<Core>,
+    /// `ensure_mailboxes` already ran for this open account.
+    ensured: std::sync::atomic::AtomicBool,
 }
 
 impl MaildirAccount {
@@ -259,6 +303,18 @@ impl Account for MaildirAccount {
         let name = name.to_string();
         self.run(move |c| c.create_mailbox(&name, special_use))
             .await
+    }
+
+    async fn ensure_mailboxes(&self, wanted: &[(&str, SpecialUse)]) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        if self.ensured.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let wanted: Vec<(String, SpecialUse)> =
+            wanted.iter().map(|(n, u)| (n.to_string(), *u)).collect();
+        self.run(move |c| c.ensure_mailboxes(&wanted)).await?;
+        self.ensured.store(true, Ordering::Release);
+        Ok(())
     }
 
     async fn delete_mailbox(&self, name: &str) -> Result<(), StoreError> {

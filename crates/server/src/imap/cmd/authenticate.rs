@@ -68,7 +68,7 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
                 sasl = sa;
                 step = st;
             }
-            SaslStep::Success { account, .. } => return s.login_success(account).await,
+            SaslStep::Success { account, .. } => return s.login_success(account, None).await,
             SaslStep::Failure(f) => {
                 tracing::info!(mechanism = %mech, failure = %f, "AUTHENTICATE failed");
                 return match f {

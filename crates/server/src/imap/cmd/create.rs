@@ -10,26 +10,11 @@ use mailroom_store::{Account, SpecialUse, StoreError};
 use std::sync::Arc;
 
 /// Mailboxes every account has (created when missing at login).
-pub(crate) const DEFAULTS: &[(&str, SpecialUse)] = &[
-    ("Drafts", SpecialUse::Drafts),
-    ("Sent", SpecialUse::Sent),
-    ("Trash", SpecialUse::Trash),
-    ("Junk", SpecialUse::Junk),
-];
-
 /// Creates the default special-use mailboxes that are missing.
 pub(crate) async fn default_mailboxes(account: &Arc<dyn Account>) -> Result<(), StoreError> {
-    let have = account.list_mailboxes().await?;
-    for (name, use_) in DEFAULTS {
-        if have.iter().any(|m| m.name == *name) {
-            continue;
-        }
-        match account.create_mailbox(name, Some(*use_)).await {
-            Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(())
+    account
+        .ensure_mailboxes(crate::imap::DEFAULT_MAILBOXES)
+        .await
 }
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<String>) -> Reply {

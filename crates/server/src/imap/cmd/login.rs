@@ -8,7 +8,7 @@ use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Secret;
 
 enum Outcome {
-    Ok(AccountInfo),
+    Ok(AccountInfo, Vec<String>),
     Fail,
     Referral(String),
     Temporary(String),
@@ -51,7 +51,8 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
         .dir(move |d| match d.resolve_login(&login, ip) {
             Ok(LoginTarget::Local { account, .. }) => {
                 if d.verify_password(&account, &pw) {
-                    Outcome::Ok(account)
+                    let alerts = crate::imap::session::take_alerts(d, &account);
+                    Outcome::Ok(account, alerts)
                 } else {
                     Outcome::Fail
                 }
@@ -62,7 +63,7 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
         })
         .await;
     match outcome {
-        Outcome::Ok(a) => s.login_success(a).await,
+        Outcome::Ok(a, alerts) => s.login_success(a, Some(alerts)).await,
         Outcome::Fail => {
             tracing::info!(login = %username, "LOGIN failed");
             s.login_failed().await
