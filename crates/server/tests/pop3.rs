@@ -530,9 +530,76 @@ async fn retr_sets_seen_and_top_does_not() {
             oks += 1;
         }
     }
+    // `\Seen` is written behind the reply: other sessions see it shortly, while this
+    // session is still open.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, metas) = inbox_meta(&server, "alice").await;
+        if metas[0].flags.contains(mailroom_store::Flags::SEEN) {
+            assert!(!metas[1].flags.contains(mailroom_store::Flags::SEEN));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "RETR did not set \\Seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seen_is_written_by_quit_and_by_a_dropped_connection() {
+    let server = TestServer::start().await;
+    server.add_account("alice", "secret1");
+    for i in 0..6 {
+        server
+            .deliver("alice@localhost", &msg(&format!("m{i}"), "body"))
+            .await;
+    }
+    // Pipelined RETRs, then QUIT: every retrieved message is \Seen when QUIT answers.
+    let mut c = server.connect(Protocol::Pop3).await;
+    login(&mut c, "alice", "secret1").await;
+    c.send("RETR 1\r\nRETR 2\r\nRETR 3\r\nQUIT").await;
+    loop {
+        let l = c.line().await;
+        if l.starts_with("+OK mailroom POP3 server signing off") {
+            break;
+        }
+    }
     let (_, metas) = inbox_meta(&server, "alice").await;
-    assert!(metas[0].flags.contains(mailroom_store::Flags::SEEN));
-    assert!(!metas[1].flags.contains(mailroom_store::Flags::SEEN));
+    let seen: Vec<bool> = metas
+        .iter()
+        .map(|m| m.flags.contains(mailroom_store::Flags::SEEN))
+        .collect();
+    assert_eq!(seen, [true, true, true, false, false, false]);
+    // A connection dropped after RETR (no QUIT) records it too.
+    let mut c = server.connect(Protocol::Pop3).await;
+    login(&mut c, "alice", "secret1").await;
+    c.send("RETR 4\r\nRETR 5").await;
+    let mut ends = 0;
+    while ends < 2 {
+        if c.line().await == "." {
+            ends += 1;
+        }
+    }
+    drop(c);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let (_, metas) = inbox_meta(&server, "alice").await;
+        let seen: Vec<bool> = metas
+            .iter()
+            .map(|m| m.flags.contains(mailroom_store::Flags::SEEN))
+            .collect();
+        if seen == [true, true, true, true, true, false] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seen after drop: {seen:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     server.stop().await;
 }
 

@@ -84,6 +84,8 @@ struct Session {
     failures: u32,
     /// Consecutive erroneous commands.
     bad: u32,
+    /// `\Seen` writes behind RETR replies.
+    seen: cmd::retr::SeenBehind,
 }
 
 impl Session {
@@ -100,6 +102,7 @@ impl Session {
             timestamp: None,
             failures: 0,
             bad: 0,
+            seen: Default::default(),
         }
     }
 
@@ -212,6 +215,13 @@ impl Session {
     }
 
     async fn run(mut self) -> io::Result<()> {
+        let r = self.run_loop().await;
+        // A session that ends without QUIT still records what it retrieved.
+        self.seen.flush().await;
+        r
+    }
+
+    async fn run_loop(&mut self) -> io::Result<()> {
         let greeting = if self.ctx.config.pop3.apop {
             let host = self.ctx.config.server.hostname.clone();
             let ts = mailroom_directory::sasl::make_timestamp(&host);

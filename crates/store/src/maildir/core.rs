@@ -68,6 +68,13 @@ impl std::ops::Deref for ConnGuard<'_> {
     }
 }
 
+impl ConnGuard<'_> {
+    /// Closes the connection; the next [`Core::conn`] opens a new one.
+    fn discard(&mut self) {
+        self.0.take();
+    }
+}
+
 impl std::ops::DerefMut for ConnGuard<'_> {
     fn deref_mut(&mut self) -> &mut Connection {
         match self.0.as_mut() {
@@ -1354,9 +1361,23 @@ impl Core {
         flags: Flags,
         keywords: &[String],
     ) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| {
+            self.store_flags_in(conn, mailbox, uids, op, flags, keywords)
+        })
+    }
+
+    fn store_flags_in(
+        &self,
+        conn: &mut Connection,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
         let flags = Flags(flags.0 & 31);
         let keywords = normalize_keywords(keywords);
-        let mut conn = self.conn()?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1829,6 +1850,14 @@ impl Core {
     /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
     pub fn claim_recent(&self, mailbox: MailboxId, upto: Option<Uid>) -> Result<Uid, StoreError> {
         let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))
+    }
+
+    fn claim_recent_in(
+        conn: &mut Connection,
+        mailbox: MailboxId,
+        upto: Option<Uid>,
+    ) -> Result<Uid, StoreError> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -1853,6 +1882,26 @@ impl Core {
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         Ok(vec![dir.join("new"), dir.join("cur")])
     }
+}
+
+/// Runs `f` with commits that are not flushed to disk (WAL with `synchronous=NORMAL`):
+/// for flag changes and `\Recent` claims only. Such a commit survives a crash of the
+/// process (it is in the WAL file) but may be lost with a power failure, as the rename
+/// of the Maildir file that carries the same flags may be; a later full commit flushes
+/// it. Messages themselves (append, copy, move, expunge) always commit with a flush.
+fn light_sync<T>(
+    conn: &mut ConnGuard<'_>,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql_err)?;
+    let r = f(conn);
+    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        // Never leave a connection that does not flush: close it (it reopens with FULL).
+        tracing::warn!("cannot restore synchronous=FULL, closing the index: {e}");
+        conn.discard();
+    }
+    r
 }
 
 /// UIDs sorted ascending without duplicates.

@@ -331,6 +331,7 @@ impl Session {
 
     /// `QUIT`: in TRANSACTION, enters UPDATE and removes the marked messages.
     pub(crate) async fn quit(&mut self) -> std::io::Result<Next> {
+        self.seen.flush().await;
         let state = std::mem::replace(&mut self.state, State::Authorization { user: None });
         let State::Transaction(md) = state else {
             self.reply("+OK mailroom POP3 server signing off");

@@ -5,7 +5,7 @@
 
 use crate::pop3::{Session, State};
 use mailroom_proto::line::dot_stuff;
-use mailroom_store::{FlagOp, Flags, MessageContent, StoreError};
+use mailroom_store::{Account, FlagOp, Flags, MailboxId, MessageContent, StoreError, Uid};
 use std::io;
 use std::sync::Arc;
 
@@ -78,14 +78,9 @@ impl Session {
             if md.get(n).is_ok_and(|m| m.seen) {
                 return Ok(());
             }
+            md.mark_seen(n);
             let (acc, mbox) = (md.account.clone(), md.mailbox);
-            match acc
-                .store_flags(mbox, &[uid], FlagOp::Add, Flags::SEEN, &[])
-                .await
-            {
-                Ok(_) => md.mark_seen(n),
-                Err(e) => tracing::warn!(uid, error = %e, "cannot set \\Seen"),
-            }
+            self.seen.push(acc, mbox, uid);
         }
         Ok(())
     }
@@ -164,5 +159,58 @@ impl Session {
         }
         self.out.extend_from_slice(b".\r\n");
         Ok(())
+    }
+}
+
+/// `\Seen` for retrieved messages (P7), written behind the replies: the next RETR does
+/// not wait for the index write of the previous one. At most one write is in flight per
+/// session; UIDs retrieved meanwhile are written together by the next one. QUIT and the
+/// end of the session wait for all of it ([`SeenBehind::flush`]).
+#[derive(Default)]
+pub(crate) struct SeenBehind {
+    task: Option<tokio::task::JoinHandle<()>>,
+    queue: Vec<Uid>,
+    target: Option<(Arc<dyn Account>, MailboxId)>,
+}
+
+impl SeenBehind {
+    /// Queues `uid` and starts a write unless one is running.
+    pub(crate) fn push(&mut self, account: Arc<dyn Account>, mailbox: MailboxId, uid: Uid) {
+        self.queue.push(uid);
+        if self.target.is_none() {
+            self.target = Some((account, mailbox));
+        }
+        if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
+            return;
+        }
+        if let Some((acc, mbox)) = self.target.clone() {
+            let uids = std::mem::take(&mut self.queue);
+            self.task = Some(tokio::spawn(async move {
+                store_seen(&acc, mbox, &uids).await;
+            }));
+        }
+    }
+
+    /// Waits until every queued `\Seen` is written.
+    pub(crate) async fn flush(&mut self) {
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+        if self.queue.is_empty() {
+            return;
+        }
+        if let Some((acc, mbox)) = self.target.clone() {
+            let uids = std::mem::take(&mut self.queue);
+            store_seen(&acc, mbox, &uids).await;
+        }
+    }
+}
+
+async fn store_seen(acc: &Arc<dyn Account>, mbox: MailboxId, uids: &[Uid]) {
+    if let Err(e) = acc
+        .store_flags(mbox, uids, FlagOp::Add, Flags::SEEN, &[])
+        .await
+    {
+        tracing::warn!(?uids, error = %e, "cannot set \\Seen");
     }
 }
