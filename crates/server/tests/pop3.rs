@@ -532,20 +532,33 @@ async fn retr_sets_seen_and_top_does_not() {
     }
     // `\Seen` is written behind the reply: other sessions see it shortly, while this
     // session is still open.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    wait_for_seen(&server, "alice", &[true, false]).await;
+    server.stop().await;
+}
+
+/// `\Seen` of each INBOX message, in UID order.
+async fn seen_flags(server: &TestServer, account: &str) -> Vec<bool> {
+    let (_, metas) = inbox_meta(server, account).await;
+    metas
+        .iter()
+        .map(|m| m.flags.contains(mailroom_store::Flags::SEEN))
+        .collect()
+}
+
+/// Waits (5 s at most) until the INBOX messages' `\Seen` flags are `want`.
+async fn wait_for_seen(server: &TestServer, account: &str, want: &[bool]) {
+    let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let (_, metas) = inbox_meta(&server, "alice").await;
-        if metas[0].flags.contains(mailroom_store::Flags::SEEN) {
-            assert!(!metas[1].flags.contains(mailroom_store::Flags::SEEN));
-            break;
+        let seen = seen_flags(server, account).await;
+        if seen == want {
+            return;
         }
         assert!(
-            std::time::Instant::now() < deadline,
-            "RETR did not set \\Seen"
+            Instant::now() < deadline,
+            "\\Seen flags {seen:?}, want {want:?}"
         );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    server.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -567,12 +580,10 @@ async fn seen_is_written_by_quit_and_by_a_dropped_connection() {
             break;
         }
     }
-    let (_, metas) = inbox_meta(&server, "alice").await;
-    let seen: Vec<bool> = metas
-        .iter()
-        .map(|m| m.flags.contains(mailroom_store::Flags::SEEN))
-        .collect();
-    assert_eq!(seen, [true, true, true, false, false, false]);
+    assert_eq!(
+        seen_flags(&server, "alice").await,
+        [true, true, true, false, false, false]
+    );
     // A connection dropped after RETR (no QUIT) records it too.
     let mut c = server.connect(Protocol::Pop3).await;
     login(&mut c, "alice", "secret1").await;
@@ -584,22 +595,7 @@ async fn seen_is_written_by_quit_and_by_a_dropped_connection() {
         }
     }
     drop(c);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let (_, metas) = inbox_meta(&server, "alice").await;
-        let seen: Vec<bool> = metas
-            .iter()
-            .map(|m| m.flags.contains(mailroom_store::Flags::SEEN))
-            .collect();
-        if seen == [true, true, true, true, true, false] {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "seen after drop: {seen:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_for_seen(&server, "alice", &[true, true, true, true, true, false]).await;
     server.stop().await;
 }
 

@@ -630,7 +630,7 @@ impl Session {
                 return Reply::no(Some(ResponseCode::Unavailable), "mail store unavailable");
             }
         };
-        if let Err(e) = cmd::create::default_mailboxes(&account).await {
+        if let Err(e) = account.ensure_mailboxes(super::DEFAULT_MAILBOXES).await {
             tracing::warn!(error = %e, "cannot create the default mailboxes");
         }
         let address = info.address();

@@ -340,7 +340,12 @@ impl Core {
         // try again a few times.
         let mut tries = 0;
         loop {
-            match Self::open_once(&key, &maildir, &index_path, &hub) {
+            match Self::open_once(
+                key.clone(),
+                maildir.clone(),
+                index_path.clone(),
+                hub.clone(),
+            ) {
                 Err(StoreError::Busy) if tries < 50 => {
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(10 + 5 * tries));
@@ -351,17 +356,11 @@ impl Core {
     }
 
     fn open_once(
-        key: &AccountKey,
-        maildir: &Path,
-        index_path: &Path,
-        hub: &Arc<LocalHub>,
+        key: AccountKey,
+        maildir: PathBuf,
+        index_path: PathBuf,
+        hub: Arc<LocalHub>,
     ) -> Result<Core, StoreError> {
-        let (key, maildir, index_path, hub) = (
-            key.clone(),
-            maildir.to_path_buf(),
-            index_path.to_path_buf(),
-            hub.clone(),
-        );
         let (conn, fresh) = index::open(&index_path)?;
         let core = Core {
             key,
@@ -395,8 +394,7 @@ impl Core {
             let (c, _fresh) = index::open(&self.index_path)?;
             *g = Some(c);
         }
-        self.last_used
-            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
+        self.touch();
         Ok(ConnGuard(g))
     }
 
@@ -616,23 +614,26 @@ impl Core {
     /// Creates those of `wanted` that do not exist, in one index transaction.
     pub fn ensure_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
-        let missing = wanted
-            .iter()
-            .map(|(n, _)| find_mailbox(&conn, n).map(|m| m.is_none()))
-            .collect::<Result<Vec<bool>, StoreError>>()?;
-        if !missing.contains(&true) {
+        let mut missing = Vec::new();
+        for (name, use_) in wanted {
+            let name = names::normalize(name)?;
+            if find_mailbox(&conn, &name)?.is_none() {
+                missing.push((name, *use_));
+            }
+        }
+        if missing.is_empty() {
             return Ok(());
         }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
-        for (name, use_) in wanted {
-            let name = names::normalize(name)?;
-            if find_mailbox(&tx, &name)?.is_some() {
+        for (name, use_) in &missing {
+            // Another process may have made it since the check above.
+            if find_mailbox(&tx, name)?.is_some() {
                 continue;
             }
-            self.create_parents(&tx, &name)?;
-            self.create_one(&tx, &name, Some(*use_))?;
+            self.create_parents(&tx, name)?;
+            self.create_one(&tx, name, Some(*use_))?;
         }
         tx.commit().map_err(sql_err)
     }
@@ -1781,8 +1782,7 @@ impl Core {
         let found = self.locate_message(conn, mailbox, uid);
         let _ = conn.busy_timeout(index::BUSY_TIMEOUT);
         drop(guard);
-        self.last_used
-            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
+        self.touch();
         let loc = match found {
             Ok(l) => l,
             Err(e @ StoreError::NotFound(_)) => return Some(Err(e)),

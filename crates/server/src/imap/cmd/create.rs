@@ -1,21 +1,12 @@
-//! CREATE (RFC 3501 6.3.3, RFC 6154 CREATE-SPECIAL-USE), and the default special-use
-//! mailboxes made on first login.
+//! CREATE (RFC 3501 6.3.3, RFC 6154 CREATE-SPECIAL-USE). The default special-use
+//! mailboxes are `imap::DEFAULT_MAILBOXES`, made by `Account::ensure_mailboxes`.
 
 use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::{Account, SpecialUse, StoreError};
-use std::sync::Arc;
-
-/// Mailboxes every account has (created when missing at login).
-/// Creates the default special-use mailboxes that are missing.
-pub(crate) async fn default_mailboxes(account: &Arc<dyn Account>) -> Result<(), StoreError> {
-    account
-        .ensure_mailboxes(crate::imap::DEFAULT_MAILBOXES)
-        .await
-}
+use mailroom_store::SpecialUse;
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<String>) -> Reply {
     let Some(user) = &s.user else {

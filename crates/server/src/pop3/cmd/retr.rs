@@ -177,18 +177,14 @@ impl SeenBehind {
     /// Queues `uid` and starts a write unless one is running.
     pub(crate) fn push(&mut self, account: Arc<dyn Account>, mailbox: MailboxId, uid: Uid) {
         self.queue.push(uid);
-        if self.target.is_none() {
-            self.target = Some((account, mailbox));
-        }
+        let (acc, mbox) = self.target.get_or_insert((account, mailbox)).clone();
         if self.task.as_ref().is_some_and(|t| !t.is_finished()) {
             return;
         }
-        if let Some((acc, mbox)) = self.target.clone() {
-            let uids = std::mem::take(&mut self.queue);
-            self.task = Some(tokio::spawn(async move {
-                store_seen(&acc, mbox, &uids).await;
-            }));
-        }
+        let uids = std::mem::take(&mut self.queue);
+        self.task = Some(tokio::spawn(async move {
+            store_seen(&acc, mbox, &uids).await;
+        }));
     }
 
     /// Waits until every queued `\Seen` is written.
