@@ -115,6 +115,12 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             "set both tls.cert and tls.key, or neither".into(),
         ));
     }
+    if c.server.worker_threads > 1024 {
+        return Err((
+            "server.worker_threads".into(),
+            "must be at most 1024 (0 picks one less than the CPUs)".into(),
+        ));
+    }
     if c.server.main_domain.trim().is_empty() {
         return Err(("server.main_domain".into(), "must not be empty".into()));
     }
@@ -242,6 +248,18 @@ mod tests {
     fn syntax_error_is_located() {
         let e = parse("m.toml", "[imap]\nlisten = [\"127.0.0.1:1\"\n").unwrap_err();
         assert!(e.line.is_some());
+    }
+
+    #[test]
+    fn worker_threads_default_and_limit() {
+        let c = parse("t.toml", "").unwrap();
+        assert_eq!(c.server.worker_threads, 0);
+        assert!(c.server.worker_threads() >= 1);
+        let c = parse("t.toml", "[server]\nworker_threads = 3\n").unwrap();
+        assert_eq!(c.server.worker_threads(), 3);
+        let e = parse("t.toml", "[server]\nworker_threads = 5000\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("server.worker_threads"));
+        assert_eq!(e.line, Some(2));
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! ```text
 //! mailroom [--config FILE] [--data DIR] serve [--imap ADDR] [--imaps ADDR] [--pop3 ADDR] [--pop3s ADDR] [--lmtp ADDR]
 //! mailroom [--data DIR] domain add|remove|list [NAME]
-//! mailroom [--data DIR] account add NAME[@DOMAIN] (--password PASS | --password-stdin)
+//! mailroom [--data DIR] account add NAME[@DOMAIN] (--password PASS | --password-stdin | --password-hash HASH)
 //! mailroom [--data DIR] account passwd|remove|list ...
+//! mailroom [--data DIR] account import FILE        # passwd-file lines NAME:{SCHEME}HASH[:...]
 //! mailroom [--data DIR] account mail-secret NAME[@DOMAIN]        # APOP/CRAM secret from stdin
 //! mailroom [--data DIR] account quota NAME[@DOMAIN] SIZE|none [--messages N|none]
 //! mailroom [--data DIR] alias add ADDRESS TARGET
@@ -132,6 +133,16 @@ struct PasswordArgs {
     /// Read the password from the first line of standard input.
     #[arg(long)]
     password_stdin: bool,
+    /// An already hashed password in `{SCHEME}` syntax (`{SHA512-CRYPT}$6$...`,
+    /// `{PLAIN}...`, as `doveadm pw` prints), kept as it is.
+    #[arg(long, value_name = "HASH")]
+    password_hash: Option<String>,
+}
+
+/// How an account's new password was given.
+enum NewPassword {
+    Clear(Secret),
+    Hash(String),
 }
 
 #[derive(Subcommand)]
@@ -150,6 +161,15 @@ enum AccountOp {
         name: String,
         #[command(flatten)]
         password: PasswordArgs,
+    },
+    /// Add or update accounts from a passwd-file (Dovecot's format: one
+    /// `NAME[@DOMAIN]:{SCHEME}HASH[:...]` per line; `#` comments, blank lines and the
+    /// fields after the hash are ignored). Hashes are kept as they are.
+    Import {
+        file: PathBuf,
+        /// Scheme of hashes without a `{SCHEME}` prefix (Dovecot passwd-file's `scheme=`).
+        #[arg(long, default_value = "CRYPT")]
+        default_scheme: String,
     },
     /// Remove an account and its mail.
     Remove { name: String },
@@ -351,9 +371,12 @@ fn open_directory(config: &Config) -> Result<Directory> {
     )?)
 }
 
-fn read_password(p: &PasswordArgs) -> Result<Secret> {
+fn read_password(p: &PasswordArgs) -> Result<NewPassword> {
+    if let Some(h) = &p.password_hash {
+        return Ok(NewPassword::Hash(h.clone()));
+    }
     if let Some(pw) = &p.password {
-        return Ok(Secret::from(pw.as_str()));
+        return Ok(NewPassword::Clear(Secret::from(pw.as_str())));
     }
     let mut line = String::new();
     std::io::stdin().read_line(&mut line)?;
@@ -361,7 +384,61 @@ fn read_password(p: &PasswordArgs) -> Result<Secret> {
     if pw.is_empty() {
         bail!("empty password on standard input");
     }
-    Ok(Secret::from(pw))
+    Ok(NewPassword::Clear(Secret::from(pw)))
+}
+
+/// Makes an account's mail store (Maildir, index, default mailboxes), so the first login
+/// finds it ready; on failure the first login makes it, and this only warns.
+fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
+    let made = (|| -> anyhow::Result<()> {
+        let opened = mailroom_server::server::open_data(config)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            for a in accounts {
+                let (d, n) = a.store_key();
+                let Some(key) = mailroom_store::AccountKey::new(&d, &n) else {
+                    continue;
+                };
+                let r = async {
+                    let acc = opened.store.open_account(&key).await?;
+                    acc.ensure_mailboxes(mailroom_server::imap::DEFAULT_MAILBOXES)
+                        .await
+                }
+                .await;
+                if let Err(e) = r {
+                    eprintln!("mailroom: warning: the mail store of {} will be made at its first login: {e}", a.address());
+                }
+            }
+        });
+        Ok(())
+    })();
+    if let Err(e) = made {
+        eprintln!("mailroom: warning: the mail stores will be made at the first logins: {e}");
+    }
+}
+
+/// One passwd-file line: `(name, hash)`, or `None` for a comment or a blank line.
+fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return Ok(None);
+    }
+    let mut fields = line.splitn(3, ':');
+    let name = fields.next().unwrap_or_default().trim();
+    let Some(hash) = fields.next() else {
+        bail!("no password field (NAME:{{SCHEME}}HASH)");
+    };
+    if name.is_empty() {
+        bail!("empty user name");
+    }
+    let hash = if hash.starts_with('{') || hash.starts_with('$') {
+        hash.to_string()
+    } else {
+        format!("{{{}}}{hash}", default_scheme.to_ascii_uppercase())
+    };
+    Ok(Some((name.to_string(), hash)))
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -473,37 +550,63 @@ fn account(config: &Config, op: AccountOp) -> Result<ExitCode> {
             password,
             admin,
         } => {
-            let pw = read_password(&password)?;
-            let a = dir.add_account(&name, &pw)?;
+            let a = match read_password(&password)? {
+                NewPassword::Clear(pw) => dir.add_account(&name, &pw)?,
+                NewPassword::Hash(h) => dir.add_account_with_hash(&name, &h)?,
+            };
             if admin {
                 dir.set_admin(&a.address(), true)?;
             }
-            // The mail store is made now (Maildir, index, default mailboxes), so the
-            // first login finds it ready; if that fails, the first login makes it.
-            let (d, n) = a.store_key();
-            if let Some(key) = mailroom_store::AccountKey::new(&d, &n) {
-                let made = (|| -> anyhow::Result<()> {
-                    let opened = mailroom_server::server::open_data(config)?;
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()?;
-                    rt.block_on(async {
-                        let acc = opened.store.open_account(&key).await?;
-                        acc.ensure_mailboxes(mailroom_server::imap::DEFAULT_MAILBOXES)
-                            .await
-                    })?;
-                    Ok(())
-                })();
-                if let Err(e) = made {
-                    eprintln!("mailroom: warning: the mail store of {} will be made at its first login: {e}", a.address());
-                }
-            }
+            make_stores(config, std::slice::from_ref(&a));
             println!("account {} added", a.address());
         }
         AccountOp::Passwd { name, password } => {
-            let pw = read_password(&password)?;
-            dir.set_password(&name, &pw)?;
+            match read_password(&password)? {
+                NewPassword::Clear(pw) => dir.set_password(&name, &pw)?,
+                NewPassword::Hash(h) => dir.set_password_hash(&name, &h)?,
+            }
             println!("password of {} changed", dir.account(&name)?.address());
+        }
+        AccountOp::Import {
+            file,
+            default_scheme,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (mut added, mut updated, mut failed) = (Vec::new(), 0usize, 0usize);
+            for (i, line) in text.lines().enumerate() {
+                let at = format!("{}:{}", file.display(), i + 1);
+                let (name, hash) = match passwd_line(line, &default_scheme) {
+                    Ok(Some(x)) => x,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        eprintln!("mailroom: {at}: {e}");
+                        failed += 1;
+                        continue;
+                    }
+                };
+                let r = if dir.account(&name).is_ok() {
+                    dir.set_password_hash(&name, &hash).map(|()| None)
+                } else {
+                    dir.add_account_with_hash(&name, &hash).map(Some)
+                };
+                match r {
+                    Ok(Some(a)) => added.push(a),
+                    Ok(None) => updated += 1,
+                    Err(e) => {
+                        eprintln!("mailroom: {at}: {name}: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            make_stores(config, &added);
+            println!(
+                "{} accounts added, {updated} updated, {failed} lines refused",
+                added.len()
+            );
+            if failed > 0 {
+                return Ok(ExitCode::from(1));
+            }
         }
         AccountOp::Remove { name } => {
             let a = dir.remove_account(&name)?;
@@ -639,6 +742,7 @@ fn serve(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
     // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
     // extra thread costs stack pages, and the work is short.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.server.worker_threads())
         .max_blocking_threads(16)
         .enable_all()
         .build()

@@ -585,19 +585,7 @@ fn pop3_on_stdio_serves_one_session() {
         deliver(d, data, "alice", b"Subject: hi\r\n\r\n.dot\r\n", &[]).0,
         0
     );
-    let mut c = bin()
-        .args(["--data", data, "pop3", "--stdio"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    c.stdin
-        .take()
-        .unwrap()
-        .write_all(b"USER alice\r\nPASS pw\r\nSTAT\r\nRETR 1\r\nQUIT\r\n")
-        .unwrap();
-    let out = c.wait_with_output().unwrap();
+    let out = pop3_stdio(data, b"USER alice\r\nPASS pw\r\nSTAT\r\nRETR 1\r\nQUIT\r\n");
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = text.split("\r\n").collect();
@@ -689,4 +677,110 @@ fn account_quota_and_mailbox_alias_commands() {
     assert_eq!(alias(&["remove", "jsmith", "news"]).0, 1);
     let (_, out, _) = alias(&["list", "jsmith"]);
     assert_eq!(out, "boss-inbox -> ~boss/INBOX\n");
+}
+
+/// One `pop3 --stdio` session with `input` on its standard input.
+fn pop3_stdio(data: &str, input: &[u8]) -> std::process::Output {
+    let mut c = bin()
+        .args(["--data", data, "pop3", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+/// A POP3 login through `pop3 --stdio`: the reply to PASS.
+fn pop3_pass_reply(data: &str, user: &str, pass: &str) -> String {
+    let out = pop3_stdio(
+        data,
+        format!("USER {user}\r\nPASS {pass}\r\nQUIT\r\n").as_bytes(),
+    );
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split("\r\n").nth(2).unwrap_or_default().to_string()
+}
+
+#[test]
+fn account_import_and_password_hashes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = d.join("data");
+    let data = data.to_str().unwrap();
+    // Dovecot's passwd-file format, as the lab's Dovecot uses it, with the usual extras.
+    let passwd = d.join("passwd");
+    std::fs::write(
+        &passwd,
+        "# users\n\
+         \n\
+         dave:{PLAIN}pw1\n\
+         erin@localhost:{PLAIN}pw2:1000:1000::/home/erin::\n\
+         frank:plainpw\n\
+         nocolon\n\
+         :{PLAIN}nameless\n\
+         gina:{NOSUCH}x\n",
+    )
+    .unwrap();
+    let (code, out, err) = run(
+        d,
+        &[
+            "--data",
+            data,
+            "account",
+            "import",
+            passwd.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "refused lines make the exit code 1: {out} {err}");
+    // frank's hash has no {SCHEME}: the default scheme is CRYPT, and "plainpw" is no
+    // crypt string.
+    assert_eq!(
+        out, "2 accounts added, 0 updated, 4 lines refused\n",
+        "{err}"
+    );
+    for line in [":5:", ":6:", ":7:", ":8:"] {
+        assert!(err.contains(line), "line {line} reported: {err}");
+    }
+    // The stores were made with the default mailboxes, as `account add` does.
+    assert!(d.join("data/mail/localhost/dave/Maildir/cur").is_dir());
+    assert!(d.join("data/mail/localhost/erin/Maildir/Sent/cur").is_dir());
+    assert!(pop3_pass_reply(data, "dave", "pw1").starts_with("+OK"));
+    assert!(pop3_pass_reply(data, "erin", "pw2").starts_with("+OK"));
+    assert!(pop3_pass_reply(data, "dave", "pw2").starts_with("-ERR [AUTH]"));
+
+    // Unprefixed hashes in another scheme; a second import updates.
+    std::fs::write(&passwd, "frank:plainpw\ndave:{PLAIN}new1\n").unwrap();
+    let (code, out, err) = run(
+        d,
+        &[
+            "--data",
+            data,
+            "account",
+            "import",
+            "--default-scheme",
+            "plain",
+            passwd.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "1 accounts added, 1 updated, 0 lines refused\n");
+    assert!(pop3_pass_reply(data, "frank", "plainpw").starts_with("+OK"));
+    assert!(pop3_pass_reply(data, "dave", "new1").starts_with("+OK"));
+    assert!(pop3_pass_reply(data, "dave", "pw1").starts_with("-ERR [AUTH]"));
+
+    // --password-hash for add and passwd; a hash in no known scheme is refused.
+    let account = |op: &str, name: &str, hash: &str| {
+        run(
+            d,
+            &["--data", data, "account", op, name, "--password-hash", hash],
+        )
+    };
+    assert_eq!(account("add", "hal", "{PLAIN}h1").0, 0);
+    assert!(pop3_pass_reply(data, "hal", "h1").starts_with("+OK"));
+    assert_eq!(account("passwd", "hal", "{PLAIN}h2").0, 0);
+    assert!(pop3_pass_reply(data, "hal", "h2").starts_with("+OK"));
+    assert_ne!(account("add", "ivy", "{NOSUCH}x").0, 0);
+    let (_, out, _) = run(d, &["--data", data, "account", "list"]);
+    assert!(!out.contains("ivy"), "{out}");
 }

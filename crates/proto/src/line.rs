@@ -110,6 +110,52 @@ pub fn dot_stuff(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec
     *prev_cr = last == b'\r';
 }
 
+/// Length of the prefix of `input` that [`dot_stuff`] (starting in state `bol`,
+/// `prev_cr`) would copy unchanged: up to the first bare LF, or through the line end
+/// before the first line that starts with a dot.
+pub fn unchanged_prefix(input: &[u8], bol: bool, prev_cr: bool) -> usize {
+    if bol && input.first() == Some(&b'.') {
+        return 0;
+    }
+    for i in memchr::memchr_iter(b'\n', input) {
+        let cr_before = if i > 0 {
+            input[i - 1] == b'\r'
+        } else {
+            prev_cr
+        };
+        if !cr_before {
+            return i;
+        }
+        if input.get(i + 1) == Some(&b'.') {
+            return i + 1;
+        }
+    }
+    input.len()
+}
+
+/// [`dot_stuff`] for text that is already in `buf[start..]` (read there straight from a
+/// file): the unchanged prefix stays where it is, and only the rest, if any, is copied out
+/// and stuffed back. Text that needs no change (CRLF without leading dots, the common
+/// case) is not copied at all.
+pub fn dot_stuff_in_place(buf: &mut Vec<u8>, start: usize, bol: &mut bool, prev_cr: &mut bool) {
+    let Some(input) = buf.get(start..) else {
+        return;
+    };
+    if input.is_empty() {
+        return;
+    }
+    let keep = unchanged_prefix(input, *bol, *prev_cr);
+    if keep > 0 {
+        *bol = input[keep - 1] == b'\n';
+        *prev_cr = input[keep - 1] == b'\r';
+    }
+    if keep == input.len() {
+        return;
+    }
+    let rest = buf.split_off(start + keep);
+    dot_stuff(&rest, bol, prev_cr, buf);
+}
+
 /// The octet-at-a-time definition of [`dot_stuff`], kept as the reference for its tests.
 #[cfg(test)]
 fn dot_stuff_reference(input: &[u8], bol: &mut bool, prev_cr: &mut bool, out: &mut Vec<u8>) {
@@ -191,6 +237,37 @@ mod tests {
             proptest::prop_assert_eq!(o1, o2);
             proptest::prop_assert_eq!((b1, c1), (b2, c2));
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn dot_stuff_in_place_equals_dot_stuff(
+            text in proptest::collection::vec(proptest::sample::select(b".\r\nab".to_vec()), 0..300),
+            split in 1usize..80,
+            head in proptest::collection::vec(proptest::sample::select(b"+OK\r\n".to_vec()), 0..8),
+        ) {
+            let (mut b1, mut c1, mut o1) = (true, false, head.clone());
+            let (mut b2, mut c2, mut o2) = (true, false, head);
+            for chunk in text.chunks(split) {
+                dot_stuff(chunk, &mut b1, &mut c1, &mut o1);
+                let start = o2.len();
+                o2.extend_from_slice(chunk);
+                dot_stuff_in_place(&mut o2, start, &mut b2, &mut c2);
+            }
+            proptest::prop_assert_eq!(o1, o2);
+            proptest::prop_assert_eq!((b1, c1), (b2, c2));
+        }
+    }
+
+    #[test]
+    fn unchanged_prefix_stops_where_a_change_is_needed() {
+        assert_eq!(unchanged_prefix(b"ab\r\ncd\r\n", true, false), 8);
+        assert_eq!(unchanged_prefix(b".ab\r\n", true, false), 0);
+        assert_eq!(unchanged_prefix(b".ab\r\n", false, false), 5);
+        assert_eq!(unchanged_prefix(b"ab\r\n.c\r\n", true, false), 4);
+        assert_eq!(unchanged_prefix(b"ab\ncd", true, false), 2);
+        assert_eq!(unchanged_prefix(b"\nab", false, true), 3);
+        assert_eq!(unchanged_prefix(b"\nab", false, false), 0);
     }
 
     #[test]

@@ -71,6 +71,24 @@ pub struct ServerSection {
     pub real_to_header: String,
     /// The local admin socket (`mailroom sessions`); relative to the data directory.
     pub admin_socket: PathBuf,
+    /// Threads running the sessions; 0 (the default) picks one less than the CPUs, at
+    /// least one (see [`ServerSection::worker_threads`]).
+    pub worker_threads: usize,
+}
+
+impl ServerSection {
+    /// The number of session threads. By default one CPU is left to the blocking pool
+    /// (SQLite, password hashing, file reads) and whatever shares the machine (the MTA):
+    /// on the 2-CPU lab machine, one session thread served 10-35 % more POP3 MB/s and
+    /// IMAP logins than two, with less CPU per message, because two threads woke each
+    /// other to steal work and competed with everything else for both cores.
+    pub fn worker_threads(&self) -> usize {
+        if self.worker_threads > 0 {
+            return self.worker_threads;
+        }
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus.saturating_sub(1).max(1)
+    }
 }
 
 impl Default for ServerSection {
@@ -83,6 +101,7 @@ impl Default for ServerSection {
             shutdown_grace_secs: 10,
             real_to_header: "X-Real-To".into(),
             admin_socket: PathBuf::from("admin.sock"),
+            worker_threads: 0,
         }
     }
 }

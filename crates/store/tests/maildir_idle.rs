@@ -52,3 +52,58 @@ async fn watched_mailbox_lets_the_index_close() {
     // It reopens on demand.
     assert_eq!(acc.status(inbox).await.expect("status").messages, 1);
 }
+
+async fn mailbox_names(acc: &std::sync::Arc<dyn mailroom_store::Account>) -> Vec<String> {
+    let list = acc.list_mailboxes().await.expect("list");
+    list.into_iter().map(|m| m.name).collect()
+}
+
+/// An account whose store exists opens without its index (a login needs none); the first
+/// operation that needs the index opens it and first does what an eager open does:
+/// mailboxes made by outside programs are found, and default mailboxes asked for at login
+/// are made before anything can be listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_account_opens_its_index_on_first_use() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = AccountKey::new("localhost", "lazy").expect("key");
+    {
+        let store = MaildirStore::open(dir.path().to_path_buf()).expect("store");
+        let a = store.open_maildir_account(&key).await.expect("account");
+        assert!(a.index_is_open(), "a new store is made and indexed at once");
+    }
+    // A mail client writing the Maildir directly adds a folder while the server is down.
+    let outside = dir.path().join("localhost/lazy/Maildir/Outside");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(outside.join(sub)).expect("mkdir");
+    }
+    let store = MaildirStore::open(dir.path().to_path_buf()).expect("store");
+    let a = store.open_maildir_account(&key).await.expect("account");
+    let acc: std::sync::Arc<dyn mailroom_store::Account> = a.clone();
+    assert!(
+        !a.index_is_open(),
+        "opening for a login leaves the index closed"
+    );
+    acc.ensure_mailboxes(&[("Archive", mailroom_store::SpecialUse::Archive)])
+        .await
+        .expect("ensure");
+    assert!(!a.index_is_open(), "default mailboxes wait for the index");
+    let names = mailbox_names(&acc).await;
+    assert!(names.iter().any(|n| n == "INBOX"), "{names:?}");
+    assert!(names.iter().any(|n| n == "Outside"), "{names:?}");
+    assert!(names.iter().any(|n| n == "Archive"), "{names:?}");
+    assert!(
+        dir.path()
+            .join("localhost/lazy/Maildir/Archive/cur")
+            .is_dir(),
+        "the deferred mailbox exists on disk"
+    );
+    // A store whose index file vanished is rebuilt from the files on first use.
+    drop((acc, a, store));
+    std::fs::remove_file(dir.path().join("localhost/lazy/index.sqlite")).expect("rm index");
+    let _ = std::fs::remove_file(dir.path().join("localhost/lazy/index.sqlite-wal"));
+    let _ = std::fs::remove_file(dir.path().join("localhost/lazy/index.sqlite-shm"));
+    let store = MaildirStore::open(dir.path().to_path_buf()).expect("store");
+    let acc = store.open_account(&key).await.expect("account");
+    let names = mailbox_names(&acc).await;
+    assert!(names.iter().any(|n| n == "Archive"), "{names:?}");
+}

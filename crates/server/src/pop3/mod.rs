@@ -17,7 +17,7 @@
 //! nowhere else; a dropped, timed-out or shut-down connection deletes nothing.
 //!
 //! Architecture invariant: an idle session holds no large buffer: the read buffer grows on
-//! demand and is released when empty; message content is streamed in 64 KiB chunks and
+//! demand and is released when empty; message content is streamed in 128 KiB chunks and
 //! the snapshot is a `Vec` of (uid, size, deleted).
 
 mod cmd;
@@ -134,10 +134,9 @@ impl Session {
             self.stream.flush().await
         })
         .await;
+        // The buffer is kept (a long RETR reuses it chunk after chunk); `fill` releases
+        // it before waiting for the client.
         self.out.clear();
-        if self.out.capacity() > 1024 {
-            self.out = Vec::new();
-        }
         match r {
             Ok(r) => r,
             Err(_) => Err(io::Error::new(
@@ -151,6 +150,9 @@ impl Session {
     /// saying so to the client).
     async fn fill(&mut self) -> io::Result<bool> {
         self.write_out().await?;
+        if self.out.capacity() > 1024 {
+            self.out = Vec::new();
+        }
         if self.buf.is_empty() && self.buf.capacity() > 4096 {
             self.buf = Vec::new();
         }

@@ -52,6 +52,23 @@ pub struct Core {
     /// When the connection was last handed out (milliseconds on [`Core::clock`]).
     last_used: std::sync::atomic::AtomicU64,
     hub: Arc<LocalHub>,
+    /// The index was opened and checked since this account was opened (outside mailboxes
+    /// discovered, deferred default mailboxes made). An account opened for a login only
+    /// (IMAP LOGIN followed by nothing, or IDLE elsewhere) never opens its index.
+    ready: std::sync::atomic::AtomicBool,
+    /// Guards the first-use state.
+    prepare: Mutex<Preparing>,
+    /// Held while [`Core::ensure_ready`] prepares.
+    serial: Mutex<()>,
+}
+
+/// The first-use state of [`Core`].
+#[derive(Default)]
+struct Preparing {
+    /// The thread running the preparation (its own index calls must not wait for it).
+    by: Option<std::thread::ThreadId>,
+    /// Default mailboxes asked for before the index was opened.
+    pending: Vec<(String, SpecialUse)>,
 }
 
 /// The index connection of an account, locked for one operation.
@@ -333,49 +350,118 @@ impl Core {
         hub: Arc<LocalHub>,
     ) -> Result<Core, StoreError> {
         let maildir = account_dir.join("Maildir");
-        make_maildir(&maildir)?;
         let index_path = account_dir.join("index.sqlite");
+        // An account whose store exists is opened without its index: a login does not
+        // need it, and the first operation that does opens and checks it
+        // ([`Core::ensure_ready`]). New or damaged stores are made and checked now.
+        let complete = ["cur", "new", "tmp"]
+            .iter()
+            .all(|d| maildir.join(d).is_dir())
+            && fs::metadata(&index_path).is_ok_and(|m| m.is_file() && m.len() > 0);
+        let core = Core {
+            key,
+            maildir,
+            conn: Mutex::new(None),
+            index_path,
+            last_used: std::sync::atomic::AtomicU64::new(Self::clock()),
+            hub,
+            ready: std::sync::atomic::AtomicBool::new(false),
+            prepare: Mutex::new(Preparing::default()),
+            serial: Mutex::new(()),
+        };
+        if !complete {
+            core.ensure_ready()?;
+        }
+        Ok(core)
+    }
+
+    /// Opens and checks the index on first use of an account opened without it: as the
+    /// eager open does, the Maildir is made if missing, an empty index is rebuilt from
+    /// the files, mailboxes made by outside programs are added, then the default
+    /// mailboxes deferred by [`Core::defer_mailboxes`] are made. Calls from the preparing
+    /// thread itself pass through; other threads wait for it.
+    fn ensure_ready(&self) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering::{Acquire, Release};
+        if self.ready.load(Acquire) {
+            return Ok(());
+        }
+        let me = std::thread::current().id();
+        {
+            let p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
+            if p.by == Some(me) {
+                return Ok(());
+            }
+        }
+        // One preparation at a time; the preparing thread's own index calls pass the
+        // check above (through `by`) instead of waiting here.
+        let _serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ready.load(Acquire) {
+            return Ok(());
+        }
+        self.prepare.lock().unwrap_or_else(|e| e.into_inner()).by = Some(me);
+        let r = self.prepare_index();
+        let mut p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
+        p.by = None;
+        if r.is_ok() {
+            p.pending.clear();
+            self.ready.store(true, Release);
+        }
+        r
+    }
+
+    fn prepare_index(&self) -> Result<(), StoreError> {
+        make_maildir(&self.maildir)?;
         // Two processes opening a new index at once (the server and `mailroom deliver`)
         // can get BUSY without SQLite's busy wait (switching to WAL, schema creation):
         // try again a few times.
         let mut tries = 0;
-        loop {
-            match Self::open_once(
-                key.clone(),
-                maildir.clone(),
-                index_path.clone(),
-                hub.clone(),
-            ) {
+        let fresh = loop {
+            let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+            if g.is_some() {
+                break false;
+            }
+            match index::open(&self.index_path) {
+                Ok((c, fresh)) => {
+                    *g = Some(c);
+                    break fresh;
+                }
                 Err(StoreError::Busy) if tries < 50 => {
+                    drop(g);
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(10 + 5 * tries));
                 }
-                r => return r,
+                Err(e) => return Err(e),
             }
-        }
-    }
-
-    fn open_once(
-        key: AccountKey,
-        maildir: PathBuf,
-        index_path: PathBuf,
-        hub: Arc<LocalHub>,
-    ) -> Result<Core, StoreError> {
-        let (conn, fresh) = index::open(&index_path)?;
-        let core = Core {
-            key,
-            maildir,
-            conn: Mutex::new(Some(conn)),
-            index_path,
-            last_used: std::sync::atomic::AtomicU64::new(Self::clock()),
-            hub,
         };
         if fresh {
-            core.rebuild()?;
+            self.rebuild()?;
         } else {
-            core.discover()?;
+            self.discover()?;
         }
-        Ok(core)
+        let pending = self
+            .prepare
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pending
+            .clone();
+        if !pending.is_empty() {
+            self.ensure_mailboxes(&pending)?;
+        }
+        Ok(())
+    }
+
+    /// Defers making the default mailboxes to the index's first use, when it is not open
+    /// yet; `false` when it is (the caller makes them now).
+    pub fn defer_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> bool {
+        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
+        let mut p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+            return false;
+        }
+        p.pending.extend_from_slice(wanted);
+        true
     }
 
     /// Milliseconds since an arbitrary start, for idle accounting.
@@ -389,6 +475,7 @@ impl Core {
 
     /// The index connection, reopened if it was closed while idle.
     pub(crate) fn conn(&self) -> Result<ConnGuard<'_>, StoreError> {
+        self.ensure_ready()?;
         let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         if g.is_none() {
             let (c, _fresh) = index::open(&self.index_path)?;

@@ -77,6 +77,12 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     let conn = Connection::open(path).map_err(sql_err)?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(sql_err)?;
+    // Cached statements stay prepared across bindings (see the directory's open).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(sql_err)?;
     // Switching to WAL takes an exclusive lock (and may answer BUSY at once while another
     // process writes); once the file is in WAL mode it stays so: leave it alone.
     let mode: String = conn

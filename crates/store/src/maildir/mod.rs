@@ -312,7 +312,11 @@ impl Account for MaildirAccount {
         }
         let wanted: Vec<(String, SpecialUse)> =
             wanted.iter().map(|(n, u)| (n.to_string(), *u)).collect();
-        self.run(move |c| c.ensure_mailboxes(&wanted)).await?;
+        // Not opened yet (a login): made when the index is first used, before any
+        // mailbox can be listed or selected.
+        if !self.core.defer_mailboxes(&wanted) {
+            self.run(move |c| c.ensure_mailboxes(&wanted)).await?;
+        }
         self.ensured.store(true, Ordering::Release);
         Ok(())
     }

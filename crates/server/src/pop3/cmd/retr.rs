@@ -1,10 +1,10 @@
 //! RETR and TOP (RFC 1939 sections 5 and 7): the message is streamed from its content
-//! handle in 64 KiB chunks read off the async threads, dot-stuffed, and ended with
+//! handle in 128 KiB chunks read in place into the output buffer, dot-stuffed, and ended with
 //! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7) when the
 //! account has the `s` right on the mailbox (P8); TOP does not.
 
 use crate::pop3::{Session, State};
-use mailroom_proto::line::dot_stuff;
+use mailroom_proto::line::dot_stuff_in_place;
 use mailroom_store::{Account, FlagOp, Flags, MailboxId, MessageContent, StoreError, Uid};
 use std::io;
 use std::sync::Arc;
@@ -133,26 +133,41 @@ impl Session {
         let mut offset = 0u64;
         let (mut bol, mut prev_cr) = (true, false);
         let size = content.size();
-        // Chunks of at most 64 KiB are read in place, as `MessageContent` allows: a hop to
-        // the blocking pool per chunk cost more in thread switches than the read itself.
-        let mut buf = vec![0u8; CHUNK.min(usize::try_from(size).unwrap_or(CHUNK)).max(1)];
+        // Each chunk is read straight into the output buffer, behind the replies already
+        // queued, and dot-stuffed there: text that needs no change is never copied in user
+        // space. Chunks of at most CHUNK are read in place, as `MessageContent` allows: a
+        // hop to the blocking pool per chunk cost more in thread switches than the read.
         while offset < size {
-            let n = content.read_at(offset, &mut buf)?;
+            let want = CHUNK.min(usize::try_from(size - offset).unwrap_or(CHUNK));
+            let start = self.out.len();
+            self.out.resize(start + want, 0);
+            let n = match content.read_at(offset, &mut self.out[start..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    self.out.truncate(start);
+                    return Err(e);
+                }
+            };
+            self.out.truncate(start + n);
             if n == 0 {
                 break;
             }
-            let chunk = &buf[..n];
             offset += n as u64;
-            let (send, done) = match cut.as_mut().and_then(|c| c.scan(chunk)) {
-                Some(k) => (&chunk[..k], true),
-                None => (chunk, false),
+            let done = match cut.as_mut().and_then(|c| c.scan(&self.out[start..])) {
+                Some(k) => {
+                    self.out.truncate(start + k);
+                    true
+                }
+                None => false,
             };
-            self.out.reserve(send.len() + send.len() / 32 + 8);
-            dot_stuff(send, &mut bol, &mut prev_cr, &mut self.out);
-            self.write_out().await?;
-            if done {
+            dot_stuff_in_place(&mut self.out, start, &mut bol, &mut prev_cr);
+            if done || offset >= size {
                 break;
             }
+            // Not the last chunk: send what is queued. The last one stays queued with the
+            // terminator below, so a message that fits one chunk leaves in one write
+            // (status line, text and `.` together: one segment for the client to read).
+            self.write_out().await?;
         }
         if !bol {
             self.out.extend_from_slice(b"\r\n");
