@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test and check that CI runs: rustfmt, clippy (warnings denied), the unit,
 # transcript and integration tests, and the real-client acceptance kit
-# (../shared/clientkit) against a freshly started mailroom.
+# (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
+# fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh).
 #
 # Usage: scripts/check.sh            everything
 #        CHECK_SKIP_KIT=1 scripts/check.sh   everything but the client kit
@@ -38,3 +39,6 @@ if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then
     exit 0
 fi
 scripts/clientkit.sh "$SHARED"
+
+step "real POP3 clients on a mailbox filled through LMTP"
+scripts/pop3-clients.sh

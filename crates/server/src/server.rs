@@ -246,6 +246,8 @@ pub fn test_config(data: &Path) -> Config {
     c.server.data_dir = data.to_path_buf();
     c.server.hostname = "mailroom.test".into();
     c.server.shutdown_grace_secs = 2;
+    // Tests exercise every mechanism; the default leaves CRAM-MD5 off.
+    c.server.cram_md5 = true;
     c.imap.listen = vec![any];
     c.imap.listen_tls = vec![any];
     c.pop3.listen = vec![any];

@@ -533,3 +533,32 @@ async fn login_records_the_peer_for_relaying() {
     .await
     .unwrap();
 }
+
+/// With the default configuration CRAM-MD5 is neither offered nor accepted (clients that
+/// pick it because it is offered do not fall back when the account has no mail secret).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cram_md5_is_off_by_default() {
+    tokio::spawn(async move {
+        let default = mailroom_server::Config::default().server.cram_md5;
+        let server = TestServer::start_with(|c| c.server.cram_md5 = default).await;
+        server.add_account("u", "pw");
+        let mut c = server.connect(Protocol::Imap).await;
+        let g = exp(&mut c, "* OK [CAPABILITY {*}] mailroom ready").await;
+        assert!(!g.contains("AUTH=CRAM-MD5"), "{g}");
+        assert!(
+            g.contains(" AUTH=PLAIN") && g.contains(" AUTH=SCRAM-SHA-256"),
+            "{g}"
+        );
+        c.send("a AUTHENTICATE CRAM-MD5").await;
+        exp(
+            &mut c,
+            "a NO [CANNOT] unsupported authentication mechanism CRAM-MD5",
+        )
+        .await;
+        c.send("b AUTHENTICATE PLAIN AHUAcHc=").await;
+        exp(&mut c, "b OK [CAPABILITY {*}] {*}").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}

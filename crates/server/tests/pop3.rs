@@ -738,3 +738,40 @@ async fn client_that_never_reads_is_closed() {
     assert!(total < 8 * 3_000_000, "{total} octets: everything was sent");
     server.stop().await;
 }
+
+/// With the default configuration CRAM-MD5 is neither in CAPA, nor in the bare AUTH list,
+/// nor accepted; the other mechanisms are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cram_md5_is_off_by_default() {
+    let default = mailroom_server::Config::default().server.cram_md5;
+    let server = TestServer::start_with(|c| c.server.cram_md5 = default).await;
+    server.add_account("alice", "secret1");
+    let mut c = server.connect(Protocol::Pop3).await;
+    c.expect("+OK{*}").await;
+    c.send("CAPA").await;
+    c.expect("+OK capability list follows").await;
+    let mut caps = Vec::new();
+    loop {
+        let l = c.line().await;
+        if l == "." {
+            break;
+        }
+        caps.push(l);
+    }
+    assert!(
+        caps.contains(&"SASL PLAIN LOGIN SCRAM-SHA-256".to_string()),
+        "{caps:?}"
+    );
+    c.send("AUTH").await;
+    c.expect("+OK{*}").await;
+    c.expect("PLAIN").await;
+    c.expect("LOGIN").await;
+    c.expect("SCRAM-SHA-256").await;
+    c.expect(".").await;
+    c.send("AUTH CRAM-MD5").await;
+    c.expect("-ERR unsupported SASL mechanism").await;
+    c.send("AUTH PLAIN AGFsaWNlAHNlY3JldDE=").await;
+    c.expect("+OK{*}").await;
+    c.send("QUIT").await;
+    c.expect("+OK{*}").await;
+}

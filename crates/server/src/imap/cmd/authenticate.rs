@@ -12,7 +12,7 @@ use mailroom_proto::imap::Secret;
 
 pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secret>) -> Reply {
     let mech = mechanism.to_ascii_uppercase();
-    if !MECHANISMS.contains(&mech.as_str()) {
+    if !MECHANISMS.contains(&mech.as_str()) || !s.ctx.config.server.sasl_enabled(&mech) {
         return Reply::no(
             Some(ResponseCode::Cannot),
             &format!("unsupported authentication mechanism {mech}"),

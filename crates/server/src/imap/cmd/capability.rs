@@ -40,7 +40,9 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
             v.push("LOGINDISABLED".into());
         }
         for m in mailroom_directory::sasl::MECHANISMS {
-            if plain_off && matches!(*m, "PLAIN" | "LOGIN") {
+            if (plain_off && matches!(*m, "PLAIN" | "LOGIN"))
+                || !s.ctx.config.server.sasl_enabled(m)
+            {
                 continue;
             }
             v.push(format!("AUTH={m}"));

@@ -110,10 +110,11 @@ impl Session {
     /// The mechanisms offered on this connection.
     pub(crate) fn mechanisms(&self) -> Vec<&'static str> {
         let plain = self.plaintext_allowed();
+        let server = &self.ctx.config.server;
         MECHANISMS
             .iter()
             .copied()
-            .filter(|m| plain || !is_plaintext_mech(m))
+            .filter(|m| (plain || !is_plaintext_mech(m)) && server.sasl_enabled(m))
             .collect()
     }
 
@@ -228,7 +229,7 @@ impl Session {
             self.reply(".");
             return Ok(true);
         };
-        if !MECHANISMS.contains(&mech.as_str()) {
+        if !MECHANISMS.contains(&mech.as_str()) || !self.ctx.config.server.sasl_enabled(&mech) {
             self.err("unsupported SASL mechanism");
             return Ok(true);
         }
