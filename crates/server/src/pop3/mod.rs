@@ -17,7 +17,7 @@
 //! nowhere else; a dropped, timed-out or shut-down connection deletes nothing.
 //!
 //! Architecture invariant: an idle session holds no large buffer: the read buffer grows on
-//! demand and is released when empty; message content is streamed in 128 KiB chunks and
+//! demand and is released when empty; message content is streamed in 64 KiB chunks and
 //! the snapshot is a `Vec` of (uid, size, deleted).
 
 mod cmd;

@@ -1,5 +1,5 @@
 //! RETR and TOP (RFC 1939 sections 5 and 7): the message is streamed from its content
-//! handle in 128 KiB chunks read in place into the output buffer, dot-stuffed, and ended with
+//! handle in 64 KiB chunks read in place into the output buffer, dot-stuffed, and ended with
 //! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7) when the
 //! account has the `s` right on the mailbox (P8); TOP does not.
 
