@@ -199,6 +199,20 @@ fn tls_connector(server: &TestServer) -> tokio_rustls::TlsConnector {
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
 
+/// Sends CAPA and returns the capability lines.
+async fn capa(c: &mut Client) -> Vec<String> {
+    c.send("CAPA").await;
+    c.expect("+OK capability list follows").await;
+    let mut caps = Vec::new();
+    loop {
+        let l = c.line().await;
+        if l == "." {
+            return caps;
+        }
+        caps.push(l);
+    }
+}
+
 async fn read_capa<R: tokio::io::AsyncBufRead + Unpin>(r: &mut R) -> Vec<String> {
     let mut caps = Vec::new();
     loop {
@@ -218,16 +232,7 @@ async fn stls_with_tls_required_for_plaintext() {
     server.add_account("alice", "secret1");
     let mut c = server.connect(Protocol::Pop3).await;
     c.expect("+OK{*}").await;
-    c.send("CAPA").await;
-    c.expect("+OK capability list follows").await;
-    let mut caps = Vec::new();
-    loop {
-        let l = c.line().await;
-        if l == "." {
-            break;
-        }
-        caps.push(l);
-    }
+    let caps = capa(&mut c).await;
     assert!(!caps.contains(&"USER".to_string()), "{caps:?}");
     assert!(
         caps.contains(&"SASL CRAM-MD5 SCRAM-SHA-256".to_string()),
@@ -748,16 +753,7 @@ async fn cram_md5_is_off_by_default() {
     server.add_account("alice", "secret1");
     let mut c = server.connect(Protocol::Pop3).await;
     c.expect("+OK{*}").await;
-    c.send("CAPA").await;
-    c.expect("+OK capability list follows").await;
-    let mut caps = Vec::new();
-    loop {
-        let l = c.line().await;
-        if l == "." {
-            break;
-        }
-        caps.push(l);
-    }
+    let caps = capa(&mut c).await;
     assert!(
         caps.contains(&"SASL PLAIN LOGIN SCRAM-SHA-256".to_string()),
         "{caps:?}"

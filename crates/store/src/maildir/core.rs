@@ -56,19 +56,9 @@ pub struct Core {
     /// discovered, deferred default mailboxes made). An account opened for a login only
     /// (IMAP LOGIN followed by nothing, or IDLE elsewhere) never opens its index.
     ready: std::sync::atomic::AtomicBool,
-    /// Guards the first-use state.
-    prepare: Mutex<Preparing>,
-    /// Held while [`Core::ensure_ready`] prepares.
-    serial: Mutex<()>,
-}
-
-/// The first-use state of [`Core`].
-#[derive(Default)]
-struct Preparing {
-    /// The thread running the preparation (its own index calls must not wait for it).
-    by: Option<std::thread::ThreadId>,
-    /// Default mailboxes asked for before the index was opened.
-    pending: Vec<(String, SpecialUse)>,
+    /// Default mailboxes asked for before the index was opened (changed only while
+    /// `conn` is locked).
+    pending: Mutex<Vec<(String, SpecialUse)>>,
 }
 
 /// The index connection of an account, locked for one operation.
@@ -353,7 +343,7 @@ impl Core {
         let index_path = account_dir.join("index.sqlite");
         // An account whose store exists is opened without its index: a login does not
         // need it, and the first operation that does opens and checks it
-        // ([`Core::ensure_ready`]). New or damaged stores are made and checked now.
+        // ([`Core::conn`]). New or damaged stores are made and checked now.
         let complete = ["cur", "new", "tmp"]
             .iter()
             .all(|d| maildir.join(d).is_dir())
@@ -366,86 +356,43 @@ impl Core {
             last_used: std::sync::atomic::AtomicU64::new(Self::clock()),
             hub,
             ready: std::sync::atomic::AtomicBool::new(false),
-            prepare: Mutex::new(Preparing::default()),
-            serial: Mutex::new(()),
+            pending: Mutex::new(Vec::new()),
         };
         if !complete {
-            core.ensure_ready()?;
+            drop(core.conn()?);
         }
         Ok(core)
     }
 
-    /// Opens and checks the index on first use of an account opened without it: as the
-    /// eager open does, the Maildir is made if missing, an empty index is rebuilt from
-    /// the files, mailboxes made by outside programs are added, then the default
-    /// mailboxes deferred by [`Core::defer_mailboxes`] are made. Calls from the preparing
-    /// thread itself pass through; other threads wait for it.
-    fn ensure_ready(&self) -> Result<(), StoreError> {
-        use std::sync::atomic::Ordering::{Acquire, Release};
-        if self.ready.load(Acquire) {
-            return Ok(());
-        }
-        let me = std::thread::current().id();
-        {
-            let p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
-            if p.by == Some(me) {
-                return Ok(());
-            }
-        }
-        // One preparation at a time; the preparing thread's own index calls pass the
-        // check above (through `by`) instead of waiting here.
-        let _serial = self.serial.lock().unwrap_or_else(|e| e.into_inner());
-        if self.ready.load(Acquire) {
-            return Ok(());
-        }
-        self.prepare.lock().unwrap_or_else(|e| e.into_inner()).by = Some(me);
-        let r = self.prepare_index();
-        let mut p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
-        p.by = None;
-        if r.is_ok() {
-            p.pending.clear();
-            self.ready.store(true, Release);
-        }
-        r
-    }
-
-    fn prepare_index(&self) -> Result<(), StoreError> {
-        make_maildir(&self.maildir)?;
-        // Two processes opening a new index at once (the server and `mailroom deliver`)
-        // can get BUSY without SQLite's busy wait (switching to WAL, schema creation):
-        // try again a few times.
+    /// Opens the index file. Two processes opening a new index at once (the server and
+    /// `mailroom deliver`) can get BUSY without SQLite's busy wait (switching to WAL,
+    /// schema creation): try again a few times.
+    fn open_index(&self) -> Result<(Connection, bool), StoreError> {
         let mut tries = 0;
-        let fresh = loop {
-            let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-            if g.is_some() {
-                break false;
-            }
+        loop {
             match index::open(&self.index_path) {
-                Ok((c, fresh)) => {
-                    *g = Some(c);
-                    break fresh;
-                }
                 Err(StoreError::Busy) if tries < 50 => {
-                    drop(g);
                     tries += 1;
                     std::thread::sleep(Duration::from_millis(10 + 5 * tries));
                 }
-                Err(e) => return Err(e),
+                r => return r,
             }
-        };
-        if fresh {
-            self.rebuild()?;
-        } else {
-            self.discover()?;
         }
-        let pending = self
-            .prepare
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .pending
-            .clone();
+    }
+
+    /// First use of the index of an account opened without it, with the connection
+    /// locked (the Maildir already made if missing): as an eager open would, an empty
+    /// index is rebuilt from the files, mailboxes made by outside programs are added,
+    /// then the default mailboxes deferred by [`Core::defer_mailboxes`] are made.
+    fn prepare(&self, conn: &mut Connection, fresh: bool) -> Result<(), StoreError> {
+        if fresh {
+            self.rebuild_on(conn)?;
+        } else {
+            self.discover_on(conn)?;
+        }
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
         if !pending.is_empty() {
-            self.ensure_mailboxes(&pending)?;
+            self.ensure_mailboxes_on(conn, &pending)?;
         }
         Ok(())
     }
@@ -453,14 +400,18 @@ impl Core {
     /// Defers making the default mailboxes to the index's first use, when it is not open
     /// yet; `false` when it is (the caller makes them now).
     pub fn defer_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> bool {
-        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+        use std::sync::atomic::Ordering::Acquire;
+        if self.ready.load(Acquire) {
             return false;
         }
-        let mut p = self.prepare.lock().unwrap_or_else(|e| e.into_inner());
-        if self.ready.load(std::sync::atomic::Ordering::Acquire) {
+        let _conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ready.load(Acquire) {
             return false;
         }
-        p.pending.extend_from_slice(wanted);
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(wanted);
         true
     }
 
@@ -474,12 +425,29 @@ impl Core {
     }
 
     /// The index connection, reopened if it was closed while idle.
+    /// On the first use after the account was opened without its index, the index is
+    /// also checked ([`Core::prepare`]) before the connection is handed out.
     pub(crate) fn conn(&self) -> Result<ConnGuard<'_>, StoreError> {
-        self.ensure_ready()?;
+        use std::sync::atomic::Ordering::{Acquire, Release};
         let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
-        if g.is_none() {
-            let (c, _fresh) = index::open(&self.index_path)?;
-            *g = Some(c);
+        let ready = self.ready.load(Acquire);
+        if !ready {
+            // A new account: the directories come first (the index lives beside them).
+            make_maildir(&self.maildir)?;
+        }
+        let fresh = match &*g {
+            Some(_) => false,
+            None => {
+                let (c, fresh) = self.open_index()?;
+                *g = Some(c);
+                fresh
+            }
+        };
+        if !ready {
+            if let Some(c) = g.as_mut() {
+                self.prepare(c, fresh)?;
+            }
+            self.ready.store(true, Release);
         }
         self.touch();
         Ok(ConnGuard(g))
@@ -521,8 +489,7 @@ impl Core {
 
     /// Fills a new index from the files: every mailbox directory, its UIDVALIDITY and
     /// high-water mark from `mailroom-uids`, every message with the UID in its name.
-    fn rebuild(&self) -> Result<(), StoreError> {
-        let mut conn = self.conn()?;
+    fn rebuild_on(&self, conn: &mut Connection) -> Result<(), StoreError> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -544,10 +511,9 @@ impl Core {
     }
 
     /// Adds mailbox directories created by outside programs to the index.
-    fn discover(&self) -> Result<(), StoreError> {
+    fn discover_on(&self, conn: &mut Connection) -> Result<(), StoreError> {
         let mut found = vec!["INBOX".to_string()];
         self.walk(&self.maildir, "", &mut found)?;
-        let mut conn = self.conn()?;
         let known: HashSet<String> = {
             let mut st = conn
                 .prepare("SELECT name FROM mailboxes")
@@ -647,8 +613,8 @@ impl Core {
     // ---- mailboxes -------------------------------------------------------------------
 
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
-        self.discover()?;
-        let conn = self.conn()?;
+        let mut conn = self.conn()?;
+        self.discover_on(&mut conn)?;
         let mut st = conn
             .prepare(&format!("SELECT {MAILBOX_COLS} FROM mailboxes"))
             .map_err(sql_err)?;
@@ -701,10 +667,18 @@ impl Core {
     /// Creates those of `wanted` that do not exist, in one index transaction.
     pub fn ensure_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> Result<(), StoreError> {
         let mut conn = self.conn()?;
+        self.ensure_mailboxes_on(&mut conn, wanted)
+    }
+
+    fn ensure_mailboxes_on(
+        &self,
+        conn: &mut Connection,
+        wanted: &[(String, SpecialUse)],
+    ) -> Result<(), StoreError> {
         let mut missing = Vec::new();
         for (name, use_) in wanted {
             let name = names::normalize(name)?;
-            if find_mailbox(&conn, &name)?.is_none() {
+            if find_mailbox(conn, &name)?.is_none() {
                 missing.push((name, *use_));
             }
         }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Schema version written into `PRAGMA user_version`. Version 2 made `messages` a rowid
-/// table (see [`MIGRATE_1_TO_2`]).
+/// table (see [`migrate_1_to_2`]).
 const VERSION: i64 = 2;
 
 const SCHEMA: &str = "
@@ -56,38 +56,25 @@ CREATE TABLE IF NOT EXISTS expunged (
 ) WITHOUT ROWID;
 ";
 
-/// Maps SQLite errors: lock contention is `Busy`, the rest `Index`.
 /// Version 1 kept `messages` as a `WITHOUT ROWID` table. Its rows carry the parsed
 /// structure (often several KiB), so most spilled onto overflow pages, and SQLite compares
 /// a key against such a cell only after reading the whole record: every lookup by
 /// (mailbox, uid) read all overflow pages of the ~7 cells its binary search touched (six
 /// 2-4 KiB reads per POP3 RETR, a fifth of the server's CPU under POP3 load). As a rowid
 /// table the key lives in a small separate index and a lookup reads one row's local part.
-/// The columns are unchanged, so the copy is one `INSERT ... SELECT`.
-const MIGRATE_1_TO_2: &str = "
-CREATE TABLE messages_v2 (
-    mailbox       INTEGER NOT NULL,
-    uid           INTEGER NOT NULL,
-    base          TEXT NOT NULL,
-    file          TEXT NOT NULL,
-    flags         INTEGER NOT NULL,
-    keywords      TEXT NOT NULL,
-    modseq        INTEGER NOT NULL,
-    internal_date INTEGER NOT NULL,
-    internal_tz   INTEGER NOT NULL,
-    size          INTEGER NOT NULL,
-    raw_size      INTEGER NOT NULL,
-    crlf_clean    INTEGER NOT NULL,
-    structure     BLOB NOT NULL,
-    PRIMARY KEY (mailbox, uid)
-);
-INSERT INTO messages_v2 SELECT mailbox, uid, base, file, flags, keywords, modseq,
-    internal_date, internal_tz, size, raw_size, crlf_clean, structure FROM messages;
-DROP TABLE messages;
-ALTER TABLE messages_v2 RENAME TO messages;
-CREATE INDEX messages_modseq ON messages (mailbox, modseq);
-PRAGMA user_version = 2;
-";
+/// The old table is set aside, [`SCHEMA`] makes the new one (the columns are unchanged),
+/// and the rows are copied with one `INSERT ... SELECT`.
+fn migrate_1_to_2() -> String {
+    format!(
+        "ALTER TABLE messages RENAME TO messages_v1;
+         DROP INDEX messages_modseq;
+         {SCHEMA}
+         INSERT INTO messages SELECT mailbox, uid, base, file, flags, keywords, modseq,
+             internal_date, internal_tz, size, raw_size, crlf_clean, structure FROM messages_v1;
+         DROP TABLE messages_v1;
+         PRAGMA user_version = 2;"
+    )
+}
 
 /// Brings an index of an older version up to [`VERSION`], in one transaction; another
 /// process may have done it meanwhile, so the version is read again under the lock.
@@ -98,7 +85,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(sql_err)?;
         if version == 1 {
-            conn.execute_batch(MIGRATE_1_TO_2).map_err(sql_err)?;
+            conn.execute_batch(&migrate_1_to_2()).map_err(sql_err)?;
         }
         conn.execute_batch("COMMIT").map_err(sql_err)
     })();
@@ -108,6 +95,7 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     r
 }
 
+/// Maps SQLite errors: lock contention is `Busy`, the rest `Index`.
 pub fn sql_err(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
