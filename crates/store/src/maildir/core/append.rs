@@ -1,0 +1,269 @@
+//! Adding messages: append, and copy/move between mailboxes.
+
+use super::files::{copy_file, locate, sync_dir, unique_base, write_tmp, Written};
+use super::rows::{decode_keywords, encode_keywords, get_mailbox, normalize_keywords, sorted_uids};
+use super::{now_secs, Core};
+use crate::maildir::index::sql_err;
+use crate::maildir::keywords::KeywordFile;
+use crate::maildir::names::{self, FileName};
+use crate::{AppendOutcome, AppendRequest, CopyOutcome, Flags, MailboxId, ModSeq, StoreError, Uid};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+impl Core {
+    pub fn append(
+        &self,
+        mailbox: MailboxId,
+        req: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        let dir = {
+            let conn = self.conn()?;
+            let m = get_mailbox(&conn, mailbox.0)?;
+            names::mailbox_dir(&self.maildir, &m.name)
+        };
+        let (date, tz) = req.internal_date.unwrap_or((now_secs(), 0));
+        let written = write_tmp(&dir, &req, date)?;
+        let result = self.commit_append(mailbox.0, &dir, &written, &req, date, tz);
+        if result.is_err() {
+            let _ = fs::remove_file(&written.tmp_path);
+        }
+        let outcome = result?;
+        self.notify(mailbox.0);
+        Ok(outcome)
+    }
+
+    fn commit_append(
+        &self,
+        id: i64,
+        dir: &Path,
+        w: &Written,
+        req: &AppendRequest,
+        date: i64,
+        tz: i32,
+    ) -> Result<AppendOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let m = get_mailbox(&tx, id)?;
+        if names::mailbox_dir(&self.maildir, &m.name) != dir {
+            return Err(StoreError::Busy); // renamed meanwhile; the caller may retry
+        }
+        let uid = m.uidnext;
+        if uid == u32::MAX {
+            return Err(StoreError::Corrupt("UIDs exhausted".into()));
+        }
+        let flags = Flags(req.flags.0 & 31);
+        let keywords = normalize_keywords(&req.keywords);
+        let mut kf = KeywordFile::load(dir);
+        let letters = kf.assign(&keywords);
+        kf.save()?;
+        let base = format!("{},U={uid},S={}", w.base, w.size);
+        let name = FileName::render(&base, flags, &letters);
+        let dst = dir.join("cur").join(&name);
+        fs::rename(&w.tmp_path, &dst)?;
+        let inserted = (|| -> Result<ModSeq, StoreError> {
+            sync_dir(&dir.join("cur"))?;
+            let modseq = m.highest_modseq + 1;
+            tx.execute(
+                "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
+                     internal_tz, size, raw_size, crlf_clean, structure)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    id,
+                    uid,
+                    base,
+                    name,
+                    flags.0,
+                    encode_keywords(&keywords),
+                    modseq as i64,
+                    date,
+                    tz,
+                    w.size as i64,
+                    w.raw_size as i64,
+                    w.size == w.raw_size,
+                    w.structure
+                ],
+            )
+            .map_err(sql_err)?;
+            tx.execute(
+                "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+                params![id, uid + 1, modseq as i64],
+            )
+            .map_err(sql_err)?;
+            Ok(modseq)
+        })();
+        match inserted.and_then(|modseq| tx.commit().map_err(sql_err).map(|_| modseq)) {
+            Ok(modseq) => Ok(AppendOutcome {
+                uid_validity: m.uidvalidity,
+                uid,
+                modseq,
+            }),
+            Err(e) => {
+                // Not acknowledged: take the file back out so it is not adopted later.
+                let _ = fs::remove_file(&dst);
+                Err(e)
+            }
+        }
+    }
+
+    pub fn copy(
+        &self,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        remove: bool,
+    ) -> Result<CopyOutcome, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let src = get_mailbox(&tx, from.0)?;
+        let dst = get_mailbox(&tx, to.0)?;
+        if src.id == dst.id && remove {
+            return Err(StoreError::Invalid(
+                "cannot move a message into its own mailbox".into(),
+            ));
+        }
+        let src_cur = names::mailbox_dir(&self.maildir, &src.name).join("cur");
+        let dst_dir = names::mailbox_dir(&self.maildir, &dst.name);
+        let dst_cur = dst_dir.join("cur");
+        type Row = (
+            Uid,
+            String,
+            String,
+            u8,
+            String,
+            i64,
+            i32,
+            i64,
+            i64,
+            bool,
+            Vec<u8>,
+        );
+        let rows: Vec<Row> = {
+            let mut st = tx
+                .prepare(
+                    "SELECT uid, base, file, flags, keywords, internal_date, internal_tz, size, raw_size,
+                            crlf_clean, structure
+                     FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                )
+                .map_err(sql_err)?;
+            let mut v = Vec::new();
+            for uid in sorted_uids(uids) {
+                let row: Option<Row> = st
+                    .query_row(params![src.id, uid], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                            r.get(9)?,
+                            r.get(10)?,
+                        ))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                v.extend(row);
+            }
+            v
+        };
+        let mut uid = dst.uidnext;
+        let modseq = dst.highest_modseq + 1;
+        let mut pairs = Vec::new();
+        let mut made: Vec<PathBuf> = Vec::new();
+        let mut dst_kf = KeywordFile::load(&dst_dir);
+        let result = (|| -> Result<(), StoreError> {
+            for (
+                src_uid,
+                base,
+                file,
+                flags,
+                keywords,
+                date,
+                tz,
+                size,
+                raw_size,
+                clean,
+                structure,
+            ) in &rows
+            {
+                if uid == u32::MAX {
+                    return Err(StoreError::Corrupt("UIDs exhausted".into()));
+                }
+                let new_base = format!("{},U={uid},S={size}", unique_base());
+                let letters = dst_kf.assign(&decode_keywords(keywords));
+                dst_kf.save()?;
+                let name = FileName::render(&new_base, Flags(*flags), &letters);
+                let target = dst_cur.join(&name);
+                let mut source = src_cur.join(file);
+                if !source.exists() {
+                    match locate(&src_cur, base)? {
+                        Some(found) => source = src_cur.join(found),
+                        None => continue, // vanished; the next sync records it
+                    }
+                }
+                if fs::hard_link(&source, &target).is_err() {
+                    copy_file(&source, &target, &dst_dir.join("tmp"))?;
+                }
+                made.push(target);
+                tx.execute(
+                    "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
+                         internal_tz, size, raw_size, crlf_clean, structure)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![dst.id, uid, new_base, name, flags, keywords, modseq as i64, date, tz, size, raw_size, clean, structure],
+                )
+                .map_err(sql_err)?;
+                pairs.push((*src_uid, uid));
+                uid += 1;
+            }
+            sync_dir(&dst_cur)?;
+            tx.execute(
+                "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
+                params![dst.id, uid, modseq as i64],
+            )
+            .map_err(sql_err)?;
+            Ok(())
+        })();
+        if let Err(e) = result {
+            for p in made {
+                let _ = fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        if remove && !pairs.is_empty() {
+            let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
+            // Re-read the source row: copying into the same mailbox is refused above, so
+            // its uidnext/modseq are unchanged by the inserts.
+            let src = get_mailbox(&tx, src.id)?;
+            if let Err(e) = self.expunge_in(&tx, &src, Some(&moved), true) {
+                for p in made {
+                    let _ = fs::remove_file(p);
+                }
+                return Err(e);
+            }
+        }
+        if let Err(e) = tx.commit().map_err(sql_err) {
+            for p in made {
+                let _ = fs::remove_file(p);
+            }
+            return Err(e);
+        }
+        if !pairs.is_empty() {
+            self.notify(dst.id);
+            if remove {
+                self.notify(src.id);
+            }
+        }
+        Ok(CopyOutcome {
+            uid_validity: dst.uidvalidity,
+            pairs,
+        })
+    }
+}

@@ -1,0 +1,123 @@
+//! Removing messages (EXPUNGE, and the source side of a move).
+
+use super::files::{is_not_found, locate, sync_dir, UidsFile};
+use super::rows::{get_mailbox, sorted_uids, MailboxRow};
+use super::Core;
+use crate::maildir::index::sql_err;
+use crate::maildir::names::{self, FileName};
+use crate::{Flags, MailboxId, StoreError, Uid};
+use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use std::fs;
+
+impl Core {
+    pub fn expunge(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Result<Vec<Uid>, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let m = get_mailbox(&tx, mailbox.0)?;
+        let removed = self.expunge_in(&tx, &m, uids, force)?;
+        tx.commit().map_err(sql_err)?;
+        if !removed.is_empty() {
+            self.notify(m.id);
+        }
+        Ok(removed)
+    }
+
+    /// Removes messages inside the caller's write transaction: files are unlinked first,
+    /// then the rows become tombstones, then the UID high-water file is rewritten.
+    pub(super) fn expunge_in(
+        &self,
+        tx: &Transaction<'_>,
+        m: &MailboxRow,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Result<Vec<Uid>, StoreError> {
+        let deleted = Flags::DELETED.0;
+        let victims: Vec<(Uid, String)> = match uids {
+            None => {
+                let mut st = tx
+                    .prepare(
+                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+                    )
+                    .map_err(sql_err)?;
+                let rows = st
+                    .query_map(params![m.id, deleted], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .map_err(sql_err)?;
+                rows.collect::<Result<_, _>>().map_err(sql_err)?
+            }
+            Some(list) => {
+                let mut st = tx
+                    .prepare(
+                        "SELECT uid, file, flags FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    )
+                    .map_err(sql_err)?;
+                let mut v = Vec::new();
+                for uid in sorted_uids(list) {
+                    let row: Option<(Uid, String, u8)> = st
+                        .query_row(params![m.id, uid], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                        .optional()
+                        .map_err(sql_err)?;
+                    if let Some((uid, file, flags)) = row {
+                        if force || Flags(flags).contains(Flags::DELETED) {
+                            v.push((uid, file));
+                        }
+                    }
+                }
+                v
+            }
+        };
+        if victims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = names::mailbox_dir(&self.maildir, &m.name);
+        let cur = dir.join("cur");
+        // The high-water mark is written before anything is removed.
+        UidsFile {
+            uidvalidity: m.uidvalidity,
+            uidnext: m.uidnext,
+            highest_modseq: m.highest_modseq + 1,
+        }
+        .write(&dir)?;
+        for (_, file) in &victims {
+            match fs::remove_file(cur.join(file)) {
+                Ok(()) => {}
+                Err(e) if is_not_found(&e) => {
+                    if let Some(base) = FileName::parse(file).map(|f| f.base) {
+                        if let Some(found) = locate(&cur, &base)? {
+                            let _ = fs::remove_file(cur.join(found));
+                        }
+                    }
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        sync_dir(&cur)?;
+        let modseq = m.highest_modseq + 1;
+        for (uid, _) in &victims {
+            tx.execute(
+                "DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                params![m.id, uid],
+            )
+            .map_err(sql_err)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
+                params![m.id, uid, modseq as i64],
+            )
+            .map_err(sql_err)?;
+        }
+        tx.execute(
+            "UPDATE mailboxes SET highest_modseq = ?2 WHERE id = ?1",
+            params![m.id, modseq as i64],
+        )
+        .map_err(sql_err)?;
+        Ok(victims.into_iter().map(|(u, _)| u).collect())
+    }
+}

@@ -1,0 +1,347 @@
+//! Maildir file helpers: unique names, directory fsync, the `mailroom-uids` file,
+//! `tmp/` writing and cleaning, moving and copying files, indexing a file.
+
+use crate::maildir::content::{CleanFile, LfFile};
+use crate::maildir::names::FileName;
+use crate::mime::{count_bare_lf, to_crlf};
+use crate::{
+    AppendRequest, MessageContent, MessageData, MessageStructure, ModSeq, StoreError, Uid,
+};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Name of the per-mailbox file holding UIDVALIDITY and the UID high-water mark.
+pub const UIDS_FILE: &str = "mailroom-uids";
+/// Files in `tmp/` older than this are leftovers of crashed deliveries.
+const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+pub(super) fn mtime_nanos(path: &Path) -> i64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// The host part of Maildir file names, read once.
+fn hostname() -> &'static str {
+    static HOST: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HOST.get_or_init(read_hostname)
+}
+
+fn read_hostname() -> String {
+    let raw = fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_string());
+    raw.chars()
+        .map(|c| match c {
+            '/' => "\\057".to_string(),
+            ':' => "\\072".to_string(),
+            ',' => "\\054".to_string(),
+            c if c.is_control() || c.is_whitespace() => "_".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+/// A fresh unique Maildir base name `<secs>.M<usecs>P<pid>Q<n>.<host>`.
+pub(super) fn unique_base() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}.M{}P{}Q{}.{}",
+        now.as_secs(),
+        now.subsec_micros(),
+        std::process::id(),
+        n,
+        hostname()
+    )
+}
+
+/// fsyncs a directory so renames and unlinks in it are durable.
+pub(super) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+pub(super) fn is_not_found(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::NotFound
+}
+
+/// Creates `cur/ new/ tmp/` under a mailbox directory.
+pub(super) fn make_maildir(dir: &Path) -> io::Result<()> {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub))?;
+    }
+    Ok(())
+}
+
+/// The contents of a mailbox's `mailroom-uids` file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UidsFile {
+    pub uidvalidity: u32,
+    pub uidnext: Uid,
+    pub highest_modseq: ModSeq,
+}
+
+impl UidsFile {
+    pub(super) fn read(dir: &Path) -> Option<UidsFile> {
+        let text = fs::read_to_string(dir.join(UIDS_FILE)).ok()?;
+        let mut it = text.split_whitespace();
+        let mut field = |p: &str| -> Option<u64> { it.next()?.strip_prefix(p)?.parse().ok() };
+        let uidvalidity = u32::try_from(field("V")?).ok().filter(|&v| v != 0)?;
+        let uidnext = u32::try_from(field("N")?).ok()?;
+        let highest_modseq = field("M").unwrap_or(0);
+        Some(UidsFile {
+            uidvalidity,
+            uidnext,
+            highest_modseq,
+        })
+    }
+
+    /// Writes the file atomically: tmp + fsync + rename + directory fsync.
+    pub(super) fn write(&self, dir: &Path) -> io::Result<()> {
+        let tmp = dir.join(format!(".{UIDS_FILE}.{}", std::process::id()));
+        {
+            let mut f = File::create(&tmp)?;
+            writeln!(
+                f,
+                "V{} N{} M{}",
+                self.uidvalidity, self.uidnext, self.highest_modseq
+            )?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, dir.join(UIDS_FILE))?;
+        sync_dir(dir)
+    }
+}
+
+/// Where a message's file is, from the index.
+pub(super) struct MessageLocation {
+    pub(super) cur: PathBuf,
+    pub(super) base: String,
+    pub(super) file: String,
+    pub(super) size: u64,
+    pub(super) raw_size: u64,
+    pub(super) clean: bool,
+}
+
+impl MessageLocation {
+    /// The content handle over the opened file.
+    pub(super) fn content(self, file: File) -> Arc<dyn MessageContent> {
+        if self.clean {
+            Arc::new(CleanFile {
+                file,
+                size: self.size,
+            })
+        } else {
+            Arc::new(LfFile::new(file, self.raw_size, self.size))
+        }
+    }
+}
+
+/// What `write_tmp` learnt while writing a message.
+pub(super) struct Written {
+    pub(super) tmp_path: PathBuf,
+    pub(super) base: String,
+    pub(super) raw_size: u64,
+    pub(super) size: u64,
+    pub(super) structure: Vec<u8>,
+}
+
+/// Finds the current name of a file in `cur/` by its base (after an outside rename).
+pub(super) fn locate(cur: &Path, base: &str) -> Result<Option<String>, StoreError> {
+    for entry in fs::read_dir(cur)? {
+        let entry = entry?;
+        if let Some(name) = entry.file_name().to_str() {
+            if FileName::parse(name).is_some_and(|f| f.base == base) {
+                return Ok(Some(name.to_string()));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub(super) fn remove_files(dir: &Path) -> io::Result<()> {
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for e in entries {
+                let e = e?;
+                if e.file_type()?.is_file() {
+                    fs::remove_file(e.path())?;
+                }
+            }
+            Ok(())
+        }
+        Err(e) if is_not_found(&e) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes leftovers of crashed deliveries from `tmp/`.
+pub(super) fn clean_tmp(tmp: &Path) {
+    let Ok(entries) = fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let old = e
+            .metadata()
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > TMP_MAX_AGE);
+        if old {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Moves a mailbox directory; merges into an existing directory that holds only
+/// inferiors (left by deleting a mailbox that had children).
+pub(super) fn move_dir(src: &Path, dst: &Path) -> Result<(), StoreError> {
+    if !dst.exists() {
+        fs::rename(src, dst)?;
+        return Ok(());
+    }
+    for entry in fs::read_dir(src)? {
+        let entry = entry?;
+        let target = dst.join(entry.file_name());
+        if target.exists() {
+            return Err(StoreError::AlreadyExists("mailbox"));
+        }
+        fs::rename(entry.path(), target)?;
+    }
+    let _ = fs::remove_dir(src);
+    Ok(())
+}
+
+/// Copies a file via `tmp/` (when hard links are not possible), fsynced.
+pub(super) fn copy_file(src: &Path, dst: &Path, tmp_dir: &Path) -> Result<(), StoreError> {
+    let tmp = tmp_dir.join(unique_base());
+    fs::copy(src, &tmp)?;
+    File::open(&tmp)?.sync_all()?;
+    fs::rename(&tmp, dst)?;
+    Ok(())
+}
+
+/// What indexing a file found.
+pub(super) struct FileInfo {
+    pub(super) raw_size: u64,
+    pub(super) size: u64,
+    pub(super) mtime: i64,
+    pub(super) structure: Vec<u8>,
+}
+
+/// Reads a file once: its CRLF size and its parsed structure.
+pub(super) fn index_file(path: &Path) -> io::Result<FileInfo> {
+    let mut f = File::open(path)?;
+    let meta = f.metadata()?;
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let mut raw = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut raw)?;
+    let crlf = to_crlf(&raw);
+    let structure =
+        serde_json::to_vec(&MessageStructure::parse(&crlf)).map_err(io::Error::other)?;
+    Ok(FileInfo {
+        raw_size: raw.len() as u64,
+        size: crlf.len() as u64,
+        mtime,
+        structure,
+    })
+}
+
+/// Writes a message into `tmp/` (streaming from its source), fsyncs it, sets its mtime
+/// to the internal date, and parses it. Parsing reads the written file back once, in
+/// CRLF form: a message is held in memory whole only while its structure is computed.
+pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Written, StoreError> {
+    let base = unique_base();
+    let tmp_path = dir.join("tmp").join(&base);
+    let res = (|| -> Result<Written, StoreError> {
+        let mut out = File::create(&tmp_path)?;
+        let mut raw_size = 0u64;
+        let mut bare = 0u64;
+        let mut prev_cr = false;
+        let mut put = |out: &mut File, chunk: &[u8]| -> io::Result<()> {
+            out.write_all(chunk)?;
+            bare += count_bare_lf(chunk, prev_cr);
+            if let Some(&last) = chunk.last() {
+                prev_cr = last == b'\r';
+            }
+            raw_size += chunk.len() as u64;
+            Ok(())
+        };
+        put(&mut out, &req.prefix)?;
+        match &req.data {
+            MessageData::Bytes(b) => put(&mut out, b)?,
+            MessageData::File(src, len) => {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut off = 0u64;
+                while off < *len {
+                    let want = buf.len().min((len - off) as usize);
+                    let n = src.read_at(&mut buf[..want], off)?;
+                    if n == 0 {
+                        return Err(StoreError::Io(io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "message spool file shorter than announced",
+                        )));
+                    }
+                    put(&mut out, &buf[..n])?;
+                    off += n as u64;
+                }
+            }
+        }
+        out.sync_all()?;
+        if let Some(t) = u64::try_from(date)
+            .ok()
+            .map(|s| UNIX_EPOCH + Duration::from_secs(s))
+        {
+            let _ = out.set_modified(t);
+        }
+        drop(out);
+        let size = raw_size + bare;
+        let structure = match (&req.data, req.prefix.is_empty(), bare) {
+            (MessageData::Bytes(b), true, 0) => MessageStructure::parse(b),
+            (MessageData::Bytes(b), _, _) => {
+                let mut whole = Vec::with_capacity(req.prefix.len() + b.len());
+                whole.extend_from_slice(&req.prefix);
+                whole.extend_from_slice(b);
+                MessageStructure::parse(&to_crlf(&whole))
+            }
+            _ => {
+                let mut raw = Vec::with_capacity(raw_size as usize);
+                File::open(&tmp_path)?.read_to_end(&mut raw)?;
+                MessageStructure::parse(&to_crlf(&raw))
+            }
+        };
+        let structure = serde_json::to_vec(&structure)
+            .map_err(|e| StoreError::Index(format!("cannot encode structure: {e}")))?;
+        Ok(Written {
+            tmp_path: tmp_path.clone(),
+            base,
+            raw_size,
+            size,
+            structure,
+        })
+    })();
+    if res.is_err() {
+        let _ = fs::remove_file(&tmp_path);
+    }
+    res
+}

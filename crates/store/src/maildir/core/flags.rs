@@ -1,0 +1,177 @@
+//! Flag and keyword changes, `\Recent` claims, and the unflushed commits they use.
+
+use super::files::{is_not_found, locate};
+use super::rows::{
+    encode_keywords, get_mailbox, meta_row, normalize_keywords, sorted_uids, META_COLS,
+};
+use super::{ConnGuard, Core};
+use crate::maildir::index::sql_err;
+use crate::maildir::keywords::KeywordFile;
+use crate::maildir::names::{self, FileName};
+use crate::{FlagOp, Flags, MailboxId, MessageMeta, StoreError, Uid};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::fs;
+
+impl Core {
+    pub fn store_flags(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| {
+            self.store_flags_in(conn, mailbox, uids, op, flags, keywords)
+        })
+    }
+
+    fn store_flags_in(
+        &self,
+        conn: &mut Connection,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Result<Vec<MessageMeta>, StoreError> {
+        let flags = Flags(flags.0 & 31);
+        let keywords = normalize_keywords(keywords);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let m = get_mailbox(&tx, mailbox.0)?;
+        let dir = names::mailbox_dir(&self.maildir, &m.name);
+        let modseq = m.highest_modseq + 1;
+        let mut out = Vec::new();
+        let mut kf = KeywordFile::load(&dir);
+        let current = {
+            let mut st = tx
+                .prepare(&format!(
+                    "SELECT {META_COLS}, base, file FROM messages WHERE mailbox = ?1 AND uid = ?2"
+                ))
+                .map_err(sql_err)?;
+            let mut v = Vec::new();
+            for uid in sorted_uids(uids) {
+                let row = st
+                    .query_row(params![m.id, uid], |r| {
+                        Ok((meta_row(r)?, r.get::<_, String>(7)?, r.get::<_, String>(8)?))
+                    })
+                    .optional()
+                    .map_err(sql_err)?;
+                v.extend(row);
+            }
+            v
+        };
+        for (mut meta, base, file) in current {
+            let (new_flags, new_kw) = match op {
+                FlagOp::Set => (flags, keywords.clone()),
+                FlagOp::Add => {
+                    let mut k = meta.keywords.clone();
+                    k.extend(keywords.iter().cloned());
+                    (meta.flags.union(flags), normalize_keywords(&k))
+                }
+                FlagOp::Remove => (
+                    meta.flags.difference(flags),
+                    meta.keywords
+                        .iter()
+                        .filter(|k| !keywords.iter().any(|r| r.eq_ignore_ascii_case(k)))
+                        .cloned()
+                        .collect(),
+                ),
+            };
+            if new_flags == meta.flags && new_kw == meta.keywords {
+                continue;
+            }
+            let old_letters = FileName::parse(&file)
+                .map(|f| f.keyword_letters)
+                .unwrap_or_default();
+            // Letters of the new keywords, plus letters no keyword is known for.
+            let mut letters = kf.assign(&new_kw);
+            letters.push_str(&kf.split_letters(&old_letters).1);
+            kf.save()?;
+            let name = FileName::render(&base, new_flags, &letters);
+            if name != file {
+                let cur = dir.join("cur");
+                match fs::rename(cur.join(&file), cur.join(&name)) {
+                    Ok(()) => {}
+                    Err(e) if is_not_found(&e) => match locate(&cur, &base)? {
+                        Some(found) => fs::rename(cur.join(found), cur.join(&name))?,
+                        None => continue, // gone; the next sync records the expunge
+                    },
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            tx.execute(
+                "UPDATE messages SET flags = ?3, keywords = ?4, file = ?5, modseq = ?6 WHERE mailbox = ?1 AND uid = ?2",
+                params![m.id, meta.uid, new_flags.0, encode_keywords(&new_kw), name, modseq as i64],
+            )
+            .map_err(sql_err)?;
+            meta.flags = new_flags;
+            meta.keywords = new_kw;
+            meta.modseq = modseq;
+            out.push(meta);
+        }
+        if !out.is_empty() {
+            tx.execute(
+                "UPDATE mailboxes SET highest_modseq = ?2 WHERE id = ?1",
+                params![m.id, modseq as i64],
+            )
+            .map_err(sql_err)?;
+        }
+        tx.commit().map_err(sql_err)?;
+        if !out.is_empty() {
+            self.notify(m.id);
+        }
+        Ok(out)
+    }
+
+    /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
+    pub fn claim_recent(&self, mailbox: MailboxId, upto: Option<Uid>) -> Result<Uid, StoreError> {
+        let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))
+    }
+
+    fn claim_recent_in(
+        conn: &mut Connection,
+        mailbox: MailboxId,
+        upto: Option<Uid>,
+    ) -> Result<Uid, StoreError> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let m = get_mailbox(&tx, mailbox.0)?;
+        let to = upto
+            .unwrap_or(m.uidnext)
+            .min(m.uidnext)
+            .max(m.recent_from_uid);
+        tx.execute(
+            "UPDATE mailboxes SET recent_from_uid = ?2 WHERE id = ?1",
+            params![m.id, to],
+        )
+        .map_err(sql_err)?;
+        tx.commit().map_err(sql_err)?;
+        Ok(m.recent_from_uid)
+    }
+}
+
+/// Runs `f` with commits that are not flushed to disk (WAL with `synchronous=NORMAL`):
+/// for flag changes and `\Recent` claims only. Such a commit survives a crash of the
+/// process (it is in the WAL file) but may be lost with a power failure, as the rename
+/// of the Maildir file that carries the same flags may be; a later full commit flushes
+/// it. Messages themselves (append, copy, move, expunge) always commit with a flush.
+fn light_sync<T>(
+    conn: &mut ConnGuard<'_>,
+    f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sql_err)?;
+    let r = f(conn);
+    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+        // Never leave a connection that does not flush: close it (it reopens with FULL).
+        tracing::warn!("cannot restore synchronous=FULL, closing the index: {e}");
+        conn.discard();
+    }
+    r
+}

@@ -1,0 +1,262 @@
+//! One account's Maildir store: the blocking operations behind [`super::MaildirAccount`].
+//!
+//! Every write takes SQLite's write lock (`BEGIN IMMEDIATE`) for the short time it renames
+//! files and updates the index, so other sessions of this process and other processes
+//! (`mailroom deliver`) are serialised. Message files are written to `tmp/` before the
+//! lock is taken.
+//!
+//! Architecture invariant: a message file in `cur/` carries its UID (`,U=`), so the index
+//! can be rebuilt with the same UIDs; the per-mailbox `mailroom-uids` file keeps the
+//! UIDVALIDITY and a UID high-water mark, written before any expunge commits.
+//!
+//! The operations are `impl Core` blocks, one file per concern: `rows.rs` (index rows and
+//! queries), `files.rs` (Maildir file helpers), `rebuild.rs` (index from the files),
+//! `mailboxes.rs`, `sync.rs` (directory scans), `append.rs` (append, copy, move),
+//! `flags.rs` (flag changes, `\Recent`), `expunge.rs`, `read.rs` (snapshots, changes,
+//! message content). This file holds the `Core` itself and its index connection.
+
+mod append;
+mod expunge;
+mod files;
+mod flags;
+mod mailboxes;
+mod read;
+mod rebuild;
+mod rows;
+mod sync;
+
+pub use files::{UidsFile, UIDS_FILE};
+pub use rows::normalize_keywords;
+
+use self::files::make_maildir;
+use super::index;
+use crate::hub::LocalHub;
+use crate::{AccountKey, ChangeHub, MailboxId, SpecialUse, StoreError};
+use rusqlite::Connection;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The shared state of one open account.
+pub struct Core {
+    pub key: AccountKey,
+    /// `<root>/<domain>/<name>/Maildir`.
+    pub maildir: PathBuf,
+    /// The index connection, opened on demand and closed by [`Core::close_if_idle`] when
+    /// unused for a while: an open SQLite connection in WAL mode costs about 60–120 KiB, and
+    /// most logged-in accounts are idle.
+    conn: Mutex<Option<Connection>>,
+    index_path: PathBuf,
+    /// When the connection was last handed out (milliseconds on [`Core::clock`]).
+    last_used: std::sync::atomic::AtomicU64,
+    hub: Arc<LocalHub>,
+    /// The index was opened and checked since this account was opened (outside mailboxes
+    /// discovered, deferred default mailboxes made). An account opened for a login only
+    /// (IMAP LOGIN followed by nothing, or IDLE elsewhere) never opens its index.
+    ready: std::sync::atomic::AtomicBool,
+    /// Default mailboxes asked for before the index was opened (changed only while
+    /// `conn` is locked).
+    pending: Mutex<Vec<(String, SpecialUse)>>,
+}
+
+/// The index connection of an account, locked for one operation.
+pub(crate) struct ConnGuard<'a>(MutexGuard<'a, Option<Connection>>);
+
+impl std::ops::Deref for ConnGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        // Core::conn fills the option before handing the guard out.
+        match self.0.as_ref() {
+            Some(c) => c,
+            None => unreachable!("ConnGuard without a connection"),
+        }
+    }
+}
+
+impl ConnGuard<'_> {
+    /// Closes the connection; the next [`Core::conn`] opens a new one.
+    fn discard(&mut self) {
+        self.0.take();
+    }
+}
+
+impl std::ops::DerefMut for ConnGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Connection {
+        match self.0.as_mut() {
+            Some(c) => c,
+            None => unreachable!("ConnGuard without a connection"),
+        }
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn now_nanos() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Core {
+    /// Opens an account's store under `account_dir`, creating the Maildir and the index
+    /// as needed, and rebuilding the index from the files when it is new.
+    pub fn open(
+        key: AccountKey,
+        account_dir: &Path,
+        hub: Arc<LocalHub>,
+    ) -> Result<Core, StoreError> {
+        let maildir = account_dir.join("Maildir");
+        let index_path = account_dir.join("index.sqlite");
+        // An account whose store exists is opened without its index: a login does not
+        // need it, and the first operation that does opens and checks it
+        // ([`Core::conn`]). New or damaged stores are made and checked now.
+        let complete = ["cur", "new", "tmp"]
+            .iter()
+            .all(|d| maildir.join(d).is_dir())
+            && fs::metadata(&index_path).is_ok_and(|m| m.is_file() && m.len() > 0);
+        let core = Core {
+            key,
+            maildir,
+            conn: Mutex::new(None),
+            index_path,
+            last_used: std::sync::atomic::AtomicU64::new(Self::clock()),
+            hub,
+            ready: std::sync::atomic::AtomicBool::new(false),
+            pending: Mutex::new(Vec::new()),
+        };
+        if !complete {
+            drop(core.conn()?);
+        }
+        Ok(core)
+    }
+
+    /// Opens the index file. Two processes opening a new index at once (the server and
+    /// `mailroom deliver`) can get BUSY without SQLite's busy wait (switching to WAL,
+    /// schema creation): try again a few times.
+    fn open_index(&self) -> Result<(Connection, bool), StoreError> {
+        let mut tries = 0;
+        loop {
+            match index::open(&self.index_path) {
+                Err(StoreError::Busy) if tries < 50 => {
+                    tries += 1;
+                    std::thread::sleep(Duration::from_millis(10 + 5 * tries));
+                }
+                r => return r,
+            }
+        }
+    }
+
+    /// First use of the index of an account opened without it, with the connection
+    /// locked (the Maildir already made if missing): as an eager open would, an empty
+    /// index is rebuilt from the files, mailboxes made by outside programs are added,
+    /// then the default mailboxes deferred by [`Core::defer_mailboxes`] are made.
+    fn prepare(&self, conn: &mut Connection, fresh: bool) -> Result<(), StoreError> {
+        if fresh {
+            self.rebuild_on(conn)?;
+        } else {
+            self.discover_on(conn)?;
+        }
+        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        if !pending.is_empty() {
+            self.ensure_mailboxes_on(conn, &pending)?;
+        }
+        Ok(())
+    }
+
+    /// Defers making the default mailboxes to the index's first use, when it is not open
+    /// yet; `false` when it is (the caller makes them now).
+    pub fn defer_mailboxes(&self, wanted: &[(String, SpecialUse)]) -> bool {
+        use std::sync::atomic::Ordering::Acquire;
+        if self.ready.load(Acquire) {
+            return false;
+        }
+        let _conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if self.ready.load(Acquire) {
+            return false;
+        }
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(wanted);
+        true
+    }
+
+    /// Milliseconds since an arbitrary start, for idle accounting.
+    fn clock() -> u64 {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        START
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_millis() as u64
+    }
+
+    /// The index connection, reopened if it was closed while idle.
+    /// On the first use after the account was opened without its index, the index is
+    /// also checked ([`Core::prepare`]) before the connection is handed out.
+    pub(crate) fn conn(&self) -> Result<ConnGuard<'_>, StoreError> {
+        use std::sync::atomic::Ordering::{Acquire, Release};
+        let mut g = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        let ready = self.ready.load(Acquire);
+        if !ready {
+            // A new account: the directories come first (the index lives beside them).
+            make_maildir(&self.maildir)?;
+        }
+        let fresh = match &*g {
+            Some(_) => false,
+            None => {
+                let (c, fresh) = self.open_index()?;
+                *g = Some(c);
+                fresh
+            }
+        };
+        if !ready {
+            if let Some(c) = g.as_mut() {
+                self.prepare(c, fresh)?;
+            }
+            self.ready.store(true, Release);
+        }
+        self.touch();
+        Ok(ConnGuard(g))
+    }
+
+    /// Closes the index connection if nobody used it for `idle` (and nobody holds it
+    /// now). Returns true when it was closed. The next operation reopens it.
+    pub fn close_if_idle(&self, idle: std::time::Duration) -> bool {
+        let last = self.last_used.load(std::sync::atomic::Ordering::Relaxed);
+        if Self::clock().saturating_sub(last) < idle.as_millis() as u64 {
+            return false;
+        }
+        let Ok(mut g) = self.conn.try_lock() else {
+            return false;
+        };
+        g.take().is_some()
+    }
+
+    /// True when the account was not used for `d`.
+    pub fn idle_for(&self, d: std::time::Duration) -> bool {
+        let last = self.last_used.load(std::sync::atomic::Ordering::Relaxed);
+        Self::clock().saturating_sub(last) >= d.as_millis() as u64
+    }
+
+    /// Marks the account used now.
+    pub fn touch(&self) {
+        self.last_used
+            .store(Self::clock(), std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether the index connection is open (a connection in use counts as open).
+    pub fn index_is_open(&self) -> bool {
+        self.conn.try_lock().map(|g| g.is_some()).unwrap_or(true)
+    }
+
+    fn notify(&self, mailbox: i64) {
+        self.hub.notify(&self.key, MailboxId(mailbox));
+    }
+}

@@ -1,0 +1,307 @@
+//! Syncing a mailbox's index with its directory (changes made by outside programs).
+
+use super::files::{
+    clean_tmp, index_file, is_not_found, make_maildir, mtime_nanos, sync_dir, UidsFile,
+};
+use super::rows::{
+    decode_keywords, encode_keywords, get_mailbox, is_tombstoned, normalize_keywords, MailboxRow,
+};
+use super::{now_nanos, Core};
+use crate::maildir::index::sql_err;
+use crate::maildir::keywords::KeywordFile;
+use crate::maildir::names::{self, base_with_uid, FileName};
+use crate::{Flags, MailboxId, StoreError, Uid};
+use rusqlite::{params, Transaction, TransactionBehavior};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+/// A directory changed less than this long ago is always rescanned (same-second changes).
+const MTIME_SLACK_NS: i64 = 2_000_000_000;
+
+impl Core {
+    /// Syncs a mailbox with its directory; returns whether anything changed.
+    pub fn sync(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
+        // Cheap check without the write lock first.
+        {
+            let conn = self.conn()?;
+            let m = get_mailbox(&conn, mailbox.0)?;
+            if !force && self.unchanged(&m) {
+                return Ok(false);
+            }
+        }
+        let changed = {
+            let mut conn = self.conn()?;
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_err)?;
+            let changed = self.sync_mailbox(&tx, mailbox.0, force, false)?;
+            tx.commit().map_err(sql_err)?;
+            changed
+        };
+        if changed {
+            self.notify(mailbox.0);
+        }
+        Ok(changed)
+    }
+
+    /// True if neither `new/` nor `cur/` changed since the last full scan (and the last
+    /// change is old enough that a same-second change cannot hide behind it).
+    fn unchanged(&self, m: &MailboxRow) -> bool {
+        let dir = names::mailbox_dir(&self.maildir, &m.name);
+        let new_m = mtime_nanos(&dir.join("new"));
+        let cur_m = mtime_nanos(&dir.join("cur"));
+        new_m != 0
+            && cur_m != 0
+            && new_m == m.new_mtime
+            && cur_m == m.cur_mtime
+            && now_nanos() - new_m.max(cur_m) > MTIME_SLACK_NS
+    }
+
+    /// The scan behind [`Core::sync`], inside the caller's write transaction.
+    /// `rebuilding`: every file keeps the UID in its name when it does not clash.
+    pub(super) fn sync_mailbox(
+        &self,
+        tx: &Transaction<'_>,
+        id: i64,
+        force: bool,
+        rebuilding: bool,
+    ) -> Result<bool, StoreError> {
+        let m = get_mailbox(tx, id)?;
+        if !force && self.unchanged(&m) {
+            return Ok(false);
+        }
+        let dir = names::mailbox_dir(&self.maildir, &m.name);
+        make_maildir(&dir)?;
+        let new_mtime = mtime_nanos(&dir.join("new"));
+        let cur_mtime = mtime_nanos(&dir.join("cur"));
+        clean_tmp(&dir.join("tmp"));
+
+        // What the files say: (in new/?, file name, parsed name).
+        let mut files: Vec<(bool, String, FileName)> = Vec::new();
+        for (sub, is_new) in [("cur", false), ("new", true)] {
+            for entry in fs::read_dir(dir.join(sub))? {
+                let entry = entry?;
+                let Some(fname) = entry.file_name().to_str().map(str::to_string) else {
+                    continue;
+                };
+                if let Some(parsed) = FileName::parse(&fname) {
+                    files.push((is_new, fname, parsed));
+                }
+            }
+        }
+        let kf = KeywordFile::load(&dir);
+        // What the index says: base -> (uid, file, flags, keywords).
+        let mut rows: HashMap<String, (Uid, String, Flags, String)> = HashMap::new();
+        {
+            let mut st = tx
+                .prepare("SELECT uid, base, file, flags, keywords FROM messages WHERE mailbox = ?1")
+                .map_err(sql_err)?;
+            let it = st
+                .query_map([id], |r| {
+                    Ok((
+                        r.get::<_, Uid>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                        Flags(r.get(3)?),
+                        r.get::<_, String>(4)?,
+                    ))
+                })
+                .map_err(sql_err)?;
+            for row in it {
+                let (uid, base, file, flags, keywords) = row.map_err(sql_err)?;
+                rows.insert(base, (uid, file, flags, keywords));
+            }
+        }
+        let mut taken: HashSet<Uid> = rows.values().map(|r| r.0).collect();
+        let mut modseq = m.highest_modseq;
+        let mut uidnext = m.uidnext;
+        let mut changed = false;
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut fresh: Vec<(bool, String, FileName)> = Vec::new();
+        for (is_new, fname, parsed) in files {
+            let Some((uid, file, flags, keywords)) = rows.get(&parsed.base).cloned() else {
+                fresh.push((is_new, fname, parsed));
+                continue;
+            };
+            if !seen.insert(parsed.base.clone()) {
+                // A second file with an indexed base (new/ and cur/): treat as new.
+                fresh.push((is_new, fname, parsed));
+                continue;
+            }
+            let mut name = fname.clone();
+            if is_new {
+                name = FileName::render(&parsed.base, parsed.flags, &parsed.keyword_letters);
+                if let Err(e) =
+                    fs::rename(dir.join("new").join(&fname), dir.join("cur").join(&name))
+                {
+                    if is_not_found(&e) {
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+                changed = true;
+            }
+            // Keywords as the letters say, keeping those that have no letter.
+            let kw = decode_keywords(&keywords);
+            let (defined, _) = kf.split_letters(&parsed.keyword_letters);
+            let new_kw = if defined == kf.letters(&kw) {
+                kw
+            } else {
+                let mut k: Vec<String> = kw
+                    .into_iter()
+                    .filter(|k| kf.letter_of(k).is_none())
+                    .collect();
+                k.extend(
+                    defined
+                        .chars()
+                        .filter_map(|c| kf.name_of(c).map(str::to_string)),
+                );
+                normalize_keywords(&k)
+            };
+            let new_kw = encode_keywords(&new_kw);
+            if parsed.flags != flags || new_kw != keywords {
+                modseq += 1;
+                tx.execute(
+                    "UPDATE messages SET flags = ?3, file = ?4, modseq = ?5, keywords = ?6
+                     WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid, parsed.flags.0, name, modseq as i64, new_kw],
+                )
+                .map_err(sql_err)?;
+                changed = true;
+            } else if name != file {
+                tx.execute(
+                    "UPDATE messages SET file = ?3 WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid, name],
+                )
+                .map_err(sql_err)?;
+            }
+        }
+        // Indexed messages whose file is gone were removed from outside.
+        let mut gone: Vec<Uid> = rows
+            .iter()
+            .filter(|(base, _)| !seen.contains(*base))
+            .map(|(_, r)| r.0)
+            .collect();
+        if !gone.is_empty() {
+            gone.sort_unstable();
+            modseq += 1;
+            for uid in &gone {
+                tx.execute(
+                    "DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid],
+                )
+                .map_err(sql_err)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
+                    params![id, uid, modseq as i64],
+                )
+                .map_err(sql_err)?;
+            }
+            changed = true;
+        }
+        // New files: those carrying a UID at or above UIDNEXT keep it (an append whose
+        // index transaction never committed); others get the next UID.
+        fresh.sort_by(|a, b| {
+            (a.2.uid.is_none(), a.2.uid, &a.1).cmp(&(b.2.uid.is_none(), b.2.uid, &b.1))
+        });
+        for (is_new, fname, parsed) in fresh {
+            let src = dir.join(if is_new { "new" } else { "cur" }).join(&fname);
+            if let Some(u) = parsed.uid {
+                if !rebuilding && u < m.uidnext && !taken.contains(&u) && is_tombstoned(tx, id, u)?
+                {
+                    // Expunged, but the unlink did not survive a crash.
+                    match fs::remove_file(&src) {
+                        Err(e) if !is_not_found(&e) => return Err(e.into()),
+                        _ => {}
+                    }
+                    continue;
+                }
+            }
+            let uid = match parsed.uid {
+                Some(u) if (u >= uidnext || rebuilding) && !taken.contains(&u) => u,
+                _ => uidnext,
+            };
+            if uid == u32::MAX {
+                return Err(StoreError::Corrupt("UIDs exhausted".into()));
+            }
+            let base = if parsed.uid == Some(uid) {
+                parsed.base.clone()
+            } else {
+                base_with_uid(&parsed.base, uid)
+            };
+            let name = FileName::render(&base, parsed.flags, &parsed.keyword_letters);
+            let dst = dir.join("cur").join(&name);
+            if src != dst {
+                if let Err(e) = fs::rename(&src, &dst) {
+                    if is_not_found(&e) {
+                        continue;
+                    }
+                    return Err(e.into());
+                }
+            }
+            let info = match index_file(&dst) {
+                Ok(i) => i,
+                Err(e) if is_not_found(&e) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            modseq += 1;
+            tx.execute(
+                "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
+                     internal_tz, size, raw_size, crlf_clean, structure)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
+                params![
+                    id,
+                    uid,
+                    base,
+                    name,
+                    parsed.flags.0,
+                    modseq as i64,
+                    info.mtime,
+                    info.size as i64,
+                    info.raw_size as i64,
+                    info.size == info.raw_size,
+                    info.structure,
+                    encode_keywords(&normalize_keywords(
+                        &parsed
+                            .keyword_letters
+                            .chars()
+                            .filter_map(|c| kf.name_of(c).map(str::to_string))
+                            .collect::<Vec<_>>()
+                    ))
+                ],
+            )
+            .map_err(sql_err)?;
+            taken.insert(uid);
+            uidnext = uidnext.max(uid + 1);
+            changed = true;
+        }
+        if changed {
+            sync_dir(&dir.join("cur"))?;
+            sync_dir(&dir.join("new"))?;
+        }
+        // Record the mtimes seen before the scan only if we changed nothing (our renames
+        // moved them) and they were already old: a change made in the same clock tick as
+        // the last one, after our readdir, would not move the mtime again.
+        let now = now_nanos();
+        let settled = |t: i64| if now - t > MTIME_SLACK_NS { t } else { 0 };
+        let (nm, cm) = if changed {
+            (0, 0)
+        } else {
+            (settled(new_mtime), settled(cur_mtime))
+        };
+        tx.execute(
+            "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3, new_mtime = ?4, cur_mtime = ?5 WHERE id = ?1",
+            params![id, uidnext, modseq as i64, nm, cm],
+        )
+        .map_err(sql_err)?;
+        if !gone.is_empty() || rebuilding {
+            UidsFile {
+                uidvalidity: m.uidvalidity,
+                uidnext,
+                highest_modseq: modseq,
+            }
+            .write(&dir)?;
+        }
+        Ok(changed)
+    }
+}
