@@ -1,6 +1,7 @@
 //! Maildir file helpers: unique names, directory fsync, the `mailroom-uids` file,
 //! `tmp/` writing and cleaning, moving and copying files, indexing a file.
 
+use super::now_secs;
 use crate::maildir::content::{CleanFile, LfFile};
 use crate::maildir::names::FileName;
 use crate::mime::{count_bare_lf, to_crlf};
@@ -9,7 +10,7 @@ use crate::{
 };
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::FileExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Name of the per-mailbox file holding UIDVALIDITY and the UID high-water mark.
 pub const UIDS_FILE: &str = "mailroom-uids";
-/// Files in `tmp/` older than this are leftovers of crashed deliveries.
+/// Files in `tmp/` older than this are leftovers of crashed deliveries (age by the
+/// inode's change time, see [`is_leftover`]).
 const TMP_MAX_AGE: Duration = Duration::from_secs(36 * 3600);
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -191,21 +193,28 @@ pub(super) fn remove_files(dir: &Path) -> io::Result<()> {
 }
 
 /// Removes leftovers of crashed deliveries from `tmp/`.
+///
+/// The age is judged by the inode's change time, never by the modification time:
+/// [`write_tmp`] sets a file's mtime to the message's internal date (possibly years
+/// old) before the file is renamed into `cur/`, so by mtime a delivery in progress in
+/// another session looks like a leftover. No program can set the ctime back.
 pub(super) fn clean_tmp(tmp: &Path) {
     let Ok(entries) = fs::read_dir(tmp) else {
         return;
     };
+    let now = now_secs();
     for e in entries.flatten() {
-        let old = e
-            .metadata()
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.elapsed().ok())
-            .is_some_and(|age| age > TMP_MAX_AGE);
-        if old {
+        if e.metadata().is_ok_and(|m| is_leftover(m.ctime(), now)) {
             let _ = fs::remove_file(e.path());
         }
     }
+}
+
+/// Whether a `tmp/` file whose inode last changed at `ctime_secs` is a leftover of a
+/// crashed delivery at `now_secs` (both seconds since the epoch). A ctime in the future
+/// (clock stepped back) is not old.
+pub(super) fn is_leftover(ctime_secs: i64, now_secs: i64) -> bool {
+    now_secs.saturating_sub(ctime_secs) > TMP_MAX_AGE.as_secs() as i64
 }
 
 /// Moves a mailbox directory; merges into an existing directory that holds only
@@ -344,4 +353,56 @@ pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Wr
         let _ = fs::remove_file(&tmp_path);
     }
     res
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Flags;
+
+    const HOUR: i64 = 3600;
+
+    #[test]
+    fn leftover_only_past_max_age() {
+        let now = 1_700_000_000;
+        let max = TMP_MAX_AGE.as_secs() as i64;
+        assert!(!is_leftover(now, now));
+        assert!(!is_leftover(now - HOUR, now));
+        assert!(!is_leftover(now - max, now));
+        assert!(is_leftover(now - max - 1, now));
+        assert!(is_leftover(0, now));
+        // A ctime in the future (clock stepped back) is not old.
+        assert!(!is_leftover(now + HOUR, now));
+    }
+
+    /// A file just written to `tmp/` with an old mtime (an APPEND with an old internal
+    /// date) survives the cleaner: it may be a delivery in progress in another session.
+    #[test]
+    fn fresh_tmp_file_with_old_mtime_survives() {
+        let dir = tempfile::tempdir().unwrap();
+        make_maildir(dir.path()).unwrap();
+        let tmp = dir.path().join("tmp");
+        let plain = tmp.join("plain");
+        let f = File::create(&plain).unwrap();
+        f.set_modified(UNIX_EPOCH + Duration::from_secs(86_400))
+            .unwrap();
+        drop(f);
+        // As write_tmp makes it for an APPEND dated 2001.
+        let req = AppendRequest {
+            prefix: Vec::new(),
+            data: MessageData::Bytes(bytes::Bytes::from_static(b"Subject: old\r\n\r\nbody\r\n")),
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            internal_date: Some((1_000_000_000, 0)),
+        };
+        let written = write_tmp(dir.path(), &req, 1_000_000_000).unwrap();
+        let mtime = fs::metadata(&written.tmp_path).unwrap().mtime();
+        assert_eq!(mtime, 1_000_000_000, "write_tmp sets the internal date");
+
+        clean_tmp(&tmp);
+
+        assert!(plain.exists(), "fresh file with an old mtime removed");
+        assert!(written.tmp_path.exists(), "delivery in progress removed");
+    }
 }
