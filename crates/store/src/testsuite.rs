@@ -58,8 +58,8 @@ pub trait Harness: Send + Sync {
     async fn outside_remove(&self, _key: &AccountKey, _mailbox: &str, _uid: Uid) -> bool {
         false
     }
-    /// Leaves what a crash mid-append leaves: a temporary file with an old mtime (its
-    /// change time is fresh: a test cannot age it), and a message stored under `uid`
+    /// Leaves what a crash mid-append leaves: a temporary file from long ago, and a
+    /// message stored under `uid`
     /// whose index transaction never committed.
     async fn crash_leftovers(
         &self,
@@ -610,10 +610,8 @@ pub async fn outside_rename_and_remove(h: &dyn Harness) {
 }
 
 /// What a crash in the middle of an append leaves is cleaned up: a stored message whose
-/// index transaction never committed is adopted under the UID it was given. A temporary
-/// file that only *looks* old (old mtime, as an append with an old internal date sets
-/// it) is kept: it may be another session's delivery in progress. Removing a truly old
-/// one (by ctime, which a test cannot set back) is covered by the Maildir unit tests.
+/// index transaction never committed is adopted under the UID it was given, and a
+/// temporary file of a delivery that died long ago is removed.
 pub async fn crash_during_append(h: &dyn Harness) {
     let store = h.open().await;
     let a = account(&store).await;
@@ -629,7 +627,7 @@ pub async fn crash_during_append(h: &dyn Harness) {
     a.sync(mb).await.expect("sync");
     assert_eq!(uids(&a, mb).await, vec![1, 2]);
     assert_eq!(content(&a, mb, 2).await, msg(2));
-    assert_eq!(h.leftover_tmp_files(&key(), "INBOX").await, Some(1));
+    assert_eq!(h.leftover_tmp_files(&key(), "INBOX").await, Some(0));
     assert_eq!(append(&a, mb, &msg(3)).await.uid, 3);
 }
 

@@ -119,10 +119,9 @@ impl Harness for MaildirHarness {
         let Some(dir) = self.mailbox_dir(key, mailbox) else {
             return false;
         };
-        // A tmp/ file from a delivery that died before its rename, its mtime two days
-        // old. Its ctime is now (no program can set it back), and the cleaner judges age
-        // by the ctime: to it this file looks like a delivery in progress, which must
-        // survive (an APPEND with an old internal date looks the same).
+        // A tmp/ file from a delivery that died before its rename: named after a start
+        // time long ago, its mtime two days old (its ctime is now: no program can set it
+        // back, so the cleaner also looks at the name, see core::files::is_leftover).
         let stale = dir.join("tmp").join("1.M1P1Q1.crashed");
         fs::write(&stale, content).expect("write tmp leftover");
         let old = SystemTime::now() - Duration::from_secs(48 * 3600);

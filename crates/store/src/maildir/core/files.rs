@@ -194,27 +194,46 @@ pub(super) fn remove_files(dir: &Path) -> io::Result<()> {
 
 /// Removes leftovers of crashed deliveries from `tmp/`.
 ///
-/// The age is judged by the inode's change time, never by the modification time:
-/// [`write_tmp`] sets a file's mtime to the message's internal date (possibly years
-/// old) before the file is renamed into `cur/`, so by mtime a delivery in progress in
-/// another session looks like a leftover. No program can set the ctime back.
+/// The age is never judged by the modification time alone: [`write_tmp`] sets a file's
+/// mtime to the message's internal date (possibly years old) before the file is renamed
+/// into `cur/`, so by mtime a delivery in progress in another session looks like a
+/// leftover (that removed the file under a concurrent APPEND, which then failed with
+/// ENOENT). See [`is_leftover`].
 pub(super) fn clean_tmp(tmp: &Path) {
     let Ok(entries) = fs::read_dir(tmp) else {
         return;
     };
     let now = now_secs();
     for e in entries.flatten() {
-        if e.metadata().is_ok_and(|m| is_leftover(m.ctime(), now)) {
+        let named = e.file_name().to_str().and_then(name_secs);
+        if e.metadata()
+            .is_ok_and(|m| is_leftover(m.ctime(), m.mtime(), named, now))
+        {
             let _ = fs::remove_file(e.path());
         }
     }
 }
 
-/// Whether a `tmp/` file whose inode last changed at `ctime_secs` is a leftover of a
-/// crashed delivery at `now_secs` (both seconds since the epoch). A ctime in the future
-/// (clock stepped back) is not old.
-pub(super) fn is_leftover(ctime_secs: i64, now_secs: i64) -> bool {
-    now_secs.saturating_sub(ctime_secs) > TMP_MAX_AGE.as_secs() as i64
+/// The creation time a Maildir file name starts with (`<secs>.M...`), if it has one.
+pub(super) fn name_secs(name: &str) -> Option<i64> {
+    let (secs, _) = name.split_once('.')?;
+    secs.parse().ok()
+}
+
+/// Whether a `tmp/` file is a leftover of a crashed delivery at `now_secs` (all times
+/// seconds since the epoch): its inode last changed (`ctime_secs`, which no program can
+/// set back) more than [`TMP_MAX_AGE`] ago; or both the creation time in its name and
+/// its mtime are that old (Maildir writers name files after the time they start; a
+/// delivery in progress has a fresh name even when its mtime is the internal date).
+/// A time in the future (clock stepped back) is not old.
+pub(super) fn is_leftover(
+    ctime_secs: i64,
+    mtime_secs: i64,
+    named: Option<i64>,
+    now_secs: i64,
+) -> bool {
+    let old = |t: i64| now_secs.saturating_sub(t) > TMP_MAX_AGE.as_secs() as i64;
+    old(ctime_secs) || (named.is_some_and(old) && old(mtime_secs))
 }
 
 /// Moves a mailbox directory; merges into an existing directory that holds only
@@ -367,13 +386,27 @@ mod tests {
     fn leftover_only_past_max_age() {
         let now = 1_700_000_000;
         let max = TMP_MAX_AGE.as_secs() as i64;
-        assert!(!is_leftover(now, now));
-        assert!(!is_leftover(now - HOUR, now));
-        assert!(!is_leftover(now - max, now));
-        assert!(is_leftover(now - max - 1, now));
-        assert!(is_leftover(0, now));
+        let l = |ctime| is_leftover(ctime, now, Some(now), now);
+        assert!(!l(now));
+        assert!(!l(now - HOUR));
+        assert!(!l(now - max));
+        assert!(l(now - max - 1));
+        assert!(l(0));
         // A ctime in the future (clock stepped back) is not old.
-        assert!(!is_leftover(now + HOUR, now));
+        assert!(!l(now + HOUR));
+        // Fresh inode: old only when both the name and the mtime say so.
+        assert!(
+            !is_leftover(now, 0, Some(now), now),
+            "APPEND with an old date"
+        );
+        assert!(!is_leftover(now, 0, None, now), "unnamed, old mtime");
+        assert!(
+            !is_leftover(now, now, Some(0), now),
+            "old name, fresh mtime"
+        );
+        assert!(is_leftover(now, 0, Some(0), now), "old name and old mtime");
+        assert_eq!(name_secs("1000000000.M1P2Q3.host"), Some(1_000_000_000));
+        assert_eq!(name_secs("plain"), None);
     }
 
     /// A file just written to `tmp/` with an old mtime (an APPEND with an old internal
