@@ -32,7 +32,7 @@ mod types;
 
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use hub::{ChangeHub, MailboxWatch};
-pub use mime::{BodyStructure, Envelope, MessageStructure};
+pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
 pub use types::*;
 
 use async_trait::async_trait;

@@ -3,6 +3,9 @@
 //! re-parse or re-read whole files.
 //!
 //! All offsets and sizes are in the CRLF form of the message (what clients see).
+//!
+//! The index keeps it in the compact binary form of [`MessageStructure::to_bytes`], read
+//! back with [`MessageStructure::from_stored`] (which also reads the older JSON form).
 
 use serde::{Deserialize, Serialize};
 
@@ -81,5 +84,7 @@ impl BodyStructure {
     }
 }
 
+mod codec;
 mod parse;
+pub use codec::{StructureDecodeError, MAX_STORED_DEPTH};
 pub use parse::{count_bare_lf, parse_addresses, to_crlf, MAX_DEPTH, MAX_PARTS, MISSING_HOST};
