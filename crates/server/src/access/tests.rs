@@ -2,7 +2,9 @@
 //! name tables, POP3 `mailbox#account`, quota arithmetic.
 
 use super::*;
-use mailroom_store::acl::Rights;
+use mailroom_directory::{AccountInfo, MailboxAlias, QuotaLimits};
+use mailroom_store::acl::{AclEntry, Rights};
+use mailroom_store::Usage;
 
 fn acct(id: i64, name: &str, domain: &str, admin: bool) -> AccountInfo {
     AccountInfo {

@@ -1,0 +1,240 @@
+//! The command-line grammar (clap): the top-level options, the subcommands and their
+//! arguments, with the help texts users see.
+//!
+//! What each subcommand does lives in `cmd/<subcommand>.rs`; the dispatch in `main.rs`.
+//! Changing anything here changes the command-line contract (README "Command line").
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "mailroom",
+    version,
+    about = "POP3 + IMAP4 mail access server with LMTP delivery"
+)]
+pub struct Cli {
+    /// Configuration file (TOML). Without it, the embedded default is used.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides the config's server.data_dir). Default: ./mailroom-data
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Subcommand)]
+pub enum Cmd {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Check the configuration file and report errors with file, line and key.
+    CheckConfig,
+    /// Manage domains.
+    Domain {
+        #[command(subcommand)]
+        op: DomainOp,
+    },
+    /// Manage accounts.
+    Account {
+        #[command(subcommand)]
+        op: AccountOp,
+    },
+    /// Manage address aliases.
+    Alias {
+        #[command(subcommand)]
+        op: AliasOp,
+    },
+    /// Manage mailboxes (mailbox aliases for clients that cannot subscribe, I5).
+    Mailbox {
+        #[command(subcommand)]
+        op: MailboxOp,
+    },
+    /// Manage router entries (CommuniGate Pro syntax).
+    Router {
+        #[command(subcommand)]
+        op: RouterOp,
+    },
+    /// Manage alerts shown at the next login (POP3 `-ERR ALERT:`, IMAP `[ALERT]`).
+    Alert {
+        #[command(subcommand)]
+        op: AlertOp,
+    },
+    /// Deliver one message from standard input (exit 0 delivered, 67 unknown recipient,
+    /// 75 temporary failure).
+    Deliver(DeliverArgs),
+    /// List the live sessions of the running server.
+    Sessions,
+    /// Serve one POP3 session on standard input/output (inetd, tcpserver, systemd).
+    Pop3 {
+        /// Required: speak on standard input/output.
+        #[arg(long)]
+        stdio: bool,
+    },
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// IMAP listener address (repeatable; `off` disables).
+    #[arg(long, value_name = "ADDR")]
+    pub imap: Vec<String>,
+    /// IMAPS (implicit TLS) listener address.
+    #[arg(long, value_name = "ADDR")]
+    pub imaps: Vec<String>,
+    /// POP3 listener address.
+    #[arg(long, value_name = "ADDR")]
+    pub pop3: Vec<String>,
+    /// POP3S (implicit TLS) listener address.
+    #[arg(long, value_name = "ADDR")]
+    pub pop3s: Vec<String>,
+    /// LMTP listener address.
+    #[arg(long, value_name = "ADDR")]
+    pub lmtp: Vec<String>,
+}
+
+#[derive(Subcommand)]
+pub enum DomainOp {
+    /// Add a secondary domain.
+    Add { name: String },
+    /// Remove a domain (it must have no accounts).
+    Remove { name: String },
+    /// List domains.
+    List,
+}
+
+#[derive(Args)]
+#[group(required = true, multiple = false)]
+pub struct PasswordArgs {
+    /// The password.
+    #[arg(long)]
+    pub password: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// An already hashed password in `{SCHEME}` syntax (`{SHA512-CRYPT}$6$...`,
+    /// `{PLAIN}...`, as `doveadm pw` prints), kept as it is.
+    #[arg(long, value_name = "HASH")]
+    pub password_hash: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum AccountOp {
+    /// Add an account (NAME is in the main domain, NAME@DOMAIN in DOMAIN).
+    Add {
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// Make it a server/domain administrator.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Change an account's password.
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+    /// Add or update accounts from a passwd-file (Dovecot's format: one
+    /// `NAME[@DOMAIN]:{SCHEME}HASH[:...]` per line; `#` comments, blank lines and the
+    /// fields after the hash are ignored). Hashes are kept as they are.
+    Import {
+        file: PathBuf,
+        /// Scheme of hashes without a `{SCHEME}` prefix (Dovecot passwd-file's `scheme=`).
+        #[arg(long, default_value = "CRYPT")]
+        default_scheme: String,
+    },
+    /// Remove an account and its mail.
+    Remove { name: String },
+    /// List accounts (of one domain, or all).
+    List { domain: Option<String> },
+    /// Set the APOP/CRAM-MD5 mail secret from standard input (the seed's `apoppasswd`).
+    MailSecret {
+        name: String,
+        /// Remove the mail secret instead.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Grant or revoke administrator rights.
+    Admin {
+        name: String,
+        /// Revoke instead of grant.
+        #[arg(long)]
+        off: bool,
+    },
+    /// Set the storage quota (RFC 9208 STORAGE): SIZE is bytes, or with K/M/G (binary
+    /// units: 500K, 100M, 2G), or `none`; `--messages` sets the MESSAGE limit.
+    Quota {
+        name: String,
+        size: String,
+        /// Message-count limit (`none` for no limit). Unchanged when omitted.
+        #[arg(long)]
+        messages: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailboxOp {
+    /// Mailbox aliases: a name in ACCOUNT's own namespace that stands for another
+    /// mailbox (`boss-inbox` -> `~boss/INBOX`).
+    Alias {
+        #[command(subcommand)]
+        op: MailboxAliasOp,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MailboxAliasOp {
+    /// ACCOUNT sees NAME as TARGET (e.g. `~boss/INBOX`, `~public/news`).
+    Add {
+        account: String,
+        name: String,
+        target: String,
+    },
+    /// Remove a mailbox alias.
+    Remove { account: String, name: String },
+    /// List an account's mailbox aliases.
+    List { account: String },
+}
+
+#[derive(Subcommand)]
+pub enum AliasOp {
+    /// Mail and logins for ADDRESS go to TARGET.
+    Add { address: String, target: String },
+    /// Remove an alias.
+    Remove { address: String },
+    /// List aliases.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum RouterOp {
+    /// Add a router line, e.g. 'client1.com = cl1.local' or '<j.smith> = John@othercompany.com'.
+    Add { line: String },
+    /// Remove a router entry by its line or its left side.
+    Remove { line: String },
+    /// List router entries.
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum AlertOp {
+    /// Queue an alert for an account.
+    Add { account: String, text: String },
+    /// List an account's pending alerts.
+    List { account: String },
+    /// Remove an alert by id.
+    Remove { id: i64 },
+}
+
+#[derive(Args)]
+pub struct DeliverArgs {
+    /// Recipient address.
+    #[arg(long)]
+    pub to: String,
+    /// Envelope sender (default: $SENDER, else empty).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Exit with qmail's codes instead (0 delivered, 100 permanent, 111 temporary).
+    #[arg(long)]
+    pub qmail: bool,
+}

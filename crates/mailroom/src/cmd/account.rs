@@ -1,0 +1,269 @@
+//! `mailroom account add|passwd|import|remove|list|mail-secret|admin|quota`: accounts,
+//! their passwords (clear, hashed, or a Dovecot passwd-file), mail secrets, administrator
+//! rights and quotas, and making a new account's mail store.
+//!
+//! Password schemes and the account rules live in `mailroom-directory`; the mail store
+//! in `mailroom-store`.
+
+use super::open_directory;
+use crate::cli::{AccountOp, PasswordArgs};
+use anyhow::{anyhow, bail, Context, Result};
+use mailroom_directory::Secret;
+use mailroom_server::Config;
+use std::process::ExitCode;
+
+/// How an account's new password was given.
+enum NewPassword {
+    Clear(Secret),
+    Hash(String),
+}
+
+pub fn run(config: &Config, op: AccountOp) -> Result<ExitCode> {
+    let dir = open_directory(config)?;
+    match op {
+        AccountOp::Add {
+            name,
+            password,
+            admin,
+        } => {
+            let a = match read_password(&password)? {
+                NewPassword::Clear(pw) => dir.add_account(&name, &pw)?,
+                NewPassword::Hash(h) => dir.add_account_with_hash(&name, &h)?,
+            };
+            if admin {
+                dir.set_admin(&a.address(), true)?;
+            }
+            make_stores(config, std::slice::from_ref(&a));
+            println!("account {} added", a.address());
+        }
+        AccountOp::Passwd { name, password } => {
+            match read_password(&password)? {
+                NewPassword::Clear(pw) => dir.set_password(&name, &pw)?,
+                NewPassword::Hash(h) => dir.set_password_hash(&name, &h)?,
+            }
+            println!("password of {} changed", dir.account(&name)?.address());
+        }
+        AccountOp::Import {
+            file,
+            default_scheme,
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let (mut added, mut updated, mut failed) = (Vec::new(), 0usize, 0usize);
+            for (i, line) in text.lines().enumerate() {
+                let at = format!("{}:{}", file.display(), i + 1);
+                let (name, hash) = match passwd_line(line, &default_scheme) {
+                    Ok(Some(x)) => x,
+                    Ok(None) => continue,
+                    Err(e) => {
+                        eprintln!("mailroom: {at}: {e}");
+                        failed += 1;
+                        continue;
+                    }
+                };
+                let r = if dir.account(&name).is_ok() {
+                    dir.set_password_hash(&name, &hash).map(|()| None)
+                } else {
+                    dir.add_account_with_hash(&name, &hash).map(Some)
+                };
+                match r {
+                    Ok(Some(a)) => added.push(a),
+                    Ok(None) => updated += 1,
+                    Err(e) => {
+                        eprintln!("mailroom: {at}: {name}: {e}");
+                        failed += 1;
+                    }
+                }
+            }
+            make_stores(config, &added);
+            println!(
+                "{} accounts added, {updated} updated, {failed} lines refused",
+                added.len()
+            );
+            if failed > 0 {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        AccountOp::Remove { name } => {
+            let a = dir.remove_account(&name)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let opened = mailroom_server::server::open_data(config)?;
+            let (d, n) = a.store_key();
+            if let Some(key) = mailroom_store::AccountKey::new(&d, &n) {
+                rt.block_on(opened.store.remove_account(&key))?;
+            }
+            println!("account {} removed", a.address());
+        }
+        AccountOp::List { domain } => {
+            for a in dir.list_accounts(domain.as_deref())? {
+                let mut extra = String::new();
+                if a.admin {
+                    extra.push_str(" admin");
+                }
+                if a.has_mail_secret {
+                    extra.push_str(" mail-secret");
+                }
+                println!("{}{extra}", a.address());
+            }
+        }
+        AccountOp::MailSecret { name, clear } => {
+            if clear {
+                dir.set_mail_secret(&name, None)?;
+                println!("mail secret of {} cleared", dir.account(&name)?.address());
+            } else {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let s = line.trim_end_matches(['\r', '\n']);
+                if s.is_empty() {
+                    bail!("empty mail secret on standard input");
+                }
+                dir.set_mail_secret(&name, Some(&Secret::from(s)))?;
+                println!("mail secret of {} set", dir.account(&name)?.address());
+            }
+        }
+        AccountOp::Quota {
+            name,
+            size,
+            messages,
+        } => {
+            let storage = parse_quota_size(&size)?;
+            let messages = match messages {
+                Some(m) => parse_quota_count(&m)?,
+                None => dir.quota(&name)?.messages,
+            };
+            let q = dir.set_quota(&name, storage, messages)?;
+            println!(
+                "quota of {}: {}",
+                dir.account(&name)?.address(),
+                show_quota(&q)
+            );
+        }
+        AccountOp::Admin { name, off } => {
+            dir.set_admin(&name, !off)?;
+            println!(
+                "{} is {} administrator",
+                dir.account(&name)?.address(),
+                if off { "no longer an" } else { "now an" }
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_password(p: &PasswordArgs) -> Result<NewPassword> {
+    if let Some(h) = &p.password_hash {
+        return Ok(NewPassword::Hash(h.clone()));
+    }
+    if let Some(pw) = &p.password {
+        return Ok(NewPassword::Clear(Secret::from(pw.as_str())));
+    }
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let pw = line.trim_end_matches(['\r', '\n']);
+    if pw.is_empty() {
+        bail!("empty password on standard input");
+    }
+    Ok(NewPassword::Clear(Secret::from(pw)))
+}
+
+/// Makes an account's mail store (Maildir, index, default mailboxes), so the first login
+/// finds it ready; on failure the first login makes it, and this only warns.
+fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
+    let made = (|| -> anyhow::Result<()> {
+        let opened = mailroom_server::server::open_data(config)?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        rt.block_on(async {
+            for a in accounts {
+                let (d, n) = a.store_key();
+                let Some(key) = mailroom_store::AccountKey::new(&d, &n) else {
+                    continue;
+                };
+                let r = async {
+                    let acc = opened.store.open_account(&key).await?;
+                    acc.ensure_mailboxes(mailroom_server::imap::DEFAULT_MAILBOXES)
+                        .await
+                }
+                .await;
+                if let Err(e) = r {
+                    eprintln!("mailroom: warning: the mail store of {} will be made at its first login: {e}", a.address());
+                }
+            }
+        });
+        Ok(())
+    })();
+    if let Err(e) = made {
+        eprintln!("mailroom: warning: the mail stores will be made at the first logins: {e}");
+    }
+}
+
+/// One passwd-file line: `(name, hash)`, or `None` for a comment or a blank line.
+fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() || line.trim_start().starts_with('#') {
+        return Ok(None);
+    }
+    let mut fields = line.splitn(3, ':');
+    let name = fields.next().unwrap_or_default().trim();
+    let Some(hash) = fields.next() else {
+        bail!("no password field (NAME:{{SCHEME}}HASH)");
+    };
+    if name.is_empty() {
+        bail!("empty user name");
+    }
+    let hash = if hash.starts_with('{') || hash.starts_with('$') {
+        hash.to_string()
+    } else {
+        format!("{{{}}}{hash}", default_scheme.to_ascii_uppercase())
+    };
+    Ok(Some((name.to_string(), hash)))
+}
+
+/// Parses a quota size: `none`, bytes, or a number with `K`, `M`, `G`, `T` (KiB units,
+/// optionally followed by `B`/`iB`). Returns KiB, rounded up.
+fn parse_quota_size(raw: &str) -> Result<Option<u64>> {
+    let s = raw.trim();
+    if s.eq_ignore_ascii_case("none") || s.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    let upper = s.to_ascii_uppercase();
+    let t = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, mult): (&str, u64) = match t.chars().last() {
+        Some('K') => (&t[..t.len() - 1], 1 << 10),
+        Some('M') => (&t[..t.len() - 1], 1 << 20),
+        Some('G') => (&t[..t.len() - 1], 1 << 30),
+        Some('T') => (&t[..t.len() - 1], 1 << 40),
+        _ => (t, 1),
+    };
+    let n: u64 = digits
+        .trim()
+        .parse()
+        .map_err(|_| anyhow!("invalid size {raw:?}: use bytes, 500K, 100M, 2G or none"))?;
+    let bytes = n
+        .checked_mul(mult)
+        .ok_or_else(|| anyhow!("size {raw:?} is too large"))?;
+    Ok(Some(bytes.div_ceil(1024)))
+}
+
+fn parse_quota_count(raw: &str) -> Result<Option<u64>> {
+    if raw.trim().eq_ignore_ascii_case("none") {
+        return Ok(None);
+    }
+    Ok(Some(raw.trim().parse().map_err(|_| {
+        anyhow!("invalid message count {raw:?}: a number or none")
+    })?))
+}
+
+fn show_quota(q: &mailroom_directory::QuotaLimits) -> String {
+    let s = q
+        .storage_kib
+        .map_or("none".to_string(), |k| format!("{k} KiB"));
+    let m = q.messages.map_or("none".to_string(), |m| m.to_string());
+    format!("storage {s}, messages {m}")
+}

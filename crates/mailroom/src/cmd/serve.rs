@@ -1,0 +1,89 @@
+//! `mailroom serve`: the listener flags over the configuration, the async runtime, the
+//! listening addresses on standard output, and a graceful stop on SIGTERM or Ctrl-C.
+//!
+//! The listeners and sessions themselves live in `mailroom-server` (`server::start`).
+
+use crate::cli::ServeArgs;
+use crate::logging::init_logging;
+use anyhow::{anyhow, Context, Result};
+use mailroom_server::Config;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
+    if let Some(v) = parse_addrs(&args.imap, "imap")? {
+        config.imap.listen = v;
+    }
+    if let Some(v) = parse_addrs(&args.imaps, "imaps")? {
+        config.imap.listen_tls = v;
+    }
+    if let Some(v) = parse_addrs(&args.pop3, "pop3")? {
+        config.pop3.listen = v;
+    }
+    if let Some(v) = parse_addrs(&args.pop3s, "pop3s")? {
+        config.pop3.listen_tls = v;
+    }
+    if let Some(v) = parse_addrs(&args.lmtp, "lmtp")? {
+        config.lmtp.listen = v;
+    }
+    init_logging(&config);
+    // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
+    // extra thread costs stack pages, and the work is short.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.server.worker_threads())
+        .max_blocking_threads(16)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async move {
+        let running = mailroom_server::server::start(config).await?;
+        {
+            let mut out = std::io::stdout().lock();
+            for (p, tls, addr) in &running.listeners {
+                let name = match (p, tls) {
+                    (mailroom_server::net::Protocol::Imap, false) => "imap",
+                    (mailroom_server::net::Protocol::Imap, true) => "imaps",
+                    (mailroom_server::net::Protocol::Pop3, false) => "pop3",
+                    (mailroom_server::net::Protocol::Pop3, true) => "pop3s",
+                    (mailroom_server::net::Protocol::Lmtp, _) => "lmtp",
+                };
+                writeln!(out, "{name} {addr}")?;
+            }
+            out.flush()?;
+        }
+        tracing::info!(
+            target: "mailroom_major",
+            data = %running.ctx.config.server.data_dir.display(),
+            "mailroom {} started",
+            env!("CARGO_PKG_VERSION")
+        );
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!(target: "mailroom_major", "shutting down");
+        running.shutdown().await;
+        tracing::info!(target: "mailroom_major", "stopped");
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_addrs(list: &[String], what: &str) -> Result<Option<Vec<SocketAddr>>> {
+    if list.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for a in list {
+        if a == "off" || a == "none" {
+            continue;
+        }
+        out.push(
+            a.parse::<SocketAddr>()
+                .map_err(|e| anyhow!("--{what} {a}: {e} (expected IP:PORT or `off`)"))?,
+        );
+    }
+    Ok(Some(out))
+}
