@@ -28,9 +28,7 @@ impl Core {
         if result.is_err() {
             let _ = fs::remove_file(&written.tmp_path);
         }
-        let outcome = result?;
-        self.notify(mailbox.0);
-        Ok(outcome)
+        result
     }
 
     fn commit_append(
@@ -95,11 +93,14 @@ impl Core {
             Ok(modseq)
         })();
         match inserted.and_then(|modseq| tx.commit().map_err(sql_err).map(|_| modseq)) {
-            Ok(modseq) => Ok(AppendOutcome {
-                uid_validity: m.uidvalidity,
-                uid,
-                modseq,
-            }),
+            Ok(modseq) => {
+                self.changed(&conn, id);
+                Ok(AppendOutcome {
+                    uid_validity: m.uidvalidity,
+                    uid,
+                    modseq,
+                })
+            }
             Err(e) => {
                 // Not acknowledged: take the file back out so it is not adopted later.
                 let _ = fs::remove_file(&dst);
@@ -256,9 +257,9 @@ impl Core {
             return Err(e);
         }
         if !pairs.is_empty() {
-            self.notify(dst.id);
+            self.changed(&conn, dst.id);
             if remove {
-                self.notify(src.id);
+                self.changed(&conn, src.id);
             }
         }
         Ok(CopyOutcome {

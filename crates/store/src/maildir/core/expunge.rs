@@ -24,7 +24,7 @@ impl Core {
         let removed = self.expunge_in(&tx, &m, uids, force)?;
         tx.commit().map_err(sql_err)?;
         if !removed.is_empty() {
-            self.notify(m.id);
+            self.changed(&conn, m.id);
         }
         Ok(removed)
     }

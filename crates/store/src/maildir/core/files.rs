@@ -285,8 +285,7 @@ pub(super) fn index_file(path: &Path) -> io::Result<FileInfo> {
     let mut raw = Vec::with_capacity(meta.len() as usize);
     f.read_to_end(&mut raw)?;
     let crlf = to_crlf(&raw);
-    let structure =
-        serde_json::to_vec(&MessageStructure::parse(&crlf)).map_err(io::Error::other)?;
+    let structure = MessageStructure::parse(&crlf).to_bytes();
     Ok(FileInfo {
         raw_size: raw.len() as u64,
         size: crlf.len() as u64,
@@ -358,8 +357,7 @@ pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Wr
                 MessageStructure::parse(&to_crlf(&raw))
             }
         };
-        let structure = serde_json::to_vec(&structure)
-            .map_err(|e| StoreError::Index(format!("cannot encode structure: {e}")))?;
+        let structure = structure.to_bytes();
         Ok(Written {
             tmp_path: tmp_path.clone(),
             base,

@@ -122,7 +122,7 @@ impl Core {
         }
         tx.commit().map_err(sql_err)?;
         if !out.is_empty() {
-            self.notify(m.id);
+            self.changed(conn, m.id);
         }
         Ok(out)
     }
@@ -130,7 +130,9 @@ impl Core {
     /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
     pub fn claim_recent(&self, mailbox: MailboxId, upto: Option<Uid>) -> Result<Uid, StoreError> {
         let mut conn = self.conn()?;
-        light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))
+        let first = light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))?;
+        self.catch_up(&conn, mailbox.0);
+        Ok(first)
     }
 
     fn claim_recent_in(
