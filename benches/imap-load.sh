@@ -16,6 +16,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 LAB=${LAB:-$ROOT/../shared/lab}
+# from a git worktree, the lab sits beside the main checkout
+[ -d "$LAB" ] || LAB=$(cd "$(git rev-parse --git-common-dir)/../.." && pwd)/shared/lab
 SECS=${SECS:-20}
 WARMUP=${WARMUP:-2}
 CLIENTS_LIST=${CLIENTS_LIST:-"10 50"}

@@ -321,6 +321,7 @@ impl Client {
 
     async fn connect(&mut self) -> Result<Session, SessErr> {
         let addr = (self.sh.host.as_str(), self.sh.port);
+        let t0 = Instant::now();
         let stream = tokio::time::timeout(self.sh.timeout, TcpStream::connect(addr))
             .await
             .map_err(|_| SessErr::Timeout)?
@@ -339,6 +340,10 @@ impl Client {
             view: View::default(),
         };
         self.read(&mut s).await?;
+        let now = Instant::now();
+        if self.in_window(now) {
+            self.stats.cmd(Cmd::Connect).hist.record(now - t0);
+        }
         match parse::response(&s.buf) {
             Ok(Resp::Cond {
                 status: Status::Ok,

@@ -45,6 +45,7 @@ session only against its own view: EXISTS never shrinking without EXPUNGE, the \
 sequence->UID map, flags of its own STOREs echoed in the FETCH answer, APPEND UIDs \
 increasing, UIDs never reused, no FETCH past EXISTS; the cross-session checks are off.
 
+The (connect) row times TCP connect to greeting; it is not in the command total. \
 Latency runs from the write that carried a command to its tagged answer, so a pipelined \
 command's latency includes the commands queued before it. Counts and latencies cover \
 commands completed inside the measured window (after --warmup); violations and \

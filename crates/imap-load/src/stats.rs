@@ -8,6 +8,8 @@ use std::time::Duration;
 /// The commands of the mix, one counter row each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Cmd {
+    /// Not a command: TCP connect until the server's greeting.
+    Connect,
     Capability,
     Login,
     List,
@@ -29,7 +31,8 @@ pub enum Cmd {
 }
 
 impl Cmd {
-    pub const ALL: [Cmd; 13] = [
+    pub const ALL: [Cmd; 14] = [
+        Cmd::Connect,
         Cmd::Capability,
         Cmd::Login,
         Cmd::List,
@@ -47,6 +50,7 @@ impl Cmd {
 
     pub fn name(self) -> &'static str {
         match self {
+            Cmd::Connect => "(connect)",
             Cmd::Capability => "CAPABILITY",
             Cmd::Login => "LOGIN",
             Cmd::List => "LIST",
@@ -301,7 +305,11 @@ fn ms(us: f64) -> f64 {
 pub fn report(s: &Stats, info: &RunInfo) -> String {
     let mut o = String::new();
     let secs = info.secs.max(1e-9);
-    let total: u64 = s.cmds.iter().map(|c| c.hist.count).sum();
+    let total: u64 = Cmd::ALL
+        .iter()
+        .filter(|&&c| c != Cmd::Connect)
+        .map(|&c| s.cmds[c.index()].hist.count)
+        .sum();
     let _ = writeln!(o, "{}", info.header);
     let _ = writeln!(
         o,
