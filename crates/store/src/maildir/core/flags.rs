@@ -162,8 +162,9 @@ impl Core {
 /// for flag changes and `\Recent` claims only. Such a commit survives a crash of the
 /// process (it is in the WAL file) but may be lost with a power failure, as the rename
 /// of the Maildir file that carries the same flags may be; a later full commit flushes
-/// it. Messages themselves (append, copy, move, expunge) always commit with a flush.
-fn light_sync<T>(
+/// it. Appends, copies and expunges commit the same way, but only after their files are
+/// flushed, and they return after a flush of their directory ([`super::durable`]).
+pub(super) fn light_sync<T>(
     conn: &mut ConnGuard<'_>,
     f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {

@@ -16,6 +16,7 @@
 //! message content). This file holds the `Core` itself and its index connection.
 
 mod append;
+mod durable;
 mod expunge;
 mod files;
 mod flags;
@@ -67,6 +68,8 @@ pub struct Core {
     /// The in-memory state of mailboxes in use ([`state`]), by mailbox id. Locked after
     /// `conn` when both are held, and only briefly.
     states: Mutex<HashMap<i64, MailboxState>>,
+    /// Group commit of directory flushes ([`durable`]).
+    gates: durable::DirGates,
 }
 
 /// The index connection of an account, locked for one operation.
@@ -140,6 +143,7 @@ impl Core {
             ready: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
             states: Mutex::new(HashMap::new()),
+            gates: durable::DirGates::default(),
         };
         if !complete {
             drop(core.conn()?);
