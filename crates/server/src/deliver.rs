@@ -8,7 +8,10 @@
 //! index transaction committed; only then may an MTA be told `250`.
 
 use mailroom_directory::{Directory, QuotaLimits, Recipient};
-use mailroom_store::{AccountKey, AppendRequest, Flags, MessageData, Store, StoreError};
+use mailroom_store::{
+    AccountKey, AppendRequest, Flags, MessageContent, MessageData, Store, StoreError, CONTENT_CHUNK,
+};
+use std::path::Path;
 use std::sync::Arc;
 
 /// What became of one recipient.
@@ -149,11 +152,53 @@ impl Body {
         self.len() == 0
     }
 
-    fn data(&self) -> MessageData {
+    /// The octets as the store takes them, which is also a content handle: read it with
+    /// the store's one chunked primitive ([`MessageContent::read_chunk`]).
+    pub fn data(&self) -> MessageData {
         match self {
             Body::Bytes(b) => MessageData::Bytes(b.clone()),
             Body::File(f, len) => MessageData::File(f.clone(), *len),
         }
+    }
+
+    /// `prefix` followed by `content[from..]`, as a new body: in memory up to
+    /// [`SPILL_AT`] octets, else in an unlinked spool file in `spool_dir`, copied chunk by
+    /// chunk (the message is never held whole; the file is written through tokio's
+    /// blocking pool).
+    pub async fn spool(
+        prefix: &[u8],
+        content: &dyn MessageContent,
+        from: u64,
+        spool_dir: &Path,
+    ) -> std::io::Result<Body> {
+        use tokio::io::AsyncWriteExt;
+        let size = content.size();
+        let from = from.min(size);
+        let total = prefix.len() as u64 + (size - from);
+        if total <= SPILL_AT as u64 {
+            let mut v = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+            v.extend_from_slice(prefix);
+            v.extend_from_slice(&content.read_range(from, size - from).await?);
+            return Ok(Body::Bytes(bytes::Bytes::from(v)));
+        }
+        let dir = spool_dir.to_owned();
+        let file = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&dir)?;
+            tempfile::tempfile_in(&dir)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        let mut out = tokio::fs::File::from_std(file);
+        out.write_all(prefix).await?;
+        let mut buf = Vec::with_capacity(CONTENT_CHUNK);
+        let mut offset = from;
+        while offset < size {
+            buf.clear();
+            offset += content.append_chunk(offset, size, &mut buf).await? as u64;
+            out.write_all(&buf).await?;
+        }
+        out.flush().await?;
+        Ok(Body::File(Arc::new(out.into_std().await), total))
     }
 }
 
@@ -315,7 +360,31 @@ impl Incoming {
 
 #[cfg(test)]
 mod tests {
-    use super::Outcome;
+    #![allow(clippy::unwrap_used)]
+    use super::{Body, Outcome, SPILL_AT};
+    use mailroom_store::MessageContent;
+
+    /// A prefix and the rest of a message from an offset, in memory when small, in a
+    /// spool file (copied chunk by chunk) when large.
+    #[tokio::test]
+    async fn spool_keeps_the_octets() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [100usize, SPILL_AT + 200_000] {
+            let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            let src = Body::Bytes(bytes::Bytes::from(data.clone())).data();
+            let b = Body::spool(b"Pre: x\r\n", &src, 7, dir.path())
+                .await
+                .unwrap();
+            assert_eq!(matches!(b, Body::File(..)), size > SPILL_AT);
+            let got = (&b.data() as &dyn MessageContent)
+                .read_range(0, u64::MAX)
+                .await
+                .unwrap();
+            let mut want = b"Pre: x\r\n".to_vec();
+            want.extend_from_slice(&data[7..]);
+            assert!(got == want, "size {size}");
+        }
+    }
 
     #[test]
     fn over_quota_replies() {

@@ -22,8 +22,7 @@ use crate::deliver::{self, Body, Outcome, Resolved};
 use crate::smtp_client::{Connection, SmtpError};
 use crate::Ctx;
 use mailroom_directory::AccountInfo;
-use std::io::Write;
-use std::sync::Arc;
+use mailroom_store::MessageContent;
 use std::time::Duration;
 
 /// Most recipients one submission may have.
@@ -261,33 +260,11 @@ fn body_len(body: &Body) -> u64 {
 /// The first [`MAX_HEADER`] + 4 octets of the message.
 async fn read_head(body: &Body) -> Result<Vec<u8>, String> {
     let want = (MAX_HEADER + 4) as u64;
-    match body {
-        Body::Bytes(b) => Ok(b[..b.len().min(want as usize)].to_vec()),
-        Body::File(f, len) => {
-            let f = f.clone();
-            let n = (*len).min(want) as usize;
-            let r = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; n];
-                let mut done = 0;
-                while done < n {
-                    let got = f.read_at(&mut buf[done..], done as u64)?;
-                    if got == 0 {
-                        break;
-                    }
-                    done += got;
-                }
-                buf.truncate(done);
-                Ok::<_, std::io::Error>(buf)
-            })
-            .await;
-            match r {
-                Ok(Ok(b)) => Ok(b),
-                Ok(Err(e)) => Err(format!("cannot read the spooled message: {e}")),
-                Err(e) => Err(format!("cannot read the spooled message: {e}")),
-            }
-        }
-    }
+    let data = body.data();
+    (&data as &dyn MessageContent)
+        .read_range(0, want)
+        .await
+        .map_err(|e| format!("cannot read the spooled message: {e}"))
 }
 
 /// Length of the header block including the empty line that ends it, if it ends within
@@ -397,42 +374,8 @@ async fn without_bcc(
     header_end: usize,
 ) -> std::io::Result<Body> {
     let new_header = strip_bcc(header);
-    match body {
-        Body::Bytes(b) => {
-            let mut v = new_header;
-            v.extend_from_slice(&b[header_end.min(b.len())..]);
-            Ok(Body::Bytes(bytes::Bytes::from(v)))
-        }
-        Body::File(f, len) => {
-            let f = f.clone();
-            let len = *len;
-            let dir = ctx.config.server.data_dir.join("spool");
-            let r = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                std::fs::create_dir_all(&dir)?;
-                let mut out = tempfile::tempfile_in(dir)?;
-                out.write_all(&new_header)?;
-                let mut off = header_end as u64;
-                let mut buf = vec![0u8; 64 * 1024];
-                while off < len {
-                    let n = f.read_at(&mut buf, off)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(&buf[..n])?;
-                    off += n as u64;
-                }
-                out.flush()?;
-                let total = new_header.len() as u64 + (off - header_end as u64);
-                Ok(Body::File(Arc::new(out), total))
-            })
-            .await;
-            match r {
-                Ok(r) => r,
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            }
-        }
-    }
+    let dir = ctx.config.server.data_dir.join("spool");
+    Body::spool(&new_header, &body.data(), header_end as u64, &dir).await
 }
 
 #[cfg(test)]
