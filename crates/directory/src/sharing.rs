@@ -225,17 +225,16 @@ impl Directory {
 
     /// The mailbox aliases of an account already looked up.
     pub fn mailbox_aliases_of(&self, account: &AccountInfo) -> Result<Vec<MailboxAlias>, DirError> {
-        let c = self.db();
-        let mut st = c.prepare(
-            "SELECT name, target FROM mailbox_aliases WHERE account_id = ?1 ORDER BY name",
-        )?;
-        let rows = st.query_map(params![account.id], |r| {
-            Ok(MailboxAlias {
-                name: r.get(0)?,
-                target: r.get(1)?,
-            })
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        Ok(aliases_on(&self.db(), account.id)?)
+    }
+
+    /// [`Directory::mailbox_aliases_of`] on the caller's thread when that needs no wait
+    /// (see `read_now`); `None`: call `mailbox_aliases_of` from the blocking pool.
+    pub fn mailbox_aliases_now(
+        &self,
+        account: &AccountInfo,
+    ) -> Option<Result<Vec<MailboxAlias>, DirError>> {
+        self.read_now(|c| aliases_on(c, account.id))
     }
 
     // ---- grants hint ---------------------------------------------------------------
@@ -289,4 +288,17 @@ impl Directory {
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
+}
+
+fn aliases_on(c: &rusqlite::Connection, account_id: i64) -> rusqlite::Result<Vec<MailboxAlias>> {
+    let mut st = c.prepare_cached(
+        "SELECT name, target FROM mailbox_aliases WHERE account_id = ?1 ORDER BY name",
+    )?;
+    let rows = st.query_map(params![account_id], |r| {
+        Ok(MailboxAlias {
+            name: r.get(0)?,
+            target: r.get(1)?,
+        })
+    })?;
+    rows.collect()
 }

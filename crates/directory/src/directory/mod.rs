@@ -189,6 +189,32 @@ impl Directory {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Runs a short indexed read on the caller's thread without waiting for anything:
+    /// only when the connection is not in use, with SQLite's busy wait off. `None` when
+    /// that is not possible or another process holds a lock (the caller then takes the
+    /// blocking path). For async callers to which a hop to the blocking pool costs more
+    /// than the read (a few microseconds on a hot page cache).
+    pub(crate) fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Option<Result<T, DirError>> {
+        let c = self.conn.try_lock().ok()?;
+        c.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let r = f(&c);
+        let _ = c.busy_timeout(std::time::Duration::from_secs(5));
+        match r {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                ) =>
+            {
+                None
+            }
+            r => Some(r.map_err(DirError::from)),
+        }
+    }
+
     /// The main domain's name.
     pub fn main_domain(&self) -> String {
         self.main.clone()

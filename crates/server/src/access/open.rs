@@ -92,11 +92,14 @@ pub async fn resolve_owner(
     requester: &AccountInfo,
     name: &str,
 ) -> Result<(AccountInfo, String), AccessError> {
-    let r = requester.clone();
-    let aliases = ctx
-        .dir(move |d| d.mailbox_aliases_of(&r))
-        .await
-        .map_err(AccessError::Directory)?;
+    let aliases = match ctx.directory.mailbox_aliases_now(requester) {
+        Some(r) => r,
+        None => {
+            let r = requester.clone();
+            ctx.dir(move |d| d.mailbox_aliases_of(&r)).await
+        }
+    }
+    .map_err(AccessError::Directory)?;
     let target = resolve_name(requester, name, &aliases)?;
     let owner = match target.owner {
         Owner::Own => requester.clone(),
