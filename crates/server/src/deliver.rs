@@ -8,7 +8,9 @@
 //! index transaction committed; only then may an MTA be told `250`.
 
 use mailroom_directory::{Directory, QuotaLimits, Recipient};
-use mailroom_store::{AccountKey, AppendRequest, Flags, MessageData, Store, StoreError};
+use mailroom_store::{
+    AccountKey, AppendRequest, Flags, MessageData, MessageSink, Store, StoreError,
+};
 use std::sync::Arc;
 
 /// What became of one recipient.
@@ -126,37 +128,6 @@ pub fn trace_prefix(
     p.into_bytes()
 }
 
-/// The message octets, shareable between recipients.
-#[derive(Clone, Debug)]
-pub enum Body {
-    /// In memory.
-    Bytes(bytes::Bytes),
-    /// An unlinked spool file of this length.
-    File(Arc<std::fs::File>, u64),
-}
-
-impl Body {
-    /// Length in octets.
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Bytes(b) => b.len() as u64,
-            Body::File(_, len) => *len,
-        }
-    }
-
-    /// True for an empty message.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    fn data(&self) -> MessageData {
-        match self {
-            Body::Bytes(b) => MessageData::Bytes(b.clone()),
-            Body::File(f, len) => MessageData::File(f.clone(), *len),
-        }
-    }
-}
-
 /// Delivers one message to one resolved recipient's INBOX. An account whose quota
 /// (`QuotaLimits`, RFC 9208 STORAGE/MESSAGE) the message with its trace fields would
 /// exceed gets [`Outcome::OverQuota`] and nothing is stored.
@@ -165,7 +136,7 @@ pub async fn deliver_to(
     resolved: &Resolved,
     from: &str,
     rcpt: &str,
-    body: &Body,
+    body: &MessageData,
     real_to_header: &str,
 ) -> Outcome {
     let (key, address, real_to, quota) = match resolved {
@@ -195,7 +166,7 @@ pub async fn deliver_to(
                 inbox.id,
                 AppendRequest {
                     prefix,
-                    data: body.data(),
+                    data: body.clone(),
                     flags: Flags::EMPTY,
                     keywords: Vec::new(),
                     internal_date: None,
@@ -233,17 +204,18 @@ pub enum IncomingError {
 }
 
 /// A dot-terminated message being received (LMTP DATA, POP3 XTND XMIT): removes the
-/// dot-stuffing, keeps the message in memory up to [`SPILL_AT`] octets and spools the rest
-/// to an unlinked file in the spool directory, so a 50 MB message costs no 50 MB of
-/// memory. Past `max` octets it goes on reading up to the terminator but drops the data.
+/// dot-stuffing and stages the message in a [`MessageSink`] (memory up to [`SPILL_AT`]
+/// octets, then an unlinked file in the spool directory), so a 50 MB message costs no
+/// 50 MB of memory. Past `max` octets it goes on reading up to the terminator but drops
+/// the data.
 pub struct Incoming {
     dec: mailroom_proto::lmtp::DataDecoder,
-    mem: Vec<u8>,
-    spool: Option<(std::fs::File, u64)>,
-    spool_dir: std::path::PathBuf,
+    /// Decoded octets of the current input, on their way to the sink.
+    scratch: Vec<u8>,
+    /// `None` once the message went past `max`.
+    sink: Option<MessageSink>,
     total: u64,
     max: u64,
-    error: Option<std::io::Error>,
 }
 
 impl Incoming {
@@ -251,41 +223,27 @@ impl Incoming {
     pub fn new(max: u64, spool_dir: std::path::PathBuf) -> Incoming {
         Incoming {
             dec: mailroom_proto::lmtp::DataDecoder::new(),
-            mem: Vec::new(),
-            spool: None,
-            spool_dir,
+            scratch: Vec::new(),
+            sink: Some(MessageSink::new(spool_dir, SPILL_AT)),
             total: 0,
             max,
-            error: None,
         }
     }
 
     /// Decodes `input`; returns how many octets were consumed (all, or up to and
     /// including the terminating `.` line).
     pub fn feed(&mut self, input: &[u8]) -> usize {
-        use std::io::Write;
-        let before = self.mem.len();
-        let used = self.dec.decode(input, &mut self.mem);
-        self.total += (self.mem.len() - before) as u64;
-        if self.total > self.max || self.error.is_some() {
-            self.mem.clear();
-        } else if self.spool.is_some() || self.mem.len() >= SPILL_AT {
-            if self.spool.is_none() {
-                let made = std::fs::create_dir_all(&self.spool_dir)
-                    .and_then(|_| tempfile::tempfile_in(&self.spool_dir));
-                match made {
-                    Ok(f) => self.spool = Some((f, 0)),
-                    Err(e) => self.error = Some(e),
-                }
-            }
-            if let Some((f, len)) = self.spool.as_mut() {
-                match f.write_all(&self.mem) {
-                    Ok(()) => *len += self.mem.len() as u64,
-                    Err(e) => self.error = Some(e),
-                }
-            }
-            self.mem.clear();
+        let used = self.dec.decode(input, &mut self.scratch);
+        self.total += self.scratch.len() as u64;
+        if self.total > self.max {
+            self.sink = None;
         }
+        if let Some(sink) = self.sink.as_mut() {
+            for chunk in self.scratch.chunks(MessageSink::CHUNK) {
+                sink.write(chunk);
+            }
+        }
+        self.scratch.clear();
         used
     }
 
@@ -295,20 +253,10 @@ impl Incoming {
     }
 
     /// The message, once [`Incoming::is_done`].
-    pub fn finish(self) -> Result<Body, IncomingError> {
-        use std::io::Write;
-        if self.total > self.max {
-            return Err(IncomingError::TooBig(self.max));
-        }
-        if let Some(e) = self.error {
-            return Err(IncomingError::Spool(e));
-        }
-        match self.spool {
-            Some((mut f, len)) => {
-                f.flush().map_err(IncomingError::Spool)?;
-                Ok(Body::File(Arc::new(f), len))
-            }
-            None => Ok(Body::Bytes(bytes::Bytes::from(self.mem))),
+    pub fn finish(self) -> Result<MessageData, IncomingError> {
+        match self.sink {
+            Some(sink) if self.total <= self.max => sink.finish().map_err(IncomingError::Spool),
+            _ => Err(IncomingError::TooBig(self.max)),
         }
     }
 }

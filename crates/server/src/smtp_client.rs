@@ -14,7 +14,7 @@
 //!
 //! Does not live here: which recipients to relay (`submit`), the message's contents.
 
-use crate::deliver::Body;
+use mailroom_store::{MessageData, MessageSink};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -269,7 +269,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// `DATA`, the message (dot-stuffed, CRLF line ends, terminated), and the final reply.
-    pub async fn data(&mut self, body: &Body) -> Result<Reply, SmtpError> {
+    pub async fn data(&mut self, body: &MessageData) -> Result<Reply, SmtpError> {
         let r = self.command("DATA", "DATA").await?;
         if r.code != 354 {
             return Err(SmtpError::Refused {
@@ -281,7 +281,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut out = Vec::with_capacity(64 * 1024 + 1024);
         let mut offset = 0u64;
         loop {
-            let chunk = read_chunk(body, offset).await?;
+            let chunk = body.read_range(offset, MessageSink::CHUNK as u64).await?;
             if chunk.is_empty() {
                 break;
             }
@@ -332,41 +332,6 @@ fn clean(s: &str) -> String {
     s.chars()
         .filter(|c| !c.is_control() && *c != '<' && *c != '>' && *c != ' ')
         .collect()
-}
-
-/// Reads the next 64 KiB of a body from `offset` (empty at the end).
-async fn read_chunk(body: &Body, offset: u64) -> std::io::Result<Vec<u8>> {
-    const CHUNK: u64 = 64 * 1024;
-    match body {
-        Body::Bytes(b) => {
-            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(b.len());
-            let end = start.saturating_add(CHUNK as usize).min(b.len());
-            Ok(b[start..end].to_vec())
-        }
-        Body::File(f, len) => {
-            let f = f.clone();
-            let n = len.saturating_sub(offset).min(CHUNK) as usize;
-            match tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; n];
-                let mut done = 0;
-                while done < n {
-                    let got = f.read_at(&mut buf[done..], offset + done as u64)?;
-                    if got == 0 {
-                        break;
-                    }
-                    done += got;
-                }
-                buf.truncate(done);
-                Ok(buf)
-            })
-            .await
-            {
-                Ok(r) => r,
-                Err(e) => Err(std::io::Error::other(e.to_string())),
-            }
-        }
-    }
 }
 
 /// Encodes message octets for DATA (RFC 5321 4.5.2): a line starting with `.` gets one

@@ -18,12 +18,11 @@
 //! Does not live here: receiving the message (the protocol session), the size limit (the
 //! session enforces `lmtp.max_message_size` while receiving).
 
-use crate::deliver::{self, Body, Outcome, Resolved};
+use crate::deliver::{self, Outcome, Resolved};
 use crate::smtp_client::{Connection, SmtpError};
 use crate::Ctx;
 use mailroom_directory::AccountInfo;
-use std::io::Write;
-use std::sync::Arc;
+use mailroom_store::{MessageData, MessageSink};
 use std::time::Duration;
 
 /// Most recipients one submission may have.
@@ -98,14 +97,13 @@ enum Route {
 }
 
 /// Submits `body` (the message as received, CRLF form) as `account`.
-pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: Body) -> SubmitReport {
+pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> SubmitReport {
     let head = match read_head(&body).await {
         Ok(h) => h,
         Err(e) => return SubmitReport::Invalid(e),
     };
     let header_end = header_len(&head);
-    let Some(header_end) =
-        header_end.or((body_len(&body) <= MAX_HEADER as u64).then_some(head.len()))
+    let Some(header_end) = header_end.or((body.len() <= MAX_HEADER as u64).then_some(head.len()))
     else {
         return SubmitReport::Invalid(format!("header larger than {MAX_HEADER} octets"));
     };
@@ -228,7 +226,7 @@ async fn relay(
     helo: &str,
     from: &str,
     rcpts: &[String],
-    body: &Body,
+    body: &MessageData,
     timeout: Duration,
 ) -> Result<(), RelayError> {
     let mut c = Connection::connect(host, timeout).await?;
@@ -251,43 +249,11 @@ async fn relay(
     Ok(())
 }
 
-fn body_len(body: &Body) -> u64 {
-    match body {
-        Body::Bytes(b) => b.len() as u64,
-        Body::File(_, len) => *len,
-    }
-}
-
 /// The first [`MAX_HEADER`] + 4 octets of the message.
-async fn read_head(body: &Body) -> Result<Vec<u8>, String> {
-    let want = (MAX_HEADER + 4) as u64;
-    match body {
-        Body::Bytes(b) => Ok(b[..b.len().min(want as usize)].to_vec()),
-        Body::File(f, len) => {
-            let f = f.clone();
-            let n = (*len).min(want) as usize;
-            let r = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; n];
-                let mut done = 0;
-                while done < n {
-                    let got = f.read_at(&mut buf[done..], done as u64)?;
-                    if got == 0 {
-                        break;
-                    }
-                    done += got;
-                }
-                buf.truncate(done);
-                Ok::<_, std::io::Error>(buf)
-            })
-            .await;
-            match r {
-                Ok(Ok(b)) => Ok(b),
-                Ok(Err(e)) => Err(format!("cannot read the spooled message: {e}")),
-                Err(e) => Err(format!("cannot read the spooled message: {e}")),
-            }
-        }
-    }
+async fn read_head(body: &MessageData) -> Result<Vec<u8>, String> {
+    body.read_range(0, (MAX_HEADER + 4) as u64)
+        .await
+        .map_err(|e| format!("cannot read the spooled message: {e}"))
 }
 
 /// Length of the header block including the empty line that ends it, if it ends within
@@ -389,49 +355,40 @@ fn strip_bcc(header: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The message with the Bcc fields removed from its header.
+/// The message with the Bcc fields removed from its header, staged anew.
 async fn without_bcc(
     ctx: &Ctx,
-    body: &Body,
+    body: &MessageData,
     header: &[u8],
     header_end: usize,
-) -> std::io::Result<Body> {
+) -> std::io::Result<MessageData> {
     let new_header = strip_bcc(header);
-    match body {
-        Body::Bytes(b) => {
-            let mut v = new_header;
-            v.extend_from_slice(&b[header_end.min(b.len())..]);
-            Ok(Body::Bytes(bytes::Bytes::from(v)))
-        }
-        Body::File(f, len) => {
-            let f = f.clone();
-            let len = *len;
-            let dir = ctx.config.server.data_dir.join("spool");
-            let r = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
-                std::fs::create_dir_all(&dir)?;
-                let mut out = tempfile::tempfile_in(dir)?;
-                out.write_all(&new_header)?;
-                let mut off = header_end as u64;
-                let mut buf = vec![0u8; 64 * 1024];
-                while off < len {
-                    let n = f.read_at(&mut buf, off)?;
-                    if n == 0 {
-                        break;
-                    }
-                    out.write_all(&buf[..n])?;
-                    off += n as u64;
-                }
-                out.flush()?;
-                let total = new_header.len() as u64 + (off - header_end as u64);
-                Ok(Body::File(Arc::new(out), total))
-            })
-            .await;
-            match r {
-                Ok(r) => r,
-                Err(e) => Err(std::io::Error::other(e.to_string())),
+    if let MessageData::Bytes(b) = body {
+        let mut v = new_header;
+        v.extend_from_slice(&b[header_end.min(b.len())..]);
+        return Ok(MessageData::Bytes(bytes::Bytes::from(v)));
+    }
+    let body = body.clone();
+    let dir = ctx.config.server.data_dir.join("spool");
+    let r = tokio::task::spawn_blocking(move || {
+        let mut sink = MessageSink::new(dir, 0);
+        sink.write(&new_header);
+        let mut off = header_end as u64;
+        let mut buf = vec![0u8; MessageSink::CHUNK];
+        loop {
+            let n = body.read_at(&mut buf, off)?;
+            if n == 0 {
+                break;
             }
+            sink.write(&buf[..n]);
+            off += n as u64;
         }
+        sink.finish()
+    })
+    .await;
+    match r {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e.to_string())),
     }
 }
 

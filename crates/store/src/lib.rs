@@ -27,12 +27,14 @@ pub mod acl;
 pub mod hub;
 pub mod maildir;
 pub mod mime;
+mod staged;
 pub mod testsuite;
 mod types;
 
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use hub::{ChangeHub, MailboxWatch};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
+pub use staged::{MessageData, MessageSink, SpoolRead};
 pub use types::*;
 
 use async_trait::async_trait;

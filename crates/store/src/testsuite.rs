@@ -199,15 +199,24 @@ pub async fn append_from_file(h: &dyn Harness) {
     for i in 0..20_000 {
         body.extend_from_slice(format!("line {i} of a larger message\r\n").as_bytes());
     }
-    let spool = tempfile::tempfile().expect("spool");
-    std::io::Write::write_all(&mut &spool, &body).expect("write spool");
+    // Staged the way receivers stage a large message: past the threshold, into a file.
+    let spool_dir = tempfile::tempdir().expect("spool directory");
+    let mut sink = crate::MessageSink::new(spool_dir.path(), 1024);
+    for chunk in body.chunks(crate::MessageSink::CHUNK) {
+        sink.write(chunk);
+    }
+    let data = sink.finish().expect("staged message");
+    assert!(
+        matches!(data, MessageData::File(..)),
+        "staged out of memory"
+    );
     let prefix = b"Return-Path: <a@example.org>\r\nDelivered-To: alice@example.org\r\n".to_vec();
     let out = a
         .append(
             mb,
             AppendRequest {
                 prefix: prefix.clone(),
-                data: MessageData::File(Arc::new(spool), body.len() as u64),
+                data,
                 flags: Flags::EMPTY,
                 keywords: Vec::new(),
                 internal_date: None,

@@ -1,7 +1,7 @@
 //! The data model the storage traits speak: UIDs, modseqs, flags, mailboxes, messages.
 
+use crate::MessageData;
 use std::fmt;
-use std::sync::Arc;
 
 /// A message UID (RFC 3501 2.3.1.1): non-zero, strictly ascending within a mailbox.
 pub type Uid = u32;
@@ -245,23 +245,6 @@ pub struct Changes {
     pub expunged: Vec<Uid>,
     /// True if the mailbox's UIDVALIDITY changed (the caller must start over).
     pub uid_validity_changed: bool,
-}
-
-/// The octets of a new message.
-pub enum MessageData {
-    /// In memory (small messages).
-    Bytes(bytes::Bytes),
-    /// A spool file positioned anywhere; read from offset 0 to `len`.
-    File(Arc<std::fs::File>, u64),
-}
-
-impl fmt::Debug for MessageData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MessageData::Bytes(b) => write!(f, "Bytes({} octets)", b.len()),
-            MessageData::File(_, len) => write!(f, "File({len} octets)"),
-        }
-    }
 }
 
 /// A message to store.

@@ -109,7 +109,7 @@ impl TestServer {
         let resolved = ctx
             .dir(move |d| mailroom_server::deliver::resolve(d, &to2))
             .await;
-        let body = mailroom_server::deliver::Body::Bytes(bytes::Bytes::copy_from_slice(message));
+        let body = mailroom_store::MessageData::Bytes(bytes::Bytes::copy_from_slice(message));
         match mailroom_server::deliver::deliver_to(
             &ctx.store,
             &resolved,

@@ -24,6 +24,10 @@
 
 pub mod acl;
 pub mod content;
+// TEMPORARY: `core/files.rs` still imports `FileExt` for the spool file `MessageData`
+// used to hold; it now reads through `SpoolRead`. `core/` is being edited elsewhere: drop
+// the import there, then this `allow`.
+#[allow(unused_imports)]
 pub mod core;
 pub mod harness;
 pub mod index;
