@@ -25,9 +25,11 @@
 
 pub mod acl;
 pub mod hub;
+#[cfg(feature = "maildir")]
 pub mod maildir;
 pub mod mime;
 mod staged;
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
 mod types;
 
@@ -240,6 +242,16 @@ pub trait Account: Send + Sync {
         let _ = upto;
         self.claim_recent(mailbox).await
     }
+}
+
+/// Opens the default backend (Maildir files plus a SQLite index per account, see
+/// [`maildir`]) rooted at `root`, creating it if needed. For code that needs *a* store
+/// and does not pick one: tests and tools. Production code that picks the backend (the
+/// binary) names it; `mailroom-server` never enables this feature.
+#[cfg(feature = "maildir")]
+pub fn open_default(root: std::path::PathBuf) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = maildir::MaildirStore::open(root)?;
+    Ok(store)
 }
 
 fn acl_unsupported() -> StoreError {

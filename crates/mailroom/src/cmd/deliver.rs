@@ -26,11 +26,17 @@ pub fn run(config: Config, args: DeliverArgs) -> Result<ExitCode> {
             c as u8
         }
     };
-    let opened = match mailroom_server::server::open_data(&config) {
+    let opened = mailroom_server::server::open_directory(&config)
+        .map_err(|e| e.to_string())
+        .and_then(|d| {
+            let store = super::open_store(&config).map_err(|e| format!("store: {e}"))?;
+            Ok((d, store))
+        });
+    let (directory, store) = match opened {
         Ok(o) => o,
         Err(e) => {
             eprintln!("mailroom deliver: {e}");
-            return Ok(ExitCode::from(code(&Outcome::Temporary(e.to_string()))));
+            return Ok(ExitCode::from(code(&Outcome::Temporary(e))));
         }
     };
     // Staged like an LMTP message: in memory up to `deliver::SPILL_AT`, then in an
@@ -67,13 +73,13 @@ pub fn run(config: Config, args: DeliverArgs) -> Result<ExitCode> {
         .clone()
         .or_else(|| std::env::var("SENDER").ok())
         .unwrap_or_default();
-    let resolved = deliver::resolve(&opened.directory, &args.to);
+    let resolved = deliver::resolve(&directory, &args.to);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let outcome = rt.block_on(deliver::deliver_to(
-        &opened.store,
+        &store,
         &resolved,
         &from,
         &args.to,

@@ -68,7 +68,9 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = server::test_config(dir.path());
         tweak(&mut cfg);
-        let running = server::start(cfg).await.unwrap();
+        // The mail store where the binary puts it (`tweak` may move the data directory).
+        let store = mailroom_store::open_default(cfg.server.data_dir.join("mail")).unwrap();
+        let running = server::start(cfg, store).await.unwrap();
         TestServer {
             dir,
             running: Some(running),

@@ -29,6 +29,7 @@ pub mod content;
 // the import there, then this `allow`.
 #[allow(unused_imports)]
 pub mod core;
+#[cfg(feature = "testsuite")]
 pub mod harness;
 pub mod index;
 pub mod keywords;
