@@ -3,8 +3,10 @@
 //! What lives here: the storage traits ([`Store`], [`Account`]), the data model they speak
 //! (mailboxes, UIDs, UIDVALIDITY, flags, keywords, modseqs, parsed message structure), the
 //! change hub interface ([`ChangeHub`]) that wakes sessions when a mailbox changes, the
-//! embedded default backend ([`maildir`]: Maildir files plus a per-account SQLite index),
-//! and the conformance suite ([`testsuite`]) that every backend must pass.
+//! staging of incoming messages ([`MessageSink`]), the embedded default backend (`maildir`,
+//! cargo feature `maildir`: Maildir files plus a per-account SQLite index), and the
+//! conformance suite (`testsuite` and [`conformance_suite!`], cargo feature `testsuite`)
+//! that every backend must pass.
 //!
 //! What does not live here: sessions, protocols, sockets, accounts' passwords. The store
 //! knows the IMAP data model (Dovecot's `lib-storage` habit) but nothing of who is logged in.
@@ -14,8 +16,8 @@
 //! implement the same traits.
 //!
 //! Architecture invariant: a successful `append` (or `copy`/`move`) has made the message
-//! durable (file fsynced and renamed into place, index transaction committed) before it
-//! returns; the caller may acknowledge it to a client or an MTA.
+//! and its metadata durable before it returns; the caller may acknowledge it to a client
+//! or an MTA.
 //!
 //! Architecture invariant: UIDs are strictly increasing within a UIDVALIDITY and never
 //! reused; `highest_modseq` of a mailbox never decreases.
@@ -58,8 +60,8 @@ pub trait Store: Send + Sync + 'static {
 
 /// The mail store of one account: its mailboxes and their messages.
 ///
-/// All methods are safe to call concurrently from many sessions (IMAP, POP3, LMTP) and,
-/// for the Maildir backend, from other processes (`mailroom deliver`, outside MTAs).
+/// All methods are safe to call concurrently from many sessions (IMAP, POP3, LMTP) and
+/// from other processes working on the same storage (`mailroom deliver`).
 #[async_trait]
 pub trait Account: Send + Sync {
     /// The key this store was opened with.
@@ -155,8 +157,9 @@ pub trait Account: Send + Sync {
 
     // ---- messages --------------------------------------------------------------------
 
-    /// Picks up changes made from outside (files dropped into `new/` or `cur/`, flag
-    /// renames, removed files) and records them in the index with fresh modseqs.
+    /// Picks up changes made outside this process (messages added, flags changed or
+    /// messages removed by other programs working on the storage) and records them with
+    /// fresh modseqs. A backend that no one else can change makes this a no-op.
     async fn sync(&self, mailbox: MailboxId) -> Result<(), StoreError>;
 
     /// Every message of the mailbox, in UID order, with its metadata (no content).
@@ -214,7 +217,8 @@ pub trait Account: Send + Sync {
         to: MailboxId,
     ) -> Result<CopyOutcome, StoreError>;
 
-    /// Opens a message's content. `NotFound` if it was expunged (or its file vanished).
+    /// Opens a message's content. `NotFound` if it was expunged (also from outside this
+    /// process).
     async fn open_message(
         &self,
         mailbox: MailboxId,

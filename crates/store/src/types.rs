@@ -175,26 +175,6 @@ impl Flags {
         .find(|(_, n)| n.eq_ignore_ascii_case(name))
         .map(|(f, _)| f)
     }
-    /// The Maildir info letters (`:2,` suffix), in ASCII order as the spec requires.
-    pub fn maildir_letters(self) -> String {
-        let mut s = String::new();
-        if self.contains(Flags::DRAFT) {
-            s.push('D');
-        }
-        if self.contains(Flags::FLAGGED) {
-            s.push('F');
-        }
-        if self.contains(Flags::ANSWERED) {
-            s.push('R');
-        }
-        if self.contains(Flags::SEEN) {
-            s.push('S');
-        }
-        if self.contains(Flags::DELETED) {
-            s.push('T');
-        }
-        s
-    }
 }
 
 /// How STORE changes flags (RFC 3501 6.4.6).
