@@ -2,6 +2,7 @@
 # Side-by-side measurements of mailroom and Dovecot with the lab tools in ../shared/lab:
 #   pop3   POP3 load (pop3load.py, 10 and 50 clients, users user101..150 x 100 messages)
 #   idle   1,000 idle authenticated IMAP connections, then 1,000 in IDLE (idle-conns.py)
+# IMAP command load (imap-load, 10 and 50 clients, logged in and --cycle): benches/imap-load.sh
 # Usage: benches/lab-vs-dovecot.sh [pop3|idle|all]     (run by hand, as root; loopback only)
 # Env: SECS=20 (POP3 run length), N=1000 (idle connections), SKIP_DOVECOT=1,
 #      PASSWORDS=dovecot (the lab passwd-file imported; default) | hashed (SHA512-CRYPT)

@@ -490,7 +490,7 @@ fn sigkill_during_lmtp_delivery_loses_nothing_acknowledged() {
         let mut seen: std::collections::HashMap<u32, usize> = Default::default();
         for m in &snap.messages {
             let c = account.open_message(inbox.id, m.uid).await.unwrap();
-            let head = c.read_range(0, 300).unwrap();
+            let head = c.read_range(0, 300).await.unwrap();
             let text = String::from_utf8_lossy(&head);
             let n: u32 = text
                 .split("X-Seq: ")

@@ -9,8 +9,9 @@
 
 use mailroom_directory::{Directory, QuotaLimits, Recipient};
 use mailroom_store::{
-    AccountKey, AppendRequest, Flags, MessageData, MessageSink, Store, StoreError,
+    AccountKey, AppendRequest, Flags, MessageContent, MessageData, MessageSink, Store, StoreError,
 };
+use std::path::Path;
 use std::sync::Arc;
 
 /// What became of one recipient.
@@ -126,6 +127,25 @@ pub fn trace_prefix(
         p.push_str(&format!("{}: {}\r\n", real_to_header, clean(local)));
     }
     p.into_bytes()
+}
+
+/// `prefix` followed by `content[from..]`, staged like a received message (a
+/// [`MessageSink`]: in memory up to [`SPILL_AT`] octets, else in an unlinked spool file in
+/// `spool_dir`), copied chunk by chunk through the one streaming primitive
+/// ([`MessageSink::write_content`]): the message is never held whole. Used where a stored
+/// message becomes a new one (the Bcc rewrite of `XTND XMIT`, cross-account COPY).
+pub async fn spool(
+    prefix: &[u8],
+    content: &dyn MessageContent,
+    from: u64,
+    spool_dir: &Path,
+) -> std::io::Result<MessageData> {
+    let mut sink = MessageSink::new(spool_dir, SPILL_AT);
+    for chunk in prefix.chunks(MessageSink::CHUNK) {
+        sink.write(chunk);
+    }
+    sink.write_content(content, from, u64::MAX).await?;
+    sink.finish()
 }
 
 /// Delivers one message to one resolved recipient's INBOX. An account whose quota
@@ -263,7 +283,29 @@ impl Incoming {
 
 #[cfg(test)]
 mod tests {
-    use super::Outcome;
+    #![allow(clippy::unwrap_used)]
+    use super::{spool, Outcome, SPILL_AT};
+    use mailroom_store::{MessageContent, MessageData};
+
+    /// A prefix and the rest of a message from an offset, in memory when small, in a
+    /// spool file (copied chunk by chunk) when large.
+    #[tokio::test]
+    async fn spool_keeps_the_octets() {
+        let dir = tempfile::tempdir().unwrap();
+        for size in [100usize, SPILL_AT + 200_000] {
+            let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+            let src = MessageData::Bytes(bytes::Bytes::from(data.clone()));
+            let b = spool(b"Pre: x\r\n", &src, 7, dir.path()).await.unwrap();
+            assert_eq!(matches!(b, MessageData::File(..)), size > SPILL_AT);
+            let got = (&b as &dyn MessageContent)
+                .read_range(0, u64::MAX)
+                .await
+                .unwrap();
+            let mut want = b"Pre: x\r\n".to_vec();
+            want.extend_from_slice(&data[7..]);
+            assert!(got == want, "size {size}");
+        }
+    }
 
     #[test]
     fn over_quota_replies() {

@@ -14,7 +14,7 @@
 //!
 //! Does not live here: which recipients to relay (`submit`), the message's contents.
 
-use mailroom_store::{MessageData, MessageSink};
+use mailroom_store::{MessageContent, MessageData, CONTENT_CHUNK};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -278,14 +278,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
             });
         }
         let mut enc = DotStuffer::default();
-        let mut out = Vec::with_capacity(64 * 1024 + 1024);
+        let mut out = Vec::with_capacity(CONTENT_CHUNK + 1024);
+        let mut chunk = Vec::with_capacity(CONTENT_CHUNK);
+        // Chunk by chunk through the store's content primitive: never the whole message.
+        let content: &dyn MessageContent = body;
+        let size = content.size();
         let mut offset = 0u64;
-        loop {
-            let chunk = body.read_range(offset, MessageSink::CHUNK as u64).await?;
-            if chunk.is_empty() {
-                break;
-            }
-            offset += chunk.len() as u64;
+        while offset < size {
+            chunk.clear();
+            offset += content.append_chunk(offset, size, &mut chunk).await? as u64;
             enc.encode(&chunk, &mut out);
             self.write_all(&out).await?;
             out.clear();

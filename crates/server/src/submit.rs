@@ -22,7 +22,7 @@ use crate::deliver::{self, Outcome, Resolved};
 use crate::smtp_client::{Connection, SmtpError};
 use crate::Ctx;
 use mailroom_directory::AccountInfo;
-use mailroom_store::{MessageData, MessageSink};
+use mailroom_store::{MessageContent, MessageData};
 use std::time::Duration;
 
 /// Most recipients one submission may have.
@@ -251,7 +251,8 @@ async fn relay(
 
 /// The first [`MAX_HEADER`] + 4 octets of the message.
 async fn read_head(body: &MessageData) -> Result<Vec<u8>, String> {
-    body.read_range(0, (MAX_HEADER + 4) as u64)
+    (body as &dyn MessageContent)
+        .read_range(0, (MAX_HEADER + 4) as u64)
         .await
         .map_err(|e| format!("cannot read the spooled message: {e}"))
 }
@@ -363,33 +364,8 @@ async fn without_bcc(
     header_end: usize,
 ) -> std::io::Result<MessageData> {
     let new_header = strip_bcc(header);
-    if let MessageData::Bytes(b) = body {
-        let mut v = new_header;
-        v.extend_from_slice(&b[header_end.min(b.len())..]);
-        return Ok(MessageData::Bytes(bytes::Bytes::from(v)));
-    }
-    let body = body.clone();
     let dir = ctx.config.server.data_dir.join("spool");
-    let r = tokio::task::spawn_blocking(move || {
-        let mut sink = MessageSink::new(dir, 0);
-        sink.write(&new_header);
-        let mut off = header_end as u64;
-        let mut buf = vec![0u8; MessageSink::CHUNK];
-        loop {
-            let n = body.read_at(&mut buf, off)?;
-            if n == 0 {
-                break;
-            }
-            sink.write(&buf[..n]);
-            off += n as u64;
-        }
-        sink.finish()
-    })
-    .await;
-    match r {
-        Ok(r) => r,
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    }
+    deliver::spool(&new_header, body, header_end as u64, &dir).await
 }
 
 #[cfg(test)]

@@ -562,3 +562,41 @@ async fn cram_md5_is_off_by_default() {
     .await
     .unwrap();
 }
+
+/// FETCH of a 5 MB message through a real connection: BODY[] and a partial that spans
+/// many chunks and flushes arrive byte for byte, and the session goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_of_a_5mb_message_streams_byte_for_byte() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut msg = b"Subject: big\r\n\r\n".to_vec();
+        let mut i = 0u32;
+        while msg.len() < 5 * 1024 * 1024 {
+            msg.extend_from_slice(
+                format!("{i:08} {}\r\n", "z".repeat((i % 70) as usize)).as_bytes(),
+            );
+            i += 1;
+        }
+        server.append_to("u", "INBOX", &msg).await;
+        let mut c = login(&server, "u").await;
+        c.send("S SELECT INBOX").await;
+        until_tagged(&mut c, "S").await;
+        c.send("F1 FETCH 1 (BODY.PEEK[] BODY.PEEK[]<1000.3000000> RFC822.SIZE)")
+            .await;
+        exp(&mut c, &format!("* 1 FETCH (BODY[] {{{}}}", msg.len())).await;
+        let got = Box::pin(c.read_exact(msg.len())).await;
+        assert!(got == msg, "BODY[] differs");
+        let head = Box::pin(c.read_line_raw()).await.unwrap();
+        assert_eq!(head, b" BODY[]<1000> {3000000}\r\n");
+        let got = Box::pin(c.read_exact(3_000_000)).await;
+        assert!(got == msg[1000..3_001_000], "partial differs");
+        exp(&mut c, &format!(" RFC822.SIZE {})", msg.len())).await;
+        exp(&mut c, "F1 OK FETCH completed").await;
+        c.send("N NOOP").await;
+        exp(&mut c, "N OK NOOP completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}

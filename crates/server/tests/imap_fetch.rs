@@ -432,3 +432,144 @@ async fn hostile_structures_render_validly() {
         .unwrap();
     assert_eq!(out, b"(BODY[] {4}\r\n\0\xff\r\n)");
 }
+
+/// A multipart message of several MB (many 64 KiB chunks): its octets, the body of part
+/// 1 (text) and of part 2 (base64), and where the message's text starts.
+fn big_message() -> (Vec<u8>, Vec<u8>, Vec<u8>, usize) {
+    let mut m = b"From: a@b.c\r\nSubject: big\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n"
+        .to_vec();
+    let text_start = m.len();
+    m.extend_from_slice(b"--zz\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+    let mut part1 = Vec::new();
+    let mut i = 0u32;
+    while part1.len() < 3_000_000 {
+        let lead = if i.is_multiple_of(7) { "." } else { "" };
+        part1.extend_from_slice(
+            format!(
+                "{lead}line {i} \u{e9}t\u{e9} {}\r\n",
+                "x".repeat((i % 90) as usize)
+            )
+            .as_bytes(),
+        );
+        i += 1;
+    }
+    m.extend_from_slice(&part1);
+    m.extend_from_slice(
+        b"\r\n--zz\r\nContent-Type: application/octet-stream\r\n\
+Content-Transfer-Encoding: base64\r\n\r\n",
+    );
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut part2 = Vec::new();
+    let mut k = 0usize;
+    while part2.len() < 2_000_000 {
+        for _ in 0..76 {
+            part2.push(alphabet[k % 64]);
+            k = k.wrapping_mul(31).wrapping_add(7) % 1_000_003;
+        }
+        part2.extend_from_slice(b"\r\n");
+    }
+    m.extend_from_slice(&part2);
+    m.extend_from_slice(b"\r\n--zz--\r\n");
+    (m, part1, part2, text_start)
+}
+
+/// `(item {n}\r\n<data>)`.
+fn literal_item(item: &str, data: &[u8]) -> Vec<u8> {
+    let mut v = format!("({item} {{{}}}\r\n", data.len()).into_bytes();
+    v.extend_from_slice(data);
+    v.push(b')');
+    v
+}
+
+/// Body sections of a message of several MB are streamed chunk by chunk, flushed as the
+/// output fills, and equal the delivered octets byte for byte.
+#[tokio::test]
+async fn large_sections_stream_byte_for_byte() {
+    use mailroom_server::imap::fetch::prepare;
+    let (msg, part1, part2, text_start) = big_message();
+    let f = store_with(vec![(
+        msg.clone(),
+        mailroom_store::Flags::EMPTY,
+        vec![],
+        DATE_1996,
+    )])
+    .await;
+    let m = MsgRef {
+        seq: 1,
+        meta: &f.metas[0],
+        recent: false,
+    };
+    let origin = 100_001usize;
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("BODY.PEEK[]", literal_item("BODY[]", &msg)),
+        ("RFC822", literal_item("RFC822", &msg)),
+        (
+            "RFC822.TEXT",
+            literal_item("RFC822.TEXT", &msg[text_start..]),
+        ),
+        (
+            "BODY.PEEK[TEXT]",
+            literal_item("BODY[TEXT]", &msg[text_start..]),
+        ),
+        ("BODY.PEEK[1]", literal_item("BODY[1]", &part1)),
+        ("BODY.PEEK[2]", literal_item("BODY[2]", &part2)),
+        (
+            "BODY.PEEK[]<100001.2000000>",
+            literal_item("BODY[]<100001>", &msg[origin..origin + 2_000_000]),
+        ),
+        (
+            "BODY.PEEK[1]<2999990.100>",
+            literal_item("BODY[1]<2999990>", &part1[2_999_990.min(part1.len())..]),
+        ),
+    ];
+    for (items, want) in cases {
+        let r = prepare(&f.account, f.mailbox, m, &attrs(items))
+            .await
+            .unwrap();
+        assert_eq!(r.len(), want.len() as u64, "{items}");
+        // A small flush threshold: many writes, `out` bounded by it plus one chunk.
+        let (mut wire, mut out) = (Vec::new(), b"* 1 FETCH ".to_vec());
+        let flush_at = 100_000;
+        r.write(&mut out, &mut wire, flush_at).await.unwrap();
+        assert!(
+            out.len() <= flush_at + mailroom_store::CONTENT_CHUNK,
+            "{items}"
+        );
+        assert!(
+            out.capacity() <= 2 * (flush_at + mailroom_store::CONTENT_CHUNK),
+            "{items}"
+        );
+        wire.extend_from_slice(&out);
+        assert!(wire.starts_with(b"* 1 FETCH "));
+        let got = &wire[10..];
+        assert!(
+            got == want.as_slice(),
+            "{items}: {} vs {} octets, first difference at {:?}",
+            got.len(),
+            want.len(),
+            got.iter().zip(&want).position(|(a, b)| a != b)
+        );
+    }
+    // Several items of one message, small and streamed, in order.
+    let r = prepare(
+        &f.account,
+        f.mailbox,
+        m,
+        &attrs("(UID BODY.PEEK[1] RFC822.SIZE BODY.PEEK[2])"),
+    )
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    r.write(&mut out, &mut tokio::io::sink(), usize::MAX)
+        .await
+        .unwrap();
+    let mut want = format!("(UID {} BODY[1] {{{}}}\r\n", f.metas[0].uid, part1.len()).into_bytes();
+    want.extend_from_slice(&part1);
+    want.extend_from_slice(
+        format!(" RFC822.SIZE {} BODY[2] {{{}}}\r\n", msg.len(), part2.len()).as_bytes(),
+    );
+    want.extend_from_slice(&part2);
+    want.push(b')');
+    assert!(out == want);
+}

@@ -28,7 +28,7 @@ async fn inbox_messages(server: &TestServer, name: &str) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     for m in snap.messages {
         let c = account.open_message(inbox.id, m.uid).await.unwrap();
-        out.push(c.read_range(0, c.size()).unwrap());
+        out.push(c.read_range(0, c.size()).await.unwrap());
     }
     out
 }

@@ -12,8 +12,9 @@
 //! knows the IMAP data model (Dovecot's `lib-storage` habit) but nothing of who is logged in.
 //!
 //! Architecture invariant: callers never see a file path. Message content is handed out as
-//! a [`MessageContent`] handle (an open blob), so a PostgreSQL + object-store backend can
-//! implement the same traits.
+//! a [`MessageContent`] handle (an open blob) read in async chunks of at most
+//! [`CONTENT_CHUNK`] octets, so a PostgreSQL + object-store backend can implement the same
+//! traits and every reader streams.
 //!
 //! Architecture invariant: a successful `append` (or `copy`/`move`) has made the message
 //! and its metadata durable before it returns; the caller may acknowledge it to a client
@@ -26,6 +27,7 @@
 #![deny(unsafe_code)]
 
 pub mod acl;
+mod content;
 pub mod hub;
 #[cfg(feature = "maildir")]
 pub mod maildir;
@@ -36,6 +38,7 @@ pub mod testsuite;
 mod types;
 
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
+pub use content::{MessageContent, CONTENT_CHUNK};
 pub use hub::{ChangeHub, MailboxWatch};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
 pub use staged::{MessageData, MessageSink, SpoolRead};
@@ -260,34 +263,4 @@ pub fn open_default(root: std::path::PathBuf) -> Result<Arc<dyn Store>, StoreErr
 
 fn acl_unsupported() -> StoreError {
     StoreError::Invalid("ACLs are not supported by this storage backend".into())
-}
-
-/// An open message: its octets as sent to clients (every line ending CRLF).
-///
-/// Reads are positional and blocking (a local file or a cached object); call them from
-/// `spawn_blocking` or in chunks of at most 64 KiB. The handle stays readable even if
-/// the message is expunged meanwhile.
-pub trait MessageContent: Send + Sync {
-    /// Size in octets of the CRLF form (RFC822.SIZE, POP3 LIST).
-    fn size(&self) -> u64;
-    /// Reads up to `buf.len()` octets of the CRLF form starting at `offset`; 0 at the end.
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
-}
-
-impl dyn MessageContent {
-    /// Reads `len` octets from `offset` (fewer at the end of the message).
-    pub fn read_range(&self, offset: u64, len: u64) -> std::io::Result<Vec<u8>> {
-        let end = offset.saturating_add(len).min(self.size());
-        let mut out = vec![0u8; end.saturating_sub(offset) as usize];
-        let mut done = 0usize;
-        while done < out.len() {
-            let n = self.read_at(offset + done as u64, &mut out[done..])?;
-            if n == 0 {
-                break;
-            }
-            done += n;
-        }
-        out.truncate(done);
-        Ok(out)
-    }
 }

@@ -11,14 +11,16 @@
 //! directory is the caller's choice (`<data>/spool`); no backend type appears here, and
 //! no caller ever sees the temporary file (`std::fs::File` stays private to this module).
 
+use crate::MessageContent;
 use std::fmt;
 use std::io::{self, Write as _};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Positional reads of a staged message that left memory. Reads may block (a local
-/// temporary file): async code calls them from `spawn_blocking`, or uses
-/// [`MessageData::read_range`].
+/// temporary file): async code reads a staged message through its [`MessageContent`]
+/// implementation (`read_chunk`: one read of at most [`crate::CONTENT_CHUNK`] octets in
+/// place), code in the blocking pool through [`MessageData::read_at`].
 pub trait SpoolRead: Send + Sync {
     /// Reads up to `buf.len()` octets starting at `offset`; 0 at the end.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
@@ -68,7 +70,8 @@ impl MessageData {
     }
 
     /// Reads up to `buf.len()` octets starting at `offset`; 0 at the end. Blocks for a
-    /// staged file (see [`SpoolRead`]).
+    /// staged file (see [`SpoolRead`]): async code reads through
+    /// [`MessageContent::read_chunk`] instead, which bounds the read to one chunk.
     pub fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
         let len = self.len();
         if offset >= len {
@@ -85,37 +88,6 @@ impl MessageData {
                 Ok(want)
             }
             MessageData::File(r, _) => r.read_at(&mut buf[..want], offset),
-        }
-    }
-
-    /// Reads `len` octets from `offset` (fewer at the end), off the async threads when the
-    /// message is staged in a file. Read at most [`MessageSink::CHUNK`] at a time to keep
-    /// memory bounded.
-    pub async fn read_range(&self, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-        let end = offset.saturating_add(len).min(self.len());
-        let n = usize::try_from(end.saturating_sub(offset))
-            .map_err(|_| io::Error::other("range too large"))?;
-        let read = move |data: &MessageData| -> io::Result<Vec<u8>> {
-            let mut out = vec![0u8; n];
-            let mut done = 0usize;
-            while done < n {
-                let got = data.read_at(&mut out[done..], offset + done as u64)?;
-                if got == 0 {
-                    break;
-                }
-                done += got;
-            }
-            out.truncate(done);
-            Ok(out)
-        };
-        match self {
-            MessageData::Bytes(_) => read(self),
-            MessageData::File(..) => {
-                let data = self.clone();
-                tokio::task::spawn_blocking(move || read(&data))
-                    .await
-                    .map_err(|e| io::Error::other(e.to_string()))?
-            }
         }
     }
 }
@@ -149,8 +121,9 @@ impl fmt::Debug for MessageSink {
 }
 
 impl MessageSink {
-    /// The largest chunk a caller should write or read at once.
-    pub const CHUNK: usize = 64 * 1024;
+    /// The largest chunk a caller should write or read at once (one
+    /// [`crate::CONTENT_CHUNK`]).
+    pub const CHUNK: usize = crate::CONTENT_CHUNK;
 
     /// A sink that keeps up to `spill_at` octets in memory and spools the message to a
     /// temporary file in `spool_dir` (made when first needed) past that.
@@ -193,6 +166,28 @@ impl MessageSink {
             self.mem = Vec::new();
             self.file = None;
         }
+    }
+
+    /// Appends `content[from..end]` (clamped to its size), read through the one streaming
+    /// primitive ([`MessageContent::append_chunk`](trait.MessageContent.html#method.append_chunk))
+    /// a chunk at a time and written as it comes, so the message is never held whole.
+    /// A read failure is returned at once; a write failure stops the copy and is kept for
+    /// [`MessageSink::finish`], like any other.
+    pub async fn write_content(
+        &mut self,
+        content: &dyn MessageContent,
+        from: u64,
+        end: u64,
+    ) -> io::Result<()> {
+        let end = end.min(content.size());
+        let mut buf = Vec::with_capacity(Self::CHUNK);
+        let mut offset = from;
+        while offset < end && !self.failed() {
+            buf.clear();
+            offset += content.append_chunk(offset, end, &mut buf).await? as u64;
+            self.write(&buf);
+        }
+        Ok(())
     }
 
     /// Octets written so far (also those dropped after a failure).
@@ -264,10 +259,33 @@ mod tests {
     async fn read_range_agrees_for_both_forms() {
         let (_dir, mem) = sink(100, &[b"0123456789"]);
         let (_dir2, file) = sink(1, &[b"01234", b"56789"]);
-        for d in [&mem, &file] {
+        for d in [&mem as &dyn MessageContent, &file] {
             assert_eq!(d.read_range(0, 100).await.unwrap(), b"0123456789");
             assert_eq!(d.read_range(7, 2).await.unwrap(), b"78");
             assert!(d.read_range(12, 2).await.unwrap().is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn write_content_copies_a_range_chunk_by_chunk() {
+        let data: Vec<u8> = (0..3 * MessageSink::CHUNK + 5)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let src = MessageData::Bytes(bytes::Bytes::from(data.clone()));
+        let dir = tempfile::tempdir().unwrap();
+        for spill_at in [usize::MAX, 1000] {
+            let mut s = MessageSink::new(dir.path(), spill_at);
+            s.write(b"Pre: x\r\n");
+            s.write_content(&src, 7, u64::MAX).await.unwrap();
+            let d = s.finish().unwrap();
+            assert_eq!(matches!(d, MessageData::File(..)), spill_at == 1000);
+            let got = (&d as &dyn MessageContent)
+                .read_range(0, u64::MAX)
+                .await
+                .unwrap();
+            let mut want = b"Pre: x\r\n".to_vec();
+            want.extend_from_slice(&data[7..]);
+            assert!(got == want, "spill_at {spill_at}");
         }
     }
 

@@ -73,13 +73,26 @@ pub async fn append(a: &Arc<dyn Account>, mbox: MailboxId, data: &[u8]) -> Appen
         .expect("append")
 }
 
-fn read_all(c: &Arc<dyn MessageContent>) -> Vec<u8> {
-    let c: &dyn MessageContent = c.as_ref();
-    c.read_range(0, c.size()).expect("read content")
+/// The whole content, read chunk by chunk; also checks that no chunk exceeds the bound.
+async fn read_all(c: &Arc<dyn MessageContent>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 2 * crate::CONTENT_CHUNK];
+    let mut offset = 0u64;
+    loop {
+        let n = c.read_chunk(offset, &mut buf).await.expect("read content");
+        assert!(n <= crate::CONTENT_CHUNK, "a chunk of {n} octets");
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+        offset += n as u64;
+    }
+    assert_eq!(out.len() as u64, c.size());
+    out
 }
 
 pub async fn content(a: &Arc<dyn Account>, mbox: MailboxId, uid: Uid) -> Vec<u8> {
-    read_all(&a.open_message(mbox, uid).await.expect("open message"))
+    read_all(&a.open_message(mbox, uid).await.expect("open message")).await
 }
 
 pub async fn uids(a: &Arc<dyn Account>, mbox: MailboxId) -> Vec<Uid> {
@@ -184,10 +197,10 @@ pub async fn append_from_file(h: &dyn Harness) {
     want.extend_from_slice(&body);
     let c = a.open_message(mb, out.uid).await.expect("open");
     assert_eq!(c.size(), want.len() as u64);
-    assert_eq!(read_all(&c), want);
+    assert_eq!(read_all(&c).await, want);
     let c: &dyn MessageContent = c.as_ref();
     for (off, len) in [(0u64, 10u64), (65_530, 20), (want.len() as u64 - 5, 100)] {
-        let got = c.read_range(off, len).expect("range");
+        let got = c.read_range(off, len).await.expect("range");
         let end = (off + len).min(want.len() as u64) as usize;
         assert_eq!(got, &want[off as usize..end]);
     }
@@ -208,7 +221,7 @@ pub async fn lf_served_as_crlf(h: &dyn Harness) {
     let out = append(&a, mb, &lf).await;
     let c = a.open_message(mb, out.uid).await.expect("open");
     assert_eq!(c.size(), want.len() as u64);
-    assert_eq!(read_all(&c), want);
+    assert_eq!(read_all(&c).await, want);
     let c: &dyn MessageContent = c.as_ref();
     for off in [
         0u64,
@@ -220,7 +233,7 @@ pub async fn lf_served_as_crlf(h: &dyn Harness) {
         131_073,
         want.len() as u64 - 3,
     ] {
-        let got = c.read_range(off, 7).expect("range");
+        let got = c.read_range(off, 7).await.expect("range");
         let end = (off as usize + 7).min(want.len());
         assert_eq!(got, &want[off as usize..end], "at {off}");
     }
@@ -355,7 +368,7 @@ pub async fn expunge_variants(h: &dyn Harness) {
         vec![2]
     );
     // A handle opened before the expunge still reads the whole message.
-    assert_eq!(read_all(&held), msg(2));
+    assert_eq!(read_all(&held).await, msg(2));
     assert!(matches!(
         a.open_message(mb, 2).await,
         Err(StoreError::NotFound(_))

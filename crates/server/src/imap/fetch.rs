@@ -1,9 +1,13 @@
 //! FETCH data items (RFC 3501 6.4.5, 7.4.2): rendering of one message's FETCH response.
 //!
-//! What lives here: [`fetch_data`], which writes the parenthesised list of one message's
-//! data items, reading only what the items need (metadata alone for FLAGS/UID/...; the
-//! structure parsed at index time for ENVELOPE/BODYSTRUCTURE/HEADER; the message's
-//! octets only for body sections). ENVELOPE and BODYSTRUCTURE syntax is in
+//! What lives here: [`prepare`], which renders the parenthesised list of one message's
+//! data items into a [`FetchResponse`], reading only what the items need (metadata alone
+//! for FLAGS/UID/RFC822.SIZE/...; the structure parsed at index time for
+//! ENVELOPE/BODYSTRUCTURE/HEADER and part sections; the content's size only for `BODY[]`
+//! and its partials), and [`FetchResponse::write`], the streaming path of body sections:
+//! the literal header, then the range chunk by chunk from the content handle into the
+//! connection's output buffer, flushed as it fills. A section is never held whole in
+//! memory (only those short enough to be sent as quoted strings are read first). ENVELOPE and BODYSTRUCTURE syntax is in
 //! [`structure`]; header field selection in [`header`]. What does not: setting `\Seen`,
 //! UID resolution, sequence numbers, the `* n FETCH` framing (the session's FETCH
 //! command does those).
@@ -19,6 +23,7 @@ use mailroom_store::{
 };
 use std::fmt::Write as _;
 use std::sync::Arc;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 
 pub(crate) use header::{header_field_values, select_fields};
 pub(crate) use structure::is_message;
@@ -47,27 +52,14 @@ pub fn sets_seen(attrs: &[FetchAttribute]) -> bool {
     })
 }
 
-/// Reads above this size go through `spawn_blocking` (the content handle is blocking).
-const INLINE_READ: u64 = 64 * 1024;
-
-/// Reads `start..end` of a message's CRLF form.
+/// Reads `start..end` of a message's CRLF form into memory: for small ranges (header
+/// blocks, SEARCH texts); senders stream ([`FetchResponse::write`]).
 pub(crate) async fn read_range(
     content: &Arc<dyn MessageContent>,
     start: u64,
     end: u64,
 ) -> Result<Vec<u8>, StoreError> {
-    let len = end.saturating_sub(start);
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    if len <= INLINE_READ {
-        return Ok(content.read_range(start, len)?);
-    }
-    let c = Arc::clone(content);
-    tokio::task::spawn_blocking(move || c.read_range(start, len))
-        .await
-        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
-        .map_err(StoreError::Io)
+    Ok(content.read_range(start, end.saturating_sub(start)).await?)
 }
 
 /// The structure and content of one message, each loaded on first use.
@@ -98,12 +90,120 @@ impl Loader<'_> {
         Ok(c)
     }
 
+    /// A small range in memory (`HEADER.FIELDS` of an encapsulated message, short
+    /// sections sent as quoted strings).
     async fn range(&mut self, start: u64, end: u64) -> Result<Vec<u8>, StoreError> {
         if start >= end {
             return Ok(Vec::new());
         }
         let c = self.content().await?;
         read_range(&c, start, end).await
+    }
+}
+
+/// One message's FETCH data, ready to send: the rendered text of every item, with the
+/// literal headers (`{n}` CRLF) of the sections that are streamed, and for each of those
+/// the range of the message's content that follows its header. Preparing does every
+/// look-up that can fail (a message expunged meanwhile is `NotFound` here, before any
+/// octet is written); writing streams the ranges chunk by chunk.
+pub struct FetchResponse {
+    text: Vec<u8>,
+    /// Ascending positions in `text` where a range of `content` goes.
+    splices: Vec<Splice>,
+    content: Option<Arc<dyn MessageContent>>,
+}
+
+/// `content[start..end]` goes at `text[at]`.
+struct Splice {
+    at: usize,
+    start: u64,
+    end: u64,
+}
+
+impl FetchResponse {
+    /// Octets of the whole response.
+    pub fn len(&self) -> u64 {
+        let spliced: u64 = self.splices.iter().map(|s| s.end - s.start).sum();
+        self.text.len() as u64 + spliced
+    }
+
+    /// True for an empty response (never: there are always parentheses).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the response to `out`, streaming each section's octets from the content
+    /// handle straight into `out`, one chunk (at most [`mailroom_store::CONTENT_CHUNK`])
+    /// at a time; whenever `out` holds `flush_at` octets or more it is written to `w` and
+    /// cleared, so `out` never holds much more than `flush_at` plus one chunk.
+    ///
+    /// An error after a literal's header was written leaves the response cut short: the
+    /// caller must close the connection.
+    pub async fn write<W: AsyncWrite + Unpin>(
+        self,
+        out: &mut Vec<u8>,
+        w: &mut W,
+        flush_at: usize,
+    ) -> std::io::Result<()> {
+        let mut from = 0;
+        for sp in &self.splices {
+            out.extend_from_slice(&self.text[from..sp.at]);
+            from = sp.at;
+            let Some(content) = self.content.as_ref() else {
+                return Err(std::io::Error::other("FETCH range without content"));
+            };
+            let mut offset = sp.start;
+            while offset < sp.end {
+                if out.len() >= flush_at {
+                    w.write_all(out).await?;
+                    w.flush().await?;
+                    out.clear();
+                }
+                offset += content.append_chunk(offset, sp.end, out).await? as u64;
+            }
+        }
+        out.extend_from_slice(&self.text[from..]);
+        Ok(())
+    }
+}
+
+/// Renders FETCH items into text, recording the ranges to stream.
+struct Builder {
+    text: Vec<u8>,
+    splices: Vec<Splice>,
+}
+
+impl Builder {
+    /// A section's value (`nstring`, never NIL here) for `content[start..end]`: a quoted
+    /// string or literal read into memory when it is at most [`encode::MAX_QUOTED`]
+    /// octets (what [`encode::string`] would choose), a streamed literal otherwise.
+    async fn range(
+        &mut self,
+        loader: &mut Loader<'_>,
+        start: u64,
+        end: u64,
+    ) -> Result<(), StoreError> {
+        let len = end.saturating_sub(start);
+        if len <= encode::MAX_QUOTED as u64 {
+            let data = loader.range(start, end).await?;
+            encode::string(&mut self.text, &data);
+            return Ok(());
+        }
+        // Make sure the message is open (and still there) before promising octets.
+        let size = loader.content().await?.size();
+        if end > size {
+            return Err(StoreError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "section past the end of the message",
+            )));
+        }
+        let _ = write!(Adapter(&mut self.text), "{{{len}}}\r\n");
+        self.splices.push(Splice {
+            at: self.text.len(),
+            start,
+            end,
+        });
+        Ok(())
     }
 }
 
@@ -146,14 +246,16 @@ async fn section_data(
     loader: &mut Loader<'_>,
     section: &Section,
 ) -> Result<SectionData, StoreError> {
-    let s = loader.structure().await?;
     let path: Vec<u32> = section.part.iter().map(|n| n.get()).collect();
+    if path.is_empty() && section.text.is_none() {
+        // BODY[] (and its partials) needs the content's size only, not the structure.
+        let size = loader.content().await?.size();
+        return Ok(SectionData::Range(0, size));
+    }
+    let s = loader.structure().await?;
     if path.is_empty() {
         return Ok(match &section.text {
-            None => {
-                let size = loader.content().await?.size();
-                SectionData::Range(0, size)
-            }
+            None => SectionData::Range(0, loader.content().await?.size()),
             Some(SectionText::Header) | Some(SectionText::Mime) => {
                 SectionData::Bytes(s.header.clone())
             }
@@ -256,7 +358,26 @@ fn flags(out: &mut Vec<u8>, msg: &MsgRef<'_>) {
 
 /// Appends the parenthesised data of one FETCH response, `(UID 4 FLAGS (\Seen) ...)`,
 /// to `out`: the items in the order of `attrs`, without the `* n FETCH ` prefix and
-/// without CRLF.
+/// without CRLF. The whole response is built in memory: sessions use [`prepare`] and
+/// [`FetchResponse::write`], which stream body sections.
+pub async fn fetch_data(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    msg: MsgRef<'_>,
+    attrs: &[FetchAttribute],
+    out: &mut Vec<u8>,
+) -> Result<(), StoreError> {
+    let r = prepare(account, mailbox, msg, attrs).await?;
+    let mut buf = Vec::new();
+    r.write(&mut buf, &mut tokio::io::sink(), usize::MAX)
+        .await?;
+    out.extend_from_slice(&buf);
+    Ok(())
+}
+
+/// Prepares the parenthesised data of one FETCH response (see [`FetchResponse`]): every
+/// item rendered in the order of `attrs`, body sections longer than
+/// [`encode::MAX_QUOTED`] left as ranges to stream.
 ///
 /// ```text
 /// msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic / msg-att-static)) ")"
@@ -265,13 +386,12 @@ fn flags(out: &mut Vec<u8>, msg: &MsgRef<'_>) {
 ///                  "BODY" ["STRUCTURE"] SP body /
 ///                  "BODY" section ["<" number ">"] SP nstring / "UID" SP uniqueid
 /// ```
-pub async fn fetch_data(
+pub async fn prepare(
     account: &Arc<dyn Account>,
     mailbox: MailboxId,
     msg: MsgRef<'_>,
     attrs: &[FetchAttribute],
-    out: &mut Vec<u8>,
-) -> Result<(), StoreError> {
+) -> Result<FetchResponse, StoreError> {
     let mut loader = Loader {
         account,
         mailbox,
@@ -279,97 +399,104 @@ pub async fn fetch_data(
         structure: None,
         content: None,
     };
-    // Render into a scratch buffer so that a failure leaves `out` untouched.
-    let mut buf = Vec::with_capacity(64);
-    buf.push(b'(');
+    let mut b = Builder {
+        text: Vec::with_capacity(64),
+        splices: Vec::new(),
+    };
+    b.text.push(b'(');
     for (i, attr) in attrs.iter().enumerate() {
+        let buf = &mut b.text;
         if i > 0 {
             buf.push(b' ');
         }
         match attr {
             FetchAttribute::Flags => {
                 buf.extend_from_slice(b"FLAGS ");
-                flags(&mut buf, &msg);
+                flags(buf, &msg);
             }
             FetchAttribute::Uid => {
-                let _ = write!(Adapter(&mut buf), "UID {}", msg.meta.uid);
+                let _ = write!(Adapter(buf), "UID {}", msg.meta.uid);
             }
             FetchAttribute::Rfc822Size => {
-                let _ = write!(Adapter(&mut buf), "RFC822.SIZE {}", msg.meta.size);
+                let _ = write!(Adapter(buf), "RFC822.SIZE {}", msg.meta.size);
             }
             FetchAttribute::ModSeq => {
-                let _ = write!(Adapter(&mut buf), "MODSEQ ({})", msg.meta.modseq);
+                let _ = write!(Adapter(buf), "MODSEQ ({})", msg.meta.modseq);
             }
             FetchAttribute::InternalDate => {
                 buf.extend_from_slice(b"INTERNALDATE ");
-                internal_date(&mut buf, msg.meta);
+                internal_date(buf, msg.meta);
             }
             FetchAttribute::Envelope => {
                 let s = loader.structure().await?;
-                buf.extend_from_slice(b"ENVELOPE ");
-                structure::envelope(&mut buf, &s.envelope);
+                b.text.extend_from_slice(b"ENVELOPE ");
+                structure::envelope(&mut b.text, &s.envelope);
             }
             FetchAttribute::Body => {
                 let s = loader.structure().await?;
-                buf.extend_from_slice(b"BODY ");
-                structure::body(&mut buf, &s.body, false);
+                b.text.extend_from_slice(b"BODY ");
+                structure::body(&mut b.text, &s.body, false);
             }
             FetchAttribute::BodyStructure => {
                 let s = loader.structure().await?;
-                buf.extend_from_slice(b"BODYSTRUCTURE ");
-                structure::body(&mut buf, &s.body, true);
+                b.text.extend_from_slice(b"BODYSTRUCTURE ");
+                structure::body(&mut b.text, &s.body, true);
             }
             FetchAttribute::Rfc822 => {
                 let size = loader.content().await?.size();
-                let data = loader.range(0, size).await?;
-                buf.extend_from_slice(b"RFC822 ");
-                encode::string(&mut buf, &data);
+                b.text.extend_from_slice(b"RFC822 ");
+                b.range(&mut loader, 0, size).await?;
             }
             FetchAttribute::Rfc822Header => {
                 let s = loader.structure().await?;
-                buf.extend_from_slice(b"RFC822.HEADER ");
-                encode::string(&mut buf, &s.header);
+                b.text.extend_from_slice(b"RFC822.HEADER ");
+                encode::string(&mut b.text, &s.header);
             }
             FetchAttribute::Rfc822Text => {
                 let s = loader.structure().await?;
-                let data = loader.range(s.body.body_offset, s.body.end_offset).await?;
-                buf.extend_from_slice(b"RFC822.TEXT ");
-                encode::string(&mut buf, &data);
+                b.text.extend_from_slice(b"RFC822.TEXT ");
+                b.range(&mut loader, s.body.body_offset, s.body.end_offset)
+                    .await?;
             }
             FetchAttribute::BodySection {
                 section, partial, ..
             } => {
                 let data = section_data(&mut loader, section).await?;
+                let buf = &mut b.text;
                 buf.extend_from_slice(b"BODY[");
-                section_name(&mut buf, section);
+                section_name(buf, section);
                 buf.push(b']');
-                let bytes = match (data, partial) {
-                    (SectionData::Range(s, e), None) => loader.range(s, e).await?,
+                if let Some((origin, _)) = partial {
+                    let _ = write!(Adapter(buf), "<{origin}>");
+                }
+                buf.push(b' ');
+                match (data, partial) {
+                    (SectionData::Range(s, e), None) => b.range(&mut loader, s, e).await?,
                     (SectionData::Range(s, e), Some((origin, len))) => {
                         let from = s.saturating_add(u64::from(*origin)).min(e);
                         let to = from.saturating_add(u64::from(len.get())).min(e);
-                        loader.range(from, to).await?
+                        b.range(&mut loader, from, to).await?
                     }
-                    (SectionData::Bytes(b), None) => b,
-                    (SectionData::Bytes(b), Some((origin, len))) => {
-                        let from = usize::try_from(*origin).unwrap_or(usize::MAX).min(b.len());
+                    (SectionData::Bytes(bytes), None) => encode::string(buf, &bytes),
+                    (SectionData::Bytes(bytes), Some((origin, len))) => {
+                        let from = usize::try_from(*origin)
+                            .unwrap_or(usize::MAX)
+                            .min(bytes.len());
                         let to = from
                             .saturating_add(usize::try_from(len.get()).unwrap_or(usize::MAX))
-                            .min(b.len());
-                        b[from..to].to_vec()
+                            .min(bytes.len());
+                        encode::string(buf, &bytes[from..to]);
                     }
-                };
-                if let Some((origin, _)) = partial {
-                    let _ = write!(Adapter(&mut buf), "<{origin}>");
                 }
-                buf.push(b' ');
-                encode::string(&mut buf, &bytes);
             }
         }
     }
-    buf.push(b')');
-    out.extend_from_slice(&buf);
-    Ok(())
+    b.text.push(b')');
+    Ok(FetchResponse {
+        text: b.text,
+        splices: b.splices,
+        content: loader.content,
+    })
 }
 
 /// `fmt::Write` into a byte vector.

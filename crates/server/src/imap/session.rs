@@ -159,6 +159,11 @@ impl Session {
             self.ctx.config.imap.login_timeout_secs
         };
         let mut shutdown = self.ctx.shutdown.clone();
+        if !self.framer.is_idle() {
+            // In the middle of a command (a literal received, its line not yet): the
+            // client may be waiting for our ACK to send the rest (Stream::ack_now).
+            self.stream.ack_now();
+        }
         // Nothing buffered is kept while the client is silent (the memory target of an
         // idle connection): release the output buffer, wait for readiness without a read
         // buffer, then read.

@@ -43,6 +43,24 @@ impl Stream {
         }
     }
 
+    /// Acknowledges what was received at once instead of after the delayed-ACK timer
+    /// (TCP_QUICKACK). For a session waiting for the rest of a command it has partly
+    /// received: a client that writes a literal and its closing CRLF in two writes (Python
+    /// imaplib's APPEND) holds the CRLF back under Nagle's algorithm until the literal is
+    /// acknowledged, and Linux delays that ACK by 40 ms when the server has nothing to
+    /// send. Errors are ignored (the ACK then comes late, as without the call).
+    pub fn ack_now(&self) {
+        let tcp = match self {
+            Stream::Plain(tcp) => tcp,
+            Stream::Tls(tls) => tls.get_ref().0,
+            _ => return,
+        };
+        #[cfg(target_os = "linux")]
+        let _ = socket2::SockRef::from(tcp).set_tcp_quickack(true);
+        #[cfg(not(target_os = "linux"))]
+        let _ = tcp;
+    }
+
     /// Upgrades a clear-text TCP stream to TLS (after the protocol's go-ahead was sent).
     pub async fn upgrade(&mut self, acceptor: &TlsAcceptor) -> io::Result<()> {
         match std::mem::replace(self, Stream::Upgrading) {

@@ -7,12 +7,18 @@
 //! one checkpoint's worth of extra reading.
 //!
 //! The handle owns the open file, so an expunge (unlink) during a read does not break it.
+//!
+//! Reads run in place, on the caller's thread, bounded as [`CONTENT_CHUNK`] says: one
+//! `pread` of at most a chunk for a clean file; for a converted file at most a chunk of
+//! output from at most two chunks of the file (from the checkpoint before `offset`). The
+//! checkpoint table, which reads the whole file once, is built in `spawn_blocking`.
 
-use crate::MessageContent;
+use crate::{MessageContent, CONTENT_CHUNK};
+use async_trait::async_trait;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// Raw octets between two checkpoints of a converted file.
 const CHECKPOINT: u64 = 64 * 1024;
@@ -23,22 +29,28 @@ pub struct CleanFile {
     pub size: u64,
 }
 
+#[async_trait]
 impl MessageContent for CleanFile {
     fn size(&self) -> u64 {
         self.size
     }
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+    async fn read_chunk(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         if offset >= self.size {
             return Ok(0);
         }
-        let want = buf.len().min((self.size - offset) as usize);
+        let want = buf
+            .len()
+            .min(CONTENT_CHUNK)
+            .min(usize::try_from(self.size - offset).unwrap_or(CONTENT_CHUNK));
         self.file.read_at(&mut buf[..want], offset)
     }
 }
 
 /// A file with bare LFs, served with every bare LF turned into CRLF.
-pub struct LfFile {
-    pub file: File,
+pub struct LfFile(Arc<LfInner>);
+
+struct LfInner {
+    file: File,
     /// Size of the file on disk.
     pub raw_size: u64,
     /// Size of the CRLF form.
@@ -49,14 +61,22 @@ pub struct LfFile {
 
 impl LfFile {
     pub fn new(file: File, raw_size: u64, size: u64) -> LfFile {
-        LfFile {
+        LfFile(Arc::new(LfInner {
             file,
             raw_size,
             size,
             checkpoints: OnceLock::new(),
-        }
+        }))
     }
 
+    /// Blocking read of any length (the conversion itself; tests).
+    #[cfg(test)]
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_at(offset, buf)
+    }
+}
+
+impl LfInner {
     fn checkpoints(&self) -> io::Result<&[(u64, u64, bool)]> {
         if let Some(c) = self.checkpoints.get() {
             return Ok(c);
@@ -95,11 +115,25 @@ fn read_full(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     Ok(done)
 }
 
+#[async_trait]
 impl MessageContent for LfFile {
     fn size(&self) -> u64 {
-        self.size
+        self.0.size
     }
 
+    async fn read_chunk(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        if offset > 0 && offset < self.0.size && self.0.checkpoints.get().is_none() {
+            let inner = Arc::clone(&self.0);
+            tokio::task::spawn_blocking(move || inner.checkpoints().map(|_| ()))
+                .await
+                .map_err(io::Error::other)??;
+        }
+        let cap = buf.len().min(CONTENT_CHUNK);
+        self.0.read_at(offset, &mut buf[..cap])
+    }
+}
+
+impl LfInner {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
         if offset >= self.size || buf.is_empty() {
             return Ok(0);

@@ -27,10 +27,6 @@
 
 mod acl;
 mod content;
-// TEMPORARY: `core/files.rs` still imports `FileExt` for the spool file `MessageData`
-// used to hold; it now reads through `SpoolRead`. `core/` is being edited elsewhere: drop
-// the import there, then this `allow`.
-#[allow(unused_imports)]
 mod core;
 #[cfg(feature = "testsuite")]
 mod harness;
@@ -76,6 +72,11 @@ pub struct MaildirStore {
 /// needs none.
 pub const CLOSE_IDLE_INDEX: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// A mailbox's in-memory state is dropped after this long unread (a session that has
+/// the mailbox selected reads it after every command; an idle one reloads it when it
+/// wakes). Short enough that idle sessions cost their state for seconds only.
+pub const KEEP_STATE: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How long an account stays open after its last use when no session holds it.
 pub const KEEP_ACCOUNT: std::time::Duration = std::time::Duration::from_secs(60);
 
@@ -105,6 +106,9 @@ async fn close_idle_indexes(store: Weak<MaildirStore>) {
             old.iter().filter_map(|k| kept.remove(k)).collect()
         };
         drop(s);
+        for a in &live {
+            a.core.drop_idle_states(KEEP_STATE);
+        }
         if live.is_empty() {
             continue;
         }
@@ -352,6 +356,9 @@ impl Account for MaildirAccount {
     }
 
     async fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
+        if let Some(st) = self.core.status_in_memory(mailbox) {
+            return Ok(st);
+        }
         self.run(move |c| c.status(mailbox)).await
     }
 
@@ -364,6 +371,9 @@ impl Account for MaildirAccount {
     }
 
     async fn messages(&self, mailbox: MailboxId) -> Result<MailboxSnapshot, StoreError> {
+        if let Some(snap) = self.core.messages_in_memory(mailbox) {
+            return Ok(snap);
+        }
         self.run(move |c| c.messages(mailbox)).await
     }
 
@@ -372,6 +382,9 @@ impl Account for MaildirAccount {
         mailbox: MailboxId,
         since: ModSeq,
     ) -> Result<Changes, StoreError> {
+        if let Some(ch) = self.core.changes_in_memory(mailbox, since) {
+            return Ok(ch);
+        }
         self.run(move |c| c.changes_since(mailbox, since)).await
     }
 
@@ -444,6 +457,9 @@ impl Account for MaildirAccount {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError> {
+        if let Some(done) = self.core.structure_in_place(mailbox, uid) {
+            return done;
+        }
         self.run(move |c| c.structure(mailbox, uid)).await
     }
 

@@ -2,17 +2,25 @@
 //!
 //! The target needs `i` (RFC 4314 section 4); flags the user may not set there are left
 //! out. Within one account the store copies; between accounts (own and foreign
-//! mailboxes, I5) each message is read and appended into the other store. Copies are
+//! mailboxes, I5) each message is read (chunk by chunk, spooled when large) and appended into the other
+//! store. Copies are
 //! checked against the target owner's quota (I10).
 
 use super::Reply;
 use crate::access::{self, Op, Opened};
+use crate::deliver;
 use crate::imap::session::Session;
 use crate::imap::view::Selected;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::{Mailbox, SequenceSet};
 use mailroom_store::acl::Rights;
-use mailroom_store::{AppendRequest, CopyOutcome, Flags, MessageData, StoreError, Uid};
+use mailroom_store::{AppendRequest, CopyOutcome, Flags, StoreError, Uid};
+use std::path::{Path, PathBuf};
+
+/// Where cross-account copies spool large messages.
+pub(crate) fn spool_dir(s: &Session) -> PathBuf {
+    s.ctx.config.server.data_dir.join("spool")
+}
 
 /// Opens a COPY/MOVE target for the user with the `i` right checked.
 pub(crate) async fn open_target(s: &Session, mailbox: &Mailbox) -> Result<Opened, Reply> {
@@ -81,6 +89,7 @@ fn permitted(flags: Flags, keywords: &[String], rights: Rights) -> (Flags, Vec<S
 /// Copies `uids` (ascending, in the view) into the target: by the store within one
 /// account when every flag may be kept, else message by message (read and append).
 pub(crate) async fn transfer(
+    spool: &Path,
     sel: &Selected,
     uids: &[Uid],
     target: &Opened,
@@ -103,9 +112,8 @@ pub(crate) async fn transfer(
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e),
         };
-        let data = content
-            .read_range(0, content.size())
-            .map_err(StoreError::Io)?;
+        // Read chunk by chunk into memory or, when large, a spool file: never whole.
+        let data = deliver::spool(&[], content.as_ref(), 0, spool).await?;
         let (flags, keywords) = permitted(meta.flags, &meta.keywords, target.rights);
         let o = target
             .account
@@ -113,7 +121,7 @@ pub(crate) async fn transfer(
                 target.mailbox.id,
                 AppendRequest {
                     prefix: Vec::new(),
-                    data: MessageData::Bytes(bytes::Bytes::from(data)),
+                    data,
                     flags,
                     keywords,
                     internal_date: Some((meta.internal_date, meta.internal_date_tz)),
@@ -150,7 +158,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     if let Err(r) = check_quota(s, sel, &uids, &target).await {
         return r;
     }
-    match transfer(sel, &uids, &target).await {
+    match transfer(&spool_dir(s), sel, &uids, &target).await {
         Ok(o) if o.pairs.is_empty() => Reply::ok("COPY completed"),
         Ok(o) => {
             let (source, dest) = o.pairs.iter().copied().unzip();

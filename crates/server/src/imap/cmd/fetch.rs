@@ -1,10 +1,13 @@
 //! FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8): resolves the set against the view, sets
 //! `\Seen` first when the items imply it (read-write only), and writes one
-//! `* n FETCH (...)` per message with the data rendered by [`crate::imap::fetch`].
+//! `* n FETCH (...)` per message with the data rendered by [`crate::imap::fetch`]: body
+//! sections are streamed from the store into the session's output, which is written to
+//! the client whenever it holds [`FLUSH_AT`] octets.
 
 use super::Reply;
-use crate::imap::fetch::{fetch_data, sets_seen, MsgRef};
+use crate::imap::fetch::{prepare, sets_seen, MsgRef};
 use crate::imap::session::Session;
+use crate::imap::session::FLUSH_AT;
 use mailroom_proto::imap::command::FetchAttribute;
 use mailroom_proto::imap::SequenceSet;
 use mailroom_store::acl::Rights;
@@ -74,18 +77,20 @@ pub(crate) async fn run(
             Some(a) if seen_now.binary_search(&meta.uid).is_ok() => a.as_slice(),
             _ => attrs.as_slice(),
         };
-        let mark = s.out.len();
+        let response = match prepare(&sel.account, sel.id, msg, these).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound(_)) => continue,
+            Err(e) => return super::store_error(e),
+        };
         s.out
             .extend_from_slice(format!("* {} FETCH ", i + 1).as_bytes());
-        match fetch_data(&sel.account, sel.id, msg, these, &mut s.out).await {
-            Ok(()) => s.out.extend_from_slice(b"\r\n"),
-            Err(StoreError::NotFound(_)) => s.out.truncate(mark),
-            Err(e) => {
-                s.out.truncate(mark);
-                return super::store_error(e);
+        // A failure while streaming leaves a literal cut short: the connection ends.
+        let written = response.write(&mut s.out, &mut s.stream, FLUSH_AT).await;
+        s.out.extend_from_slice(b"\r\n");
+        if written.is_err() || s.maybe_flush().await.is_err() {
+            if let Err(e) = written {
+                tracing::warn!(error = %e, "FETCH cut short");
             }
-        }
-        if s.maybe_flush().await.is_err() {
             s.closing = true;
             return Reply::sent();
         }

@@ -66,7 +66,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
                 return r;
             }
         }
-        let o = match copy::transfer(sel, &uids, &target).await {
+        let o = match copy::transfer(&copy::spool_dir(s), sel, &uids, &target).await {
             Ok(o) => o,
             Err(e) => return super::store_error(e),
         };

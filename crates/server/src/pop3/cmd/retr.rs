@@ -1,5 +1,6 @@
 //! RETR and TOP (RFC 1939 sections 5 and 7): the message is streamed from its content
-//! handle in 64 KiB chunks read in place into the output buffer, dot-stuffed, and ended with
+//! handle in chunks of at most 64 KiB ([`mailroom_store::CONTENT_CHUNK`]) read in place
+//! into the output buffer (`append_chunk`), dot-stuffed, and ended with
 //! `CRLF . CRLF`; never held whole in memory. RETR sets `\Seen` (P7) when the
 //! account has the `s` right on the mailbox (P8); TOP does not.
 
@@ -8,9 +9,6 @@ use mailroom_proto::line::dot_stuff_in_place;
 use mailroom_store::{Account, FlagOp, Flags, MailboxId, MessageContent, StoreError, Uid};
 use std::io;
 use std::sync::Arc;
-
-/// Bytes read from the store per step.
-const CHUNK: usize = 64 * 1024;
 
 /// Where TOP stops: after the header block, the blank line and `limit` body lines.
 #[derive(Debug)]
@@ -135,23 +133,10 @@ impl Session {
         let size = content.size();
         // Each chunk is read straight into the output buffer, behind the replies already
         // queued, and dot-stuffed there: text that needs no change is never copied in user
-        // space. Chunks of at most CHUNK are read in place, as `MessageContent` allows: a
-        // hop to the blocking pool per chunk cost more in thread switches than the read.
+        // space. A content shorter than its size is an error (the connection ends).
         while offset < size {
-            let want = CHUNK.min(usize::try_from(size - offset).unwrap_or(CHUNK));
             let start = self.out.len();
-            self.out.resize(start + want, 0);
-            let n = match content.read_at(offset, &mut self.out[start..]) {
-                Ok(n) => n,
-                Err(e) => {
-                    self.out.truncate(start);
-                    return Err(e);
-                }
-            };
-            self.out.truncate(start + n);
-            if n == 0 {
-                break;
-            }
+            let n = content.append_chunk(offset, size, &mut self.out).await?;
             offset += n as u64;
             let done = match cut.as_mut().and_then(|c| c.scan(&self.out[start..])) {
                 Some(k) => {

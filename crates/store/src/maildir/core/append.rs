@@ -1,13 +1,14 @@
 //! Adding messages: append, and copy/move between mailboxes.
 
 use super::files::{copy_file, locate, sync_dir, unique_base, write_tmp, Written};
+use super::flags::light_sync;
 use super::rows::{decode_keywords, encode_keywords, get_mailbox, normalize_keywords, sorted_uids};
 use super::{now_secs, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords::KeywordFile;
 use crate::maildir::names::{self, FileName};
 use crate::{AppendOutcome, AppendRequest, CopyOutcome, Flags, MailboxId, ModSeq, StoreError, Uid};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -28,9 +29,7 @@ impl Core {
         if result.is_err() {
             let _ = fs::remove_file(&written.tmp_path);
         }
-        let outcome = result?;
-        self.notify(mailbox.0);
-        Ok(outcome)
+        result
     }
 
     fn commit_append(
@@ -43,6 +42,26 @@ impl Core {
         tz: i32,
     ) -> Result<AppendOutcome, StoreError> {
         let mut conn = self.conn()?;
+        let outcome = light_sync(&mut conn, |conn| {
+            self.commit_append_in(conn, id, dir, w, req, date, tz)
+        })?;
+        drop(conn);
+        // Durable once cur/ is flushed (shared with concurrent appends; see durable.rs).
+        self.flush_dir(&dir.join("cur"))?;
+        Ok(outcome)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit_append_in(
+        &self,
+        conn: &mut Connection,
+        id: i64,
+        dir: &Path,
+        w: &Written,
+        req: &AppendRequest,
+        date: i64,
+        tz: i32,
+    ) -> Result<AppendOutcome, StoreError> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -64,7 +83,6 @@ impl Core {
         let dst = dir.join("cur").join(&name);
         fs::rename(&w.tmp_path, &dst)?;
         let inserted = (|| -> Result<ModSeq, StoreError> {
-            sync_dir(&dir.join("cur"))?;
             let modseq = m.highest_modseq + 1;
             tx.execute(
                 "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
@@ -95,11 +113,14 @@ impl Core {
             Ok(modseq)
         })();
         match inserted.and_then(|modseq| tx.commit().map_err(sql_err).map(|_| modseq)) {
-            Ok(modseq) => Ok(AppendOutcome {
-                uid_validity: m.uidvalidity,
-                uid,
-                modseq,
-            }),
+            Ok(modseq) => {
+                self.changed(conn, id);
+                Ok(AppendOutcome {
+                    uid_validity: m.uidvalidity,
+                    uid,
+                    modseq,
+                })
+            }
             Err(e) => {
                 // Not acknowledged: take the file back out so it is not adopted later.
                 let _ = fs::remove_file(&dst);
@@ -116,6 +137,19 @@ impl Core {
         remove: bool,
     ) -> Result<CopyOutcome, StoreError> {
         let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| self.copy_in(conn, from, uids, to, remove))
+    }
+
+    /// [`Core::copy`] with the connection: the copies' directory is flushed before the
+    /// index commits (and, for a move, before the originals are unlinked).
+    fn copy_in(
+        &self,
+        conn: &mut Connection,
+        from: MailboxId,
+        uids: &[Uid],
+        to: MailboxId,
+        remove: bool,
+    ) -> Result<CopyOutcome, StoreError> {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -242,7 +276,7 @@ impl Core {
             // Re-read the source row: copying into the same mailbox is refused above, so
             // its uidnext/modseq are unchanged by the inserts.
             let src = get_mailbox(&tx, src.id)?;
-            if let Err(e) = self.expunge_in(&tx, &src, Some(&moved), true) {
+            if let Err(e) = self.expunge_in(&tx, &src, Some(&moved), true, true) {
                 for p in made {
                     let _ = fs::remove_file(p);
                 }
@@ -256,9 +290,9 @@ impl Core {
             return Err(e);
         }
         if !pairs.is_empty() {
-            self.notify(dst.id);
+            self.changed(conn, dst.id);
             if remove {
-                self.notify(src.id);
+                self.changed(conn, src.id);
             }
         }
         Ok(CopyOutcome {

@@ -1,6 +1,7 @@
 //! Removing messages (EXPUNGE, and the source side of a move).
 
 use super::files::{is_not_found, locate, sync_dir, UidsFile};
+use super::flags::light_sync;
 use super::rows::{get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
 use crate::maildir::index::sql_err;
@@ -17,26 +18,41 @@ impl Core {
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        let m = get_mailbox(&tx, mailbox.0)?;
-        let removed = self.expunge_in(&tx, &m, uids, force)?;
-        tx.commit().map_err(sql_err)?;
+        let (removed, cur) = light_sync(&mut conn, |conn| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(sql_err)?;
+            let m = get_mailbox(&tx, mailbox.0)?;
+            let removed = self.expunge_in(&tx, &m, uids, force, false)?;
+            tx.commit().map_err(sql_err)?;
+            if !removed.is_empty() {
+                self.changed(conn, m.id);
+            }
+            Ok((
+                removed,
+                names::mailbox_dir(&self.maildir, &m.name).join("cur"),
+            ))
+        })?;
+        drop(conn);
         if !removed.is_empty() {
-            self.notify(m.id);
+            // The unlinks are durable once cur/ is flushed (see durable.rs).
+            self.flush_dir(&cur)?;
         }
         Ok(removed)
     }
 
-    /// Removes messages inside the caller's write transaction: files are unlinked first,
-    /// then the rows become tombstones, then the UID high-water file is rewritten.
+    /// Removes messages inside the caller's write transaction: the UID high-water file is
+    /// made to cover UIDNEXT first (written only when neither it nor the newest message's
+    /// file already does), then files are unlinked, then the rows
+    /// become tombstones. With `flush`, `cur/` is flushed before returning; without, the
+    /// caller flushes it after its commit.
     pub(super) fn expunge_in(
         &self,
         tx: &Transaction<'_>,
         m: &MailboxRow,
         uids: Option<&[Uid]>,
         force: bool,
+        flush: bool,
     ) -> Result<Vec<Uid>, StoreError> {
         let deleted = Flags::DELETED.0;
         let victims: Vec<(Uid, String)> = match uids {
@@ -79,13 +95,29 @@ impl Core {
         }
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let cur = dir.join("cur");
-        // The high-water mark is written before anything is removed.
-        UidsFile {
-            uidvalidity: m.uidvalidity,
-            uidnext: m.uidnext,
-            highest_modseq: m.highest_modseq + 1,
+        // The high-water mark covers UIDNEXT before anything is removed, unless the files
+        // left behind already do: a rebuild takes UIDNEXT from the mark and from the
+        // highest UID in a file name, so while the message with UID UIDNEXT-1 stays, no
+        // UID can be handed out twice (most expunges do not remove the newest message).
+        let newest: Option<Uid> = tx
+            .prepare_cached("SELECT max(uid) FROM messages WHERE mailbox = ?1")
+            .and_then(|mut st| st.query_row([m.id], |r| r.get(0)))
+            .map_err(sql_err)?;
+        let newest_stays = newest.is_some_and(|n| {
+            n.saturating_add(1) >= m.uidnext && !victims.iter().any(|(u, _)| *u == n)
+        });
+        let marked = || {
+            UidsFile::read(&dir)
+                .is_some_and(|f| f.uidvalidity == m.uidvalidity && f.uidnext >= m.uidnext)
+        };
+        if !newest_stays && !marked() {
+            UidsFile {
+                uidvalidity: m.uidvalidity,
+                uidnext: m.uidnext,
+                highest_modseq: m.highest_modseq + 1,
+            }
+            .write(&dir)?;
         }
-        .write(&dir)?;
         for (_, file) in &victims {
             match fs::remove_file(cur.join(file)) {
                 Ok(()) => {}
@@ -99,7 +131,9 @@ impl Core {
                 Err(e) => return Err(e.into()),
             }
         }
-        sync_dir(&cur)?;
+        if flush {
+            sync_dir(&cur)?;
+        }
         let modseq = m.highest_modseq + 1;
         for (uid, _) in &victims {
             tx.execute(

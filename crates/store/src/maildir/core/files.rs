@@ -10,7 +10,7 @@ use crate::{
 };
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -285,8 +285,7 @@ pub(super) fn index_file(path: &Path) -> io::Result<FileInfo> {
     let mut raw = Vec::with_capacity(meta.len() as usize);
     f.read_to_end(&mut raw)?;
     let crlf = to_crlf(&raw);
-    let structure =
-        serde_json::to_vec(&MessageStructure::parse(&crlf)).map_err(io::Error::other)?;
+    let structure = MessageStructure::parse(&crlf).to_bytes();
     Ok(FileInfo {
         raw_size: raw.len() as u64,
         size: crlf.len() as u64,
@@ -318,12 +317,12 @@ pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Wr
         put(&mut out, &req.prefix)?;
         match &req.data {
             MessageData::Bytes(b) => put(&mut out, b)?,
-            MessageData::File(src, len) => {
-                let mut buf = vec![0u8; 64 * 1024];
+            MessageData::File(_, len) => {
+                // In the blocking pool: the staged message's blocking positional read.
+                let mut buf = vec![0u8; crate::CONTENT_CHUNK];
                 let mut off = 0u64;
                 while off < *len {
-                    let want = buf.len().min((len - off) as usize);
-                    let n = src.read_at(&mut buf[..want], off)?;
+                    let n = req.data.read_at(&mut buf, off)?;
                     if n == 0 {
                         return Err(StoreError::Io(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
@@ -358,8 +357,7 @@ pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Wr
                 MessageStructure::parse(&to_crlf(&raw))
             }
         };
-        let structure = serde_json::to_vec(&structure)
-            .map_err(|e| StoreError::Index(format!("cannot encode structure: {e}")))?;
+        let structure = structure.to_bytes();
         Ok(Written {
             tmp_path: tmp_path.clone(),
             base,

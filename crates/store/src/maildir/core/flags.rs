@@ -122,7 +122,7 @@ impl Core {
         }
         tx.commit().map_err(sql_err)?;
         if !out.is_empty() {
-            self.notify(m.id);
+            self.changed(conn, m.id);
         }
         Ok(out)
     }
@@ -130,7 +130,9 @@ impl Core {
     /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
     pub fn claim_recent(&self, mailbox: MailboxId, upto: Option<Uid>) -> Result<Uid, StoreError> {
         let mut conn = self.conn()?;
-        light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))
+        let first = light_sync(&mut conn, |conn| Self::claim_recent_in(conn, mailbox, upto))?;
+        self.catch_up(&conn, mailbox.0);
+        Ok(first)
     }
 
     fn claim_recent_in(
@@ -160,8 +162,9 @@ impl Core {
 /// for flag changes and `\Recent` claims only. Such a commit survives a crash of the
 /// process (it is in the WAL file) but may be lost with a power failure, as the rename
 /// of the Maildir file that carries the same flags may be; a later full commit flushes
-/// it. Messages themselves (append, copy, move, expunge) always commit with a flush.
-fn light_sync<T>(
+/// it. Appends, copies and expunges commit the same way, but only after their files are
+/// flushed, and they return after a flush of their directory ([`super::durable`]).
+pub(super) fn light_sync<T>(
     conn: &mut ConnGuard<'_>,
     f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {

@@ -196,7 +196,7 @@ impl Core {
             tx.execute(sql, [row.id]).map_err(sql_err)?;
         }
         tx.commit().map_err(sql_err)?;
-        self.notify(row.id);
+        self.changed(&conn, row.id);
         Ok(())
     }
 
@@ -291,8 +291,8 @@ impl Core {
             }
             .write(&self.maildir)?;
             tx.commit().map_err(sql_err)?;
-            self.notify(inbox.id);
-            self.notify(dst.id);
+            self.changed(&conn, inbox.id);
+            self.changed(&conn, dst.id);
             return Ok(());
         }
         let src_dir = names::mailbox_dir(&self.maildir, &from);
@@ -325,7 +325,7 @@ impl Core {
         }
         tx.commit().map_err(sql_err)?;
         for (id, _) in renamed {
-            self.notify(id);
+            self.changed(&conn, id);
         }
         Ok(())
     }
@@ -353,6 +353,9 @@ impl Core {
 
     pub fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
         let conn = self.conn()?;
+        if self.states().contains_key(&mailbox.0) {
+            return self.with_state(&conn, mailbox.0, |st| st.status());
+        }
         let m = get_mailbox(&conn, mailbox.0)?;
         let (messages, unseen, size, recent): (i64, i64, i64, i64) = conn
             .query_row(

@@ -16,6 +16,7 @@
 //! message content). This file holds the `Core` itself and its index connection.
 
 mod append;
+mod durable;
 mod expunge;
 mod files;
 mod flags;
@@ -23,16 +24,19 @@ mod mailboxes;
 mod read;
 mod rebuild;
 mod rows;
+mod state;
 mod sync;
 
-pub use files::{UidsFile, UIDS_FILE};
-pub use rows::normalize_keywords;
-
 use self::files::make_maildir;
+use self::state::{CatchUp, MailboxState};
 use super::index;
 use crate::hub::LocalHub;
-use crate::{AccountKey, ChangeHub, MailboxId, SpecialUse, StoreError};
+use crate::{
+    AccountKey, ChangeHub, Changes, MailboxId, MailboxSnapshot, MailboxStatus, ModSeq, SpecialUse,
+    StoreError,
+};
 use rusqlite::Connection;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -58,6 +62,11 @@ pub struct Core {
     /// Default mailboxes asked for before the index was opened (changed only while
     /// `conn` is locked).
     pending: Mutex<Vec<(String, SpecialUse)>>,
+    /// The in-memory state of mailboxes in use ([`state`]), by mailbox id. Locked after
+    /// `conn` when both are held, and only briefly.
+    states: Mutex<HashMap<i64, MailboxState>>,
+    /// Group commit of directory flushes ([`durable`]).
+    gates: durable::DirGates,
 }
 
 /// The index connection of an account, locked for one operation.
@@ -130,6 +139,8 @@ impl Core {
             hub,
             ready: std::sync::atomic::AtomicBool::new(false),
             pending: Mutex::new(Vec::new()),
+            states: Mutex::new(HashMap::new()),
+            gates: durable::DirGates::default(),
         };
         if !complete {
             drop(core.conn()?);
@@ -258,5 +269,110 @@ impl Core {
 
     fn notify(&self, mailbox: i64) {
         self.hub.notify(&self.key, MailboxId(mailbox));
+    }
+
+    /// After a commit of this process that changed a mailbox, with the connection still
+    /// held: catches its in-memory state up, then announces the change on the hub.
+    fn changed(&self, conn: &Connection, mailbox: i64) {
+        self.catch_up(conn, mailbox);
+        self.notify(mailbox);
+    }
+
+    fn states(&self) -> MutexGuard<'_, HashMap<i64, MailboxState>> {
+        self.states.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Catches the in-memory state of a mailbox (if loaded) up with the index. Returns
+    /// true when it changed (a state that failed to catch up is dropped, and reloaded by
+    /// the next reader that needs it).
+    fn catch_up(&self, conn: &Connection, mailbox: i64) -> bool {
+        let mut states = self.states();
+        let Some(st) = states.get_mut(&mailbox) else {
+            return false;
+        };
+        match st.catch_up(conn, mailbox) {
+            Ok(CatchUp::Unchanged) => false,
+            Ok(CatchUp::Changed) => true,
+            Ok(CatchUp::Stale) => {
+                states.remove(&mailbox);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(mailbox, "mailbox state dropped: {e}");
+                states.remove(&mailbox);
+                true
+            }
+        }
+    }
+
+    /// Runs `f` on the loaded state of a mailbox, loading it first if needed (blocking:
+    /// SQLite). The state is current: loaded or caught up under the connection's lock.
+    fn with_state<T>(
+        &self,
+        conn: &Connection,
+        mailbox: i64,
+        f: impl FnOnce(&MailboxState) -> T,
+    ) -> Result<T, StoreError> {
+        let now = Self::clock();
+        let mut states = self.states();
+        if let Some(st) = states.get_mut(&mailbox) {
+            match st.catch_up(conn, mailbox) {
+                Ok(CatchUp::Unchanged | CatchUp::Changed) => {
+                    st.used = now;
+                    return Ok(f(st));
+                }
+                Ok(CatchUp::Stale) | Err(_) => {
+                    states.remove(&mailbox);
+                }
+            }
+        }
+        let st = MailboxState::load(conn, mailbox, now)?;
+        let out = f(&st);
+        states.insert(mailbox, st);
+        Ok(out)
+    }
+
+    /// Reads a loaded state on the caller's thread (no SQLite, no blocking): `None` when
+    /// the mailbox has no state in memory or `f` cannot answer from it.
+    fn read_state<T>(
+        &self,
+        mailbox: MailboxId,
+        f: impl FnOnce(&MailboxState) -> Option<T>,
+    ) -> Option<T> {
+        let mut states = self.states();
+        let st = states.get_mut(&mailbox.0)?;
+        st.used = Self::clock();
+        let out = f(st);
+        drop(states);
+        if out.is_some() {
+            self.touch();
+        }
+        out
+    }
+
+    /// Every message of a mailbox from memory, if its state is loaded.
+    pub fn messages_in_memory(&self, mailbox: MailboxId) -> Option<MailboxSnapshot> {
+        self.read_state(mailbox, |st| Some(st.snapshot()))
+    }
+
+    /// The changes after `since` from memory, if the loaded state reaches back that far.
+    pub fn changes_in_memory(&self, mailbox: MailboxId, since: ModSeq) -> Option<Changes> {
+        self.read_state(mailbox, |st| st.changes_since(since))
+    }
+
+    /// STATUS counters from memory, if the mailbox's state is loaded (O(log n)).
+    pub fn status_in_memory(&self, mailbox: MailboxId) -> Option<MailboxStatus> {
+        self.read_state(mailbox, |st| Some(st.status()))
+    }
+
+    /// Forgets the states not read for `idle` (the next reader loads them again).
+    /// Returns how many were dropped.
+    pub fn drop_idle_states(&self, idle: Duration) -> usize {
+        let now = Self::clock();
+        let idle = idle.as_millis() as u64;
+        let mut states = self.states();
+        let before = states.len();
+        states.retain(|_, st| now.saturating_sub(st.used) < idle);
+        before - states.len()
     }
 }

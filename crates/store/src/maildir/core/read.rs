@@ -16,25 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 impl Core {
+    /// Every message of a mailbox, from its in-memory state (loaded on first use).
     pub fn messages(&self, mailbox: MailboxId) -> Result<MailboxSnapshot, StoreError> {
-        let mut conn = self.conn()?;
-        let tx = conn.transaction().map_err(sql_err)?;
-        let m = get_mailbox(&tx, mailbox.0)?;
-        let messages = query_metas(
-            &tx,
-            &format!("SELECT {META_COLS} FROM messages WHERE mailbox = ?1 ORDER BY uid"),
-            params![m.id],
-        )?;
-        Ok(MailboxSnapshot {
-            uid_validity: m.uidvalidity,
-            uid_next: m.uidnext,
-            highest_modseq: m.highest_modseq,
-            messages,
-        })
+        let conn = self.conn()?;
+        self.with_state(&conn, mailbox.0, |st| st.snapshot())
     }
 
     pub fn changes_since(&self, mailbox: MailboxId, since: ModSeq) -> Result<Changes, StoreError> {
         let mut conn = self.conn()?;
+        if let Some(c) = self.with_state(&conn, mailbox.0, |st| st.changes_since(since))? {
+            return Ok(c);
+        }
         let tx = conn.transaction().map_err(sql_err)?;
         let m = get_mailbox(&tx, mailbox.0)?;
         let changed = query_metas(
@@ -99,15 +91,7 @@ impl Core {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Option<Result<Arc<dyn MessageContent>, StoreError>> {
-        let guard = self.conn.try_lock().ok()?;
-        let conn = guard.as_ref()?;
-        // Never sleep in SQLite's busy handler here: BUSY sends the call to the pool.
-        conn.busy_timeout(Duration::ZERO).ok()?;
-        let found = self.locate_message(conn, mailbox, uid);
-        let _ = conn.busy_timeout(index::BUSY_TIMEOUT);
-        drop(guard);
-        self.touch();
-        let loc = match found {
+        let loc = match self.in_place(|conn| self.locate_message(conn, mailbox, uid))? {
             Ok(l) => l,
             Err(e @ StoreError::NotFound(_)) => return Some(Err(e)),
             Err(_) => return None,
@@ -155,20 +139,41 @@ impl Core {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError> {
-        let blob: Vec<u8> = {
-            let conn = self.conn()?;
-            conn.query_row(
-                "SELECT structure FROM messages WHERE mailbox = ?1 AND uid = ?2",
-                params![mailbox.0, uid],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql_err)?
-            .ok_or(StoreError::NotFound("message"))?
-        };
-        serde_json::from_slice(&blob)
-            .map(Arc::new)
-            .map_err(|e| StoreError::Corrupt(format!("bad structure in index: {e}")))
+        let conn = self.conn()?;
+        read_structure(&conn, mailbox, uid)
+    }
+
+    /// [`Core::structure`] on the caller's thread when the index connection is open and
+    /// free and no other process holds a lock (one indexed row read and a decode of a
+    /// compact blob, a few microseconds); `None` means "take the blocking path".
+    pub fn structure_in_place(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+    ) -> Option<Result<Arc<MessageStructure>, StoreError>> {
+        self.in_place(|conn| read_structure(conn, mailbox, uid))
+    }
+
+    /// Runs a short read on the index connection without waiting for anything: only
+    /// when it is open and not in use, with SQLite's busy wait off. `None` when that is
+    /// not possible or the read failed for a reason the blocking path may not have
+    /// (BUSY); `NotFound` and `Corrupt` are final.
+    fn in_place<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let guard = self.conn.try_lock().ok()?;
+        let conn = guard.as_ref()?;
+        conn.busy_timeout(Duration::ZERO).ok()?;
+        let r = f(conn);
+        let _ = conn.busy_timeout(index::BUSY_TIMEOUT);
+        drop(guard);
+        self.touch();
+        match r {
+            Ok(v) => Some(Ok(v)),
+            Err(e @ (StoreError::NotFound(_) | StoreError::Corrupt(_))) => Some(Err(e)),
+            Err(_) => None,
+        }
     }
 
     /// The directories of a mailbox that the outside-change watcher observes.
@@ -178,4 +183,24 @@ impl Core {
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         Ok(vec![dir.join("new"), dir.join("cur")])
     }
+}
+
+/// A message's parsed structure from the index (compact binary, or JSON in rows written
+/// before it).
+fn read_structure(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uid: Uid,
+) -> Result<Arc<MessageStructure>, StoreError> {
+    let blob: Vec<u8> = conn
+        .prepare_cached("SELECT structure FROM messages WHERE mailbox = ?1 AND uid = ?2")
+        .and_then(|mut st| {
+            st.query_row(params![mailbox.0, uid], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound("message"))?;
+    MessageStructure::from_stored(&blob)
+        .map(Arc::new)
+        .map_err(|e| StoreError::Corrupt(format!("bad structure in index: {e}")))
 }

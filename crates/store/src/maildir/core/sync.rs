@@ -26,19 +26,23 @@ impl Core {
             let conn = self.conn()?;
             let m = get_mailbox(&conn, mailbox.0)?;
             if !force && self.unchanged(&m) {
+                // The files did not change, but another process may have committed to
+                // the index (`mailroom deliver`): bring the in-memory state up to it.
+                if self.catch_up(&conn, mailbox.0) {
+                    self.notify(mailbox.0);
+                }
                 return Ok(false);
             }
         }
-        let changed = {
-            let mut conn = self.conn()?;
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
-            let changed = self.sync_mailbox(&tx, mailbox.0, force, false)?;
-            tx.commit().map_err(sql_err)?;
-            changed
-        };
+        let mut conn = self.conn()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql_err)?;
+        let changed = self.sync_mailbox(&tx, mailbox.0, force, false)?;
+        tx.commit().map_err(sql_err)?;
         if changed {
+            self.changed(&conn, mailbox.0);
+        } else if self.catch_up(&conn, mailbox.0) {
             self.notify(mailbox.0);
         }
         Ok(changed)

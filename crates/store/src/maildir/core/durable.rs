@@ -1,0 +1,133 @@
+//! Group commit of directory flushes: when several sessions of an account add or remove
+//! messages in one mailbox at the same time, one `fsync` of the directory makes all their
+//! renames and unlinks durable, and each caller is answered once a flush that started
+//! after its own change has finished.
+//!
+//! How a write becomes durable (the order matters):
+//! - APPEND: the message file is written to `tmp/` and flushed; under the index lock it
+//!   is renamed into `cur/` under a name that carries its UID, flags and keyword letters,
+//!   and the index row commits without a flush of its own (a crash of the process keeps
+//!   it: it is in the WAL file); outside the lock `cur/` is flushed here. After a power
+//!   failure that lost the index commit, the next sync adopts the file under the UID in
+//!   its name (the mailbox's UID high-water mark is above it), so the acknowledged
+//!   message is there with its UID, flags, lettered keywords and internal date.
+//! - COPY: hard links in the target's `cur/`, the same way.
+//! - EXPUNGE: the UID high-water mark file is at or above UIDNEXT first, then the files
+//!   are unlinked, the tombstones commit without a flush, and `cur/` is flushed here: a
+//!   power failure cannot bring an expunged message back (its file is gone; the sync
+//!   records the expunge again if the index lost it).
+//!
+//! What does not live here: the index transactions themselves (`append.rs`,
+//! `expunge.rs`).
+
+use super::files::sync_dir;
+use super::Core;
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// The flush state of one directory.
+#[derive(Default)]
+pub(super) struct DirGate {
+    state: Mutex<GateState>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Changes announced so far (each caller takes the next number).
+    announced: u64,
+    /// Every change up to this number is durable.
+    flushed: u64,
+    /// A flush is running.
+    running: bool,
+}
+
+impl DirGate {
+    fn lock(&self) -> MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Returns once a flush of `dir` that started after the caller's change (made before
+    /// this call) has succeeded. The caller that finds no flush running does it for
+    /// everyone waiting; a failed flush is retried by the next caller, and its error
+    /// returned to the one that ran it.
+    pub(super) fn flush(&self, dir: &Path) -> io::Result<()> {
+        let mut g = self.lock();
+        g.announced += 1;
+        let mine = g.announced;
+        loop {
+            if g.flushed >= mine {
+                return Ok(());
+            }
+            if g.running {
+                g = self.done.wait(g).unwrap_or_else(|e| e.into_inner());
+                continue;
+            }
+            g.running = true;
+            let upto = g.announced;
+            drop(g);
+            let r = sync_dir(dir);
+            g = self.lock();
+            g.running = false;
+            if r.is_ok() {
+                g.flushed = g.flushed.max(upto);
+            }
+            self.done.notify_all();
+            r?;
+        }
+    }
+}
+
+/// The gates of an account's directories.
+#[derive(Default)]
+pub(super) struct DirGates(Mutex<HashMap<PathBuf, Arc<DirGate>>>);
+
+impl Core {
+    /// Makes the renames and unlinks already done in `dir` durable, sharing one flush
+    /// with concurrent callers (blocking).
+    pub(super) fn flush_dir(&self, dir: &Path) -> io::Result<()> {
+        let gate = {
+            let mut map = self.gates.0.lock().unwrap_or_else(|e| e.into_inner());
+            Arc::clone(map.entry(dir.to_path_buf()).or_default())
+        };
+        gate.flush(dir)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn concurrent_flushes_all_return_and_share() {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Arc::new(DirGate::default());
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let gate = Arc::clone(&gate);
+                let path = dir.path().to_path_buf();
+                std::thread::spawn(move || gate.flush(&path))
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap().unwrap();
+        }
+        let g = gate.lock();
+        assert_eq!(g.announced, 8);
+        assert_eq!(g.flushed, 8);
+        assert!(!g.running);
+    }
+
+    #[test]
+    fn failed_flush_is_reported_and_retried() {
+        let gate = DirGate::default();
+        let missing = Path::new("/nonexistent/mailroom-dir-gate");
+        assert!(gate.flush(missing).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        gate.flush(dir.path()).unwrap();
+        assert_eq!(gate.lock().flushed, 2);
+    }
+}
