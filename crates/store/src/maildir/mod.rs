@@ -182,7 +182,8 @@ impl MaildirStore {
         let dir = self.account_dir(key);
         let hub = self.hub.clone();
         let k = key.clone();
-        let core = tokio::task::spawn_blocking(move || Core::open(k, &dir, hub))
+        let tracker = self.watcher.tracker();
+        let core = tokio::task::spawn_blocking(move || Core::open(k, &dir, hub, tracker))
             .await
             .map_err(join_err)??;
         let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
@@ -306,6 +307,9 @@ impl Account for MaildirAccount {
     }
 
     async fn mailbox(&self, name: &str) -> Result<MailboxInfo, StoreError> {
+        if let Some(found) = self.core.mailbox_in_memory(name) {
+            return Ok(found);
+        }
         let name = name.to_string();
         self.run(move |c| c.mailbox(&name)).await
     }
@@ -352,6 +356,9 @@ impl Account for MaildirAccount {
     }
 
     async fn subscriptions(&self) -> Result<Vec<String>, StoreError> {
+        if let Some(subs) = self.core.subscriptions_in_memory() {
+            return Ok(subs);
+        }
         self.run(|c| c.subscriptions()).await
     }
 
@@ -367,6 +374,11 @@ impl Account for MaildirAccount {
     }
 
     async fn sync(&self, mailbox: MailboxId) -> Result<(), StoreError> {
+        // A watched mailbox with no outside event since its last sync: nothing to scan
+        // (the watcher syncs it when an event comes).
+        if self.core.tracker.is_clean(&self.core.key, mailbox) {
+            return Ok(());
+        }
         self.run(move |c| c.sync(mailbox, false).map(|_| ())).await
     }
 

@@ -7,6 +7,13 @@
 //! tool reach idle sessions at once. A periodic rescan every [`RESCAN`] catches what
 //! inotify misses (network file systems, overflowed queues). When the last watcher goes,
 //! the inotify watches are removed.
+//!
+//! Changes this process makes itself (appends, flag renames, copies, expunges) are
+//! recorded in the [`Tracker`] before they are made, and the events they cause are
+//! dropped: they are announced by the store already, and a sync for each of them cost a
+//! full scan per change under load. The tracker also knows which watched mailboxes had
+//! no outside event since their last sync ([`Tracker::is_clean`]): a sync of such a
+//! mailbox (every SELECT and NOOP asks for one) has nothing to look at.
 
 use super::MaildirStore;
 use crate::hub::WatchHooks;
@@ -25,9 +32,103 @@ pub const RESCAN: Duration = Duration::from_secs(30);
 
 type MailboxKey = (AccountKey, MailboxId);
 
+/// Own changes not yet seen as events are forgotten after this long (their event may
+/// never come: the directory may not be watched).
+const OWN_TTL_MS: u64 = 5_000;
+
+/// What the store knows about its own changes and about outside events; see the module
+/// docs. Shared by the store's accounts and the inotify callback.
+#[derive(Default)]
+pub struct Tracker {
+    /// Paths this process is changing (created, renamed to or from, removed), with when.
+    own: Mutex<HashMap<PathBuf, u64>>,
+    /// Per watched mailbox: outside events counted, and the count a finished sync had
+    /// seen when it started.
+    marks: Mutex<HashMap<MailboxKey, Marks>>,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Marks {
+    events: u64,
+    synced: u64,
+}
+
+fn now_ms() -> u64 {
+    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+    START
+        .get_or_init(std::time::Instant::now)
+        .elapsed()
+        .as_millis() as u64
+}
+
+impl Tracker {
+    /// Records that this process is about to change `path` (call before the change).
+    pub fn own(&self, path: PathBuf) {
+        let now = now_ms();
+        let mut own = lock(&self.own);
+        if own.len() >= 4096 {
+            own.retain(|_, t| now.saturating_sub(*t) < OWN_TTL_MS);
+        }
+        own.insert(path, now);
+    }
+
+    /// Whether an event on `path` was caused by this process (consumes the record).
+    fn take_own(&self, path: &std::path::Path) -> bool {
+        let mut own = lock(&self.own);
+        match own.remove(path) {
+            Some(t) => now_ms().saturating_sub(t) < OWN_TTL_MS,
+            None => false,
+        }
+    }
+
+    /// Starts tracking a mailbox whose directories are now watched: dirty until a sync
+    /// that starts after this finishes.
+    fn watched(&self, key: MailboxKey) {
+        lock(&self.marks).insert(
+            key,
+            Marks {
+                events: 1,
+                synced: 0,
+            },
+        );
+    }
+
+    fn unwatched(&self, key: &MailboxKey) {
+        lock(&self.marks).remove(key);
+    }
+
+    fn event(&self, key: &MailboxKey) {
+        if let Some(m) = lock(&self.marks).get_mut(key) {
+            m.events += 1;
+        }
+    }
+
+    /// A sync of the mailbox starts: the events it will have seen.
+    pub fn sync_started(&self, account: &AccountKey, mailbox: MailboxId) -> Option<u64> {
+        lock(&self.marks)
+            .get(&(account.clone(), mailbox))
+            .map(|m| m.events)
+    }
+
+    /// A sync that started at `seen` (from [`Tracker::sync_started`]) finished.
+    pub fn sync_done(&self, account: &AccountKey, mailbox: MailboxId, seen: u64) {
+        if let Some(m) = lock(&self.marks).get_mut(&(account.clone(), mailbox)) {
+            m.synced = m.synced.max(seen);
+        }
+    }
+
+    /// True when the mailbox is watched and had no outside event since a finished sync.
+    pub fn is_clean(&self, account: &AccountKey, mailbox: MailboxId) -> bool {
+        lock(&self.marks)
+            .get(&(account.clone(), mailbox))
+            .is_some_and(|m| m.synced >= m.events)
+    }
+}
+
 /// Watches the directories of watched mailboxes; see the module docs.
 pub struct OutsideWatcher {
     store: Weak<MaildirStore>,
+    tracker: Arc<Tracker>,
     dirs: Arc<Mutex<HashMap<PathBuf, MailboxKey>>>,
     state: Mutex<State>,
 }
@@ -48,9 +149,15 @@ impl OutsideWatcher {
     pub(super) fn new(store: Weak<MaildirStore>) -> OutsideWatcher {
         OutsideWatcher {
             store,
+            tracker: Arc::new(Tracker::default()),
             dirs: Arc::new(Mutex::new(HashMap::new())),
             state: Mutex::new(State::default()),
         }
+    }
+
+    /// The tracker of own changes and outside events (shared with the accounts).
+    pub fn tracker(&self) -> Arc<Tracker> {
+        Arc::clone(&self.tracker)
     }
 
     /// Number of directories watched with inotify right now.
@@ -65,6 +172,7 @@ impl OutsideWatcher {
         }
         let (tx, rx) = mpsc::unbounded_channel::<MailboxKey>();
         let dirs = self.dirs.clone();
+        let tracker = Arc::clone(&self.tracker);
         let events_tx = tx.clone();
         let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             let Ok(event) = res else {
@@ -76,12 +184,29 @@ impl OutsideWatcher {
             if matches!(event.kind, notify::EventKind::Access(_)) {
                 return;
             }
+            // A rename within watched directories comes as From, To, then Both with the
+            // same two paths: From and To are enough.
+            if matches!(
+                event.kind,
+                notify::EventKind::Modify(notify::event::ModifyKind::Name(
+                    notify::event::RenameMode::Both
+                ))
+            ) {
+                return;
+            }
+            // Consume every own record first (a rename names two paths).
+            let outside: Vec<&PathBuf> = event
+                .paths
+                .iter()
+                .filter(|p| !tracker.take_own(p))
+                .collect();
             let dirs = lock(&dirs);
-            for path in &event.paths {
+            for path in outside {
                 let key = dirs
                     .get(path)
                     .or_else(|| path.parent().and_then(|p| dirs.get(p)));
                 if let Some(k) = key {
+                    tracker.event(k);
                     let _ = events_tx.send(k.clone());
                 }
             }
@@ -126,6 +251,9 @@ impl OutsideWatcher {
                 }
             }
         }
+        if !done.is_empty() {
+            s.watcher.tracker.watched(key.clone());
+        }
         state.by_mailbox.insert(key, done);
     }
 }
@@ -148,6 +276,7 @@ impl WatchHooks for OutsideWatcher {
         let key = (account.clone(), mailbox);
         let mut state = lock(&self.state);
         state.wanted.remove(&key);
+        self.tracker.unwatched(&key);
         if let Some(paths) = state.by_mailbox.remove(&key) {
             {
                 let mut dirs = lock(&self.dirs);

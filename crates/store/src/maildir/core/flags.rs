@@ -94,6 +94,8 @@ impl Core {
             let name = FileName::render(&base, new_flags, &letters);
             if name != file {
                 let cur = dir.join("cur");
+                self.tracker.own(cur.join(&file));
+                self.tracker.own(cur.join(&name));
                 match fs::rename(cur.join(&file), cur.join(&name)) {
                     Ok(()) => {}
                     Err(e) if is_not_found(&e) => match locate(&cur, &base)? {

@@ -19,24 +19,36 @@ impl Core {
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
         let mut conn = self.conn()?;
         self.discover_on(&mut conn)?;
-        let mut st = conn
-            .prepare(&format!("SELECT {MAILBOX_COLS} FROM mailboxes"))
-            .map_err(sql_err)?;
-        let rows = st.query_map([], mailbox_row).map_err(sql_err)?;
-        let mut out: Vec<MailboxInfo> = rows
-            .map(|r| r.map(|m| m.info()))
-            .collect::<Result<_, _>>()
-            .map_err(sql_err)?;
-        out.sort_by(|a, b| a.name.cmp(&b.name));
+        let out = all_mailboxes(&conn)?;
+        self.listing().remember_boxes(&out);
         Ok(out)
     }
 
     pub fn mailbox(&self, name: &str) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
         let conn = self.conn()?;
+        if !self.listing().knows_boxes() {
+            let all = all_mailboxes(&conn)?;
+            self.listing().remember_boxes(&all);
+        }
         find_mailbox(&conn, &name)?
             .map(|m| m.info())
             .ok_or(StoreError::NotFound("mailbox"))
+    }
+
+    /// [`Core::mailbox`] from memory, when the mailbox list is known and holds the name.
+    pub fn mailbox_in_memory(&self, name: &str) -> Option<MailboxInfo> {
+        let name = names::normalize(name).ok()?;
+        let found = self.listing().mailbox(&name);
+        if found.is_some() {
+            self.touch();
+        }
+        found
+    }
+
+    /// The subscribed names from memory, when known.
+    pub fn subscriptions_in_memory(&self) -> Option<Vec<String>> {
+        self.listing().subscriptions()
     }
 
     pub fn create_mailbox(
@@ -46,6 +58,7 @@ impl Core {
     ) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
         let mut conn = self.conn()?;
+        let _stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -79,6 +92,7 @@ impl Core {
         conn: &mut Connection,
         wanted: &[(String, SpecialUse)],
     ) -> Result<(), StoreError> {
+        let _stale = self.listing_changes();
         let mut missing = Vec::new();
         for (name, use_) in wanted {
             let name = names::normalize(name)?;
@@ -168,6 +182,7 @@ impl Core {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
         let mut conn = self.conn()?;
+        let _stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -212,6 +227,7 @@ impl Core {
             ));
         }
         let mut conn = self.conn()?;
+        let _stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -333,6 +349,7 @@ impl Core {
     pub fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError> {
         let name = names::normalize(name)?;
         let conn = self.conn()?;
+        let _stale = self.listing_changes();
         let sql = if subscribed {
             "INSERT OR IGNORE INTO subscriptions (name) VALUES (?1)"
         } else {
@@ -348,7 +365,9 @@ impl Core {
             .prepare("SELECT name FROM subscriptions ORDER BY name")
             .map_err(sql_err)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(sql_err)?;
-        rows.collect::<Result<_, _>>().map_err(sql_err)
+        let subs: Vec<String> = rows.collect::<Result<_, _>>().map_err(sql_err)?;
+        self.listing().remember_subscriptions(&subs);
+        Ok(subs)
     }
 
     pub fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
@@ -391,4 +410,18 @@ impl Core {
             messages: messages as u64,
         })
     }
+}
+
+/// Every mailbox row, sorted by name.
+fn all_mailboxes(conn: &Connection) -> Result<Vec<MailboxInfo>, StoreError> {
+    let mut st = conn
+        .prepare_cached(&format!("SELECT {MAILBOX_COLS} FROM mailboxes"))
+        .map_err(sql_err)?;
+    let rows = st.query_map([], mailbox_row).map_err(sql_err)?;
+    let mut out: Vec<MailboxInfo> = rows
+        .map(|r| r.map(|m| m.info()))
+        .collect::<Result<_, _>>()
+        .map_err(sql_err)?;
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
 }

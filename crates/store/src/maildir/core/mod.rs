@@ -20,6 +20,7 @@ mod durable;
 mod expunge;
 mod files;
 mod flags;
+mod listing;
 mod mailboxes;
 mod read;
 mod rebuild;
@@ -30,6 +31,7 @@ mod sync;
 use self::files::make_maildir;
 use self::state::{CatchUp, MailboxState};
 use super::index;
+use super::watch::Tracker;
 use crate::hub::LocalHub;
 use crate::{
     AccountKey, ChangeHub, Changes, MailboxId, MailboxSnapshot, MailboxStatus, ModSeq, SpecialUse,
@@ -67,6 +69,10 @@ pub struct Core {
     states: Mutex<HashMap<i64, MailboxState>>,
     /// Group commit of directory flushes ([`durable`]).
     gates: durable::DirGates,
+    /// Own changes and outside events of watched mailboxes (shared with the watcher).
+    pub(crate) tracker: Arc<Tracker>,
+    /// The mailbox list and subscriptions ([`listing`]).
+    listing: Mutex<listing::Listing>,
 }
 
 /// The index connection of an account, locked for one operation.
@@ -120,6 +126,7 @@ impl Core {
         key: AccountKey,
         account_dir: &Path,
         hub: Arc<LocalHub>,
+        tracker: Arc<Tracker>,
     ) -> Result<Core, StoreError> {
         let maildir = account_dir.join("Maildir");
         let index_path = account_dir.join("index.sqlite");
@@ -141,6 +148,8 @@ impl Core {
             pending: Mutex::new(Vec::new()),
             states: Mutex::new(HashMap::new()),
             gates: durable::DirGates::default(),
+            tracker,
+            listing: Mutex::new(listing::Listing::default()),
         };
         if !complete {
             drop(core.conn()?);

@@ -16,6 +16,7 @@ impl Core {
     /// Fills a new index from the files: every mailbox directory, its UIDVALIDITY and
     /// high-water mark from `mailroom-uids`, every message with the UID in its name.
     pub(super) fn rebuild_on(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let _stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -38,6 +39,7 @@ impl Core {
 
     /// Adds mailbox directories created by outside programs to the index.
     pub(super) fn discover_on(&self, conn: &mut Connection) -> Result<(), StoreError> {
+        let _stale = self.listing_changes();
         let mut found = vec!["INBOX".to_string()];
         self.walk(&self.maildir, "", &mut found)?;
         let known: HashSet<String> = {

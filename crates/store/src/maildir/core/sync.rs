@@ -21,6 +21,16 @@ const MTIME_SLACK_NS: i64 = 2_000_000_000;
 impl Core {
     /// Syncs a mailbox with its directory; returns whether anything changed.
     pub fn sync(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
+        let seen = self.tracker.sync_started(&self.key, mailbox);
+        let changed = self.sync_unmarked(mailbox, force)?;
+        if let Some(seen) = seen {
+            self.tracker.sync_done(&self.key, mailbox, seen);
+        }
+        Ok(changed)
+    }
+
+    /// [`Core::sync`] without the bookkeeping of outside events.
+    fn sync_unmarked(&self, mailbox: MailboxId, force: bool) -> Result<bool, StoreError> {
         // Cheap check without the write lock first.
         {
             let conn = self.conn()?;
