@@ -29,6 +29,11 @@ cargo fmt --all -- --check
 step "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "mailroom-server builds against the store traits alone (no storage backend)"
+# Alone, the server crate gets mailroom-store without its `maildir` feature: naming a
+# backend type anywhere in its library code fails here.
+cargo check -p mailroom-server --lib --locked
+
 step "cargo test"
 # tests/submit.rs relays through a real SMTP server (tests/smtp-sink.py, aiosmtpd).
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd

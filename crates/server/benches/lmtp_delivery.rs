@@ -85,11 +85,9 @@ fn main() {
         for (size, label, total) in [(4096usize, "4 KiB", 2000usize), (1 << 20, "1 MiB", 200)] {
             for clients in [1usize, 8] {
                 let dir = tempfile::tempdir().unwrap();
-                let running = mailroom_server::server::start(mailroom_server::server::test_config(
-                    dir.path(),
-                ))
-                .await
-                .unwrap();
+                let store = mailroom_store::open_default(dir.path().join("mail")).unwrap();
+                let config = mailroom_server::server::test_config(dir.path());
+                let running = mailroom_server::server::start(config, store).await.unwrap();
                 running
                     .ctx
                     .directory

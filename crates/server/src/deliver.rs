@@ -9,7 +9,7 @@
 
 use mailroom_directory::{Directory, QuotaLimits, Recipient};
 use mailroom_store::{
-    AccountKey, AppendRequest, Flags, MessageContent, MessageData, Store, StoreError, CONTENT_CHUNK,
+    AccountKey, AppendRequest, Flags, MessageContent, MessageData, MessageSink, Store, StoreError,
 };
 use std::path::Path;
 use std::sync::Arc;
@@ -129,77 +129,23 @@ pub fn trace_prefix(
     p.into_bytes()
 }
 
-/// The message octets, shareable between recipients.
-#[derive(Clone, Debug)]
-pub enum Body {
-    /// In memory.
-    Bytes(bytes::Bytes),
-    /// An unlinked spool file of this length.
-    File(Arc<std::fs::File>, u64),
-}
-
-impl Body {
-    /// Length in octets.
-    pub fn len(&self) -> u64 {
-        match self {
-            Body::Bytes(b) => b.len() as u64,
-            Body::File(_, len) => *len,
-        }
+/// `prefix` followed by `content[from..]`, staged like a received message (a
+/// [`MessageSink`]: in memory up to [`SPILL_AT`] octets, else in an unlinked spool file in
+/// `spool_dir`), copied chunk by chunk through the one streaming primitive
+/// ([`MessageSink::write_content`]): the message is never held whole. Used where a stored
+/// message becomes a new one (the Bcc rewrite of `XTND XMIT`, cross-account COPY).
+pub async fn spool(
+    prefix: &[u8],
+    content: &dyn MessageContent,
+    from: u64,
+    spool_dir: &Path,
+) -> std::io::Result<MessageData> {
+    let mut sink = MessageSink::new(spool_dir, SPILL_AT);
+    for chunk in prefix.chunks(MessageSink::CHUNK) {
+        sink.write(chunk);
     }
-
-    /// True for an empty message.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The octets as the store takes them, which is also a content handle: read it with
-    /// the store's one chunked primitive ([`MessageContent::read_chunk`]).
-    pub fn data(&self) -> MessageData {
-        match self {
-            Body::Bytes(b) => MessageData::Bytes(b.clone()),
-            Body::File(f, len) => MessageData::File(f.clone(), *len),
-        }
-    }
-
-    /// `prefix` followed by `content[from..]`, as a new body: in memory up to
-    /// [`SPILL_AT`] octets, else in an unlinked spool file in `spool_dir`, copied chunk by
-    /// chunk (the message is never held whole; the file is written through tokio's
-    /// blocking pool).
-    pub async fn spool(
-        prefix: &[u8],
-        content: &dyn MessageContent,
-        from: u64,
-        spool_dir: &Path,
-    ) -> std::io::Result<Body> {
-        use tokio::io::AsyncWriteExt;
-        let size = content.size();
-        let from = from.min(size);
-        let total = prefix.len() as u64 + (size - from);
-        if total <= SPILL_AT as u64 {
-            let mut v = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
-            v.extend_from_slice(prefix);
-            v.extend_from_slice(&content.read_range(from, size - from).await?);
-            return Ok(Body::Bytes(bytes::Bytes::from(v)));
-        }
-        let dir = spool_dir.to_owned();
-        let file = tokio::task::spawn_blocking(move || {
-            std::fs::create_dir_all(&dir)?;
-            tempfile::tempfile_in(&dir)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        let mut out = tokio::fs::File::from_std(file);
-        out.write_all(prefix).await?;
-        let mut buf = Vec::with_capacity(CONTENT_CHUNK);
-        let mut offset = from;
-        while offset < size {
-            buf.clear();
-            offset += content.append_chunk(offset, size, &mut buf).await? as u64;
-            out.write_all(&buf).await?;
-        }
-        out.flush().await?;
-        Ok(Body::File(Arc::new(out.into_std().await), total))
-    }
+    sink.write_content(content, from, u64::MAX).await?;
+    sink.finish()
 }
 
 /// Delivers one message to one resolved recipient's INBOX. An account whose quota
@@ -210,7 +156,7 @@ pub async fn deliver_to(
     resolved: &Resolved,
     from: &str,
     rcpt: &str,
-    body: &Body,
+    body: &MessageData,
     real_to_header: &str,
 ) -> Outcome {
     let (key, address, real_to, quota) = match resolved {
@@ -240,7 +186,7 @@ pub async fn deliver_to(
                 inbox.id,
                 AppendRequest {
                     prefix,
-                    data: body.data(),
+                    data: body.clone(),
                     flags: Flags::EMPTY,
                     keywords: Vec::new(),
                     internal_date: None,
@@ -278,17 +224,18 @@ pub enum IncomingError {
 }
 
 /// A dot-terminated message being received (LMTP DATA, POP3 XTND XMIT): removes the
-/// dot-stuffing, keeps the message in memory up to [`SPILL_AT`] octets and spools the rest
-/// to an unlinked file in the spool directory, so a 50 MB message costs no 50 MB of
-/// memory. Past `max` octets it goes on reading up to the terminator but drops the data.
+/// dot-stuffing and stages the message in a [`MessageSink`] (memory up to [`SPILL_AT`]
+/// octets, then an unlinked file in the spool directory), so a 50 MB message costs no
+/// 50 MB of memory. Past `max` octets it goes on reading up to the terminator but drops
+/// the data.
 pub struct Incoming {
     dec: mailroom_proto::lmtp::DataDecoder,
-    mem: Vec<u8>,
-    spool: Option<(std::fs::File, u64)>,
-    spool_dir: std::path::PathBuf,
+    /// Decoded octets of the current input, on their way to the sink.
+    scratch: Vec<u8>,
+    /// `None` once the message went past `max`.
+    sink: Option<MessageSink>,
     total: u64,
     max: u64,
-    error: Option<std::io::Error>,
 }
 
 impl Incoming {
@@ -296,41 +243,27 @@ impl Incoming {
     pub fn new(max: u64, spool_dir: std::path::PathBuf) -> Incoming {
         Incoming {
             dec: mailroom_proto::lmtp::DataDecoder::new(),
-            mem: Vec::new(),
-            spool: None,
-            spool_dir,
+            scratch: Vec::new(),
+            sink: Some(MessageSink::new(spool_dir, SPILL_AT)),
             total: 0,
             max,
-            error: None,
         }
     }
 
     /// Decodes `input`; returns how many octets were consumed (all, or up to and
     /// including the terminating `.` line).
     pub fn feed(&mut self, input: &[u8]) -> usize {
-        use std::io::Write;
-        let before = self.mem.len();
-        let used = self.dec.decode(input, &mut self.mem);
-        self.total += (self.mem.len() - before) as u64;
-        if self.total > self.max || self.error.is_some() {
-            self.mem.clear();
-        } else if self.spool.is_some() || self.mem.len() >= SPILL_AT {
-            if self.spool.is_none() {
-                let made = std::fs::create_dir_all(&self.spool_dir)
-                    .and_then(|_| tempfile::tempfile_in(&self.spool_dir));
-                match made {
-                    Ok(f) => self.spool = Some((f, 0)),
-                    Err(e) => self.error = Some(e),
-                }
-            }
-            if let Some((f, len)) = self.spool.as_mut() {
-                match f.write_all(&self.mem) {
-                    Ok(()) => *len += self.mem.len() as u64,
-                    Err(e) => self.error = Some(e),
-                }
-            }
-            self.mem.clear();
+        let used = self.dec.decode(input, &mut self.scratch);
+        self.total += self.scratch.len() as u64;
+        if self.total > self.max {
+            self.sink = None;
         }
+        if let Some(sink) = self.sink.as_mut() {
+            for chunk in self.scratch.chunks(MessageSink::CHUNK) {
+                sink.write(chunk);
+            }
+        }
+        self.scratch.clear();
         used
     }
 
@@ -340,20 +273,10 @@ impl Incoming {
     }
 
     /// The message, once [`Incoming::is_done`].
-    pub fn finish(self) -> Result<Body, IncomingError> {
-        use std::io::Write;
-        if self.total > self.max {
-            return Err(IncomingError::TooBig(self.max));
-        }
-        if let Some(e) = self.error {
-            return Err(IncomingError::Spool(e));
-        }
-        match self.spool {
-            Some((mut f, len)) => {
-                f.flush().map_err(IncomingError::Spool)?;
-                Ok(Body::File(Arc::new(f), len))
-            }
-            None => Ok(Body::Bytes(bytes::Bytes::from(self.mem))),
+    pub fn finish(self) -> Result<MessageData, IncomingError> {
+        match self.sink {
+            Some(sink) if self.total <= self.max => sink.finish().map_err(IncomingError::Spool),
+            _ => Err(IncomingError::TooBig(self.max)),
         }
     }
 }
@@ -361,8 +284,8 @@ impl Incoming {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::{Body, Outcome, SPILL_AT};
-    use mailroom_store::MessageContent;
+    use super::{spool, Outcome, SPILL_AT};
+    use mailroom_store::{MessageContent, MessageData};
 
     /// A prefix and the rest of a message from an offset, in memory when small, in a
     /// spool file (copied chunk by chunk) when large.
@@ -371,12 +294,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for size in [100usize, SPILL_AT + 200_000] {
             let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
-            let src = Body::Bytes(bytes::Bytes::from(data.clone())).data();
-            let b = Body::spool(b"Pre: x\r\n", &src, 7, dir.path())
-                .await
-                .unwrap();
-            assert_eq!(matches!(b, Body::File(..)), size > SPILL_AT);
-            let got = (&b.data() as &dyn MessageContent)
+            let src = MessageData::Bytes(bytes::Bytes::from(data.clone()));
+            let b = spool(b"Pre: x\r\n", &src, 7, dir.path()).await.unwrap();
+            assert_eq!(matches!(b, MessageData::File(..)), size > SPILL_AT);
+            let got = (&b as &dyn MessageContent)
                 .read_range(0, u64::MAX)
                 .await
                 .unwrap();

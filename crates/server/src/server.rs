@@ -1,12 +1,14 @@
-//! Starting and stopping the server: opens the data directory (directory, store, TLS),
-//! binds every configured listener and the admin socket, and spawns the accept loops.
+//! Starting and stopping the server: opens the data directory (directory, TLS), binds
+//! every configured listener and the admin socket, and spawns the accept loops.
+//!
+//! Architecture invariant: the mail store comes from the caller as an `Arc<dyn Store>`.
+//! The binary alone picks the storage backend; nothing in this crate names one.
 
 use crate::config::Config;
 use crate::net::{self, Protocol, SessionFn, ShutdownTrigger};
 use crate::registry::Registry;
 use crate::Ctx;
 use mailroom_directory::Directory;
-use mailroom_store::maildir::MaildirStore;
 use mailroom_store::Store;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -38,27 +40,17 @@ pub enum StartError {
     },
 }
 
-/// The pieces a server (or the `deliver` command) works on, opened from the data
-/// directory.
-pub struct Opened {
-    pub directory: Arc<Directory>,
-    pub store: Arc<dyn Store>,
-}
-
-/// Opens (creating on first use) the data directory: `directory.db` and the mail store
-/// under `mail/`.
-pub fn open_data(config: &Config) -> Result<Opened, StartError> {
+/// Opens (creating on first use) the data directory and its `directory.db`. The mail
+/// store is not opened here: the binary picks the backend and hands it to [`context`]
+/// or [`start`].
+pub fn open_directory(config: &Config) -> Result<Arc<Directory>, StartError> {
     let data = &config.server.data_dir;
     std::fs::create_dir_all(data).map_err(|source| StartError::DataDir {
         path: data.clone(),
         source,
     })?;
     let directory = Directory::open(&data.join("directory.db"), &config.server.main_domain)?;
-    let store: Arc<dyn Store> = MaildirStore::open(data.join("mail"))?;
-    Ok(Opened {
-        directory: Arc::new(directory),
-        store,
-    })
+    Ok(Arc::new(directory))
 }
 
 /// A running server.
@@ -107,12 +99,17 @@ pub fn admin_path(config: &Config) -> PathBuf {
     }
 }
 
-/// Builds the shared state without binding anything: opens the data directory and, with
-/// `with_tls`, sets up TLS (generating a self-signed certificate on first start when none
-/// is configured). Used by [`start`] and by `mailroom pop3 --stdio`.
-pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrigger), StartError> {
+/// Builds the shared state without binding anything: opens the directory, takes the mail
+/// `store` the caller opened, and, with `with_tls`, sets up TLS (generating a self-signed
+/// certificate on first start when none is configured). Used by [`start`] and by
+/// `mailroom pop3 --stdio`.
+pub fn context(
+    config: Config,
+    store: Arc<dyn Store>,
+    with_tls: bool,
+) -> Result<(Arc<Ctx>, ShutdownTrigger), StartError> {
     let config = Arc::new(config);
-    let opened = open_data(&config)?;
+    let directory = open_directory(&config)?;
     let tls = if with_tls {
         Some(net::tls::acceptor(
             &config.tls,
@@ -126,8 +123,8 @@ pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrig
     let relay_ttl = Duration::from_secs(config.popbsmtp.ttl_secs);
     let ctx = Arc::new(Ctx {
         config,
-        directory: opened.directory,
-        store: opened.store,
+        directory,
+        store,
         tls,
         registry: Arc::new(Registry::default()),
         shutdown,
@@ -138,11 +135,11 @@ pub fn context(config: Config, with_tls: bool) -> Result<(Arc<Ctx>, ShutdownTrig
     Ok((ctx, trigger))
 }
 
-/// Starts the server: opens the data directory, sets up TLS (generating a self-signed
-/// certificate on first start when none is configured), binds every listener of the
-/// config and the admin socket, and begins accepting.
-pub async fn start(config: Config) -> Result<Running, StartError> {
-    let (ctx, trigger) = context(config, true)?;
+/// Starts the server over the mail `store` the caller opened: opens the directory, sets
+/// up TLS (generating a self-signed certificate on first start when none is configured),
+/// binds every listener of the config and the admin socket, and begins accepting.
+pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
+    let (ctx, trigger) = context(config, store, true)?;
     let config = ctx.config.clone();
     let plan: [(Protocol, bool, &Vec<SocketAddr>, usize, SessionFn); 5] = [
         (

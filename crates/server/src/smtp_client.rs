@@ -14,8 +14,7 @@
 //!
 //! Does not live here: which recipients to relay (`submit`), the message's contents.
 
-use crate::deliver::Body;
-use mailroom_store::{MessageContent, CONTENT_CHUNK};
+use mailroom_store::{MessageContent, MessageData, CONTENT_CHUNK};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -270,7 +269,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
     }
 
     /// `DATA`, the message (dot-stuffed, CRLF line ends, terminated), and the final reply.
-    pub async fn data(&mut self, body: &Body) -> Result<Reply, SmtpError> {
+    pub async fn data(&mut self, body: &MessageData) -> Result<Reply, SmtpError> {
         let r = self.command("DATA", "DATA").await?;
         if r.code != 354 {
             return Err(SmtpError::Refused {
@@ -282,14 +281,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Connection<S> {
         let mut out = Vec::with_capacity(CONTENT_CHUNK + 1024);
         let mut chunk = Vec::with_capacity(CONTENT_CHUNK);
         // Chunk by chunk through the store's content primitive: never the whole message.
-        let content = body.data();
+        let content: &dyn MessageContent = body;
         let size = content.size();
         let mut offset = 0u64;
         while offset < size {
             chunk.clear();
-            offset += (&content as &dyn MessageContent)
-                .append_chunk(offset, size, &mut chunk)
-                .await? as u64;
+            offset += content.append_chunk(offset, size, &mut chunk).await? as u64;
             enc.encode(&chunk, &mut out);
             self.write_all(&out).await?;
             out.clear();

@@ -18,11 +18,11 @@
 //! Does not live here: receiving the message (the protocol session), the size limit (the
 //! session enforces `lmtp.max_message_size` while receiving).
 
-use crate::deliver::{self, Body, Outcome, Resolved};
+use crate::deliver::{self, Outcome, Resolved};
 use crate::smtp_client::{Connection, SmtpError};
 use crate::Ctx;
 use mailroom_directory::AccountInfo;
-use mailroom_store::MessageContent;
+use mailroom_store::{MessageContent, MessageData};
 use std::time::Duration;
 
 /// Most recipients one submission may have.
@@ -97,14 +97,13 @@ enum Route {
 }
 
 /// Submits `body` (the message as received, CRLF form) as `account`.
-pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: Body) -> SubmitReport {
+pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> SubmitReport {
     let head = match read_head(&body).await {
         Ok(h) => h,
         Err(e) => return SubmitReport::Invalid(e),
     };
     let header_end = header_len(&head);
-    let Some(header_end) =
-        header_end.or((body_len(&body) <= MAX_HEADER as u64).then_some(head.len()))
+    let Some(header_end) = header_end.or((body.len() <= MAX_HEADER as u64).then_some(head.len()))
     else {
         return SubmitReport::Invalid(format!("header larger than {MAX_HEADER} octets"));
     };
@@ -227,7 +226,7 @@ async fn relay(
     helo: &str,
     from: &str,
     rcpts: &[String],
-    body: &Body,
+    body: &MessageData,
     timeout: Duration,
 ) -> Result<(), RelayError> {
     let mut c = Connection::connect(host, timeout).await?;
@@ -250,19 +249,10 @@ async fn relay(
     Ok(())
 }
 
-fn body_len(body: &Body) -> u64 {
-    match body {
-        Body::Bytes(b) => b.len() as u64,
-        Body::File(_, len) => *len,
-    }
-}
-
 /// The first [`MAX_HEADER`] + 4 octets of the message.
-async fn read_head(body: &Body) -> Result<Vec<u8>, String> {
-    let want = (MAX_HEADER + 4) as u64;
-    let data = body.data();
-    (&data as &dyn MessageContent)
-        .read_range(0, want)
+async fn read_head(body: &MessageData) -> Result<Vec<u8>, String> {
+    (body as &dyn MessageContent)
+        .read_range(0, (MAX_HEADER + 4) as u64)
         .await
         .map_err(|e| format!("cannot read the spooled message: {e}"))
 }
@@ -366,16 +356,16 @@ fn strip_bcc(header: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The message with the Bcc fields removed from its header.
+/// The message with the Bcc fields removed from its header, staged anew.
 async fn without_bcc(
     ctx: &Ctx,
-    body: &Body,
+    body: &MessageData,
     header: &[u8],
     header_end: usize,
-) -> std::io::Result<Body> {
+) -> std::io::Result<MessageData> {
     let new_header = strip_bcc(header);
     let dir = ctx.config.server.data_dir.join("spool");
-    Body::spool(&new_header, &body.data(), header_end as u64, &dir).await
+    deliver::spool(&new_header, body, header_end as u64, &dir).await
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! FETCH rendering over a real Maildir store: exact bytes of every data item, and
+//! FETCH rendering over a real store (the default backend): exact bytes of every data item, and
 //! imap-codec as an oracle for the syntax of each response.
 #![allow(clippy::unwrap_used)]
 

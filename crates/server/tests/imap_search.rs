@@ -1,4 +1,4 @@
-//! SEARCH evaluation over a real Maildir store: exact result sets for every key of
+//! SEARCH evaluation over a real store (the default backend): exact result sets for every key of
 //! RFC 3501 6.4.4, sequence sets and UID ranges, charsets, and a large mailbox searched
 //! without reading content (counted by a wrapper around the account).
 #![allow(clippy::unwrap_used)]

@@ -94,38 +94,19 @@ impl dyn MessageContent + '_ {
     }
 }
 
-/// A message to store, read back: the same chunked reads over the octets of an
-/// [`crate::AppendRequest`] (in memory, or an unlinked spool file read with one `pread`
-/// of at most [`CONTENT_CHUNK`] octets in place).
+/// A staged message (see [`crate::MessageSink`]), read back: the same chunked reads over
+/// the octets of an [`crate::AppendRequest`] (in memory, or staged out of memory and read
+/// through its [`crate::SpoolRead`] with one positional read of at most
+/// [`CONTENT_CHUNK`] octets in place).
 #[async_trait]
 impl MessageContent for MessageData {
     fn size(&self) -> u64 {
-        match self {
-            MessageData::Bytes(b) => b.len() as u64,
-            MessageData::File(_, len) => *len,
-        }
+        self.len()
     }
 
     async fn read_chunk(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let size = self.size();
-        if offset >= size {
-            return Ok(0);
-        }
-        let want = buf
-            .len()
-            .min(CONTENT_CHUNK)
-            .min(usize::try_from(size - offset).unwrap_or(CONTENT_CHUNK));
-        match self {
-            MessageData::Bytes(b) => {
-                let start = usize::try_from(offset).unwrap_or(usize::MAX);
-                buf[..want].copy_from_slice(&b[start..start + want]);
-                Ok(want)
-            }
-            MessageData::File(f, _) => {
-                use std::os::unix::fs::FileExt;
-                f.read_at(&mut buf[..want], offset)
-            }
-        }
+        let want = buf.len().min(CONTENT_CHUNK);
+        self.read_at(&mut buf[..want], offset)
     }
 }
 
@@ -133,7 +114,6 @@ impl MessageContent for MessageData {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use std::io::Write;
     use std::sync::Arc;
 
     fn sample(n: usize) -> Vec<u8> {
@@ -143,11 +123,16 @@ mod tests {
     #[tokio::test]
     async fn ranges_and_chunks_of_bytes_and_files() {
         let data = sample(3 * CONTENT_CHUNK + 17);
-        let mut f = tempfile::tempfile().unwrap();
-        f.write_all(&data).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = crate::MessageSink::new(dir.path(), 0);
+        for c in data.chunks(crate::MessageSink::CHUNK) {
+            sink.write(c);
+        }
+        let staged = sink.finish().unwrap();
+        assert!(matches!(staged, MessageData::File(..)));
         let handles: Vec<Arc<dyn MessageContent>> = vec![
             Arc::new(MessageData::Bytes(bytes::Bytes::from(data.clone()))),
-            Arc::new(MessageData::File(Arc::new(f), data.len() as u64)),
+            Arc::new(staged),
         ];
         for c in handles {
             assert_eq!(c.size(), data.len() as u64);

@@ -3,8 +3,10 @@
 //! What lives here: the storage traits ([`Store`], [`Account`]), the data model they speak
 //! (mailboxes, UIDs, UIDVALIDITY, flags, keywords, modseqs, parsed message structure), the
 //! change hub interface ([`ChangeHub`]) that wakes sessions when a mailbox changes, the
-//! embedded default backend ([`maildir`]: Maildir files plus a per-account SQLite index),
-//! and the conformance suite ([`testsuite`]) that every backend must pass.
+//! staging of incoming messages ([`MessageSink`]), the embedded default backend (`maildir`,
+//! cargo feature `maildir`: Maildir files plus a per-account SQLite index), and the
+//! conformance suite (`testsuite` and [`conformance_suite!`], cargo feature `testsuite`)
+//! that every backend must pass.
 //!
 //! What does not live here: sessions, protocols, sockets, accounts' passwords. The store
 //! knows the IMAP data model (Dovecot's `lib-storage` habit) but nothing of who is logged in.
@@ -15,8 +17,8 @@
 //! traits and every reader streams.
 //!
 //! Architecture invariant: a successful `append` (or `copy`/`move`) has made the message
-//! durable (file fsynced and renamed into place, index transaction committed) before it
-//! returns; the caller may acknowledge it to a client or an MTA.
+//! and its metadata durable before it returns; the caller may acknowledge it to a client
+//! or an MTA.
 //!
 //! Architecture invariant: UIDs are strictly increasing within a UIDVALIDITY and never
 //! reused; `highest_modseq` of a mailbox never decreases.
@@ -27,8 +29,11 @@
 pub mod acl;
 mod content;
 pub mod hub;
+#[cfg(feature = "maildir")]
 pub mod maildir;
 pub mod mime;
+mod staged;
+#[cfg(feature = "testsuite")]
 pub mod testsuite;
 mod types;
 
@@ -36,6 +41,7 @@ pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use content::{MessageContent, CONTENT_CHUNK};
 pub use hub::{ChangeHub, MailboxWatch};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
+pub use staged::{MessageData, MessageSink, SpoolRead};
 pub use types::*;
 
 use async_trait::async_trait;
@@ -57,8 +63,8 @@ pub trait Store: Send + Sync + 'static {
 
 /// The mail store of one account: its mailboxes and their messages.
 ///
-/// All methods are safe to call concurrently from many sessions (IMAP, POP3, LMTP) and,
-/// for the Maildir backend, from other processes (`mailroom deliver`, outside MTAs).
+/// All methods are safe to call concurrently from many sessions (IMAP, POP3, LMTP) and
+/// from other processes working on the same storage (`mailroom deliver`).
 #[async_trait]
 pub trait Account: Send + Sync {
     /// The key this store was opened with.
@@ -154,8 +160,9 @@ pub trait Account: Send + Sync {
 
     // ---- messages --------------------------------------------------------------------
 
-    /// Picks up changes made from outside (files dropped into `new/` or `cur/`, flag
-    /// renames, removed files) and records them in the index with fresh modseqs.
+    /// Picks up changes made outside this process (messages added, flags changed or
+    /// messages removed by other programs working on the storage) and records them with
+    /// fresh modseqs. A backend that no one else can change makes this a no-op.
     async fn sync(&self, mailbox: MailboxId) -> Result<(), StoreError>;
 
     /// Every message of the mailbox, in UID order, with its metadata (no content).
@@ -213,7 +220,8 @@ pub trait Account: Send + Sync {
         to: MailboxId,
     ) -> Result<CopyOutcome, StoreError>;
 
-    /// Opens a message's content. `NotFound` if it was expunged (or its file vanished).
+    /// Opens a message's content. `NotFound` if it was expunged (also from outside this
+    /// process).
     async fn open_message(
         &self,
         mailbox: MailboxId,
@@ -241,6 +249,16 @@ pub trait Account: Send + Sync {
         let _ = upto;
         self.claim_recent(mailbox).await
     }
+}
+
+/// Opens the default backend (Maildir files plus a SQLite index per account, see
+/// [`maildir`]) rooted at `root`, creating it if needed. For code that needs *a* store
+/// and does not pick one: tests and tools. Production code that picks the backend (the
+/// binary) names it; `mailroom-server` never enables this feature.
+#[cfg(feature = "maildir")]
+pub fn open_default(root: std::path::PathBuf) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = maildir::MaildirStore::open(root)?;
+    Ok(store)
 }
 
 fn acl_unsupported() -> StoreError {

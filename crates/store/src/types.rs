@@ -1,7 +1,7 @@
 //! The data model the storage traits speak: UIDs, modseqs, flags, mailboxes, messages.
 
+use crate::MessageData;
 use std::fmt;
-use std::sync::Arc;
 
 /// A message UID (RFC 3501 2.3.1.1): non-zero, strictly ascending within a mailbox.
 pub type Uid = u32;
@@ -175,26 +175,6 @@ impl Flags {
         .find(|(_, n)| n.eq_ignore_ascii_case(name))
         .map(|(f, _)| f)
     }
-    /// The Maildir info letters (`:2,` suffix), in ASCII order as the spec requires.
-    pub fn maildir_letters(self) -> String {
-        let mut s = String::new();
-        if self.contains(Flags::DRAFT) {
-            s.push('D');
-        }
-        if self.contains(Flags::FLAGGED) {
-            s.push('F');
-        }
-        if self.contains(Flags::ANSWERED) {
-            s.push('R');
-        }
-        if self.contains(Flags::SEEN) {
-            s.push('S');
-        }
-        if self.contains(Flags::DELETED) {
-            s.push('T');
-        }
-        s
-    }
 }
 
 /// How STORE changes flags (RFC 3501 6.4.6).
@@ -245,23 +225,6 @@ pub struct Changes {
     pub expunged: Vec<Uid>,
     /// True if the mailbox's UIDVALIDITY changed (the caller must start over).
     pub uid_validity_changed: bool,
-}
-
-/// The octets of a new message.
-pub enum MessageData {
-    /// In memory (small messages).
-    Bytes(bytes::Bytes),
-    /// A spool file positioned anywhere; read from offset 0 to `len`.
-    File(Arc<std::fs::File>, u64),
-}
-
-impl fmt::Debug for MessageData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            MessageData::Bytes(b) => write!(f, "Bytes({} octets)", b.len()),
-            MessageData::File(_, len) => write!(f, "File({len} octets)"),
-        }
-    }
 }
 
 /// A message to store.

@@ -89,10 +89,10 @@ pub fn run(config: &Config, op: AccountOp) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let opened = mailroom_server::server::open_data(config)?;
+            let store = super::open_store(config)?;
             let (d, n) = a.store_key();
             if let Some(key) = mailroom_store::AccountKey::new(&d, &n) {
-                rt.block_on(opened.store.remove_account(&key))?;
+                rt.block_on(store.remove_account(&key))?;
             }
             println!("account {} removed", a.address());
         }
@@ -172,7 +172,7 @@ fn read_password(p: &PasswordArgs) -> Result<NewPassword> {
 /// finds it ready; on failure the first login makes it, and this only warns.
 fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
     let made = (|| -> anyhow::Result<()> {
-        let opened = mailroom_server::server::open_data(config)?;
+        let store = super::open_store(config)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -183,7 +183,7 @@ fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
                     continue;
                 };
                 let r = async {
-                    let acc = opened.store.open_account(&key).await?;
+                    let acc = store.open_account(&key).await?;
                     acc.ensure_mailboxes(mailroom_server::imap::DEFAULT_MAILBOXES)
                         .await
                 }

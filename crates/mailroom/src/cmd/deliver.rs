@@ -6,8 +6,9 @@
 use crate::cli::DeliverArgs;
 use crate::logging::init_logging;
 use anyhow::{Context, Result};
-use mailroom_server::deliver::{self, Body, Outcome};
+use mailroom_server::deliver::{self, Outcome};
 use mailroom_server::Config;
+use mailroom_store::MessageSink;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -25,37 +26,60 @@ pub fn run(config: Config, args: DeliverArgs) -> Result<ExitCode> {
             c as u8
         }
     };
-    let opened = match mailroom_server::server::open_data(&config) {
+    let opened = mailroom_server::server::open_directory(&config)
+        .map_err(|e| e.to_string())
+        .and_then(|d| {
+            let store = super::open_store(&config).map_err(|e| format!("store: {e}"))?;
+            Ok((d, store))
+        });
+    let (directory, store) = match opened {
         Ok(o) => o,
         Err(e) => {
             eprintln!("mailroom deliver: {e}");
-            return Ok(ExitCode::from(code(&Outcome::Temporary(e.to_string()))));
+            return Ok(ExitCode::from(code(&Outcome::Temporary(e))));
         }
     };
+    // Staged like an LMTP message: in memory up to `deliver::SPILL_AT`, then in an
+    // unlinked file under `<data>/spool`.
     let max = config.lmtp.max_message_size;
-    let mut message = Vec::new();
-    if let Err(e) = std::io::stdin().take(max + 1).read_to_end(&mut message) {
-        eprintln!("mailroom deliver: cannot read the message: {e}");
-        return Ok(ExitCode::from(code(&Outcome::Temporary(e.to_string()))));
+    let mut sink = MessageSink::new(config.server.data_dir.join("spool"), deliver::SPILL_AT);
+    let mut stdin = std::io::stdin().lock().take(max + 1);
+    let mut buf = vec![0u8; MessageSink::CHUNK];
+    loop {
+        match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => sink.write(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                eprintln!("mailroom deliver: cannot read the message: {e}");
+                return Ok(ExitCode::from(code(&Outcome::Temporary(e.to_string()))));
+            }
+        }
     }
-    if message.len() as u64 > max {
+    if sink.len() > max {
         eprintln!("mailroom deliver: message larger than {max} octets (lmtp.max_message_size)");
         // EX_DATAERR would bounce it; a size refusal is permanent.
         return Ok(ExitCode::from(if args.qmail { 100 } else { 65 }));
     }
+    let body = match sink.finish() {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("mailroom deliver: cannot spool the message: {e}");
+            return Ok(ExitCode::from(code(&Outcome::Temporary(e.to_string()))));
+        }
+    };
     let from = args
         .from
         .clone()
         .or_else(|| std::env::var("SENDER").ok())
         .unwrap_or_default();
-    let resolved = deliver::resolve(&opened.directory, &args.to);
+    let resolved = deliver::resolve(&directory, &args.to);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let body = Body::Bytes(bytes::Bytes::from(message));
     let outcome = rt.block_on(deliver::deliver_to(
-        &opened.store,
+        &store,
         &resolved,
         &from,
         &args.to,

@@ -1,6 +1,7 @@
 //! What each subcommand does: one file per subcommand of `cli::Cmd`, each
 //! with a `run` that does the work and returns the process exit code, plus
-//! `open_directory`, which the administrative subcommands share.
+//! `open_directory`, which the administrative subcommands share, and `open_store`, the one
+//! place that picks the storage backend.
 //!
 //! The clap definitions live in `cli.rs`, the dispatch in `main.rs`, logging set-up in
 //! `logging.rs`.
@@ -20,6 +21,16 @@ pub mod sessions;
 use anyhow::{Context, Result};
 use mailroom_directory::Directory;
 use mailroom_server::Config;
+use mailroom_store::maildir::MaildirStore;
+use mailroom_store::{Store, StoreError};
+use std::sync::Arc;
+
+/// Opens the mail store under `<data>/mail`. The binary alone picks the backend (Maildir
+/// files plus a SQLite index per account); `mailroom-server` only sees `dyn Store`.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = MaildirStore::open(config.server.data_dir.join("mail"))?;
+    Ok(store)
+}
 
 pub fn open_directory(config: &Config) -> Result<Directory> {
     let data = &config.server.data_dir;

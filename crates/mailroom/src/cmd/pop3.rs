@@ -24,7 +24,8 @@ fn pop3_stdio(config: Config) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let (ctx, _trigger) = mailroom_server::server::context(config, false)?;
+        let store = super::open_store(&config)?;
+        let (ctx, _trigger) = mailroom_server::server::context(config, store, false)?;
         let stream = mailroom_server::net::Stream::Stdio(tokio::io::stdin(), tokio::io::stdout());
         let info = mailroom_server::net::ConnInfo {
             id: mailroom_server::net::next_session_id(),

@@ -37,7 +37,8 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let running = mailroom_server::server::start(config).await?;
+        let store = super::open_store(&config)?;
+        let running = mailroom_server::server::start(config, store).await?;
         {
             let mut out = std::io::stdout().lock();
             for (p, tls, addr) in &running.listeners {

@@ -5,6 +5,7 @@
 //! output buffered, and flushes when the input is drained (or the output grows past
 //! [`FLUSH_AT`]; writes block when the client does not read, which bounds memory).
 
+use super::cmd::append::Spool;
 use super::cmd::{self, Reply};
 use super::view::{write_flags, Selected};
 use crate::net::{ConnInfo, Stream};
@@ -18,15 +19,13 @@ use mailroom_proto::imap::{
     SessionState, Tag,
 };
 use mailroom_store::{Account, StoreError, Uid};
-use std::io::{self, Write as _};
+use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Output is flushed once it grows past this, even with input pending.
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
-/// Streamed APPEND literals larger than this go to an unlinked spool file.
-pub(crate) const SPILL_AT: usize = 256 * 1024;
 const SMALL_READ: usize = 2048;
 const BIG_READ: usize = 64 * 1024;
 
@@ -34,50 +33,6 @@ const BIG_READ: usize = 64 * 1024;
 pub(crate) struct User {
     pub info: AccountInfo,
     pub account: Arc<dyn Account>,
-}
-
-/// A streamed APPEND literal being received.
-#[derive(Default)]
-pub(crate) struct Spool {
-    pub mem: Vec<u8>,
-    pub file: Option<std::fs::File>,
-    pub len: u64,
-    pub err: Option<String>,
-}
-
-impl Spool {
-    fn write(&mut self, data: &[u8], dir: &std::path::Path) {
-        if self.err.is_some() {
-            return;
-        }
-        self.len += data.len() as u64;
-        if self.file.is_none() && self.mem.len() + data.len() <= SPILL_AT {
-            self.mem.extend_from_slice(data);
-            return;
-        }
-        if self.file.is_none() {
-            let f = std::fs::create_dir_all(dir).and_then(|_| tempfile::tempfile_in(dir));
-            match f {
-                Ok(mut f) => {
-                    if let Err(e) = f.write_all(&self.mem) {
-                        self.err = Some(e.to_string());
-                        return;
-                    }
-                    self.mem = Vec::new();
-                    self.file = Some(f);
-                }
-                Err(e) => {
-                    self.err = Some(e.to_string());
-                    return;
-                }
-            }
-        }
-        if let Some(f) = self.file.as_mut() {
-            if let Err(e) = f.write_all(data) {
-                self.err = Some(e.to_string());
-            }
-        }
-    }
 }
 
 /// A framer event without borrows.

@@ -68,7 +68,9 @@ impl TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = server::test_config(dir.path());
         tweak(&mut cfg);
-        let running = server::start(cfg).await.unwrap();
+        // The mail store where the binary puts it (`tweak` may move the data directory).
+        let store = mailroom_store::open_default(cfg.server.data_dir.join("mail")).unwrap();
+        let running = server::start(cfg, store).await.unwrap();
         TestServer {
             dir,
             running: Some(running),
@@ -109,7 +111,7 @@ impl TestServer {
         let resolved = ctx
             .dir(move |d| mailroom_server::deliver::resolve(d, &to2))
             .await;
-        let body = mailroom_server::deliver::Body::Bytes(bytes::Bytes::copy_from_slice(message));
+        let body = mailroom_store::MessageData::Bytes(bytes::Bytes::copy_from_slice(message));
         match mailroom_server::deliver::deliver_to(
             &ctx.store,
             &resolved,

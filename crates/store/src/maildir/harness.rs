@@ -1,8 +1,9 @@
-//! [`MaildirHarness`]: runs the conformance suite ([`crate::testsuite`]) against
-//! [`MaildirStore`] in a temporary directory, with the hooks that need to touch files
-//! (outside deliveries and renames, crash leftovers, index loss).
+//! [`MaildirHarness`] (cargo feature `testsuite`): a [`MaildirStore`] in a temporary
+//! directory for the conformance suite ([`crate::testsuite`]), plus what only Maildir can
+//! do, for the Maildir-only suite (`tests/maildir_outside.rs`): outside deliveries, flag
+//! renames and removals, crash leftovers, index loss. Each of those panics if it cannot do
+//! its job: a Maildir check never passes by skipping.
 
-use super::core::UIDS_FILE;
 use super::names::{self, FileName};
 use super::MaildirStore;
 use crate::testsuite::Harness;
@@ -54,25 +55,23 @@ impl Harness for MaildirHarness {
             MaildirStore::open(self.dir.path().to_path_buf()).expect("open the maildir store");
         store
     }
+}
 
-    async fn lose_index(&self, key: &AccountKey) -> bool {
+/// What only a Maildir store can be put through (for `tests/maildir_outside.rs`).
+impl MaildirHarness {
+    /// Destroys the account's index so the next `open` rebuilds it from the files.
+    pub fn lose_index(&self, key: &AccountKey) {
         let dir = self.dir.path().join(key.domain()).join(key.name());
+        assert!(dir.join("index.sqlite").exists(), "no index to lose");
         for f in ["index.sqlite", "index.sqlite-wal", "index.sqlite-shm"] {
             let _ = fs::remove_file(dir.join(f));
         }
-        true
     }
 
-    async fn outside_deliver(
-        &self,
-        key: &AccountKey,
-        mailbox: &str,
-        content: &[u8],
-        into_new: bool,
-    ) -> bool {
-        let Some(dir) = self.mailbox_dir(key, mailbox) else {
-            return false;
-        };
+    /// Drops a message into a mailbox as an outside program would (into `new/`, or into
+    /// `cur/` with the `S` flag).
+    pub fn outside_deliver(&self, key: &AccountKey, mailbox: &str, content: &[u8], into_new: bool) {
+        let dir = self.mailbox_dir(key, mailbox).expect("mailbox name");
         let now = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default();
@@ -85,40 +84,25 @@ impl Harness for MaildirHarness {
             dir.join("cur").join(format!("{base}:2,S"))
         };
         fs::rename(&tmp, target).expect("deliver outside message");
-        true
     }
 
-    async fn outside_set_flags(
-        &self,
-        key: &AccountKey,
-        mailbox: &str,
-        uid: Uid,
-        flags: Flags,
-    ) -> bool {
-        let Some((path, parsed)) = self.find_uid(key, mailbox, uid) else {
-            return false;
-        };
+    /// Changes a message's flags as an outside Maildir tool would (file rename).
+    pub fn outside_set_flags(&self, key: &AccountKey, mailbox: &str, uid: Uid, flags: Flags) {
+        let (path, parsed) = self.find_uid(key, mailbox, uid).expect("message file");
         let name = FileName::render(&parsed.base, flags, &parsed.keyword_letters);
-        fs::rename(&path, path.with_file_name(name)).is_ok()
+        fs::rename(&path, path.with_file_name(name)).expect("rename message file");
     }
 
-    async fn outside_remove(&self, key: &AccountKey, mailbox: &str, uid: Uid) -> bool {
-        match self.find_uid(key, mailbox, uid) {
-            Some((path, _)) => fs::remove_file(path).is_ok(),
-            None => false,
-        }
+    /// Removes a message's file from outside.
+    pub fn outside_remove(&self, key: &AccountKey, mailbox: &str, uid: Uid) {
+        let (path, _) = self.find_uid(key, mailbox, uid).expect("message file");
+        fs::remove_file(path).expect("remove message file");
     }
 
-    async fn crash_leftovers(
-        &self,
-        key: &AccountKey,
-        mailbox: &str,
-        content: &[u8],
-        uid: Uid,
-    ) -> bool {
-        let Some(dir) = self.mailbox_dir(key, mailbox) else {
-            return false;
-        };
+    /// Leaves what a crash mid-append leaves: a `tmp/` file from long ago, and a file in
+    /// `cur/` named for `uid` whose index transaction never committed.
+    pub fn crash_leftovers(&self, key: &AccountKey, mailbox: &str, content: &[u8], uid: Uid) {
+        let dir = self.mailbox_dir(key, mailbox).expect("mailbox name");
         // A tmp/ file from a delivery that died before its rename: named after a start
         // time long ago, its mtime two days old (its ctime is now: no program can set it
         // back, so the cleaner also looks at the name, see core::files::is_leftover).
@@ -133,18 +117,11 @@ impl Harness for MaildirHarness {
         // A file renamed into cur/ whose index transaction never committed.
         let name = format!("2.M2P2Q2.crashed,U={uid},S={}:2,", content.len());
         fs::write(dir.join("cur").join(name), content).expect("write cur leftover");
-        true
     }
 
-    async fn leftover_tmp_files(&self, key: &AccountKey, mailbox: &str) -> Option<usize> {
-        let dir = self.mailbox_dir(key, mailbox)?;
-        Some(fs::read_dir(dir.join("tmp")).ok()?.count())
-    }
-
-    async fn lose_uids_file(&self, key: &AccountKey, mailbox: &str) -> bool {
-        match self.mailbox_dir(key, mailbox) {
-            Some(dir) => fs::remove_file(dir.join(UIDS_FILE)).is_ok(),
-            None => false,
-        }
+    /// How many files the mailbox's `tmp/` holds.
+    pub fn leftover_tmp_files(&self, key: &AccountKey, mailbox: &str) -> usize {
+        let dir = self.mailbox_dir(key, mailbox).expect("mailbox name");
+        fs::read_dir(dir.join("tmp")).expect("read tmp/").count()
     }
 }

@@ -2,35 +2,42 @@
 //!
 //! Layout under the store's root: `<domain>/<name>/Maildir/` (INBOX is the Maildir root,
 //! so `home_mailbox = Maildir/` deliveries land in INBOX; other mailboxes are nested
-//! directories, see [`names`]) and `<domain>/<name>/index.sqlite` (see [`index`]).
+//! directories, see `names.rs`) and `<domain>/<name>/index.sqlite` (see `index.rs`).
+//!
+//! Everything but [`MaildirStore`], [`MaildirAccount`] (what the binary and tests use)
+//! and, with the `testsuite` feature, [`MaildirHarness`] is private to this module.
 //!
 //! - [`MaildirStore`]: the [`Store`]; keeps a registry of open accounts so two sessions of
 //!   one account share one index connection and one state.
 //! - [`MaildirAccount`]: the [`Account`]; every call runs its blocking work in
-//!   `spawn_blocking` on the account's [`core::Core`].
-//! - [`watch`]: notices outside changes (inotify, plus a periodic rescan) in watched
+//!   `spawn_blocking` on the account's `core::Core`.
+//! - `watch`: notices outside changes (inotify, plus a periodic rescan) in watched
 //!   mailboxes, syncs them and wakes the hub.
-//! - [`content`]: message content handles (CRLF form served on the fly).
+//! - `content`: message content handles (CRLF form served on the fly).
 //!
 //! Parsing: a message is parsed once when it is indexed. The file is streamed to disk,
 //! then read back whole once to compute its structure (so a 50 MB message costs 50 MB of
 //! memory while it is parsed, never while it is written or served).
 //!
 //! Keywords are Maildir letters `a`–`z` mapped by the per-mailbox `dovecot-keywords` file
-//! ([`keywords`]); past 26 keywords in one mailbox the rest live in the index only. An
+//! (`keywords.rs`); past 26 keywords in one mailbox the rest live in the index only. An
 //! index rebuild keeps UIDs, UIDVALIDITY, system flags, lettered keywords and internal
 //! dates (from the file mtime; the zone is lost), but not special-use attributes or
 //! index-only keywords; modseqs restart above the clock in microseconds.
 
-pub mod acl;
-pub mod content;
-pub mod core;
-pub mod harness;
-pub mod index;
-pub mod keywords;
-pub mod names;
-pub mod trim;
-pub mod watch;
+mod acl;
+mod content;
+mod core;
+#[cfg(feature = "testsuite")]
+mod harness;
+mod index;
+mod keywords;
+mod names;
+mod trim;
+mod watch;
+
+#[cfg(feature = "testsuite")]
+pub use harness::MaildirHarness;
 
 use self::core::Core;
 use crate::acl::{AclEntry, Rights};

@@ -163,7 +163,7 @@ impl FileName {
 
     /// The full file name for the given flags and keyword letters.
     pub fn render(base: &str, flags: Flags, keyword_letters: &str) -> String {
-        let mut letters: Vec<char> = flags.maildir_letters().chars().collect();
+        let mut letters: Vec<char> = flag_letters(flags).chars().collect();
         letters.extend(keyword_letters.chars());
         letters.sort_unstable();
         letters.dedup();
@@ -187,6 +187,22 @@ pub fn base_with_uid(base: &str, uid: Uid) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// The Maildir info letters of the system flags (`:2,` suffix), in ASCII order as the
+/// spec requires.
+fn flag_letters(flags: Flags) -> String {
+    [
+        (Flags::DRAFT, 'D'),
+        (Flags::FLAGGED, 'F'),
+        (Flags::ANSWERED, 'R'),
+        (Flags::SEEN, 'S'),
+        (Flags::DELETED, 'T'),
+    ]
+    .into_iter()
+    .filter(|(f, _)| flags.contains(*f))
+    .map(|(_, c)| c)
+    .collect()
 }
 
 #[cfg(test)]

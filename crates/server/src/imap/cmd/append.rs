@@ -1,5 +1,6 @@
 //! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND syntax): messages
-//! arrive as streamed literals spooled by the session (memory, then an unlinked file).
+//! arrive as streamed literals that the session writes into a [`Spool`] (one
+//! [`MessageSink`] per literal: memory, then an unlinked file).
 
 use super::Reply;
 use crate::access::{self, Op};
@@ -7,8 +8,41 @@ use crate::imap::session::Session;
 use mailroom_proto::imap::command::{AppendMessage, LiteralData};
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::{AppendRequest, Flags, MessageData};
-use std::sync::Arc;
+use mailroom_store::{AppendRequest, Flags, MessageData, MessageSink};
+use std::path::Path;
+
+/// Streamed APPEND literals larger than this go to an unlinked spool file.
+pub(crate) const SPILL_AT: usize = 256 * 1024;
+
+/// A streamed APPEND literal being received: the session writes each chunk of literal
+/// data as it arrives; [`run`] takes the staged message.
+#[derive(Default)]
+pub(crate) struct Spool {
+    /// Made at the first chunk (the spool directory comes with it).
+    sink: Option<MessageSink>,
+}
+
+impl Spool {
+    /// Stages one chunk of literal data, spooling into `dir` past [`SPILL_AT`].
+    pub(crate) fn write(&mut self, data: &[u8], dir: &Path) {
+        self.sink
+            .get_or_insert_with(|| MessageSink::new(dir, SPILL_AT))
+            .write(data);
+    }
+
+    /// Octets received.
+    fn len(&self) -> u64 {
+        self.sink.as_ref().map_or(0, MessageSink::len)
+    }
+
+    /// The staged message (empty if no data came).
+    fn take(&mut self) -> std::io::Result<MessageData> {
+        match self.sink.take() {
+            Some(sink) => sink.finish(),
+            None => Ok(MessageData::Bytes(bytes::Bytes::new())),
+        }
+    }
+}
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendMessage>) -> Reply {
     let Some(user) = &s.user else {
@@ -43,23 +77,23 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
                 let Some(sp) = s.spools.get_mut(index) else {
                     return Reply::bad("message literal missing");
                 };
-                if let Some(e) = sp.err.take() {
-                    tracing::warn!(error = %e, "cannot spool APPEND message");
-                    return Reply::no(Some(ResponseCode::ServerBug), "cannot spool the message");
-                }
-                if sp.len != u64::from(size) {
+                if sp.len() != u64::from(size) {
                     return Reply::bad("message literal incomplete");
                 }
-                match sp.file.take() {
-                    Some(f) => MessageData::File(Arc::new(f), sp.len),
-                    None => MessageData::Bytes(bytes::Bytes::from(std::mem::take(&mut sp.mem))),
+                match sp.take() {
+                    Ok(data) => data,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot spool APPEND message");
+                        return Reply::no(
+                            Some(ResponseCode::ServerBug),
+                            "cannot spool the message",
+                        );
+                    }
                 }
             }
         };
-        if let MessageData::Bytes(b) = &data {
-            if b.is_empty() {
-                return Reply::no(Some(ResponseCode::Cannot), "empty messages are not stored");
-            }
+        if data.is_empty() {
+            return Reply::no(Some(ResponseCode::Cannot), "empty messages are not stored");
         }
         requests.push(AppendRequest {
             prefix: Vec::new(),
@@ -69,13 +103,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
             internal_date: m.date.map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
         });
     }
-    let bytes: u64 = requests
-        .iter()
-        .map(|r| match &r.data {
-            MessageData::Bytes(b) => b.len() as u64,
-            MessageData::File(_, n) => *n,
-        })
-        .sum();
+    let bytes: u64 = requests.iter().map(|r| r.data.len()).sum();
     match access::quota_check(&s.ctx, &target.key, bytes, requests.len() as u64).await {
         Ok(()) => {}
         Err(access::QuotaError::Exceeded(e)) => {

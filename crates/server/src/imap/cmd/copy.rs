@@ -8,7 +8,7 @@
 
 use super::Reply;
 use crate::access::{self, Op, Opened};
-use crate::deliver::Body;
+use crate::deliver;
 use crate::imap::session::Session;
 use crate::imap::view::Selected;
 use mailroom_proto::imap::encode::ResponseCode;
@@ -113,7 +113,7 @@ pub(crate) async fn transfer(
             Err(e) => return Err(e),
         };
         // Read chunk by chunk into memory or, when large, a spool file: never whole.
-        let data = Body::spool(&[], content.as_ref(), 0, spool).await?.data();
+        let data = deliver::spool(&[], content.as_ref(), 0, spool).await?;
         let (flags, keywords) = permitted(meta.flags, &meta.keywords, target.rights);
         let o = target
             .account

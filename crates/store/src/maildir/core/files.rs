@@ -10,7 +10,7 @@ use crate::{
 };
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{FileExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -317,12 +317,12 @@ pub(super) fn write_tmp(dir: &Path, req: &AppendRequest, date: i64) -> Result<Wr
         put(&mut out, &req.prefix)?;
         match &req.data {
             MessageData::Bytes(b) => put(&mut out, b)?,
-            MessageData::File(src, len) => {
-                let mut buf = vec![0u8; 64 * 1024];
+            MessageData::File(_, len) => {
+                // In the blocking pool: the staged message's blocking positional read.
+                let mut buf = vec![0u8; crate::CONTENT_CHUNK];
                 let mut off = 0u64;
                 while off < *len {
-                    let want = buf.len().min((len - off) as usize);
-                    let n = src.read_at(&mut buf[..want], off)?;
+                    let n = req.data.read_at(&mut buf, off)?;
                     if n == 0 {
                         return Err(StoreError::Io(io::Error::new(
                             io::ErrorKind::UnexpectedEof,

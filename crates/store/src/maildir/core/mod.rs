@@ -28,9 +28,6 @@ mod rows;
 mod state;
 mod sync;
 
-pub use files::{UidsFile, UIDS_FILE};
-pub use rows::normalize_keywords;
-
 use self::files::make_maildir;
 use self::state::{CatchUp, MailboxState};
 use super::index;
