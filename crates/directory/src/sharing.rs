@@ -157,7 +157,8 @@ impl Directory {
     /// The quota limits of an account already looked up (no name resolution).
     pub fn quota_of(&self, account: &AccountInfo) -> Result<QuotaLimits, DirError> {
         let c = self.db();
-        let mut st = c.prepare("SELECT storage_kib, messages FROM quotas WHERE account_id = ?1")?;
+        let mut st =
+            c.prepare_cached("SELECT storage_kib, messages FROM quotas WHERE account_id = ?1")?;
         let mut rows = st.query(params![account.id])?;
         Ok(match rows.next()? {
             Some(r) => QuotaLimits {

@@ -2,7 +2,9 @@
 
 use super::files::{copy_file, locate, sync_dir, unique_base, write_tmp, Written};
 use super::flags::light_sync;
-use super::rows::{decode_keywords, encode_keywords, get_mailbox, normalize_keywords, sorted_uids};
+use super::rows::{
+    decode_keywords, encode_keywords, exec, get_mailbox, normalize_keywords, sorted_uids,
+};
 use super::{now_secs, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords::KeywordFile;
@@ -85,7 +87,7 @@ impl Core {
         fs::rename(&w.tmp_path, &dst)?;
         let inserted = (|| -> Result<ModSeq, StoreError> {
             let modseq = m.highest_modseq + 1;
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                      internal_tz, size, raw_size, crlf_clean, structure)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -106,7 +108,8 @@ impl Core {
                 ],
             )
             .map_err(sql_err)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
                 params![id, uid + 1, modseq as i64],
             )
@@ -179,7 +182,7 @@ impl Core {
         );
         let rows: Vec<Row> = {
             let mut st = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT uid, base, file, flags, keywords, internal_date, internal_tz, size, raw_size,
                             crlf_clean, structure
                      FROM messages WHERE mailbox = ?1 AND uid = ?2",
@@ -249,7 +252,7 @@ impl Core {
                     copy_file(&source, &target, &dst_dir.join("tmp"))?;
                 }
                 made.push(target);
-                tx.execute(
+                exec(&tx,
                     "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                          internal_tz, size, raw_size, crlf_clean, structure)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -260,7 +263,8 @@ impl Core {
                 uid += 1;
             }
             sync_dir(&dst_cur)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
                 params![dst.id, uid, modseq as i64],
             )

@@ -2,7 +2,7 @@
 
 use super::files::{is_not_found, locate, sync_dir, UidsFile};
 use super::flags::light_sync;
-use super::rows::{get_mailbox, sorted_uids, MailboxRow};
+use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
 use crate::maildir::index::sql_err;
 use crate::maildir::names::{self, FileName};
@@ -58,7 +58,7 @@ impl Core {
         let victims: Vec<(Uid, String)> = match uids {
             None => {
                 let mut st = tx
-                    .prepare(
+                    .prepare_cached(
                         "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
                     )
                     .map_err(sql_err)?;
@@ -69,7 +69,7 @@ impl Core {
             }
             Some(list) => {
                 let mut st = tx
-                    .prepare(
+                    .prepare_cached(
                         "SELECT uid, file, flags FROM messages WHERE mailbox = ?1 AND uid = ?2",
                     )
                     .map_err(sql_err)?;
@@ -137,18 +137,21 @@ impl Core {
         }
         let modseq = m.highest_modseq + 1;
         for (uid, _) in &victims {
-            tx.execute(
+            exec(
+                tx,
                 "DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2",
                 params![m.id, uid],
             )
             .map_err(sql_err)?;
-            tx.execute(
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
                 params![m.id, uid, modseq as i64],
             )
             .map_err(sql_err)?;
         }
-        tx.execute(
+        exec(
+            tx,
             "UPDATE mailboxes SET highest_modseq = ?2 WHERE id = ?1",
             params![m.id, modseq as i64],
         )

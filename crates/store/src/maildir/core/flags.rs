@@ -2,7 +2,7 @@
 
 use super::files::{is_not_found, locate};
 use super::rows::{
-    encode_keywords, get_mailbox, meta_row, normalize_keywords, sorted_uids, META_COLS,
+    encode_keywords, exec, get_mailbox, meta_row, normalize_keywords, sorted_uids, META_COLS,
 };
 use super::{ConnGuard, Core};
 use crate::maildir::index::sql_err;
@@ -48,7 +48,7 @@ impl Core {
         let mut kf = KeywordFile::load(&dir);
         let current = {
             let mut st = tx
-                .prepare(&format!(
+                .prepare_cached(&format!(
                     "SELECT {META_COLS}, base, file FROM messages WHERE mailbox = ?1 AND uid = ?2"
                 ))
                 .map_err(sql_err)?;
@@ -105,7 +105,7 @@ impl Core {
                     Err(e) => return Err(e.into()),
                 }
             }
-            tx.execute(
+            exec(&tx,
                 "UPDATE messages SET flags = ?3, keywords = ?4, file = ?5, modseq = ?6 WHERE mailbox = ?1 AND uid = ?2",
                 params![m.id, meta.uid, new_flags.0, encode_keywords(&new_kw), name, modseq as i64],
             )
@@ -116,7 +116,8 @@ impl Core {
             out.push(meta);
         }
         if !out.is_empty() {
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE mailboxes SET highest_modseq = ?2 WHERE id = ?1",
                 params![m.id, modseq as i64],
             )
@@ -150,7 +151,8 @@ impl Core {
             .unwrap_or(m.uidnext)
             .min(m.uidnext)
             .max(m.recent_from_uid);
-        tx.execute(
+        exec(
+            &tx,
             "UPDATE mailboxes SET recent_from_uid = ?2 WHERE id = ?1",
             params![m.id, to],
         )
@@ -170,10 +172,9 @@ pub(super) fn light_sync<T>(
     conn: &mut ConnGuard<'_>,
     f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    conn.pragma_update(None, "synchronous", "NORMAL")
-        .map_err(sql_err)?;
+    exec(conn, "PRAGMA synchronous = NORMAL", []).map_err(sql_err)?;
     let r = f(conn);
-    if let Err(e) = conn.pragma_update(None, "synchronous", "FULL") {
+    if let Err(e) = exec(conn, "PRAGMA synchronous = FULL", []) {
         // Never leave a connection that does not flush: close it (it reopens with FULL).
         tracing::warn!("cannot restore synchronous=FULL, closing the index: {e}");
         conn.discard();

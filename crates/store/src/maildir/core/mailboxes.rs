@@ -5,7 +5,7 @@ use super::files::{
     is_not_found, make_maildir, move_dir, remove_files, sync_dir, UidsFile, UIDS_FILE,
 };
 use super::rows::{
-    find_mailbox, get_mailbox, mailbox_row, next_uidvalidity, MailboxRow, MAILBOX_COLS,
+    exec, find_mailbox, get_mailbox, mailbox_row, next_uidvalidity, MailboxRow, MAILBOX_COLS,
 };
 use super::Core;
 use crate::maildir::index::sql_err;
@@ -146,7 +146,8 @@ impl Core {
             let id = self.insert_mailbox_from_disk(tx, name)?;
             self.sync_mailbox(tx, id, true, true)?;
             if let Some(su) = special_use {
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE mailboxes SET special_use = ?2 WHERE id = ?1",
                     params![id, su.as_imap()],
                 )
@@ -167,7 +168,7 @@ impl Core {
             highest_modseq: 1,
         }
         .write(&dir)?;
-        tx.execute(
+        exec(tx,
             "INSERT INTO mailboxes (name, uidvalidity, uidnext, highest_modseq, special_use, recent_from_uid)
              VALUES (?1, ?2, 1, 1, ?3, 1)",
             params![name, uidvalidity, special_use.map(|s| s.as_imap())],
@@ -208,7 +209,7 @@ impl Core {
             "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
-            tx.execute(sql, [row.id]).map_err(sql_err)?;
+            exec(&tx, sql, [row.id]).map_err(sql_err)?;
         }
         tx.commit().map_err(sql_err)?;
         self.changed(&conn, row.id);
@@ -258,7 +259,7 @@ impl Core {
             }
             let files: Vec<(Uid, String)> = {
                 let mut st = tx
-                    .prepare("SELECT uid, file FROM messages WHERE mailbox = ?1")
+                    .prepare_cached("SELECT uid, file FROM messages WHERE mailbox = ?1")
                     .map_err(sql_err)?;
                 let rows = st
                     .query_map([inbox.id], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -274,22 +275,24 @@ impl Core {
             sync_dir(&src_cur)?;
             sync_dir(&dst_dir.join("cur"))?;
             let modseq = inbox.highest_modseq + 1;
-            tx.execute(
+            exec(&tx,
                 "INSERT INTO expunged (mailbox, uid, modseq) SELECT mailbox, uid, ?2 FROM messages WHERE mailbox = ?1",
                 params![inbox.id, modseq as i64],
             )
             .map_err(sql_err)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE messages SET mailbox = ?2 WHERE mailbox = ?1",
                 params![inbox.id, dst.id],
             )
             .map_err(sql_err)?;
-            tx.execute(
+            exec(&tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3, cur_mtime = 0 WHERE id = ?1",
                 params![dst.id, inbox.uidnext, modseq as i64],
             )
             .map_err(sql_err)?;
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE mailboxes SET highest_modseq = ?2, cur_mtime = 0 WHERE id = ?1",
                 params![inbox.id, modseq as i64],
             )
@@ -319,7 +322,7 @@ impl Core {
         move_dir(&src_dir, &dst_dir)?;
         let renamed: Vec<(i64, String)> = {
             let mut st = tx
-                .prepare(
+                .prepare_cached(
                     "SELECT id, name FROM mailboxes WHERE name = ?1 OR substr(name, 1, ?2) = ?3",
                 )
                 .map_err(sql_err)?;
@@ -333,7 +336,8 @@ impl Core {
         };
         for (id, name) in &renamed {
             let new_name = format!("{to}{}", &name[from.len()..]);
-            tx.execute(
+            exec(
+                &tx,
                 "UPDATE mailboxes SET name = ?2 WHERE id = ?1",
                 params![id, new_name],
             )
@@ -355,14 +359,14 @@ impl Core {
         } else {
             "DELETE FROM subscriptions WHERE name = ?1"
         };
-        conn.execute(sql, [name]).map_err(sql_err)?;
+        exec(&conn, sql, [name]).map_err(sql_err)?;
         Ok(())
     }
 
     pub fn subscriptions(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.conn()?;
         let mut st = conn
-            .prepare("SELECT name FROM subscriptions ORDER BY name")
+            .prepare_cached("SELECT name FROM subscriptions ORDER BY name")
             .map_err(sql_err)?;
         let rows = st.query_map([], |r| r.get(0)).map_err(sql_err)?;
         let subs: Vec<String> = rows.collect::<Result<_, _>>().map_err(sql_err)?;

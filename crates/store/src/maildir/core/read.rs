@@ -38,7 +38,9 @@ impl Core {
         )?;
         let expunged: Vec<Uid> = {
             let mut st = tx
-                .prepare("SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid")
+                .prepare_cached(
+                    "SELECT uid FROM expunged WHERE mailbox = ?1 AND modseq > ?2 ORDER BY uid",
+                )
                 .map_err(sql_err)?;
             let rows = st
                 .query_map(params![m.id, since as i64], |r| r.get(0))

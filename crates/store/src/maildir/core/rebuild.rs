@@ -2,7 +2,7 @@
 //! made by outside programs.
 
 use super::files::{is_not_found, make_maildir, UidsFile};
-use super::rows::{find_mailbox, next_uidvalidity, note_uidvalidity};
+use super::rows::{exec, find_mailbox, next_uidvalidity, note_uidvalidity};
 use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::names;
@@ -44,7 +44,7 @@ impl Core {
         self.walk(&self.maildir, "", &mut found)?;
         let known: HashSet<String> = {
             let mut st = conn
-                .prepare("SELECT name FROM mailboxes")
+                .prepare_cached("SELECT name FROM mailboxes")
                 .map_err(sql_err)?;
             let rows = st.query_map([], |r| r.get(0)).map_err(sql_err)?;
             rows.collect::<Result<_, _>>().map_err(sql_err)?
@@ -129,7 +129,8 @@ impl Core {
         // Modseqs restart above anything handed out before: the old index is gone, so
         // take the larger of the saved mark and the clock in microseconds.
         let modseq = (uids.highest_modseq + 1).max((now_nanos() / 1000) as u64);
-        tx.execute(
+        exec(
+            tx,
             "INSERT INTO mailboxes (name, uidvalidity, uidnext, highest_modseq, recent_from_uid)
              VALUES (?1, ?2, ?3, ?4, ?3)",
             params![name, uids.uidvalidity, uids.uidnext.max(1), modseq as i64],

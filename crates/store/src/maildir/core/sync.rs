@@ -4,7 +4,8 @@ use super::files::{
     clean_tmp, index_file, is_not_found, make_maildir, mtime_nanos, sync_dir, UidsFile,
 };
 use super::rows::{
-    decode_keywords, encode_keywords, get_mailbox, is_tombstoned, normalize_keywords, MailboxRow,
+    decode_keywords, encode_keywords, exec, get_mailbox, is_tombstoned, normalize_keywords,
+    MailboxRow,
 };
 use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
@@ -108,7 +109,9 @@ impl Core {
         let mut rows: HashMap<String, (Uid, String, Flags, String)> = HashMap::new();
         {
             let mut st = tx
-                .prepare("SELECT uid, base, file, flags, keywords FROM messages WHERE mailbox = ?1")
+                .prepare_cached(
+                    "SELECT uid, base, file, flags, keywords FROM messages WHERE mailbox = ?1",
+                )
                 .map_err(sql_err)?;
             let it = st
                 .query_map([id], |r| {
@@ -175,7 +178,8 @@ impl Core {
             let new_kw = encode_keywords(&new_kw);
             if parsed.flags != flags || new_kw != keywords {
                 modseq += 1;
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE messages SET flags = ?3, file = ?4, modseq = ?5, keywords = ?6
                      WHERE mailbox = ?1 AND uid = ?2",
                     params![id, uid, parsed.flags.0, name, modseq as i64, new_kw],
@@ -183,7 +187,8 @@ impl Core {
                 .map_err(sql_err)?;
                 changed = true;
             } else if name != file {
-                tx.execute(
+                exec(
+                    tx,
                     "UPDATE messages SET file = ?3 WHERE mailbox = ?1 AND uid = ?2",
                     params![id, uid, name],
                 )
@@ -200,12 +205,14 @@ impl Core {
             gone.sort_unstable();
             modseq += 1;
             for uid in &gone {
-                tx.execute(
+                exec(
+                    tx,
                     "DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2",
                     params![id, uid],
                 )
                 .map_err(sql_err)?;
-                tx.execute(
+                exec(
+                    tx,
                     "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
                     params![id, uid, modseq as i64],
                 )
@@ -259,7 +266,7 @@ impl Core {
                 Err(e) => return Err(e.into()),
             };
             modseq += 1;
-            tx.execute(
+            exec(tx,
                 "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                      internal_tz, size, raw_size, crlf_clean, structure)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?6, ?7, 0, ?8, ?9, ?10, ?11)",
@@ -303,7 +310,7 @@ impl Core {
         } else {
             (settled(new_mtime), settled(cur_mtime))
         };
-        tx.execute(
+        exec(tx,
             "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3, new_mtime = ?4, cur_mtime = ?5 WHERE id = ?1",
             params![id, uidnext, modseq as i64, nm, cm],
         )
