@@ -134,9 +134,9 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     }
     conn.pragma_update(None, "synchronous", "FULL")
         .map_err(sql_err)?;
-    // One connection per open account: a 64 KiB page cache (SQLite's default is 2 MiB)
+    // One connection per open account: a 256 KiB page cache (SQLite's default is 2 MiB)
     // keeps thousands of open accounts cheap; indexes are small and hot pages stay.
-    conn.pragma_update(None, "cache_size", -64)
+    conn.pragma_update(None, "cache_size", -256)
         .map_err(sql_err)?;
     // Every statement of the hot paths stays prepared (about 30 of them; rusqlite keeps
     // 16 by default, and parsing SQL was a fifth of the CPU of a loaded server).

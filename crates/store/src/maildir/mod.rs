@@ -416,6 +416,12 @@ impl Account for MaildirAccount {
         flags: Flags,
         keywords: &[String],
     ) -> Result<Vec<MessageMeta>, StoreError> {
+        if let Some(done) = self
+            .core
+            .store_flags_in_place(mailbox, uids, op, flags, keywords)
+        {
+            return done;
+        }
         let uids = uids.to_vec();
         let keywords = keywords.to_vec();
         self.run(move |c| c.store_flags(mailbox, &uids, op, flags, &keywords))
@@ -504,6 +510,9 @@ impl Account for MaildirAccount {
     }
 
     async fn claim_recent_upto(&self, mailbox: MailboxId, upto: Uid) -> Result<Uid, StoreError> {
+        if let Some(done) = self.core.claim_recent_in_place(mailbox, Some(upto)) {
+            return done;
+        }
         self.run(move |c| c.claim_recent(mailbox, Some(upto))).await
     }
 }

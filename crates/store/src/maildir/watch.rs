@@ -62,12 +62,20 @@ fn now_ms() -> u64 {
 }
 
 impl Tracker {
-    /// Records that this process is about to change `path` (call before the change).
-    pub fn own(&self, path: PathBuf) {
+    /// Records that this process is about to change `path` in a mailbox (call before the
+    /// change). Only watched mailboxes are recorded: no event comes for the others.
+    pub fn own(&self, account: &AccountKey, mailbox: MailboxId, path: PathBuf) {
+        if !lock(&self.marks).contains_key(&(account.clone(), mailbox)) {
+            return;
+        }
         let now = now_ms();
         let mut own = lock(&self.own);
         if own.len() >= 4096 {
             own.retain(|_, t| now.saturating_sub(*t) < OWN_TTL_MS);
+            if own.len() >= 2048 {
+                // Events are far behind: forget them all (at worst a few extra syncs).
+                own.clear();
+            }
         }
         own.insert(path, now);
     }

@@ -83,7 +83,7 @@ impl Core {
         let base = format!("{},U={uid},S={}", w.base, w.size);
         let name = FileName::render(&base, flags, &letters);
         let dst = dir.join("cur").join(&name);
-        self.tracker.own(dst.clone());
+        self.tracker.own(&self.key, MailboxId(id), dst.clone());
         fs::rename(&w.tmp_path, &dst)?;
         let inserted = (|| -> Result<ModSeq, StoreError> {
             let modseq = m.highest_modseq + 1;
@@ -247,7 +247,8 @@ impl Core {
                         None => continue, // vanished; the next sync records it
                     }
                 }
-                self.tracker.own(target.clone());
+                self.tracker
+                    .own(&self.key, MailboxId(dst.id), target.clone());
                 if fs::hard_link(&source, &target).is_err() {
                     copy_file(&source, &target, &dst_dir.join("tmp"))?;
                 }

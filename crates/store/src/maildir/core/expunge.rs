@@ -119,7 +119,7 @@ impl Core {
             .write(&dir)?;
         }
         for (_, file) in &victims {
-            self.tracker.own(cur.join(file));
+            self.tracker.own(&self.key, MailboxId(m.id), cur.join(file));
             match fs::remove_file(cur.join(file)) {
                 Ok(()) => {}
                 Err(e) if is_not_found(&e) => {

@@ -12,7 +12,68 @@ use crate::{FlagOp, Flags, MailboxId, MessageMeta, StoreError, Uid};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::fs;
 
+/// Flag changes of at most this many messages may run on the caller's thread.
+pub const IN_PLACE_FLAGS: usize = 64;
+
 impl Core {
+    /// [`Core::store_flags`] on the caller's thread, for a few messages, when the index
+    /// connection is open and free and no other process holds the write lock (see
+    /// [`Core::write_in_place`]): a short unflushed transaction and a rename per message.
+    /// `None`: take the blocking path.
+    pub fn store_flags_in_place(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+    ) -> Option<Result<Vec<MessageMeta>, StoreError>> {
+        if uids.len() > IN_PLACE_FLAGS {
+            return None;
+        }
+        self.write_in_place(|conn| self.store_flags_in(conn, mailbox, uids, op, flags, keywords))
+    }
+
+    /// [`Core::claim_recent`] on the caller's thread when nothing has to wait; `None`:
+    /// take the blocking path.
+    pub fn claim_recent_in_place(
+        &self,
+        mailbox: MailboxId,
+        upto: Option<Uid>,
+    ) -> Option<Result<Uid, StoreError>> {
+        self.write_in_place(|conn| {
+            let first = Self::claim_recent_in(conn, mailbox, upto)?;
+            self.catch_up(conn, mailbox.0);
+            Ok(first)
+        })
+    }
+
+    /// Runs a short unflushed write ([`light_sync`]) on the caller's thread, only when the
+    /// index connection is open and not in use, with SQLite's busy wait off (BUSY, or any
+    /// failure but `NotFound`/`Invalid`, sends the call to the blocking path, which runs
+    /// it again: the transaction was rolled back, and file renames it made are found
+    /// again by their base name).
+    fn write_in_place<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let g = self.conn.try_lock().ok()?;
+        g.as_ref()?;
+        let mut guard = ConnGuard(g);
+        guard.busy_timeout(std::time::Duration::ZERO).ok()?;
+        let r = light_sync(&mut guard, f);
+        if guard.0.is_some() {
+            let _ = guard.busy_timeout(crate::maildir::index::BUSY_TIMEOUT);
+        }
+        drop(guard);
+        self.touch();
+        match r {
+            Ok(v) => Some(Ok(v)),
+            Err(e @ (StoreError::NotFound(_) | StoreError::Invalid(_))) => Some(Err(e)),
+            Err(_) => None,
+        }
+    }
+
     pub fn store_flags(
         &self,
         mailbox: MailboxId,
@@ -94,8 +155,8 @@ impl Core {
             let name = FileName::render(&base, new_flags, &letters);
             if name != file {
                 let cur = dir.join("cur");
-                self.tracker.own(cur.join(&file));
-                self.tracker.own(cur.join(&name));
+                self.tracker.own(&self.key, mailbox, cur.join(&file));
+                self.tracker.own(&self.key, mailbox, cur.join(&name));
                 match fs::rename(cur.join(&file), cur.join(&name)) {
                     Ok(()) => {}
                     Err(e) if is_not_found(&e) => match locate(&cur, &base)? {
