@@ -22,7 +22,7 @@ pub trait ChangeHub: Send + Sync {
 
 /// One session's watch on one mailbox. Dropping it stops the watch.
 #[async_trait]
-pub trait MailboxWatch: Send {
+pub trait MailboxWatch: Send + Sync {
     /// Waits until the mailbox may have changed since the last call (or since the watch
     /// began). Spurious wake-ups are allowed; missed ones are not.
     async fn changed(&mut self);

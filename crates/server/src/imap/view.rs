@@ -8,7 +8,7 @@
 
 use mailroom_proto::imap::SequenceSet;
 use mailroom_store::acl::Rights;
-use mailroom_store::{Account, MailboxId, MessageMeta, ModSeq, Uid};
+use mailroom_store::{Account, MailboxId, MailboxWatch, MessageMeta, ModSeq, Uid};
 use std::sync::Arc;
 
 /// The selected mailbox.
@@ -31,6 +31,9 @@ pub(crate) struct Selected {
     pub modseq: ModSeq,
     pub uid_validity: u32,
     pub uid_next: Uid,
+    /// Held while the mailbox is selected: the store watches a watched mailbox for
+    /// outside changes (and then need not look for them at every SELECT and NOOP).
+    pub _watch: Box<dyn MailboxWatch>,
 }
 
 impl Selected {

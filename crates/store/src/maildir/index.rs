@@ -9,8 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 /// Schema version written into `PRAGMA user_version`. Version 2 made `messages` a rowid
-/// table (see [`migrate_1_to_2`]).
-const VERSION: i64 = 2;
+/// table (see [`migrate_1_to_2`]); version 3 indexes tombstones by modseq (every
+/// catch-up of an in-memory mailbox state reads the tombstones above its modseq; without
+/// the index that read scanned every tombstone the mailbox ever had).
+const VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -54,6 +56,7 @@ CREATE TABLE IF NOT EXISTS expunged (
     modseq  INTEGER NOT NULL,
     PRIMARY KEY (mailbox, uid)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);
 ";
 
 /// Version 1 kept `messages` as a `WITHOUT ROWID` table. Its rows carry the parsed
@@ -86,6 +89,13 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             .map_err(sql_err)?;
         if version == 1 {
             conn.execute_batch(&migrate_1_to_2()).map_err(sql_err)?;
+        }
+        if version <= 2 {
+            conn.execute_batch(
+                "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);
+                 PRAGMA user_version = 3;",
+            )
+            .map_err(sql_err)?;
         }
         conn.execute_batch("COMMIT").map_err(sql_err)
     })();

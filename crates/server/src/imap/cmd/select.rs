@@ -23,6 +23,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         Err(e) => return super::access_error(e),
     };
     let (account, info, rights) = (opened.account, opened.mailbox, opened.rights);
+    let watch = s.ctx.store.hub().watch(account.key(), info.id);
     if let Err(e) = account.sync(info.id).await {
         tracing::debug!(error = %e, "sync failed");
     }
@@ -51,6 +52,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         modseq: snap.highest_modseq,
         uid_validity: snap.uid_validity,
         uid_next: snap.uid_next,
+        _watch: watch,
     };
     let mut keywords: Vec<&str> = Vec::new();
     for m in &sel.msgs {
