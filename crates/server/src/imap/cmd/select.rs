@@ -11,8 +11,10 @@ use mailroom_proto::imap::{Flag, Mailbox};
 const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> Reply {
-    // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1).
-    s.selected = None;
+    // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1). The previous
+    // selection lives until the new watch exists: selecting the same mailbox again keeps
+    // the store's watch on it (and what it knows about outside changes).
+    let previous = s.selected.take();
     s.reg.set_state("authenticated");
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
@@ -24,6 +26,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     };
     let (account, info, rights) = (opened.account, opened.mailbox, opened.rights);
     let watch = s.ctx.store.hub().watch(account.key(), info.id);
+    drop(previous);
     if let Err(e) = account.sync(info.id).await {
         tracing::debug!(error = %e, "sync failed");
     }
