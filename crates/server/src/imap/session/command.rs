@@ -1,0 +1,84 @@
+//! Running one command: parsing, the RFC 3501 state checks, dispatch to `cmd`, then the
+//! updates and alerts due at the command's end and its tagged reply.
+
+use super::Session;
+use crate::imap::cmd;
+use mailroom_proto::imap::encode::Status;
+use mailroom_proto::imap::{parse_command, CommandKind, RawCommand, SessionState};
+use std::io;
+
+impl Session {
+    /// The RFC 3501 state.
+    pub(crate) fn state(&self) -> SessionState {
+        if self.closing {
+            SessionState::Logout
+        } else if self.selected.is_some() {
+            SessionState::Selected
+        } else if self.user.is_some() {
+            SessionState::Authenticated
+        } else {
+            SessionState::NotAuthenticated
+        }
+    }
+
+    /// Plaintext authentication is refused on this connection (I6).
+    pub(crate) fn plaintext_disabled(&self) -> bool {
+        self.ctx.config.server.require_tls_for_plaintext && !self.stream.is_tls()
+    }
+
+    pub(super) async fn command(&mut self, raw: RawCommand) -> io::Result<()> {
+        let cmd = match parse_command(&raw) {
+            Ok(c) => c,
+            Err(e) => {
+                self.spools.clear();
+                self.line(e.tag.as_ref(), Status::Bad, None, &e.message);
+                return Ok(());
+            }
+        };
+        drop(raw);
+        let kind = cmd.kind();
+        let state = self.state();
+        if !kind.allowed_in(state) {
+            self.spools.clear();
+            let why = match state {
+                SessionState::NotAuthenticated => "log in first",
+                SessionState::Selected | SessionState::Authenticated
+                    if kind.allowed() == mailroom_proto::imap::command::Allowed::Selected =>
+                {
+                    "no mailbox selected"
+                }
+                _ => "already logged in",
+            };
+            let text = format!("{} not allowed now: {why}", kind.name());
+            self.line(Some(&cmd.tag), Status::Bad, None, &text);
+            return Ok(());
+        }
+        self.reg.begin_command(kind.name());
+        tracing::debug!(command = kind.name(), tag = %cmd.tag, "command");
+        let tag = cmd.tag.clone();
+        // Boxed: the largest command future lives on the heap only while it runs, so an
+        // idle session stays small.
+        let reply = Box::pin(cmd::dispatch(self, cmd)).await;
+        self.spools.clear();
+        if !reply.sent && !self.closing {
+            if self.selected.is_some() {
+                self.refresh(allows_expunge(kind)).await;
+            }
+            self.check_alerts().await;
+        }
+        if !reply.sent {
+            reply.write(self, &tag);
+        }
+        self.reg.end_command();
+        self.maybe_flush().await
+    }
+}
+
+/// Whether untagged EXPUNGE may be sent at the end of a command (RFC 3501 7.4.1: not
+/// while responding to FETCH, STORE or SEARCH by sequence number).
+fn allows_expunge(kind: CommandKind) -> bool {
+    !matches!(
+        kind,
+        CommandKind::Fetch | CommandKind::Store | CommandKind::Search
+    )
+}

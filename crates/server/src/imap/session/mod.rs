@@ -1,0 +1,133 @@
+//! One IMAP connection: state, the read loop, literals and APPEND spooling, time-outs,
+//! shutdown, and the untagged updates sent at command boundaries and during IDLE.
+//!
+//! The loop frames every command already received (pipelining), runs them in order with
+//! output buffered, and flushes when the input is drained (or the output grows past
+//! [`FLUSH_AT`]; writes block when the client does not read, which bounds memory).
+//!
+//! Map:
+//! - this file: [`Session`], its constructor and the read loop ([`Session::run`]);
+//! - `input.rs`: reading into the framer (time-outs, shutdown, the quick ACK), framer
+//!   events, lines outside the grammar, literal continuations, streamed APPEND starts;
+//! - `command.rs`: running one command (state checks, dispatch, its end);
+//! - `output.rs`: the output buffer (status and untagged lines, flushing);
+//! - `updates.rs`: untagged updates of the selected mailbox, and alerts;
+//! - `login.rs`: the outcome of a login attempt.
+
+mod command;
+mod input;
+mod login;
+mod output;
+mod updates;
+
+pub(crate) use output::FLUSH_AT;
+pub(crate) use updates::take_alerts;
+
+use super::cmd;
+use super::cmd::append::Spool;
+use super::view::Selected;
+use crate::net::{ConnInfo, Stream};
+use crate::registry::SessionHandle;
+use crate::Ctx;
+use input::SMALL_READ;
+use mailroom_directory::AccountInfo;
+use mailroom_proto::imap::frame::FrameError;
+use mailroom_proto::imap::{Framer, FramerConfig, RawCommand};
+use mailroom_store::Account;
+use std::io;
+use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
+
+/// The logged-in user.
+pub(crate) struct User {
+    pub info: AccountInfo,
+    pub account: Arc<dyn Account>,
+}
+
+/// A framer event without borrows.
+pub(crate) enum Ev {
+    Cmd(RawCommand),
+    Continue,
+    StreamStart {
+        sync: bool,
+        index: usize,
+        prefix: Vec<u8>,
+    },
+    Error(FrameError),
+}
+
+/// One connection's state.
+pub(crate) struct Session {
+    pub ctx: Arc<Ctx>,
+    pub stream: Stream,
+    pub info: ConnInfo,
+    pub framer: Framer,
+    pub out: Vec<u8>,
+    pub user: Option<User>,
+    pub selected: Option<Selected>,
+    pub reg: SessionHandle,
+    pub alerts: tokio::sync::watch::Receiver<u64>,
+    pub spools: Vec<Spool>,
+    pub auth_failures: u32,
+    /// Set when the connection must close after the current output.
+    pub closing: bool,
+    read_size: usize,
+    /// A large read happened since the framer was last renewed.
+    big_input: bool,
+}
+
+impl Session {
+    pub(crate) fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo) -> Session {
+        let max_append = u32::try_from(ctx.config.imap.max_literal).unwrap_or(u32::MAX);
+        let framer = Framer::new(FramerConfig {
+            max_append,
+            ..FramerConfig::default()
+        });
+        let reg = ctx.registry.register(&info, "not authenticated");
+        let alerts = ctx.alerts.subscribe();
+        Session {
+            ctx,
+            stream,
+            info,
+            framer,
+            out: Vec::new(),
+            user: None,
+            selected: None,
+            reg,
+            alerts,
+            spools: Vec::new(),
+            auth_failures: 0,
+            closing: false,
+            read_size: SMALL_READ,
+            big_input: false,
+        }
+    }
+
+    pub(crate) async fn run(mut self) -> io::Result<()> {
+        let caps = cmd::capability::list(&self).join(" ");
+        self.out
+            .extend_from_slice(format!("* OK [CAPABILITY {caps}] mailroom ready\r\n").as_bytes());
+        loop {
+            while let Some(ev) = self.next_event() {
+                // Boxed: command handling (and everything it awaits) is allocated only
+                // while a command runs; an idle session's task holds just the session
+                // and its read wait (the memory target of an idle connection).
+                Box::pin(self.event(ev)).await?;
+                if self.closing {
+                    self.flush().await?;
+                    let _ = self.stream.shutdown().await;
+                    return Ok(());
+                }
+            }
+            self.flush().await?;
+            if self.big_input && self.framer.is_idle() {
+                // Between commands after large input: drop the framer's grown buffers.
+                self.framer = Framer::new(self.framer.config().clone());
+                self.big_input = false;
+            }
+            if !self.fill().await? {
+                return Ok(());
+            }
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Updates at command boundaries: the untagged `EXPUNGE`/`EXISTS`/`RECENT`/`FETCH (FLAGS)`
+//! of the selected mailbox (multi-access, I3) and the account's alerts (I7).
+
+use super::Session;
+use crate::imap::view::write_flags;
+use mailroom_directory::AccountInfo;
+use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_store::{StoreError, Uid};
+
+impl Session {
+    /// Sends pending alerts when the alert generation changed.
+    pub(crate) async fn check_alerts(&mut self) {
+        if self.alerts.has_changed().unwrap_or(false) {
+            self.alerts.borrow_and_update();
+            self.send_alerts().await;
+        }
+    }
+
+    /// Takes and sends every pending alert of the user (I7).
+    pub(crate) async fn send_alerts(&mut self) {
+        let Some(user) = &self.user else {
+            return;
+        };
+        let info = user.info.clone();
+        let texts = self.ctx.dir(move |d| take_alerts(d, &info)).await;
+        self.write_alerts(texts);
+    }
+
+    pub(super) fn write_alerts(&mut self, texts: Vec<String>) {
+        for t in texts {
+            self.line(None, Status::Ok, Some(&ResponseCode::Alert), &t);
+        }
+    }
+
+    /// Brings the view up to date with the store and writes the untagged updates:
+    /// `EXPUNGE` (only when `allow_expunge`), `EXISTS`, `RECENT`, and `FETCH (FLAGS)` for
+    /// flag changes made elsewhere (RFC 3501 5.2, 7.4.1).
+    pub(crate) async fn refresh(&mut self, allow_expunge: bool) {
+        let Some(sel) = self.selected.as_mut() else {
+            return;
+        };
+        let ch = match sel.account.changes_since(sel.id, sel.modseq).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound(_)) => {
+                self.selected = None;
+                self.line(None, Status::Bye, None, "the selected mailbox was deleted");
+                self.closing = true;
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "changes_since failed");
+                return;
+            }
+        };
+        if ch.uid_validity_changed {
+            self.selected = None;
+            self.line(
+                None,
+                Status::Bye,
+                None,
+                "UIDVALIDITY of the selected mailbox changed",
+            );
+            self.closing = true;
+            return;
+        }
+        sel.modseq = sel.modseq.max(ch.highest_modseq);
+        for u in &ch.expunged {
+            if sel.index_of(*u).is_some() {
+                if let Err(i) = sel.gone.binary_search(u) {
+                    sel.gone.insert(i, *u);
+                }
+            }
+        }
+        let old_len = sel.msgs.len();
+        let last = sel.msgs.last().map(|m| m.uid).unwrap_or(0);
+        let mut flag_changes: Vec<Uid> = Vec::new();
+        for m in ch.changed {
+            if m.uid > sel.msgs.last().map(|m| m.uid).unwrap_or(0) {
+                if ch.expunged.binary_search(&m.uid).is_err() {
+                    sel.msgs.push(m);
+                }
+            } else if let Some(i) = sel.index_of(m.uid) {
+                let cur = &mut sel.msgs[i];
+                if cur.flags != m.flags || cur.keywords != m.keywords {
+                    flag_changes.push(m.uid);
+                }
+                *cur = m;
+            }
+        }
+        sel.uid_next = sel.uid_next.max(ch.uid_next);
+        let new_msgs = sel.msgs.len() > old_len;
+        if new_msgs {
+            match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
+                Ok(first) => {
+                    for m in &sel.msgs[old_len..] {
+                        if m.uid >= first && m.uid > last {
+                            sel.recent.push(m.uid);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "claim_recent failed"),
+            }
+        }
+        let out = &mut self.out;
+        if allow_expunge && !sel.gone.is_empty() {
+            let gone = std::mem::take(&mut sel.gone);
+            let mut seqs: Vec<usize> = gone.iter().filter_map(|u| sel.index_of(*u)).collect();
+            seqs.sort_unstable();
+            for &i in seqs.iter().rev() {
+                out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+            }
+            sel.msgs.retain(|m| gone.binary_search(&m.uid).is_err());
+            sel.recent.retain(|u| gone.binary_search(u).is_err());
+            if sel.msgs.capacity() > 2 * sel.msgs.len() + 16 {
+                sel.msgs.shrink_to_fit();
+            }
+        }
+        if new_msgs {
+            out.extend_from_slice(format!("* {} EXISTS\r\n", sel.msgs.len()).as_bytes());
+            out.extend_from_slice(format!("* {} RECENT\r\n", sel.recent.len()).as_bytes());
+        }
+        for u in flag_changes {
+            if sel.gone.binary_search(&u).is_ok() {
+                continue;
+            }
+            if let Some(i) = sel.index_of(u) {
+                let recent = sel.is_recent(u);
+                out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
+                write_flags(out, &sel.msgs[i], recent);
+                out.extend_from_slice(b")\r\n");
+            }
+        }
+    }
+}
+
+/// Takes (removes and returns) the account's pending alerts, at most 100 at a time.
+pub(crate) fn take_alerts(d: &mailroom_directory::Directory, info: &AccountInfo) -> Vec<String> {
+    let mut v = Vec::new();
+    while let Ok(Some(t)) = d.take_alert(info) {
+        v.push(t);
+        if v.len() >= 100 {
+            break;
+        }
+    }
+    v
+}
