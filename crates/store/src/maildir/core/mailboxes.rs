@@ -374,30 +374,12 @@ impl Core {
         Ok(subs)
     }
 
+    /// STATUS counters, from the mailbox's in-memory state (loaded if needed: then STATUS
+    /// is O(log n) until the state is dropped unread; counting rows instead took tens of
+    /// milliseconds per call at 100,000 messages).
     pub fn status(&self, mailbox: MailboxId) -> Result<MailboxStatus, StoreError> {
         let conn = self.conn()?;
-        if self.states().contains_key(&mailbox.0) {
-            return self.with_state(&conn, mailbox.0, |st| st.status());
-        }
-        let m = get_mailbox(&conn, mailbox.0)?;
-        let (messages, unseen, size, recent): (i64, i64, i64, i64) = conn
-            .query_row(
-                "SELECT count(*), coalesce(sum((flags & 1) = 0), 0), coalesce(sum(size), 0),
-                        coalesce(sum(uid >= ?2), 0)
-                 FROM messages WHERE mailbox = ?1",
-                params![m.id, m.recent_from_uid],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .map_err(sql_err)?;
-        Ok(MailboxStatus {
-            messages: messages as u32,
-            unseen: unseen as u32,
-            uid_next: m.uidnext,
-            uid_validity: m.uidvalidity,
-            highest_modseq: m.highest_modseq,
-            size: size as u64,
-            recent: recent as u32,
-        })
+        self.with_state(&conn, mailbox.0, |st| st.status())
     }
 
     pub fn usage(&self) -> Result<Usage, StoreError> {

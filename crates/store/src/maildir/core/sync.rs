@@ -16,8 +16,23 @@ use rusqlite::{params, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::fs;
 
-/// A directory changed less than this long ago is always rescanned (same-second changes).
+/// A directory changed less than this long ago is always rescanned: another change in
+/// the same clock tick of the file system would not move its mtime again. Two seconds
+/// where timestamps have whole seconds (a directory mtime with no fraction); where they
+/// have a finer grain (ext4, XFS, Btrfs, tmpfs: the kernel's coarse clock, a few
+/// milliseconds), a tenth of a second.
 const MTIME_SLACK_NS: i64 = 2_000_000_000;
+const MTIME_SLACK_FINE_NS: i64 = 100_000_000;
+
+/// The slack for a directory mtime `t` (nanoseconds since the epoch), see
+/// [`MTIME_SLACK_NS`].
+fn slack(t: i64) -> i64 {
+    if t % 1_000_000_000 == 0 {
+        MTIME_SLACK_NS
+    } else {
+        MTIME_SLACK_FINE_NS
+    }
+}
 
 impl Core {
     /// Syncs a mailbox with its directory; returns whether anything changed.
@@ -69,7 +84,8 @@ impl Core {
             && cur_m != 0
             && new_m == m.new_mtime
             && cur_m == m.cur_mtime
-            && now_nanos() - new_m.max(cur_m) > MTIME_SLACK_NS
+            && now_nanos() - new_m > slack(new_m)
+            && now_nanos() - cur_m > slack(cur_m)
     }
 
     /// The scan behind [`Core::sync`], inside the caller's write transaction.
@@ -304,7 +320,7 @@ impl Core {
         // moved them) and they were already old: a change made in the same clock tick as
         // the last one, after our readdir, would not move the mtime again.
         let now = now_nanos();
-        let settled = |t: i64| if now - t > MTIME_SLACK_NS { t } else { 0 };
+        let settled = |t: i64| if now - t > slack(t) { t } else { 0 };
         let (nm, cm) = if changed {
             (0, 0)
         } else {
