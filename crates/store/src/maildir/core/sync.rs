@@ -150,6 +150,8 @@ impl Core {
         let mut uidnext = m.uidnext;
         let mut changed = false;
         let mut seen: HashSet<String> = HashSet::new();
+        // The names cur/ holds once the scan is done (to verify the recorded mtimes).
+        let mut expected: HashSet<String> = HashSet::new();
         let mut fresh: Vec<(bool, String, FileName)> = Vec::new();
         for (is_new, fname, parsed) in files {
             let Some((uid, file, flags, keywords)) = rows.get(&parsed.base).cloned() else {
@@ -210,6 +212,7 @@ impl Core {
                 )
                 .map_err(sql_err)?;
             }
+            expected.insert(name);
         }
         // Indexed messages whose file is gone were removed from outside.
         let mut gone: Vec<Uid> = rows
@@ -311,6 +314,7 @@ impl Core {
             taken.insert(uid);
             uidnext = uidnext.max(uid + 1);
             changed = true;
+            expected.insert(name);
         }
         if changed {
             sync_dir(&dir.join("cur"))?;
@@ -318,11 +322,13 @@ impl Core {
         }
         // Record the mtimes seen before the scan only if we changed nothing (our renames
         // moved them) and they were already old: a change made in the same clock tick as
-        // the last one, after our readdir, would not move the mtime again.
+        // the last one, after our readdir, would not move the mtime again. After a scan
+        // that changed the directories, record their mtimes only once a second listing
+        // shows exactly what the scan left (see `verified_mtimes`).
         let now = now_nanos();
         let settled = |t: i64| if now - t > slack(t) { t } else { 0 };
         let (nm, cm) = if changed {
-            (0, 0)
+            verified_mtimes(&dir, &expected)
         } else {
             (settled(new_mtime), settled(cur_mtime))
         };
@@ -341,4 +347,53 @@ impl Core {
         }
         Ok(changed)
     }
+}
+
+/// The mtimes of `new/` and `cur/` after a scan that changed them, if they can be trusted:
+/// taken once the clock tick they fall in is over (so a later change moves them), then a
+/// second listing must show `new/` without messages and `cur/` holding exactly
+/// `expected`, and the mtimes must not have moved meanwhile. `(0, 0)` ("scan next time")
+/// on any doubt, and where timestamps have whole seconds. Costs one listing of `cur/`
+/// after a scan that found work, and saves a full scan (index rows and all) at the next
+/// SELECT or POP3 login.
+fn verified_mtimes(dir: &std::path::Path, expected: &HashSet<String>) -> (i64, i64) {
+    let (new, cur) = (dir.join("new"), dir.join("cur"));
+    let (tn, tc) = (mtime_nanos(&new), mtime_nanos(&cur));
+    if tn == 0 || tc == 0 || slack(tn) != MTIME_SLACK_FINE_NS || slack(tc) != MTIME_SLACK_FINE_NS {
+        return (0, 0);
+    }
+    // The file system's clock ticks a few milliseconds at a time.
+    let wait = tn.max(tc) + 20_000_000 - now_nanos();
+    if wait > 0 {
+        std::thread::sleep(std::time::Duration::from_nanos(wait as u64));
+    }
+    let listed = |d: &std::path::Path| -> Option<Vec<String>> {
+        fs::read_dir(d)
+            .ok()?
+            .map(|e| {
+                e.ok()
+                    .and_then(|e| e.file_name().to_str().map(str::to_string))
+            })
+            .collect()
+    };
+    let Some(in_new) = listed(&new) else {
+        return (0, 0);
+    };
+    if in_new.iter().any(|n| FileName::parse(n).is_some()) {
+        return (0, 0);
+    }
+    let Some(in_cur) = listed(&cur) else {
+        return (0, 0);
+    };
+    let messages: Vec<&String> = in_cur
+        .iter()
+        .filter(|n| FileName::parse(n).is_some())
+        .collect();
+    if messages.len() != expected.len() || messages.iter().any(|n| !expected.contains(*n)) {
+        return (0, 0);
+    }
+    if mtime_nanos(&new) != tn || mtime_nanos(&cur) != tc {
+        return (0, 0);
+    }
+    (tn, tc)
 }
