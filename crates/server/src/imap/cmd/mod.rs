@@ -199,44 +199,48 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
 }
 
 /// Runs one command (its state was checked by the session).
+/// Runs one command. Every command's future but IDLE's is boxed on its own: this future
+/// is as large as its largest arm, and IDLE keeps it alive while the client idles (the
+/// memory of an idle connection), so the larger commands (FETCH with its streaming
+/// state, SEARCH, APPEND, ...) must not size it.
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
     use CommandBody as B;
     let tag = cmd.tag;
     match cmd.body {
         B::Capability => capability::run(s),
-        B::Noop => noop::run(s).await,
+        B::Noop => Box::pin(noop::run(s)).await,
         B::Logout => logout::run(s),
-        B::StartTls => starttls::run(s, &tag).await,
+        B::StartTls => Box::pin(starttls::run(s, &tag)).await,
         B::Authenticate {
             mechanism,
             initial_response,
-        } => authenticate::run(s, mechanism, initial_response).await,
-        B::Login { username, password } => login::run(s, username, password).await,
-        B::Select { mailbox, .. } => select::run(s, mailbox, false).await,
-        B::Examine { mailbox, .. } => select::run(s, mailbox, true).await,
+        } => Box::pin(authenticate::run(s, mechanism, initial_response)).await,
+        B::Login { username, password } => Box::pin(login::run(s, username, password)).await,
+        B::Select { mailbox, .. } => Box::pin(select::run(s, mailbox, false)).await,
+        B::Examine { mailbox, .. } => Box::pin(select::run(s, mailbox, true)).await,
         B::Create {
             mailbox,
             special_use,
-        } => create::run(s, mailbox, special_use).await,
-        B::Delete { mailbox } => delete::run(s, mailbox).await,
-        B::Rename { from, to } => rename::run(s, from, to).await,
-        B::Subscribe { mailbox } => subscribe::run(s, mailbox, true).await,
-        B::Unsubscribe { mailbox } => subscribe::run(s, mailbox, false).await,
-        B::List(l) => list::run(s, l).await,
-        B::Lsub { reference, pattern } => list::lsub(s, reference, pattern).await,
-        B::Status { mailbox, items } => status::run(s, mailbox, items).await,
-        B::Append { mailbox, messages } => append::run(s, mailbox, messages).await,
-        B::Check => check::run(s).await,
-        B::Close => close::run(s).await,
+        } => Box::pin(create::run(s, mailbox, special_use)).await,
+        B::Delete { mailbox } => Box::pin(delete::run(s, mailbox)).await,
+        B::Rename { from, to } => Box::pin(rename::run(s, from, to)).await,
+        B::Subscribe { mailbox } => Box::pin(subscribe::run(s, mailbox, true)).await,
+        B::Unsubscribe { mailbox } => Box::pin(subscribe::run(s, mailbox, false)).await,
+        B::List(l) => Box::pin(list::run(s, l)).await,
+        B::Lsub { reference, pattern } => Box::pin(list::lsub(s, reference, pattern)).await,
+        B::Status { mailbox, items } => Box::pin(status::run(s, mailbox, items)).await,
+        B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
+        B::Check => Box::pin(check::run(s)).await,
+        B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
-        B::Expunge { uids } => expunge::run(s, uids).await,
-        B::Search(q) => search::run(s, &tag, q).await,
+        B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
+        B::Search(q) => Box::pin(search::run(s, &tag, q)).await,
         B::Fetch {
             uid,
             set,
             attributes,
             ..
-        } => fetch::run(s, uid, set, attributes).await,
+        } => Box::pin(fetch::run(s, uid, set, attributes)).await,
         B::Store {
             uid,
             set,
@@ -248,10 +252,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             if unchanged_since.is_some() {
                 return Reply::bad("UNCHANGEDSINCE needs CONDSTORE, which is not supported");
             }
-            store::run(s, uid, set, mode, silent, flags).await
+            Box::pin(store::run(s, uid, set, mode, silent, flags)).await
         }
-        B::Copy { uid, set, mailbox } => copy::run(s, uid, set, mailbox).await,
-        B::Move { uid, set, mailbox } => r#move::run(s, uid, set, mailbox).await,
+        B::Copy { uid, set, mailbox } => Box::pin(copy::run(s, uid, set, mailbox)).await,
+        B::Move { uid, set, mailbox } => Box::pin(r#move::run(s, uid, set, mailbox)).await,
         B::Idle => idle::run(s, &tag).await,
         B::Namespace => namespace::run(s),
         B::Id(_) => id::run(s),
@@ -260,19 +264,19 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             mailbox,
             identifier,
             rights,
-        } => acl::setacl(s, mailbox, identifier, rights).await,
+        } => Box::pin(acl::setacl(s, mailbox, identifier, rights)).await,
         B::DeleteAcl {
             mailbox,
             identifier,
-        } => acl::deleteacl(s, mailbox, identifier).await,
-        B::GetAcl { mailbox } => acl::getacl(s, mailbox).await,
+        } => Box::pin(acl::deleteacl(s, mailbox, identifier)).await,
+        B::GetAcl { mailbox } => Box::pin(acl::getacl(s, mailbox)).await,
         B::ListRights {
             mailbox,
             identifier,
-        } => acl::listrights(s, mailbox, identifier).await,
-        B::MyRights { mailbox } => acl::myrights(s, mailbox).await,
-        B::GetQuota { root } => quota::getquota(s, root).await,
-        B::GetQuotaRoot { mailbox } => quota::getquotaroot(s, mailbox).await,
-        B::SetQuota { root, limits } => quota::setquota(s, root, limits).await,
+        } => Box::pin(acl::listrights(s, mailbox, identifier)).await,
+        B::MyRights { mailbox } => Box::pin(acl::myrights(s, mailbox)).await,
+        B::GetQuota { root } => Box::pin(quota::getquota(s, root)).await,
+        B::GetQuotaRoot { mailbox } => Box::pin(quota::getquotaroot(s, mailbox)).await,
+        B::SetQuota { root, limits } => Box::pin(quota::setquota(s, root, limits)).await,
     }
 }
