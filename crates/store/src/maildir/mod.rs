@@ -303,6 +303,9 @@ impl Account for MaildirAccount {
     }
 
     async fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
+        if let Some(all) = self.core.list_mailboxes_in_memory() {
+            return Ok(all);
+        }
         self.run(|c| c.list_mailboxes()).await
     }
 

@@ -25,6 +25,13 @@ impl Listing {
         self.boxes = Some(all.iter().map(|m| (m.name.clone(), m.clone())).collect());
     }
 
+    /// Every known mailbox, sorted by name.
+    pub(super) fn all_boxes(&self) -> Option<Vec<MailboxInfo>> {
+        let mut all: Vec<MailboxInfo> = self.boxes.as_ref()?.values().cloned().collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        Some(all)
+    }
+
     pub(super) fn knows_boxes(&self) -> bool {
         self.boxes.is_some()
     }

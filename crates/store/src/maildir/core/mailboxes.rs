@@ -15,6 +15,9 @@ use crate::{MailboxId, MailboxInfo, MailboxStatus, SpecialUse, StoreError, Uid, 
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::fs;
 
+/// Accounts with at most this many mailboxes are listed on the session's thread.
+const IN_PLACE_LIST: usize = 64;
+
 impl Core {
     pub fn list_mailboxes(&self) -> Result<Vec<MailboxInfo>, StoreError> {
         let mut conn = self.conn()?;
@@ -44,6 +47,24 @@ impl Core {
             self.touch();
         }
         found
+    }
+
+    /// [`Core::list_mailboxes`] on the caller's thread: when the mailbox list is known and
+    /// small (at most [`IN_PLACE_LIST`] mailboxes), the directories are walked here (a
+    /// few small directory reads) and, if they hold no mailbox the list lacks, the list
+    /// is the answer. `None`: take the blocking path (which adds what was made outside).
+    pub fn list_mailboxes_in_memory(&self) -> Option<Vec<MailboxInfo>> {
+        let known = self.listing().all_boxes()?;
+        if known.len() > IN_PLACE_LIST {
+            return None;
+        }
+        let mut found = vec!["INBOX".to_string()];
+        self.walk(&self.maildir, "", &mut found).ok()?;
+        if !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
+            return None;
+        }
+        self.touch();
+        Some(known)
     }
 
     /// The subscribed names from memory, when known.

@@ -65,7 +65,12 @@ impl Core {
     }
 
     /// Collects mailbox names (directories holding `cur/`) below `dir`.
-    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<(), StoreError> {
+    pub(super) fn walk(
+        &self,
+        dir: &Path,
+        prefix: &str,
+        out: &mut Vec<String>,
+    ) -> Result<(), StoreError> {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if is_not_found(&e) => return Ok(()),
