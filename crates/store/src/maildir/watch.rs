@@ -42,9 +42,9 @@ const OWN_TTL_MS: u64 = 5_000;
 pub struct Tracker {
     /// Paths this process is changing (created, renamed to or from, removed), with when.
     own: Mutex<HashMap<PathBuf, u64>>,
-    /// Per watched mailbox: outside events counted, and the count a finished sync had
-    /// seen when it started.
-    marks: Mutex<HashMap<MailboxKey, Marks>>,
+    /// Per watched mailbox (by account, then mailbox, so lookups need no owned key):
+    /// outside events counted, and the count a finished sync had seen when it started.
+    marks: Mutex<HashMap<AccountKey, HashMap<MailboxId, Marks>>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -54,18 +54,27 @@ struct Marks {
 }
 
 fn now_ms() -> u64 {
-    static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-    START
-        .get_or_init(std::time::Instant::now)
-        .elapsed()
-        .as_millis() as u64
+    super::core::Core::clock()
 }
 
 impl Tracker {
+    /// Runs `f` on the marks of a watched mailbox, if it is watched.
+    fn with_marks<T>(
+        &self,
+        account: &AccountKey,
+        mailbox: MailboxId,
+        f: impl FnOnce(&mut Marks) -> T,
+    ) -> Option<T> {
+        lock(&self.marks)
+            .get_mut(account)
+            .and_then(|m| m.get_mut(&mailbox))
+            .map(f)
+    }
+
     /// Records that this process is about to change `path` in a mailbox (call before the
     /// change). Only watched mailboxes are recorded: no event comes for the others.
     pub fn own(&self, account: &AccountKey, mailbox: MailboxId, path: PathBuf) {
-        if !lock(&self.marks).contains_key(&(account.clone(), mailbox)) {
+        if self.with_marks(account, mailbox, |_| ()).is_none() {
             return;
         }
         let now = now_ms();
@@ -92,8 +101,9 @@ impl Tracker {
     /// Starts tracking a mailbox whose directories are now watched: dirty until a sync
     /// that starts after this finishes.
     fn watched(&self, key: MailboxKey) {
-        lock(&self.marks).insert(
-            key,
+        let (account, mailbox) = key;
+        lock(&self.marks).entry(account).or_default().insert(
+            mailbox,
             Marks {
                 events: 1,
                 synced: 0,
@@ -101,35 +111,34 @@ impl Tracker {
         );
     }
 
-    fn unwatched(&self, key: &MailboxKey) {
-        lock(&self.marks).remove(key);
+    fn unwatched(&self, (account, mailbox): &MailboxKey) {
+        let mut marks = lock(&self.marks);
+        if let Some(m) = marks.get_mut(account) {
+            m.remove(mailbox);
+            if m.is_empty() {
+                marks.remove(account);
+            }
+        }
     }
 
-    fn event(&self, key: &MailboxKey) {
-        if let Some(m) = lock(&self.marks).get_mut(key) {
-            m.events += 1;
-        }
+    fn event(&self, (account, mailbox): &MailboxKey) {
+        self.with_marks(account, *mailbox, |m| m.events += 1);
     }
 
     /// A sync of the mailbox starts: the events it will have seen.
     pub fn sync_started(&self, account: &AccountKey, mailbox: MailboxId) -> Option<u64> {
-        lock(&self.marks)
-            .get(&(account.clone(), mailbox))
-            .map(|m| m.events)
+        self.with_marks(account, mailbox, |m| m.events)
     }
 
     /// A sync that started at `seen` (from [`Tracker::sync_started`]) finished.
     pub fn sync_done(&self, account: &AccountKey, mailbox: MailboxId, seen: u64) {
-        if let Some(m) = lock(&self.marks).get_mut(&(account.clone(), mailbox)) {
-            m.synced = m.synced.max(seen);
-        }
+        self.with_marks(account, mailbox, |m| m.synced = m.synced.max(seen));
     }
 
     /// True when the mailbox is watched and had no outside event since a finished sync.
     pub fn is_clean(&self, account: &AccountKey, mailbox: MailboxId) -> bool {
-        lock(&self.marks)
-            .get(&(account.clone(), mailbox))
-            .is_some_and(|m| m.synced >= m.events)
+        self.with_marks(account, mailbox, |m| m.synced >= m.events)
+            .unwrap_or(false)
     }
 }
 

@@ -27,27 +27,18 @@ impl Core {
         };
         let (date, tz) = req.internal_date.unwrap_or((now_secs(), 0));
         let written = write_tmp(&dir, &req, date)?;
-        let result = self.commit_append(mailbox.0, &dir, &written, &req, date, tz);
-        if result.is_err() {
-            let _ = fs::remove_file(&written.tmp_path);
-        }
-        result
-    }
-
-    fn commit_append(
-        &self,
-        id: i64,
-        dir: &Path,
-        w: &Written,
-        req: &AppendRequest,
-        date: i64,
-        tz: i32,
-    ) -> Result<AppendOutcome, StoreError> {
-        let mut conn = self.conn()?;
-        let outcome = light_sync(&mut conn, |conn| {
-            self.commit_append_in(conn, id, dir, w, req, date, tz)
-        })?;
-        drop(conn);
+        let committed = self.conn().and_then(|mut conn| {
+            light_sync(&mut conn, |conn| {
+                self.commit_append_in(conn, mailbox.0, &dir, &written, &req, date, tz)
+            })
+        });
+        let outcome = match committed {
+            Ok(o) => o,
+            Err(e) => {
+                let _ = fs::remove_file(&written.tmp_path);
+                return Err(e);
+            }
+        };
         // Durable once cur/ is flushed (shared with concurrent appends; see durable.rs).
         self.flush_dir(&dir.join("cur"))?;
         Ok(outcome)

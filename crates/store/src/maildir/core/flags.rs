@@ -48,30 +48,15 @@ impl Core {
         })
     }
 
-    /// Runs a short unflushed write ([`light_sync`]) on the caller's thread, only when the
-    /// index connection is open and not in use, with SQLite's busy wait off (BUSY, or any
-    /// failure but `NotFound`/`Invalid`, sends the call to the blocking path, which runs
-    /// it again: the transaction was rolled back, and file renames it made are found
-    /// again by their base name).
+    /// A short unflushed write ([`light_sync`]) on the caller's thread
+    /// ([`Core::without_waiting`]). A call sent on to the blocking path runs again there:
+    /// the transaction was rolled back, and file renames it made are found again by
+    /// their base name.
     fn write_in_place<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
-        let g = self.conn.try_lock().ok()?;
-        g.as_ref()?;
-        let mut guard = ConnGuard(g);
-        guard.busy_timeout(std::time::Duration::ZERO).ok()?;
-        let r = light_sync(&mut guard, f);
-        if guard.0.is_some() {
-            let _ = guard.busy_timeout(crate::maildir::index::BUSY_TIMEOUT);
-        }
-        drop(guard);
-        self.touch();
-        match r {
-            Ok(v) => Some(Ok(v)),
-            Err(e @ (StoreError::NotFound(_) | StoreError::Invalid(_))) => Some(Err(e)),
-            Err(_) => None,
-        }
+        self.without_waiting(|guard| light_sync(guard, f))
     }
 
     pub fn store_flags(

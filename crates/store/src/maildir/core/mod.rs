@@ -209,7 +209,7 @@ impl Core {
     }
 
     /// Milliseconds since an arbitrary start, for idle accounting.
-    fn clock() -> u64 {
+    pub(crate) fn clock() -> u64 {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
         START
             .get_or_init(std::time::Instant::now)
@@ -244,6 +244,34 @@ impl Core {
         }
         self.touch();
         Ok(ConnGuard(g))
+    }
+
+    /// Runs a short call on the caller's thread without waiting for anything: only when
+    /// the index connection is open and not in use, with SQLite's busy wait off. `None`
+    /// when that is not possible or the call failed for a reason the blocking path may
+    /// not have (BUSY, I/O); `NotFound`, `Invalid` and `Corrupt` are final.
+    fn without_waiting<T>(
+        &self,
+        f: impl FnOnce(&mut ConnGuard<'_>) -> Result<T, StoreError>,
+    ) -> Option<Result<T, StoreError>> {
+        let g = self.conn.try_lock().ok()?;
+        g.as_ref()?;
+        let mut guard = ConnGuard(g);
+        guard.busy_timeout(Duration::ZERO).ok()?;
+        let r = f(&mut guard);
+        // `light_sync` may have closed a connection it could not restore.
+        if guard.0.is_some() {
+            let _ = guard.busy_timeout(index::BUSY_TIMEOUT);
+        }
+        drop(guard);
+        self.touch();
+        match r {
+            Ok(v) => Some(Ok(v)),
+            Err(
+                e @ (StoreError::NotFound(_) | StoreError::Invalid(_) | StoreError::Corrupt(_)),
+            ) => Some(Err(e)),
+            Err(_) => None,
+        }
     }
 
     /// Closes the index connection if nobody used it for `idle` (and nobody holds it

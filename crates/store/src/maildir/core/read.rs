@@ -4,7 +4,7 @@
 use super::files::{is_not_found, locate, MessageLocation};
 use super::rows::{get_mailbox, query_metas, META_COLS};
 use super::Core;
-use crate::maildir::index::{self, sql_err};
+use crate::maildir::index::sql_err;
 use crate::maildir::names;
 use crate::{
     Changes, MailboxId, MailboxSnapshot, MessageContent, MessageStructure, ModSeq, StoreError, Uid,
@@ -13,7 +13,6 @@ use rusqlite::{params, Connection, OptionalExtension};
 use std::fs::File;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 impl Core {
     /// Every message of a mailbox, from its in-memory state (loaded on first use).
@@ -156,26 +155,12 @@ impl Core {
         self.in_place(|conn| read_structure(conn, mailbox, uid))
     }
 
-    /// Runs a short read on the index connection without waiting for anything: only
-    /// when it is open and not in use, with SQLite's busy wait off. `None` when that is
-    /// not possible or the read failed for a reason the blocking path may not have
-    /// (BUSY); `NotFound` and `Corrupt` are final.
+    /// A short read on the caller's thread ([`Core::without_waiting`]).
     fn in_place<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
-        let guard = self.conn.try_lock().ok()?;
-        let conn = guard.as_ref()?;
-        conn.busy_timeout(Duration::ZERO).ok()?;
-        let r = f(conn);
-        let _ = conn.busy_timeout(index::BUSY_TIMEOUT);
-        drop(guard);
-        self.touch();
-        match r {
-            Ok(v) => Some(Ok(v)),
-            Err(e @ (StoreError::NotFound(_) | StoreError::Corrupt(_))) => Some(Err(e)),
-            Err(_) => None,
-        }
+        self.without_waiting(|conn| f(conn))
     }
 
     /// The directories of a mailbox that the outside-change watcher observes.

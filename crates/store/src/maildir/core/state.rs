@@ -206,6 +206,12 @@ impl MailboxState {
         {
             return Ok(CatchUp::Unchanged);
         }
+        if m.highest_modseq == self.highest_modseq {
+            // Only the `\Recent` mark (or UIDNEXT) moved: no row or tombstone is newer.
+            self.uid_next = m.uidnext;
+            self.recent_from_uid = m.recent_from_uid;
+            return Ok(CatchUp::Changed);
+        }
         let since = self.highest_modseq;
         let changed: Vec<MessageMeta> = {
             let mut q = conn
