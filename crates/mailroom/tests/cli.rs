@@ -488,7 +488,7 @@ fn sigkill_during_lmtp_delivery_loses_nothing_acknowledged() {
         uids.dedup();
         assert_eq!(uids.len(), snap.messages.len(), "duplicate UIDs");
         let mut seen: std::collections::HashMap<u32, usize> = Default::default();
-        for m in &snap.messages {
+        for m in snap.messages.iter() {
             let c = account.open_message(inbox.id, m.uid).await.unwrap();
             let head = c.read_range(0, 300).await.unwrap();
             let text = String::from_utf8_lossy(&head);

@@ -14,7 +14,7 @@ use mailroom_server::imap::fetch::{fetch_data, MsgRef};
 async fn fetch(f: &Fixture, seq: usize, recent: bool, items: &str) -> String {
     let msg = MsgRef {
         seq: seq as u32,
-        meta: &f.metas[seq - 1],
+        meta: f.metas[seq - 1].to_ref(),
         recent,
     };
     let mut out = b"junk".to_vec();
@@ -401,7 +401,7 @@ async fn hostile_structures_render_validly() {
     for seq in [1, 2, 5] {
         let msg = MsgRef {
             seq: seq as u32,
-            meta: &f.metas[seq - 1],
+            meta: f.metas[seq - 1].to_ref(),
             recent: false,
         };
         let mut out = Vec::new();
@@ -423,7 +423,7 @@ async fn hostile_structures_render_validly() {
     );
     let msg = MsgRef {
         seq: 5,
-        meta: &f.metas[4],
+        meta: f.metas[4].to_ref(),
         recent: false,
     };
     let mut out = Vec::new();
@@ -497,7 +497,7 @@ async fn large_sections_stream_byte_for_byte() {
     .await;
     let m = MsgRef {
         seq: 1,
-        meta: &f.metas[0],
+        meta: f.metas[0].to_ref(),
         recent: false,
     };
     let origin = 100_001usize;

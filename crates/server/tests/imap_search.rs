@@ -159,7 +159,7 @@ impl S {
             .enumerate()
             .map(|(i, meta)| MsgRef {
                 seq: i as u32 + 1,
-                meta,
+                meta: meta.to_ref(),
                 recent: i >= 4,
             })
             .collect()
@@ -395,7 +395,7 @@ async fn ten_thousand_messages_flag_search_reads_nothing() {
         .enumerate()
         .map(|(i, meta)| MsgRef {
             seq: i as u32 + 1,
-            meta,
+            meta: meta.to_ref(),
             recent: false,
         })
         .collect();
@@ -427,7 +427,7 @@ async fn internal_date_is_compared_in_its_own_zone() {
     let f = store_with(vec![(plain(), Flags::EMPTY, vec![], (1_709_353_800, -300))]).await;
     let refs = [MsgRef {
         seq: 1,
-        meta: &f.metas[0],
+        meta: f.metas[0].to_ref(),
         recent: false,
     }];
     for (text, want) in [

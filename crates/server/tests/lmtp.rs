@@ -26,7 +26,7 @@ async fn inbox_messages(server: &TestServer, name: &str) -> Vec<Vec<u8>> {
     let inbox = account.mailbox("INBOX").await.unwrap();
     let snap = account.messages(inbox.id).await.unwrap();
     let mut out = Vec::new();
-    for m in snap.messages {
+    for m in snap.messages.iter() {
         let c = account.open_message(inbox.id, m.uid).await.unwrap();
         out.push(c.read_range(0, c.size()).await.unwrap());
     }

@@ -45,7 +45,7 @@ async fn inbox_meta(
     let acc = server.running().ctx.store.open_account(&key).await.unwrap();
     let inbox = acc.mailbox("INBOX").await.unwrap();
     let snap = acc.messages(inbox.id).await.unwrap();
-    (acc, snap.messages)
+    (acc, snap.messages.iter().map(|m| m.to_meta()).collect())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

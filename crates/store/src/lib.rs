@@ -29,6 +29,7 @@
 pub mod acl;
 mod content;
 pub mod hub;
+mod list;
 #[cfg(feature = "maildir")]
 pub mod maildir;
 pub mod mime;
@@ -40,6 +41,7 @@ mod types;
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use content::{MessageContent, CONTENT_CHUNK};
 pub use hub::{ChangeHub, MailboxWatch};
+pub use list::{MessageList, MessageRef};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
 pub use staged::{MessageData, MessageSink, SpoolRead};
 pub use types::*;

@@ -128,7 +128,7 @@ pub async fn append_and_fetch(h: &dyn Harness) {
     assert_eq!(snap.uid_next, 2);
     assert_eq!(snap.uid_validity, out.uid_validity);
     assert_eq!(snap.messages.len(), 1);
-    let m = &snap.messages[0];
+    let m = &snap.messages.get(0).expect("message");
     assert_eq!(m.flags, Flags::SEEN);
     assert_eq!(m.keywords, vec!["$Label1".to_string(), "work".to_string()]);
     assert_eq!((m.internal_date, m.internal_date_tz), (1_000_000_000, 120));
@@ -237,7 +237,14 @@ pub async fn lf_served_as_crlf(h: &dyn Harness) {
         let end = (off as usize + 7).min(want.len());
         assert_eq!(got, &want[off as usize..end], "at {off}");
     }
-    let meta = &a.messages(mb).await.expect("messages").messages[0];
+    let meta = a
+        .messages(mb)
+        .await
+        .expect("messages")
+        .messages
+        .get(0)
+        .expect("message")
+        .to_meta();
     assert_eq!(meta.size, want.len() as u64);
 }
 
@@ -288,16 +295,22 @@ pub async fn flags_and_keywords(h: &dyn Harness) {
     assert_eq!(removed[0].flags, Flags::EMPTY);
     assert!(removed[0].keywords.is_empty());
     let snap = a.messages(mb).await.expect("messages");
-    assert_eq!(snap.messages[0].flags, Flags::FLAGGED.union(Flags::DRAFT));
-    assert_eq!(snap.messages[1].flags, Flags::EMPTY);
-    assert_eq!(snap.messages[2].flags, Flags::EMPTY);
+    assert_eq!(
+        snap.messages.get(0).expect("message").flags,
+        Flags::FLAGGED.union(Flags::DRAFT)
+    );
+    assert_eq!(snap.messages.get(1).expect("message").flags, Flags::EMPTY);
+    assert_eq!(snap.messages.get(2).expect("message").flags, Flags::EMPTY);
     assert_eq!(a.status(mb).await.expect("status").unseen, 3);
     // Flags survive a restart, and the content is untouched by flag renames.
     drop((a, store));
     let store = h.open().await;
     let a = account(&store).await;
     let snap = a.messages(mb).await.expect("messages");
-    assert_eq!(snap.messages[0].flags, Flags::FLAGGED.union(Flags::DRAFT));
+    assert_eq!(
+        snap.messages.get(0).expect("message").flags,
+        Flags::FLAGGED.union(Flags::DRAFT)
+    );
     assert_eq!(content(&a, mb, 1).await, msg(1));
 }
 
@@ -322,7 +335,7 @@ pub async fn copy_and_move(h: &dyn Harness) {
     );
     let snap = a.messages(dst).await.expect("messages");
     assert_eq!(snap.messages.len(), 3);
-    let copied = &snap.messages[1];
+    let copied = &snap.messages.get(1).expect("message");
     assert_eq!(copied.flags, Flags::ANSWERED);
     assert_eq!(copied.keywords, vec!["k".to_string()]);
     assert_eq!(copied.internal_date, 1_000_000_000);
@@ -333,7 +346,13 @@ pub async fn copy_and_move(h: &dyn Harness) {
         .await
         .expect("store");
     assert_eq!(
-        a.messages(mb).await.expect("messages").messages[0].flags,
+        a.messages(mb)
+            .await
+            .expect("messages")
+            .messages
+            .get(0)
+            .expect("message")
+            .flags,
         Flags::ANSWERED
     );
 
@@ -478,7 +497,13 @@ pub async fn shared_account_state(h: &dyn Harness) {
         .await
         .expect("store");
     assert_eq!(
-        a.messages(mb).await.expect("messages").messages[0].flags,
+        a.messages(mb)
+            .await
+            .expect("messages")
+            .messages
+            .get(0)
+            .expect("message")
+            .flags,
         Flags::SEEN
     );
     let created = b.create_mailbox("Shared", None).await.expect("create");

@@ -210,8 +210,8 @@ pub struct MailboxSnapshot {
     pub uid_validity: u32,
     pub uid_next: Uid,
     pub highest_modseq: ModSeq,
-    /// In ascending UID order.
-    pub messages: Vec<MessageMeta>,
+    /// In ascending UID order; shared (cloning it copies nothing).
+    pub messages: crate::MessageList,
 }
 
 /// What changed since a modseq.
@@ -225,6 +225,10 @@ pub struct Changes {
     pub expunged: Vec<Uid>,
     /// True if the mailbox's UIDVALIDITY changed (the caller must start over).
     pub uid_validity_changed: bool,
+    /// Every message as of `highest_modseq`, when the backend keeps the mailbox in
+    /// memory: a session whose view has caught up takes this list instead of its own
+    /// copy, so that sessions share one list.
+    pub current: Option<crate::MessageList>,
 }
 
 /// A message to store.

@@ -83,7 +83,7 @@ async fn index_rebuild() {
     let strip = |s: &mailroom_store::MailboxSnapshot| -> Vec<(Uid, Flags, Vec<String>, u64)> {
         s.messages
             .iter()
-            .map(|m| (m.uid, m.flags, m.keywords.clone(), m.size))
+            .map(|m| (m.uid, m.flags, m.keywords.to_vec(), m.size))
             .collect()
     };
     assert_eq!(strip(&after), strip(&before));

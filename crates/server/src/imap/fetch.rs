@@ -19,7 +19,7 @@ use mailroom_proto::imap::command::{FetchAttribute, Section, SectionText};
 use mailroom_proto::imap::encode;
 use mailroom_proto::imap::DateTime;
 use mailroom_store::{
-    Account, BodyStructure, MailboxId, MessageContent, MessageMeta, MessageStructure, StoreError,
+    Account, BodyStructure, MailboxId, MessageContent, MessageRef, MessageStructure, StoreError,
 };
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -34,7 +34,7 @@ pub struct MsgRef<'a> {
     /// Its message sequence number in the session's view.
     pub seq: u32,
     /// Its metadata (flags as they are now, after any `\Seen` the FETCH itself set).
-    pub meta: &'a MessageMeta,
+    pub meta: MessageRef<'a>,
     /// `\Recent` for this session.
     pub recent: bool,
 }
@@ -326,7 +326,7 @@ fn section_name(out: &mut Vec<u8>, section: &Section) {
 }
 
 /// `date-time` of the internal date, in the zone it was given in.
-fn internal_date(out: &mut Vec<u8>, meta: &MessageMeta) {
+fn internal_date(out: &mut Vec<u8>, meta: MessageRef<'_>) {
     let zone = i16::try_from(meta.internal_date_tz).unwrap_or(0);
     match DateTime::from_unix(meta.internal_date, zone).or_else(|| DateTime::from_unix(0, 0)) {
         Some(dt) => encode::date_time(out, &dt),
@@ -347,7 +347,7 @@ fn flags(out: &mut Vec<u8>, msg: &MsgRef<'_>) {
     for f in msg.meta.flags.names() {
         put(out, f);
     }
-    for k in &msg.meta.keywords {
+    for k in msg.meta.keywords {
         put(out, k);
     }
     if msg.recent {

@@ -8,7 +8,7 @@
 
 use mailroom_proto::imap::SequenceSet;
 use mailroom_store::acl::Rights;
-use mailroom_store::{Account, MailboxId, MailboxWatch, MessageMeta, ModSeq, Uid};
+use mailroom_store::{Account, MailboxId, MailboxWatch, MessageList, MessageRef, ModSeq, Uid};
 use std::sync::Arc;
 
 /// The selected mailbox.
@@ -21,8 +21,9 @@ pub(crate) struct Selected {
     pub id: MailboxId,
     /// EXAMINE (or no write access).
     pub read_only: bool,
-    /// The view, ascending UIDs.
-    pub msgs: Vec<MessageMeta>,
+    /// The view, ascending UIDs: shared with the store and the other sessions that
+    /// have the mailbox selected, copied (chunk by chunk) only where this view differs.
+    pub msgs: MessageList,
     /// UIDs expunged by someone but still in the view (ascending).
     pub gone: Vec<Uid>,
     /// UIDs recent for this session (ascending).
@@ -39,7 +40,12 @@ pub(crate) struct Selected {
 impl Selected {
     /// Index of a UID in the view.
     pub fn index_of(&self, uid: Uid) -> Option<usize> {
-        self.msgs.binary_search_by_key(&uid, |m| m.uid).ok()
+        self.msgs.position(uid)
+    }
+
+    /// The UID of message `i` of the view (0 past the end: never a real UID).
+    pub fn uid_at(&self, i: usize) -> Uid {
+        self.msgs.uid(i).unwrap_or(0)
     }
 
     /// Whether a UID is `\Recent` for this session.
@@ -59,8 +65,11 @@ impl Selected {
                 return Ok(out);
             };
             for (lo, hi) in set.normalized(last.uid) {
-                let start = self.msgs.partition_point(|m| m.uid < lo);
-                let end = self.msgs.partition_point(|m| m.uid <= hi);
+                let start = self.msgs.rank(lo);
+                let end = match hi.checked_add(1) {
+                    Some(above) => self.msgs.rank(above),
+                    None => self.msgs.len(),
+                };
                 out.extend(start..end);
             }
             return Ok(out);
@@ -90,7 +99,7 @@ impl Selected {
 }
 
 /// Writes a flag list `(\Seen kw \Recent)`.
-pub(crate) fn write_flags(out: &mut Vec<u8>, meta: &MessageMeta, recent: bool) {
+pub(crate) fn write_flags(out: &mut Vec<u8>, meta: MessageRef<'_>, recent: bool) {
     out.push(b'(');
     let mut first = true;
     let mut sep = |out: &mut Vec<u8>| {
@@ -103,7 +112,7 @@ pub(crate) fn write_flags(out: &mut Vec<u8>, meta: &MessageMeta, recent: bool) {
         sep(out);
         out.extend_from_slice(n.as_bytes());
     }
-    for k in &meta.keywords {
+    for k in meta.keywords {
         sep(out);
         out.extend_from_slice(k.as_bytes());
     }

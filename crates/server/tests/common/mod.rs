@@ -530,7 +530,13 @@ impl TestServer {
     ) -> Vec<mailroom_store::MessageMeta> {
         let acc = self.store_of(account).await;
         let mb = acc.mailbox(mailbox).await.unwrap();
-        acc.messages(mb.id).await.unwrap().messages
+        acc.messages(mb.id)
+            .await
+            .unwrap()
+            .messages
+            .iter()
+            .map(|m| m.to_meta())
+            .collect()
     }
 }
 

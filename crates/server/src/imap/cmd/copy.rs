@@ -106,7 +106,9 @@ pub(crate) async fn transfer(
     };
     for &uid in uids {
         let Some(i) = sel.index_of(uid) else { continue };
-        let meta = &sel.msgs[i];
+        let Some(meta) = sel.msgs.get(i) else {
+            continue;
+        };
         let content = match sel.account.open_message(sel.id, uid).await {
             Ok(c) => c,
             Err(StoreError::NotFound(_)) => continue,
@@ -114,7 +116,7 @@ pub(crate) async fn transfer(
         };
         // Read chunk by chunk into memory or, when large, a spool file: never whole.
         let data = deliver::spool(&[], content.as_ref(), 0, spool).await?;
-        let (flags, keywords) = permitted(meta.flags, &meta.keywords, target.rights);
+        let (flags, keywords) = permitted(meta.flags, meta.keywords, target.rights);
         let o = target
             .account
             .append(
@@ -149,7 +151,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
-    let mut uids: Vec<u32> = idx.iter().map(|&i| sel.msgs[i].uid).collect();
+    let mut uids: Vec<u32> = idx.iter().map(|&i| sel.uid_at(i)).collect();
     uids.sort_unstable();
     uids.dedup();
     if uids.is_empty() {

@@ -17,7 +17,7 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
     let subset: Option<Vec<u32>> = match &uids {
         None => None,
         Some(set) => match sel.resolve(set, true) {
-            Ok(ix) => Some(ix.iter().map(|&i| sel.msgs[i].uid).collect()),
+            Ok(ix) => Some(ix.iter().map(|&i| sel.uid_at(i)).collect()),
             Err(e) => return Reply::bad(&e),
         },
     };

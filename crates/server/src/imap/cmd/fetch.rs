@@ -34,7 +34,7 @@ pub(crate) async fn run(
     if sets_seen(&attrs) && !sel.read_only && sel.rights.contains(Rights::SEEN) {
         let unseen: Vec<u32> = idx
             .iter()
-            .map(|&i| &sel.msgs[i])
+            .filter_map(|&i| sel.msgs.get(i))
             .filter(|m| !m.flags.contains(Flags::SEEN))
             .map(|m| m.uid)
             .collect();
@@ -48,7 +48,7 @@ pub(crate) async fn run(
                     for m in changed {
                         if let Some(i) = sel.index_of(m.uid) {
                             seen_now.push(m.uid);
-                            sel.msgs[i] = m;
+                            sel.msgs.set(i, m);
                         }
                     }
                 }
@@ -67,7 +67,9 @@ pub(crate) async fn run(
         let Some(sel) = s.selected.as_ref() else {
             break;
         };
-        let meta = &sel.msgs[i];
+        let Some(meta) = sel.msgs.get(i) else {
+            continue;
+        };
         let msg = MsgRef {
             seq: i as u32 + 1,
             meta,

@@ -39,7 +39,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     }
     let mut uids: Vec<u32> = idx
         .iter()
-        .map(|&i| sel.msgs[i].uid)
+        .map(|&i| sel.uid_at(i))
         .filter(|u| sel.gone.binary_search(u).is_err())
         .collect();
     uids.sort_unstable();

@@ -40,9 +40,9 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     };
     let recent: Vec<u32> = snap
         .messages
-        .iter()
-        .map(|m| m.uid)
-        .filter(|&u| u >= first_recent && u < snap.uid_next)
+        .uids()
+        .skip(snap.messages.rank(first_recent))
+        .filter(|&u| u < snap.uid_next)
         .collect();
     let sel = Selected {
         account,
@@ -58,8 +58,8 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         _watch: watch,
     };
     let mut keywords: Vec<&str> = Vec::new();
-    for m in &sel.msgs {
-        for k in &m.keywords {
+    for m in sel.msgs.iter() {
+        for k in m.keywords {
             if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
                 keywords.push(k);
             }

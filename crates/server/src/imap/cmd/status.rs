@@ -35,7 +35,8 @@ pub(crate) async fn values(
     } else {
         None
     };
-    let msgs = snap.as_ref().map(|s| s.messages.as_slice()).unwrap_or(&[]);
+    let empty = mailroom_store::MessageList::new();
+    let msgs = snap.as_ref().map(|s| &s.messages).unwrap_or(&empty);
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let v: u64 = match item {

@@ -63,9 +63,9 @@ pub(crate) async fn run(
     // Messages expunged elsewhere but still in the view are left alone.
     let idx: Vec<usize> = idx
         .into_iter()
-        .filter(|&i| sel.gone.binary_search(&sel.msgs[i].uid).is_err())
+        .filter(|&i| sel.gone.binary_search(&sel.uid_at(i)).is_err())
         .collect();
-    let uids: Vec<u32> = idx.iter().map(|&i| sel.msgs[i].uid).collect();
+    let uids: Vec<u32> = idx.iter().map(|&i| sel.uid_at(i)).collect();
     if uids.is_empty() {
         return Reply::ok("STORE completed");
     }
@@ -79,8 +79,8 @@ pub(crate) async fn run(
         let clear = allowed.difference(f);
         let mut clear_kw: Vec<String> = Vec::new();
         if may_other {
-            for &i in &idx {
-                for k in &sel.msgs[i].keywords {
+            for m in idx.iter().filter_map(|&i| sel.msgs.get(i)) {
+                for k in m.keywords {
                     if !kw.iter().any(|x| x.eq_ignore_ascii_case(k))
                         && !clear_kw.iter().any(|x| x.eq_ignore_ascii_case(k))
                     {
@@ -102,12 +102,12 @@ pub(crate) async fn run(
     }
     for m in changed {
         if let Some(i) = sel.index_of(m.uid) {
-            sel.msgs[i] = m;
+            sel.msgs.set(i, m);
         }
     }
     if !silent {
         for &i in &idx {
-            let m = &sel.msgs[i];
+            let Some(m) = sel.msgs.get(i) else { continue };
             let recent = sel.is_recent(m.uid);
             s.out
                 .extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());

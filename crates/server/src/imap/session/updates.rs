@@ -80,11 +80,12 @@ impl Session {
                     sel.msgs.push(m);
                 }
             } else if let Some(i) = sel.index_of(m.uid) {
-                let cur = &mut sel.msgs[i];
-                if cur.flags != m.flags || cur.keywords != m.keywords {
-                    flag_changes.push(m.uid);
+                if let Some(cur) = sel.msgs.get(i) {
+                    if cur.flags != m.flags || cur.keywords != m.keywords.as_slice() {
+                        flag_changes.push(m.uid);
+                    }
                 }
-                *cur = m;
+                sel.msgs.set(i, m);
             }
         }
         sel.uid_next = sel.uid_next.max(ch.uid_next);
@@ -92,9 +93,9 @@ impl Session {
         if new_msgs {
             match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
                 Ok(first) => {
-                    for m in &sel.msgs[old_len..] {
-                        if m.uid >= first && m.uid > last {
-                            sel.recent.push(m.uid);
+                    for u in sel.msgs.uids().skip(old_len) {
+                        if u >= first && u > last {
+                            sel.recent.push(u);
                         }
                     }
                 }
@@ -109,11 +110,8 @@ impl Session {
             for &i in seqs.iter().rev() {
                 out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
             }
-            sel.msgs.retain(|m| gone.binary_search(&m.uid).is_err());
+            sel.msgs.retain(|u| gone.binary_search(&u).is_err());
             sel.recent.retain(|u| gone.binary_search(u).is_err());
-            if sel.msgs.capacity() > 2 * sel.msgs.len() + 16 {
-                sel.msgs.shrink_to_fit();
-            }
         }
         if new_msgs {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.msgs.len()).as_bytes());
@@ -125,9 +123,21 @@ impl Session {
             }
             if let Some(i) = sel.index_of(u) {
                 let recent = sel.is_recent(u);
-                out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
-                write_flags(out, &sel.msgs[i], recent);
-                out.extend_from_slice(b")\r\n");
+                if let Some(m) = sel.msgs.get(i) {
+                    out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
+                    write_flags(out, m, recent);
+                    out.extend_from_slice(b")\r\n");
+                }
+            }
+        }
+        // Caught up with the store: share its list again instead of keeping a copy.
+        if let Some(current) = ch.current {
+            if sel.gone.is_empty()
+                && sel.modseq == ch.highest_modseq
+                && !current.shares(&sel.msgs)
+                && current == sel.msgs
+            {
+                sel.msgs = current;
             }
         }
     }

@@ -123,7 +123,7 @@ impl Maildrop {
         let snap = account.messages(inbox.id).await?;
         let mut msgs = Vec::with_capacity(snap.messages.len());
         let header_name = &ctx.config.server.real_to_header;
-        for m in &snap.messages {
+        for m in snap.messages.iter() {
             if let Some(local) = real_to {
                 let st = match account.structure(inbox.id, m.uid).await {
                     Ok(st) => st,

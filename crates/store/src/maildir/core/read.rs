@@ -52,6 +52,7 @@ impl Core {
             changed,
             expunged,
             uid_validity_changed: false,
+            current: None,
         })
     }
 

@@ -20,10 +20,11 @@
 
 use super::rows::{get_mailbox, meta_row, META_COLS};
 use crate::maildir::index::sql_err;
-use crate::{Changes, Flags, MailboxSnapshot, MailboxStatus, MessageMeta, ModSeq, StoreError, Uid};
+use crate::{
+    Changes, Flags, MailboxSnapshot, MailboxStatus, MessageList, MessageMeta, ModSeq, StoreError,
+    Uid,
+};
 use rusqlite::{params, Connection};
-use std::collections::HashMap;
-use std::sync::Arc;
 
 /// Expunged UIDs kept for `changes_since`; past this the oldest half is forgotten (and a
 /// session that far behind reads the tombstones from the index instead).
@@ -39,56 +40,6 @@ fn read_tx(conn: &Connection) -> Result<Option<rusqlite::Transaction<'_>>, Store
     }
 }
 
-/// One message's metadata, packed (40 octets): keywords are an index into the mailbox's
-/// interned keyword sets.
-#[derive(Clone, Copy, Debug)]
-struct Entry {
-    uid: Uid,
-    kw: u32,
-    modseq: ModSeq,
-    date: i64,
-    size: u64,
-    tz: i32,
-    flags: u8,
-}
-
-/// Distinct keyword sets of a mailbox, each stored once (most messages share a few).
-#[derive(Debug)]
-struct KeywordSets {
-    sets: Vec<Arc<[String]>>,
-    index: HashMap<Arc<[String]>, u32>,
-}
-
-impl KeywordSets {
-    fn new() -> KeywordSets {
-        let empty: Arc<[String]> = Arc::from(Vec::new());
-        let mut index = HashMap::new();
-        index.insert(Arc::clone(&empty), 0);
-        KeywordSets {
-            sets: vec![empty],
-            index,
-        }
-    }
-
-    fn intern(&mut self, k: Vec<String>) -> u32 {
-        if k.is_empty() {
-            return 0;
-        }
-        if let Some(&i) = self.index.get(k.as_slice()) {
-            return i;
-        }
-        let i = u32::try_from(self.sets.len()).unwrap_or(u32::MAX);
-        let set: Arc<[String]> = Arc::from(k);
-        self.sets.push(Arc::clone(&set));
-        self.index.insert(set, i);
-        i
-    }
-
-    fn get(&self, i: u32) -> &[String] {
-        self.sets.get(i as usize).map(|s| &s[..]).unwrap_or(&[])
-    }
-}
-
 /// The state of one mailbox; see the module docs.
 #[derive(Debug)]
 pub(super) struct MailboxState {
@@ -96,9 +47,9 @@ pub(super) struct MailboxState {
     uid_next: Uid,
     highest_modseq: ModSeq,
     recent_from_uid: Uid,
-    /// Ascending UID.
-    msgs: Vec<Entry>,
-    kw: KeywordSets,
+    /// Ascending UID; shared with the sessions that selected the mailbox (copy on
+    /// write, chunk by chunk).
+    msgs: MessageList,
     unseen: u32,
     size: u64,
     /// (modseq, UID) of expunges after `floor`, ascending modseq.
@@ -129,8 +80,7 @@ impl MailboxState {
             uid_next: m.uidnext,
             highest_modseq: m.highest_modseq,
             recent_from_uid: m.recent_from_uid,
-            msgs: Vec::new(),
-            kw: KeywordSets::new(),
+            msgs: MessageList::new(),
             unseen: 0,
             size: 0,
             expunged: Vec::new(),
@@ -145,46 +95,21 @@ impl MailboxState {
         let rows = q.query_map([id], meta_row).map_err(sql_err)?;
         for r in rows {
             let meta = r.map_err(sql_err)?;
-            let e = st.entry(meta);
-            st.count(&e, true);
-            st.msgs.push(e);
+            st.count(meta.flags, meta.size, true);
+            st.msgs.push(meta);
         }
         Ok(st)
     }
 
-    fn entry(&mut self, m: MessageMeta) -> Entry {
-        Entry {
-            uid: m.uid,
-            kw: self.kw.intern(m.keywords),
-            modseq: m.modseq,
-            date: m.internal_date,
-            size: m.size,
-            tz: m.internal_date_tz,
-            flags: m.flags.0,
-        }
-    }
-
-    fn meta(&self, e: &Entry) -> MessageMeta {
-        MessageMeta {
-            uid: e.uid,
-            flags: Flags(e.flags),
-            keywords: self.kw.get(e.kw).to_vec(),
-            modseq: e.modseq,
-            internal_date: e.date,
-            internal_date_tz: e.tz,
-            size: e.size,
-        }
-    }
-
     /// Adds (or takes away) a message's share of the counters.
-    fn count(&mut self, e: &Entry, add: bool) {
-        let unseen = u32::from(!Flags(e.flags).contains(Flags::SEEN));
+    fn count(&mut self, flags: Flags, size: u64, add: bool) {
+        let unseen = u32::from(!flags.contains(Flags::SEEN));
         if add {
             self.unseen += unseen;
-            self.size += e.size;
+            self.size += size;
         } else {
             self.unseen = self.unseen.saturating_sub(unseen);
-            self.size = self.size.saturating_sub(e.size);
+            self.size = self.size.saturating_sub(size);
         }
     }
 
@@ -237,24 +162,35 @@ impl MailboxState {
                 .map_err(sql_err)?;
             rows.collect::<Result<_, _>>().map_err(sql_err)?
         };
-        for (modseq, uid) in gone {
-            if let Ok(i) = self.msgs.binary_search_by_key(&uid, |e| e.uid) {
-                let e = self.msgs.remove(i);
-                self.count(&e, false);
-            }
-            self.expunged.push((modseq, uid));
-        }
-        for meta in changed {
-            let e = self.entry(meta);
-            match self.msgs.binary_search_by_key(&e.uid, |x| x.uid) {
-                Ok(i) => {
-                    let old = self.msgs[i];
-                    self.count(&old, false);
-                    self.msgs[i] = e;
+        let mut gone_uids: Vec<Uid> = gone.iter().map(|g| g.1).collect();
+        gone_uids.sort_unstable();
+        gone_uids.dedup();
+        if gone_uids.len() <= 16 {
+            for &uid in &gone_uids {
+                if let Some(old) = self.msgs.remove(uid) {
+                    self.count(old.flags, old.size, false);
                 }
-                Err(i) => self.msgs.insert(i, e),
             }
-            self.count(&e, true);
+        } else {
+            let mut present = false;
+            for &uid in &gone_uids {
+                if let Some(old) = self.msgs.position(uid).and_then(|i| self.msgs.get(i)) {
+                    let (flags, size) = (old.flags, old.size);
+                    self.count(flags, size, false);
+                    present = true;
+                }
+            }
+            if present {
+                self.msgs.retain(|u| gone_uids.binary_search(&u).is_err());
+            }
+        }
+        self.expunged.extend(gone);
+        for meta in changed {
+            let (flags, size) = (meta.flags, meta.size);
+            if let Some(old) = self.msgs.upsert(meta) {
+                self.count(old.flags, old.size, false);
+            }
+            self.count(flags, size, true);
         }
         // A UID expunged and its tombstone replaced by a later one keeps one entry.
         if self.expunged.len() > MAX_EXPUNGED {
@@ -274,7 +210,7 @@ impl MailboxState {
             uid_validity: self.uid_validity,
             uid_next: self.uid_next,
             highest_modseq: self.highest_modseq,
-            messages: self.msgs.iter().map(|e| self.meta(e)).collect(),
+            messages: self.msgs.clone(),
         }
     }
 
@@ -289,6 +225,7 @@ impl MailboxState {
             changed: Vec::new(),
             expunged: Vec::new(),
             uid_validity_changed: false,
+            current: Some(self.msgs.clone()),
         };
         if since >= self.highest_modseq {
             return Some(changes);
@@ -297,7 +234,7 @@ impl MailboxState {
             .msgs
             .iter()
             .filter(|e| e.modseq > since)
-            .map(|e| self.meta(e))
+            .map(|e| e.to_meta())
             .collect();
         let from = self.expunged.partition_point(|(m, _)| *m <= since);
         let mut gone: Vec<Uid> = self.expunged[from..].iter().map(|(_, u)| *u).collect();
@@ -310,7 +247,7 @@ impl MailboxState {
 
     /// The counters of STATUS, in O(log n).
     pub(super) fn status(&self) -> MailboxStatus {
-        let recent_at = self.msgs.partition_point(|e| e.uid < self.recent_from_uid);
+        let recent_at = self.msgs.rank(self.recent_from_uid);
         MailboxStatus {
             messages: u32::try_from(self.msgs.len()).unwrap_or(u32::MAX),
             unseen: self.unseen,
@@ -345,8 +282,7 @@ mod tests {
             uid_next: msgs.last().map(|m| m.uid + 1).unwrap_or(1),
             highest_modseq: msgs.iter().map(|m| m.modseq).max().unwrap_or(0),
             recent_from_uid: 2,
-            msgs: Vec::new(),
-            kw: KeywordSets::new(),
+            msgs: MessageList::new(),
             unseen: 0,
             size: 0,
             expunged: Vec::new(),
@@ -354,9 +290,8 @@ mod tests {
             used: 0,
         };
         for m in msgs {
-            let e = st.entry(m.clone());
-            st.count(&e, true);
-            st.msgs.push(e);
+            st.count(m.flags, m.size, true);
+            st.msgs.push(m.clone());
         }
         st.floor = st.highest_modseq;
         st
@@ -370,12 +305,7 @@ mod tests {
             meta(5, 0, &["$Junk", "work"], 5),
         ];
         let st = state(&msgs);
-        assert_eq!(st.snapshot().messages, msgs);
-        assert_eq!(
-            st.kw.sets.len(),
-            2,
-            "one interned set besides the empty one"
-        );
+        assert_eq!(st.snapshot().messages, MessageList::from_metas(msgs));
         let s = st.status();
         assert_eq!((s.messages, s.unseen, s.size, s.recent), (3, 2, 800, 2));
         assert_eq!(s.uid_next, 6);
@@ -389,13 +319,12 @@ mod tests {
         let none = st.changes_since(2);
         assert!(none.is_some_and(|c| c.changed.is_empty() && c.expunged.is_empty()));
         // As a catch-up applies them: UID 1 expunged at 3, UID 2 flagged at 4.
-        let e = st.msgs.remove(0);
-        st.count(&e, false);
+        let e = st.msgs.remove(1).expect("UID 1");
+        st.count(e.flags, e.size, false);
         st.expunged.push((3, 1));
-        let e2 = st.entry(meta(2, 1, &[], 4));
-        st.count(&st.msgs[0].clone(), false);
-        st.msgs[0] = e2;
-        st.count(&e2, true);
+        let old = st.msgs.upsert(meta(2, 1, &[], 4)).expect("UID 2");
+        st.count(old.flags, old.size, false);
+        st.count(Flags(1), 200, true);
         st.highest_modseq = 4;
         let c = st.changes_since(2).expect("known");
         assert_eq!(c.expunged, vec![1]);
