@@ -30,6 +30,7 @@
 //!     clock by design (RFC 1939 7, RFC 2195);
 //!   - the `version` of `ID`: the crate's version, which changes with every release.
 //!
+//!   `TRANSCRIPT=part` runs only the transcripts whose name contains `part`;
 //!   `TRANSCRIPT_FILL=1 cargo test ... transcripts` rewrites every line that matched a
 //!   `{*}` to the exact line received, for a reviewer to put `{*}` back only there.
 //! - `@sleep MS` waits.
@@ -310,6 +311,10 @@ pub async fn run_transcripts(proto: &str) {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no transcripts in {}", dir.display());
+    // `TRANSCRIPT=part` runs only the transcripts whose file name contains `part`.
+    if let Ok(part) = std::env::var("TRANSCRIPT") {
+        files.retain(|f| f.to_string_lossy().contains(&part));
+    }
     let mut failures = Vec::new();
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();

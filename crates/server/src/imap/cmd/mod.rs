@@ -35,6 +35,7 @@ pub(crate) mod unselect;
 use super::session::Session;
 use crate::access::AccessError;
 use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
 
@@ -216,8 +217,14 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             initial_response,
         } => Box::pin(authenticate::run(s, mechanism, initial_response)).await,
         B::Login { username, password } => Box::pin(login::run(s, username, password)).await,
-        B::Select { mailbox, .. } => Box::pin(select::run(s, mailbox, false)).await,
-        B::Examine { mailbox, .. } => Box::pin(select::run(s, mailbox, true)).await,
+        B::Select { mailbox, condstore } => {
+            s.condstore |= condstore;
+            Box::pin(select::run(s, mailbox, false)).await
+        }
+        B::Examine { mailbox, condstore } => {
+            s.condstore |= condstore;
+            Box::pin(select::run(s, mailbox, true)).await
+        }
         B::Create {
             mailbox,
             special_use,
@@ -228,7 +235,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Unsubscribe { mailbox } => Box::pin(subscribe::run(s, mailbox, false)).await,
         B::List(l) => Box::pin(list::run(s, l)).await,
         B::Lsub { reference, pattern } => Box::pin(list::lsub(s, reference, pattern)).await,
-        B::Status { mailbox, items } => Box::pin(status::run(s, mailbox, items)).await,
+        B::Status { mailbox, items } => {
+            s.condstore |= items.contains(&StatusItem::HighestModSeq);
+            Box::pin(status::run(s, mailbox, items)).await
+        }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
@@ -240,7 +250,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             set,
             attributes,
             ..
-        } => Box::pin(fetch::run(s, uid, set, attributes)).await,
+        } => {
+            s.condstore |= attributes.contains(&FetchAttribute::ModSeq);
+            Box::pin(fetch::run(s, uid, set, attributes)).await
+        }
         B::Store {
             uid,
             set,

@@ -128,12 +128,16 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         Some(&ResponseCode::UidNext(next)),
         "predicted next UID",
     );
-    s.line(
-        None,
-        Status::Ok,
-        Some(&ResponseCode::HighestModSeq(modseq)),
-        "highest modseq",
-    );
+    // RFC 7162 3.1: HIGHESTMODSEQ only once CONDSTORE is on for the session (a client
+    // that never asked for it must not see its response codes).
+    if s.condstore {
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::HighestModSeq(modseq)),
+            "highest modseq",
+        );
+    }
     s.selected = Some(sel);
     s.reg.set_state("selected");
     if read_only {
