@@ -252,9 +252,13 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     Reply::ok("LIST completed")
 }
 
-pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) -> Reply {
+pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: Option<String>) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
+    };
+    // Not valid modified UTF-7: matches no name.
+    let Some(pattern) = pattern else {
+        return Reply::ok("LSUB completed");
     };
     let account = user.account.clone();
     if pattern.is_empty() {

@@ -207,6 +207,19 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
     use CommandBody as B;
     let tag = cmd.tag;
+    if let Some(why) = cmd.body.invalid_mailbox() {
+        // A valid astring that is not valid modified UTF-7 names no mailbox: no syntax
+        // error but NO (RFC 3501 6.3.1: a failed SELECT or EXAMINE also unselects).
+        if matches!(cmd.body, B::Select { .. } | B::Examine { .. }) {
+            s.selected = None;
+            s.reg.set_state("authenticated");
+        }
+        let code = match cmd.body {
+            B::Create { .. } | B::Rename { .. } => ResponseCode::Cannot,
+            _ => ResponseCode::NonExistent,
+        };
+        return Reply::no(Some(code), &why.to_string());
+    }
     match cmd.body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
