@@ -279,16 +279,28 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: Option<Str
     } else {
         Vec::new()
     };
-    let mut out = Vec::new();
-    let mut subs = subs;
-    subs.sort();
-    subs.dedup();
+    // Name -> whether it is answered `\Noselect`. RFC 3501 6.3.9: when `foo/bar` is
+    // subscribed and `foo` is not, a `%` that matches `foo` returns `foo` with
+    // `\Noselect` (the unsubscribed parent of a subscribed name the pattern does not
+    // reach; with `*` the name itself matches and no parent is added).
+    let mut answer: BTreeMap<&str, bool> = BTreeMap::new();
     for name in &subs {
-        if !matches(&p, name.as_bytes()) {
+        if matches(&p, name.as_bytes()) {
+            let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
+            answer.insert(name, !exists);
             continue;
         }
-        let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
-        let attrs = if exists { "" } else { "\\Noselect" };
+        let mut n = name.as_str();
+        while let Some((parent, _)) = n.rsplit_once('/') {
+            if !subs.iter().any(|x| x == parent) && matches(&p, parent.as_bytes()) {
+                answer.entry(parent).or_insert(true);
+            }
+            n = parent;
+        }
+    }
+    let mut out = Vec::new();
+    for (name, noselect) in answer {
+        let attrs = if noselect { "\\Noselect" } else { "" };
         out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
         mailbox_name(&mut out, name);
         out.extend_from_slice(b"\r\n");
