@@ -154,7 +154,23 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if e.foreign && !tilde && !(l.selection.subscribed && e.subscribed) {
             continue;
         }
-        if l.selection.subscribed && !e.subscribed {
+        // RFC 5258 3.5 (RECURSIVEMATCH): a name the pattern matches is also returned,
+        // with `("CHILDINFO" ("SUBSCRIBED"))`, when a descendant meets the selection and
+        // is not returned itself (the pattern does not reach it; redundant CHILDINFO is
+        // suppressed, as the RFC asks).
+        let childinfo = l.selection.recursive_match
+            && l.selection.subscribed
+            && t.range::<str, _>((
+                std::ops::Bound::Excluded(name.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(n, _)| n.starts_with(name.as_str()))
+            .any(|(n, d)| {
+                n.as_bytes().get(name.len()) == Some(&b'/')
+                    && d.subscribed
+                    && !pats.iter().any(|p| matches(p, n.as_bytes()))
+            });
+        if l.selection.subscribed && !e.subscribed && !childinfo {
             continue;
         }
         if l.selection.special_use && e.special.is_none() {
@@ -227,6 +243,9 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
         mailbox_name(&mut out, name);
+        if childinfo {
+            out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
         out.extend_from_slice(b"\r\n");
         if !l.returns.status.is_empty() {
             if let Some((account, id)) = &src {
