@@ -96,7 +96,10 @@ pub(crate) async fn getacl(s: &mut Session, mailbox: Mailbox) -> Reply {
     mailbox_name(&mut out, &name);
     for e in &entries {
         out.push(b' ');
-        astring(&mut out, shown_identifier(&e.identifier, &info, main).as_bytes());
+        astring(
+            &mut out,
+            shown_identifier(&e.identifier, &info, main).as_bytes(),
+        );
         out.push(b' ');
         astring(&mut out, e.rights.to_imap().as_bytes());
     }
@@ -156,25 +159,6 @@ pub(crate) async fn myrights(s: &mut Session, mailbox: Mailbox) -> Reply {
     Reply::ok("MYRIGHTS completed")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rights_strings() {
-        assert_eq!(
-            parse_change(&ProtoChange::Add("lr".into())),
-            Ok(RightsChange::Add(Rights::LOOKUP.union(Rights::READ)))
-        );
-        assert!(parse_change(&ProtoChange::Replace("lrz".into())).is_err());
-        assert!(parse_change(&ProtoChange::Replace("l1".into())).is_err());
-        assert_eq!(
-            parse_change(&ProtoChange::Replace(String::new())),
-            Ok(RightsChange::Replace(Rights::NONE))
-        );
-    }
-}
-
 /// An identifier as the account logs in (issue 15 item 12): clients match GETACL rows
 /// against what the user typed and logged in with (Roundcube's ACL plugin shows the
 /// owner's own row as an editable grant otherwise), so an account of the main domain is
@@ -192,5 +176,24 @@ fn shown_identifier<'a>(
     match identifier.rsplit_once('@') {
         Some((local, domain)) if domain.eq_ignore_ascii_case(main_domain) => local,
         _ => identifier,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rights_strings() {
+        assert_eq!(
+            parse_change(&ProtoChange::Add("lr".into())),
+            Ok(RightsChange::Add(Rights::LOOKUP.union(Rights::READ)))
+        );
+        assert!(parse_change(&ProtoChange::Replace("lrz".into())).is_err());
+        assert!(parse_change(&ProtoChange::Replace("l1".into())).is_err());
+        assert_eq!(
+            parse_change(&ProtoChange::Replace(String::new())),
+            Ok(RightsChange::Replace(Rights::NONE))
+        );
     }
 }

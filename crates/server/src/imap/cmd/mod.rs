@@ -34,8 +34,8 @@ pub(crate) mod unselect;
 
 use super::session::Session;
 use crate::access::AccessError;
-use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
 use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
+use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
 

@@ -47,8 +47,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let full = Rights::SEEN
         .union(Rights::DELETE_MESSAGES)
         .union(Rights::WRITE);
-    let o = if !same_mailbox && copy::same_account(sel, &target) && target.rights.contains(full)
-    {
+    let o = if !same_mailbox && copy::same_account(sel, &target) && target.rights.contains(full) {
         // I12: no quota check for a move inside one account.
         match sel
             .account
