@@ -287,10 +287,29 @@ fn mailbox_names() {
         CommandBody::Create { mailbox, .. } => assert!(mailbox.has_wildcards()),
         other => panic!("{other:?}"),
     }
-    let (tag, msg) = bad(b"a SELECT &Jjo!");
-    assert_eq!(tag.as_deref(), Some("a"));
-    assert!(msg.contains("UTF-7"), "{msg}");
-    bad(b"a SELECT \"caf\xc3\xa9\"");
+    // A valid astring that is not valid modified UTF-7 parses: it names no mailbox, and
+    // the server answers NO (issue 15 item 9), not BAD.
+    for line in [
+        "a SELECT &Jjo!",
+        "a SELECT \"!#$&'+,-.0123456789:;<=>?@^_`|[}\"",
+    ] {
+        match ok(line) {
+            CommandBody::Select { mailbox, .. } => {
+                let why = mailbox.invalid().expect("invalid").to_string();
+                assert!(why.contains("UTF-7"), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    match ok("a LIST \"\" &Jjo") {
+        CommandBody::List(l) => assert!(l.patterns.is_empty()),
+        other => panic!("{other:?}"),
+    }
+    // 8-bit octets are no modified UTF-7 either (NO, as Dovecot answers).
+    match parse_wire(b"a SELECT \"caf\xc3\xa9\"").map(|c| c.body) {
+        Ok(CommandBody::Select { mailbox, .. }) => assert!(mailbox.invalid().is_some()),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The bad-input table: each gets an error, with the tag when there is one.

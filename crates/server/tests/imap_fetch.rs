@@ -210,7 +210,7 @@ async fn sections_of_a_single_part() {
     // Part 1 of a non-multipart message is its body; there is no part 2.
     assert_eq!(
         fetch(&f, 1, false, "(BODY[2] BODY[1.1] BODY[1.HEADER])").await,
-        "(BODY[2] \"\" BODY[1.1] \"\" BODY[1.HEADER] \"\")"
+        "(BODY[2] {0}\r\n BODY[1.1] {0}\r\n BODY[1.HEADER] {0}\r\n)"
     );
     assert_eq!(
         fetch(&f, 1, false, "BODY.PEEK[1.MIME]").await,
@@ -248,7 +248,7 @@ async fn sections_of_multiparts() {
     assert_eq!(
         fetch(&f, 2, false, "(BODY[1.MIME] BODY[3] BODY[2.TEXT])").await,
         format!(
-            "(BODY[1.MIME] {} BODY[3] \"\" BODY[2.TEXT] \"\")",
+            "(BODY[1.MIME] {} BODY[3] {{0}}\r\n BODY[2.TEXT] {{0}}\r\n)",
             lit(b"Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n")
         )
     );
@@ -264,8 +264,8 @@ async fn sections_of_multiparts() {
         )
         .await,
         format!(
-            "(BODY[1] \"caf=C3=A9 qp=3D\" BODY[2] {} BODY[2.HEADER] {} BODY[2.HEADER.FIELDS (SUBJECT)] {} \
-             BODY[2.TEXT] \"Inner body.\" BODY[2.1] \"Inner body.\" BODY[2.MIME] {} BODY[2.1.1] \"\" BODY[1.TEXT] \"\")",
+            "(BODY[1] {{15}}\r\ncaf=C3=A9 qp=3D BODY[2] {} BODY[2.HEADER] {} BODY[2.HEADER.FIELDS (SUBJECT)] {} \
+             BODY[2.TEXT] {{11}}\r\nInner body. BODY[2.1] {{11}}\r\nInner body. BODY[2.MIME] {} BODY[2.1.1] {{0}}\r\n BODY[1.TEXT] {{0}}\r\n)",
             lit(INNER),
             lit(inner_header),
             lit(b"Subject: inner subject\r\n\r\n"),
@@ -286,7 +286,7 @@ async fn no_body_separator() {
         )
         .await,
         format!(
-            "(BODY[HEADER] {} BODY[TEXT] \"\" BODY[1] \"\" BODY[HEADER.FIELDS (FROM)] {})",
+            "(BODY[HEADER] {} BODY[TEXT] {{0}}\r\n BODY[1] {{0}}\r\n BODY[HEADER.FIELDS (FROM)] {})",
             lit(NOSEP),
             lit(b"From: x@y.z\r\n\r\n")
         )
@@ -314,7 +314,7 @@ async fn partials() {
         )
         .await,
         format!(
-            "(BODY[]<400> {} BODY[]<409> \"\" BODY[]<5000> \"\")",
+            "(BODY[]<400> {} BODY[]<409> {{0}}\r\n BODY[]<5000> {{0}}\r\n)",
             lit(&m[400..])
         )
     );
@@ -326,7 +326,7 @@ async fn partials() {
             "(BODY[TEXT]<0.5> BODY[HEADER.FIELDS (SUBJECT)]<9.2> BODY[1]<6.4>)"
         )
         .await,
-        "(BODY[TEXT]<0> \"Hello\" BODY[HEADER.FIELDS (SUBJECT)]<9> \"ck\" BODY[1]<6> \"from\")"
+        "(BODY[TEXT]<0> {5}\r\nHello BODY[HEADER.FIELDS (SUBJECT)]<9> {2}\r\nck BODY[1]<6> {4}\r\nfrom)"
     );
 }
 

@@ -185,7 +185,8 @@ pub struct List {
     pub selection: ListSelection,
     /// Reference name (decoded from modified UTF-7, INBOX not normalised).
     pub reference: String,
-    /// One or more patterns (decoded; `*` and `%` kept as wildcards).
+    /// One or more patterns (decoded; `*` and `%` kept as wildcards); none when the
+    /// reference or a pattern is not valid modified UTF-7 (the LIST matches nothing).
     pub patterns: Vec<String>,
     /// Return options.
     pub returns: ListReturn,
@@ -465,8 +466,9 @@ pub enum CommandBody {
     Lsub {
         /// Reference.
         reference: String,
-        /// Pattern.
-        pattern: String,
+        /// Pattern; `None` when it or the reference is not valid modified UTF-7 (it
+        /// matches no name).
+        pattern: Option<String>,
     },
     /// `STATUS mailbox (items)`.
     Status {
@@ -600,6 +602,32 @@ pub enum CommandBody {
 }
 
 impl CommandBody {
+    /// The first mailbox argument that is a valid `astring` but not valid modified UTF-7
+    /// (a name no mailbox has: the server answers `NO`, not `BAD`), with the reason.
+    pub fn invalid_mailbox(&self) -> Option<crate::imap::mutf7::Mutf7Error> {
+        use CommandBody as B;
+        match self {
+            B::Rename { from, to } => from.invalid().or_else(|| to.invalid()),
+            B::Select { mailbox, .. }
+            | B::Examine { mailbox, .. }
+            | B::Create { mailbox, .. }
+            | B::Delete { mailbox }
+            | B::Subscribe { mailbox }
+            | B::Unsubscribe { mailbox }
+            | B::Status { mailbox, .. }
+            | B::Append { mailbox, .. }
+            | B::Copy { mailbox, .. }
+            | B::Move { mailbox, .. }
+            | B::GetAcl { mailbox }
+            | B::SetAcl { mailbox, .. }
+            | B::DeleteAcl { mailbox, .. }
+            | B::ListRights { mailbox, .. }
+            | B::MyRights { mailbox }
+            | B::GetQuotaRoot { mailbox } => mailbox.invalid(),
+            _ => None,
+        }
+    }
+
     /// The command's entry in the command table.
     pub fn kind(&self) -> CommandKind {
         use CommandBody as B;

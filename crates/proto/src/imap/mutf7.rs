@@ -13,7 +13,7 @@
 use std::fmt;
 
 /// Why a mailbox name is not valid modified UTF-7.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Mutf7Error(&'static str);
 
 impl fmt::Display for Mutf7Error {

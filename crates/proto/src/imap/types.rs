@@ -75,8 +75,12 @@ impl fmt::Display for Tag {
 ///
 /// `INBOX` in any case is normalised to `INBOX`; every other name is kept as sent
 /// (decoded). Hierarchy rules (delimiter, `..`, empty levels) are the server's business.
+///
+/// A name that is a valid `astring` but not valid modified UTF-7 is not a syntax error
+/// (the command parses; the server answers `NO`): it is kept as [`Mailbox::invalid`], with
+/// its wire octets (lossily as text) for messages only.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Mailbox(String);
+pub struct Mailbox(String, Option<mutf7::Mutf7Error>);
 
 impl Mailbox {
     /// Builds a mailbox name from its wire form (modified UTF-7).
@@ -85,13 +89,27 @@ impl Mailbox {
         Ok(Mailbox::from_utf8(s))
     }
 
+    /// Builds a mailbox name from its wire form; a name that is not valid modified
+    /// UTF-7 is kept, marked [`Mailbox::invalid`].
+    pub fn from_wire_lenient(raw: &[u8]) -> Mailbox {
+        match mutf7::decode(raw) {
+            Ok(s) => Mailbox::from_utf8(s),
+            Err(e) => Mailbox(String::from_utf8_lossy(raw).into_owned(), Some(e)),
+        }
+    }
+
     /// Builds a mailbox name from UTF-8 (normalising INBOX).
     pub fn from_utf8(s: String) -> Mailbox {
         if s.eq_ignore_ascii_case("INBOX") {
-            Mailbox("INBOX".to_owned())
+            Mailbox("INBOX".to_owned(), None)
         } else {
-            Mailbox(s)
+            Mailbox(s, None)
         }
+    }
+
+    /// Why the name is not valid modified UTF-7, for a name no mailbox can have.
+    pub fn invalid(&self) -> Option<mutf7::Mutf7Error> {
+        self.1
     }
 
     /// The decoded UTF-8 name.

@@ -7,7 +7,7 @@
 //! and its partials), and [`FetchResponse::write`], the streaming path of body sections:
 //! the literal header, then the range chunk by chunk from the content handle into the
 //! connection's output buffer, flushed as it fills. A section is never held whole in
-//! memory (only those short enough to be sent as quoted strings are read first). ENVELOPE and BODYSTRUCTURE syntax is in
+//! memory, and is always a literal, however short. ENVELOPE and BODYSTRUCTURE syntax is in
 //! [`structure`]; header field selection in [`header`]. What does not: setting `\Seen`,
 //! UID resolution, sequence numbers, the `* n FETCH` framing (the session's FETCH
 //! command does those).
@@ -90,8 +90,7 @@ impl Loader<'_> {
         Ok(c)
     }
 
-    /// A small range in memory (`HEADER.FIELDS` of an encapsulated message, short
-    /// sections sent as quoted strings).
+    /// A small range in memory (`HEADER.FIELDS` of an encapsulated message).
     async fn range(&mut self, start: u64, end: u64) -> Result<Vec<u8>, StoreError> {
         if start >= end {
             return Ok(Vec::new());
@@ -174,9 +173,11 @@ struct Builder {
 }
 
 impl Builder {
-    /// A section's value (`nstring`, never NIL here) for `content[start..end]`: a quoted
-    /// string or literal read into memory when it is at most [`encode::MAX_QUOTED`]
-    /// octets (what [`encode::string`] would choose), a streamed literal otherwise.
+    /// A section's value (`nstring`, never NIL here) for `content[start..end]`: always a
+    /// literal, streamed. RFC 3501 7.4.2 allows a quoted string for short data, but
+    /// clients read body data as literals (Perl Mail::IMAPClient's `bodypart_string`
+    /// returns an empty part for a quoted one), and Dovecot and Cyrus always send
+    /// literals: `BODY[...]` and `RFC822*` data are literals here, whatever their size.
     async fn range(
         &mut self,
         loader: &mut Loader<'_>,
@@ -184,11 +185,6 @@ impl Builder {
         end: u64,
     ) -> Result<(), StoreError> {
         let len = end.saturating_sub(start);
-        if len <= encode::MAX_QUOTED as u64 {
-            let data = loader.range(start, end).await?;
-            encode::string(&mut self.text, &data);
-            return Ok(());
-        }
         // Make sure the message is open (and still there) before promising octets.
         let size = loader.content().await?.size();
         if end > size {
@@ -376,8 +372,8 @@ pub async fn fetch_data(
 }
 
 /// Prepares the parenthesised data of one FETCH response (see [`FetchResponse`]): every
-/// item rendered in the order of `attrs`, body sections longer than
-/// [`encode::MAX_QUOTED`] left as ranges to stream.
+/// item rendered in the order of `attrs`, body sections of the message's octets left as
+/// ranges to stream (always literals).
 ///
 /// ```text
 /// msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic / msg-att-static)) ")"
@@ -450,7 +446,7 @@ pub async fn prepare(
             FetchAttribute::Rfc822Header => {
                 let s = loader.structure().await?;
                 b.text.extend_from_slice(b"RFC822.HEADER ");
-                encode::string(&mut b.text, &s.header);
+                encode::literal(&mut b.text, &s.header);
             }
             FetchAttribute::Rfc822Text => {
                 let s = loader.structure().await?;
@@ -477,7 +473,7 @@ pub async fn prepare(
                         let to = from.saturating_add(u64::from(len.get())).min(e);
                         b.range(&mut loader, from, to).await?
                     }
-                    (SectionData::Bytes(bytes), None) => encode::string(buf, &bytes),
+                    (SectionData::Bytes(bytes), None) => encode::literal(buf, &bytes),
                     (SectionData::Bytes(bytes), Some((origin, len))) => {
                         let from = usize::try_from(*origin)
                             .unwrap_or(usize::MAX)
@@ -485,7 +481,7 @@ pub async fn prepare(
                         let to = from
                             .saturating_add(usize::try_from(len.get()).unwrap_or(usize::MAX))
                             .min(bytes.len());
-                        encode::string(buf, &bytes[from..to]);
+                        encode::literal(buf, &bytes[from..to]);
                     }
                 }
             }

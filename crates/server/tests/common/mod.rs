@@ -15,6 +15,24 @@
 //!   `{*}` in `text` matches any run of characters on the line.
 //! - `S: ...` lines are read in order; `@close [N]` closes a connection; `@eof [N]`
 //!   expects the server to close it.
+//! - Strictness: the server may send nothing that the transcript does not expect. A `C:`
+//!   line fails when unread server octets are waiting on its connection; `@close` and the
+//!   end of the transcript fail when anything arrives within [`SILENCE_MS`] after the
+//!   connection's last expected line.
+//! - `{*}` is only for values that really vary from run to run; everything else is
+//!   written out exactly. The remaining reasons:
+//!   - UIDVALIDITY (SELECT, STATUS, `APPENDUID`/`COPYUID`, the POP3 UIDL of
+//!     `%08Xv%08Xu`): the clock at the mailbox's creation (RFC 3501 2.3.1.1);
+//!   - INTERNALDATE and the `OLDEST` STATUS item: the clock at delivery;
+//!   - a modseq in `HIGHESTMODSEQ` of an index built from the Maildir files (an account
+//!     made at its first login): modseqs then restart above the clock in microseconds;
+//!   - the POP3 APOP timestamp in the greeting and the CRAM-MD5 challenge: random and
+//!     clock by design (RFC 1939 7, RFC 2195);
+//!   - the `version` of `ID`: the crate's version, which changes with every release.
+//!
+//!   `TRANSCRIPT=part` runs only the transcripts whose name contains `part`;
+//!   `TRANSCRIPT_FILL=1 cargo test ... transcripts` rewrites every line that matched a
+//!   `{*}` to the exact line received, for a reviewer to put `{*}` back only there.
 //! - `@sleep MS` waits.
 //! - `@append ACCOUNT` then message lines up to `@end`: appends the message to the
 //!   account's INBOX directly through the store (no trace header fields), lines joined
@@ -219,6 +237,31 @@ impl Client {
         l
     }
 
+    /// Asserts the server sent nothing more: no unread octets are buffered and none
+    /// arrive within `ms` milliseconds (end of stream is fine: nothing was sent).
+    pub async fn expect_silence(&mut self, ms: u64, what: &str) {
+        assert!(
+            self.buf.is_empty(),
+            "{what}: the server sent more than expected: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        let mut chunk = vec![0u8; 4096];
+        if let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(ms), self.stream.read(&mut chunk)).await
+        {
+            assert!(
+                n == 0,
+                "{what}: the server sent more than expected: {:?}",
+                String::from_utf8_lossy(&chunk[..n])
+            );
+        }
+    }
+
+    /// The octets received but not read yet.
+    pub fn unread(&self) -> &[u8] {
+        &self.buf
+    }
+
     /// True when the server closed the connection (after any buffered lines).
     pub async fn is_closed(&mut self) -> bool {
         self.read_line_raw().await.is_none()
@@ -268,13 +311,23 @@ pub async fn run_transcripts(proto: &str) {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no transcripts in {}", dir.display());
+    // `TRANSCRIPT=part` runs only the transcripts whose file name contains `part`.
+    if let Ok(part) = std::env::var("TRANSCRIPT") {
+        files.retain(|f| f.to_string_lossy().contains(&part));
+    }
     let mut failures = Vec::new();
     for f in &files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(f).unwrap();
-        let fut = tokio::spawn(async move { run_transcript(&text).await });
+        let text2 = text.clone();
+        let fut = tokio::spawn(async move { run_transcript(&text2).await });
         match fut.await {
-            Ok(()) => eprintln!("transcript {proto}/{name}: ok"),
+            Ok(filled) => {
+                eprintln!("transcript {proto}/{name}: ok");
+                if std::env::var_os("TRANSCRIPT_FILL").is_some() && !filled.is_empty() {
+                    fill_wildcards(f, &text, &filled);
+                }
+            }
             Err(e) => {
                 let msg = e
                     .try_into_panic()
@@ -296,6 +349,24 @@ pub async fn run_transcripts(proto: &str) {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// `TRANSCRIPT_FILL=1` (a maintainer's tool, never in CI): rewrites each `S:` line that
+/// matched with `{*}` to the exact line received, so a reviewer puts `{*}` back only where
+/// the value really varies (see the top of the file).
+fn fill_wildcards(path: &Path, text: &str, filled: &[(usize, String)]) {
+    let mut out = String::new();
+    for (i, l) in text.lines().enumerate() {
+        match filled.iter().find(|(n, _)| *n == i + 1) {
+            Some((_, got)) => {
+                let head = l.split_once(": ").map(|(h, _)| h).unwrap_or("S");
+                out.push_str(&format!("{head}: {got}"));
+            }
+            None => out.push_str(l),
+        }
+        out.push('\n');
+    }
+    std::fs::write(path, out).unwrap();
 }
 
 /// Decodes the `\xHH` and `\\` escapes of `@append` and `B:` lines.
@@ -327,10 +398,16 @@ impl TestServer {
     }
 }
 
-/// Runs one transcript against a fresh server.
-pub async fn run_transcript(text: &str) {
+/// How long the runner waits for anything the server sends after a connection's last
+/// expected line (at `@close` and at the end of the transcript).
+const SILENCE_MS: u64 = 200;
+
+/// Runs one transcript against a fresh server; returns the lines that matched a `{*}`
+/// pattern (line number, the line received) for `TRANSCRIPT_FILL`.
+pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
     let server = TestServer::start().await;
     let mut conns: HashMap<u32, Client> = HashMap::new();
+    let mut filled = Vec::new();
     let mut lines = text.lines().enumerate();
     while let Some((no, raw)) = lines.next() {
         let no = no + 1;
@@ -395,7 +472,10 @@ pub async fn run_transcript(text: &str) {
                 }
                 "close" => {
                     let n: u32 = if a.is_empty() { 1 } else { a.parse().unwrap() };
-                    conns.remove(&n);
+                    if let Some(mut c) = conns.remove(&n) {
+                        c.expect_silence(SILENCE_MS, &format!("line {no}: @close {n}"))
+                            .await;
+                    }
                 }
                 "eof" => {
                     let n: u32 = if a.is_empty() { 1 } else { a.parse().unwrap() };
@@ -442,7 +522,14 @@ pub async fn run_transcript(text: &str) {
             .get_mut(&n)
             .unwrap_or_else(|| panic!("line {no}: connection {n} is not open"));
         match kind {
-            "C" => c.send(body).await,
+            "C" => {
+                assert!(
+                    c.unread().is_empty(),
+                    "line {no}: before this command the server sent more than expected: {:?}",
+                    String::from_utf8_lossy(c.unread())
+                );
+                c.send(body).await
+            }
             "S" => {
                 let got = c.read_line_raw().await;
                 let got = got
@@ -454,6 +541,9 @@ pub async fn run_transcript(text: &str) {
                 );
                 let s = String::from_utf8_lossy(&got[..got.len() - 2]);
                 assert!(glob(body, &s), "line {no}: expected {body:?}, got {s:?}");
+                if body.contains("{*}") {
+                    filled.push((no, s.into_owned()));
+                }
             }
             "B" => {
                 let got = c.read_line_raw().await;
@@ -471,7 +561,17 @@ pub async fn run_transcript(text: &str) {
             _ => panic!("line {no}: cannot parse {line:?}"),
         }
     }
+    // Nothing may follow a connection's last expected line: one wait for all of them,
+    // then whatever arrived meanwhile is a failure.
+    tokio::time::sleep(Duration::from_millis(SILENCE_MS)).await;
+    let mut open: Vec<_> = conns.into_iter().collect();
+    open.sort_by_key(|(n, _)| *n);
+    for (n, mut c) in open {
+        c.expect_silence(1, &format!("end of transcript, connection {n}"))
+            .await;
+    }
     server.stop().await;
+    filled
 }
 
 // ---- sharing and routing directives (see the top of the file) ------------------------

@@ -57,21 +57,27 @@ impl Cursor<'_> {
             }
             self.sp()?;
         }
-        let reference = self.reference()?;
+        let reference = self.reference_lenient()?;
         self.sp()?;
         let mut patterns = Vec::new();
         if self.try_byte(b'(') {
             extended = true;
             loop {
-                patterns.push(self.list_mailbox()?);
+                patterns.push(self.list_mailbox_lenient()?);
                 if self.try_byte(b')') {
                     break;
                 }
                 self.sp()?;
             }
         } else {
-            patterns.push(self.list_mailbox()?);
+            patterns.push(self.list_mailbox_lenient()?);
         }
+        // A reference or pattern that is not valid modified UTF-7 matches no name: no
+        // patterns at all (an empty answer, as for any pattern that matches nothing).
+        let (reference, patterns) = match (reference, patterns.iter().all(Option::is_some)) {
+            (Some(r), true) => (r, patterns.into_iter().flatten().collect()),
+            _ => (String::new(), Vec::new()),
+        };
         if self.try_byte(b' ') {
             extended = true;
             if !self.eat_keyword("RETURN") {

@@ -351,14 +351,17 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// `mailbox = "INBOX" / astring`, decoded from modified UTF-7.
+    /// `mailbox = "INBOX" / astring`, decoded from modified UTF-7. Any astring parses: a
+    /// name that is not valid modified UTF-7 is no syntax error but a name no mailbox has
+    /// ([`Mailbox::invalid`], answered `NO` by the server).
     pub(crate) fn mailbox(&mut self) -> PResult<Mailbox> {
         let raw = self.astring()?;
-        Mailbox::from_wire(&raw).map_err(|e| e.to_string())
+        Ok(Mailbox::from_wire_lenient(&raw))
     }
 
-    /// `list-mailbox = 1*list-char / string`, decoded from modified UTF-7.
-    pub(crate) fn list_mailbox(&mut self) -> PResult<String> {
+    /// `list-mailbox = 1*list-char / string`, decoded from modified UTF-7; `None` for one
+    /// that is not valid modified UTF-7 (no syntax error: it matches no name).
+    pub(crate) fn list_mailbox_lenient(&mut self) -> PResult<Option<String>> {
         let raw = match self.peek() {
             Some(b'"' | b'{') => self.string()?,
             _ => {
@@ -369,13 +372,14 @@ impl<'a> Cursor<'a> {
                 Cow::Borrowed(a)
             }
         };
-        mutf7::decode(&raw).map_err(|e| e.to_string())
+        Ok(mutf7::decode(&raw).ok())
     }
 
-    /// A mailbox reference (decoded, INBOX not normalised).
-    pub(crate) fn reference(&mut self) -> PResult<String> {
+    /// A mailbox reference (decoded, INBOX not normalised); `None` for one that is not
+    /// valid modified UTF-7.
+    pub(crate) fn reference_lenient(&mut self) -> PResult<Option<String>> {
         let raw = self.astring()?;
-        mutf7::decode(&raw).map_err(|e| e.to_string())
+        Ok(mutf7::decode(&raw).ok())
     }
 
     fn seq_number(&mut self) -> PResult<SeqNumber> {
@@ -615,10 +619,16 @@ impl<'a> Cursor<'a> {
             "LIST" => self.list()?,
             "LSUB" => {
                 self.sp()?;
-                let reference = self.reference()?;
+                let reference = self.reference_lenient()?;
                 self.sp()?;
-                let pattern = self.list_mailbox()?;
-                CommandBody::Lsub { reference, pattern }
+                let pattern = self.list_mailbox_lenient()?;
+                // Not valid modified UTF-7: matches no name (RFC 3501 6.3.9 allows an
+                // empty answer), so no pattern at all.
+                let pattern = reference.as_ref().and(pattern);
+                CommandBody::Lsub {
+                    reference: reference.unwrap_or_default(),
+                    pattern,
+                }
             }
             "STATUS" => {
                 let mailbox = self.sp_mailbox()?;

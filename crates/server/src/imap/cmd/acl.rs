@@ -91,11 +91,15 @@ pub(crate) async fn getacl(s: &mut Session, mailbox: Mailbox) -> Reply {
         Ok(n) => n,
         Err(e) => return super::access_error(e),
     };
+    let main = s.ctx.config.server.main_domain.as_str();
     let mut out = b"* ACL ".to_vec();
     mailbox_name(&mut out, &name);
     for e in &entries {
         out.push(b' ');
-        astring(&mut out, e.identifier.as_bytes());
+        astring(
+            &mut out,
+            shown_identifier(&e.identifier, &info, main).as_bytes(),
+        );
         out.push(b' ');
         astring(&mut out, e.rights.to_imap().as_bytes());
     }
@@ -153,6 +157,26 @@ pub(crate) async fn myrights(s: &mut Session, mailbox: Mailbox) -> Reply {
     out.extend_from_slice(b"\r\n");
     s.out.extend_from_slice(&out);
     Reply::ok("MYRIGHTS completed")
+}
+
+/// An identifier as the account logs in (issue 15 item 12): clients match GETACL rows
+/// against what the user typed and logged in with (Roundcube's ACL plugin shows the
+/// owner's own row as an editable grant otherwise), so an account of the main domain is
+/// answered by its bare name (`-` kept), when the requester is in the main domain too
+/// (a bare name it sends back means the same account, see `access::identifier_for`).
+/// RFC 4314 leaves the form of identifiers to the server; both forms are accepted.
+fn shown_identifier<'a>(
+    identifier: &'a str,
+    requester: &mailroom_directory::AccountInfo,
+    main_domain: &str,
+) -> &'a str {
+    if !requester.domain.eq_ignore_ascii_case(main_domain) {
+        return identifier;
+    }
+    match identifier.rsplit_once('@') {
+        Some((local, domain)) if domain.eq_ignore_ascii_case(main_domain) => local,
+        _ => identifier,
+    }
 }
 
 #[cfg(test)]

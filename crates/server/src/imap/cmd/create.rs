@@ -12,6 +12,12 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<Stri
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
+    // RFC 3501 6.3.3: a name suffixed with the hierarchy delimiter declares that the
+    // client will create names under it; the server creates the name without it.
+    let mailbox = match mailbox.as_str().strip_suffix('/') {
+        Some(base) if !base.is_empty() => Mailbox::from_utf8(base.to_owned()),
+        _ => mailbox,
+    };
     if mailbox.is_inbox() {
         return Reply::no(Some(ResponseCode::AlreadyExists), "INBOX always exists");
     }

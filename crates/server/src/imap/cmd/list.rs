@@ -154,7 +154,23 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if e.foreign && !tilde && !(l.selection.subscribed && e.subscribed) {
             continue;
         }
-        if l.selection.subscribed && !e.subscribed {
+        // RFC 5258 3.5 (RECURSIVEMATCH): a name the pattern matches is also returned,
+        // with `("CHILDINFO" ("SUBSCRIBED"))`, when a descendant meets the selection and
+        // is not returned itself (the pattern does not reach it; redundant CHILDINFO is
+        // suppressed, as the RFC asks).
+        let childinfo = l.selection.recursive_match
+            && l.selection.subscribed
+            && t.range::<str, _>((
+                std::ops::Bound::Excluded(name.as_str()),
+                std::ops::Bound::Unbounded,
+            ))
+            .take_while(|(n, _)| n.starts_with(name.as_str()))
+            .any(|(n, d)| {
+                n.as_bytes().get(name.len()) == Some(&b'/')
+                    && d.subscribed
+                    && !pats.iter().any(|p| matches(p, n.as_bytes()))
+            });
+        if l.selection.subscribed && !e.subscribed && !childinfo {
             continue;
         }
         if l.selection.special_use && e.special.is_none() {
@@ -227,6 +243,9 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
         mailbox_name(&mut out, name);
+        if childinfo {
+            out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
+        }
         out.extend_from_slice(b"\r\n");
         if !l.returns.status.is_empty() {
             if let Some((account, id)) = &src {
@@ -252,9 +271,13 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     Reply::ok("LIST completed")
 }
 
-pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) -> Reply {
+pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: Option<String>) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
+    };
+    // Not valid modified UTF-7: matches no name.
+    let Some(pattern) = pattern else {
+        return Reply::ok("LSUB completed");
     };
     let account = user.account.clone();
     if pattern.is_empty() {
@@ -275,16 +298,28 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: String) ->
     } else {
         Vec::new()
     };
-    let mut out = Vec::new();
-    let mut subs = subs;
-    subs.sort();
-    subs.dedup();
+    // Name -> whether it is answered `\Noselect`. RFC 3501 6.3.9: when `foo/bar` is
+    // subscribed and `foo` is not, a `%` that matches `foo` returns `foo` with
+    // `\Noselect` (the unsubscribed parent of a subscribed name the pattern does not
+    // reach; with `*` the name itself matches and no parent is added).
+    let mut answer: BTreeMap<&str, bool> = BTreeMap::new();
     for name in &subs {
-        if !matches(&p, name.as_bytes()) {
+        if matches(&p, name.as_bytes()) {
+            let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
+            answer.insert(name, !exists);
             continue;
         }
-        let exists = boxes.iter().any(|b| &b.name == name) || foreign.contains(name);
-        let attrs = if exists { "" } else { "\\Noselect" };
+        let mut n = name.as_str();
+        while let Some((parent, _)) = n.rsplit_once('/') {
+            if !subs.iter().any(|x| x == parent) && matches(&p, parent.as_bytes()) {
+                answer.entry(parent).or_insert(true);
+            }
+            n = parent;
+        }
+    }
+    let mut out = Vec::new();
+    for (name, noselect) in answer {
+        let attrs = if noselect { "\\Noselect" } else { "" };
         out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
         mailbox_name(&mut out, name);
         out.extend_from_slice(b"\r\n");

@@ -34,6 +34,7 @@ pub(crate) mod unselect;
 
 use super::session::Session;
 use crate::access::AccessError;
+use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
 use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
@@ -206,6 +207,19 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
     use CommandBody as B;
     let tag = cmd.tag;
+    if let Some(why) = cmd.body.invalid_mailbox() {
+        // A valid astring that is not valid modified UTF-7 names no mailbox: no syntax
+        // error but NO (RFC 3501 6.3.1: a failed SELECT or EXAMINE also unselects).
+        if matches!(cmd.body, B::Select { .. } | B::Examine { .. }) {
+            s.selected = None;
+            s.reg.set_state("authenticated");
+        }
+        let code = match cmd.body {
+            B::Create { .. } | B::Rename { .. } => ResponseCode::Cannot,
+            _ => ResponseCode::NonExistent,
+        };
+        return Reply::no(Some(code), &why.to_string());
+    }
     match cmd.body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
@@ -216,8 +230,14 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             initial_response,
         } => Box::pin(authenticate::run(s, mechanism, initial_response)).await,
         B::Login { username, password } => Box::pin(login::run(s, username, password)).await,
-        B::Select { mailbox, .. } => Box::pin(select::run(s, mailbox, false)).await,
-        B::Examine { mailbox, .. } => Box::pin(select::run(s, mailbox, true)).await,
+        B::Select { mailbox, condstore } => {
+            s.condstore |= condstore;
+            Box::pin(select::run(s, mailbox, false)).await
+        }
+        B::Examine { mailbox, condstore } => {
+            s.condstore |= condstore;
+            Box::pin(select::run(s, mailbox, true)).await
+        }
         B::Create {
             mailbox,
             special_use,
@@ -228,7 +248,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Unsubscribe { mailbox } => Box::pin(subscribe::run(s, mailbox, false)).await,
         B::List(l) => Box::pin(list::run(s, l)).await,
         B::Lsub { reference, pattern } => Box::pin(list::lsub(s, reference, pattern)).await,
-        B::Status { mailbox, items } => Box::pin(status::run(s, mailbox, items)).await,
+        B::Status { mailbox, items } => {
+            s.condstore |= items.contains(&StatusItem::HighestModSeq);
+            Box::pin(status::run(s, mailbox, items)).await
+        }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
@@ -240,7 +263,10 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             set,
             attributes,
             ..
-        } => Box::pin(fetch::run(s, uid, set, attributes)).await,
+        } => {
+            s.condstore |= attributes.contains(&FetchAttribute::ModSeq);
+            Box::pin(fetch::run(s, uid, set, attributes)).await
+        }
         B::Store {
             uid,
             set,

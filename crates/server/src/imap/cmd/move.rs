@@ -31,12 +31,9 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
-    if copy::same_account(sel, &target) && target.mailbox.id == sel.id {
-        return Reply::no(
-            Some(ResponseCode::Cannot),
-            "source and destination are the same mailbox",
-        );
-    }
+    // A move into the selected mailbox itself is a copy (new UIDs, COPYUID) and an
+    // expunge of the originals, as RFC 6851 3.3 describes MOVE (and Dovecot does it).
+    let same_mailbox = copy::same_account(sel, &target) && target.mailbox.id == sel.id;
     let mut uids: Vec<u32> = idx
         .iter()
         .map(|&i| sel.uid_at(i))
@@ -50,7 +47,7 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let full = Rights::SEEN
         .union(Rights::DELETE_MESSAGES)
         .union(Rights::WRITE);
-    let o = if copy::same_account(sel, &target) && target.rights.contains(full) {
+    let o = if !same_mailbox && copy::same_account(sel, &target) && target.rights.contains(full) {
         // I12: no quota check for a move inside one account.
         match sel
             .account

@@ -34,9 +34,19 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         Ok(x) => x,
         Err(e) => return super::store_error(e),
     };
-    let first_recent = match account.claim_recent_upto(info.id, snap.uid_next).await {
-        Ok(u) => u,
-        Err(e) => return super::store_error(e),
+    // RFC 3501 6.3.2: EXAMINE is read-only, so it claims no `\Recent` (a later SELECT,
+    // or STATUS, still sees those messages recent); it shows the messages no session
+    // has claimed yet, which are the newest ones.
+    let first_recent = if read_only {
+        match account.status(info.id).await {
+            Ok(st) => first_unclaimed(&snap.messages, st.recent, snap.uid_next),
+            Err(e) => return super::store_error(e),
+        }
+    } else {
+        match account.claim_recent_upto(info.id, snap.uid_next).await {
+            Ok(u) => u,
+            Err(e) => return super::store_error(e),
+        }
     };
     let recent: Vec<u32> = snap
         .messages
@@ -128,12 +138,16 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         Some(&ResponseCode::UidNext(next)),
         "predicted next UID",
     );
-    s.line(
-        None,
-        Status::Ok,
-        Some(&ResponseCode::HighestModSeq(modseq)),
-        "highest modseq",
-    );
+    // RFC 7162 3.1: HIGHESTMODSEQ only once CONDSTORE is on for the session (a client
+    // that never asked for it must not see its response codes).
+    if s.condstore {
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::HighestModSeq(modseq)),
+            "highest modseq",
+        );
+    }
     s.selected = Some(sel);
     s.reg.set_state("selected");
     if read_only {
@@ -141,4 +155,15 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     } else {
         Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
     }
+}
+
+/// The lowest UID of the newest `unclaimed` messages (the `\Recent` messages no session
+/// has claimed: those at or above the store's first recent UID), `uid_next` for none.
+pub(crate) fn first_unclaimed(
+    msgs: &[mailroom_store::MessageMeta],
+    unclaimed: u32,
+    uid_next: u32,
+) -> u32 {
+    let n = msgs.len().saturating_sub(unclaimed as usize);
+    msgs.get(n).map(|m| m.uid).unwrap_or(uid_next)
 }

@@ -71,6 +71,9 @@ pub(crate) struct Session {
     pub auth_failures: u32,
     /// Set when the connection must close after the current output.
     pub closing: bool,
+    /// CONDSTORE is on for the session: a CONDSTORE-enabling command ran (RFC 7162 3.1:
+    /// `SELECT`/`EXAMINE (CONDSTORE)`, `STATUS (HIGHESTMODSEQ)`, `FETCH (MODSEQ)`).
+    pub condstore: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -98,6 +101,7 @@ impl Session {
             spools: Vec::new(),
             auth_failures: 0,
             closing: false,
+            condstore: false,
             read_size: SMALL_READ,
             big_input: false,
         }

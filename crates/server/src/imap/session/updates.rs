@@ -90,7 +90,25 @@ impl Session {
         }
         sel.uid_next = sel.uid_next.max(ch.uid_next);
         let new_msgs = sel.msgs.len() > old_len;
-        if new_msgs {
+        if new_msgs && sel.read_only {
+            // EXAMINE claims nothing (RFC 3501 6.3.2): the new messages no session has
+            // claimed are shown recent.
+            match sel.account.status(sel.id).await {
+                Ok(st) => {
+                    let first = crate::imap::cmd::select::first_unclaimed(
+                        &sel.msgs,
+                        st.recent,
+                        ch.uid_next,
+                    );
+                    for m in &sel.msgs[old_len..] {
+                        if m.uid >= first && m.uid > last {
+                            sel.recent.push(m.uid);
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "status failed"),
+            }
+        } else if new_msgs {
             match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
                 Ok(first) => {
                     for u in sel.msgs.uids().skip(old_len) {
