@@ -215,6 +215,20 @@ impl MessageList {
             .map(|e| e.uid)
     }
 
+    /// The UIDs from message `i` on, in order (without walking the ones before).
+    pub fn uids_from(&self, i: usize) -> impl Iterator<Item = Uid> + '_ {
+        let (c, o) = if i < self.len {
+            self.locate(i)
+        } else {
+            (self.chunks.chunks.len(), 0)
+        };
+        self.chunks.chunks[c..]
+            .iter()
+            .flat_map(|ch| ch.iter())
+            .skip(o)
+            .map(|e| e.uid)
+    }
+
     /// How many messages have a UID below `uid` (the index where it is or would be).
     pub fn rank(&self, uid: Uid) -> usize {
         let chunks = &self.chunks.chunks;
@@ -492,6 +506,8 @@ mod tests {
                     prop_assert_eq!(list.get(i).map(|r| r.to_meta()), Some(m.clone()));
                     prop_assert_eq!(list.position(m.uid), Some(i));
                     prop_assert_eq!(list.rank(m.uid + 1), i + 1);
+                    prop_assert_eq!(list.uids_from(i).next(), Some(m.uid));
+                    prop_assert_eq!(list.uids_from(i).count(), model.len() - i);
                 }
                 let old: Vec<MessageMeta> = before.iter().map(|r| r.to_meta()).collect();
                 prop_assert_eq!(old, frozen);

@@ -50,8 +50,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     };
     let recent: Vec<u32> = snap
         .messages
-        .uids()
-        .skip(snap.messages.rank(first_recent))
+        .uids_from(snap.messages.rank(first_recent))
         .filter(|&u| u < snap.uid_next)
         .collect();
     let sel = Selected {
@@ -160,10 +159,10 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
 /// The lowest UID of the newest `unclaimed` messages (the `\Recent` messages no session
 /// has claimed: those at or above the store's first recent UID), `uid_next` for none.
 pub(crate) fn first_unclaimed(
-    msgs: &[mailroom_store::MessageMeta],
+    msgs: &mailroom_store::MessageList,
     unclaimed: u32,
     uid_next: u32,
 ) -> u32 {
     let n = msgs.len().saturating_sub(unclaimed as usize);
-    msgs.get(n).map(|m| m.uid).unwrap_or(uid_next)
+    msgs.uid(n).unwrap_or(uid_next)
 }

@@ -100,9 +100,9 @@ impl Session {
                         st.recent,
                         ch.uid_next,
                     );
-                    for m in &sel.msgs[old_len..] {
-                        if m.uid >= first && m.uid > last {
-                            sel.recent.push(m.uid);
+                    for u in sel.msgs.uids_from(old_len) {
+                        if u >= first && u > last {
+                            sel.recent.push(u);
                         }
                     }
                 }
@@ -111,7 +111,7 @@ impl Session {
         } else if new_msgs {
             match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
                 Ok(first) => {
-                    for u in sel.msgs.uids().skip(old_len) {
+                    for u in sel.msgs.uids_from(old_len) {
                         if u >= first && u > last {
                             sel.recent.push(u);
                         }
