@@ -39,6 +39,9 @@ step "cargo test"
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 cargo test --workspace --locked
 
+step "crash soak: SIGKILL during concurrent LMTP, APPEND, COPY, MOVE, STORE, EXPUNGE, POP3 DELE"
+scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
+
 if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then
     echo "client kit skipped (CHECK_SKIP_KIT=1)"
     exit 0

@@ -368,6 +368,36 @@ pub async fn copy_and_move(h: &dyn Harness) {
     assert_eq!(usage.messages, 6);
 }
 
+/// A move within one mailbox (RFC 6851 3.3): the message gets a new UID there and the
+/// original is expunged, in one step; after a restart it is there exactly once.
+pub async fn move_within_one_mailbox(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=2 {
+        a.append(mb, request(&msg(i), Flags::FLAGGED, &["k"]))
+            .await
+            .expect("append");
+    }
+    let since = a.status(mb).await.expect("status").highest_modseq;
+    let moved = a.move_messages(mb, &[1], mb).await.expect("move");
+    assert_eq!(moved.pairs, vec![(1, 3)]);
+    assert_eq!(uids(&a, mb).await, vec![2, 3]);
+    assert_eq!(content(&a, mb, 3).await, msg(1));
+    let ch = a.changes_since(mb, since).await.expect("changes");
+    assert_eq!(ch.expunged, vec![1]);
+    let snap = a.messages(mb).await.expect("messages");
+    let m = snap.messages.get(1).expect("message");
+    assert_eq!((m.uid, m.flags), (3, Flags::FLAGGED));
+    assert_eq!(m.keywords, ["k".to_string()]);
+    drop((snap, a, store));
+    let store = h.open().await;
+    let a = account(&store).await;
+    assert_eq!(uids(&a, mb).await, vec![2, 3]);
+    assert_eq!(content(&a, mb, 3).await, msg(1));
+    assert_eq!(a.usage().await.expect("usage").messages, 2);
+}
+
 /// EXPUNGE variants: all `\Deleted`, UID EXPUNGE of a subset, forced (POP3 DELE).
 pub async fn expunge_variants(h: &dyn Harness) {
     let store = h.open().await;
@@ -1019,6 +1049,7 @@ macro_rules! conformance_suite {
             lf_served_as_crlf,
             flags_and_keywords,
             copy_and_move,
+            move_within_one_mailbox,
             expunge_variants,
             changes_since,
             uids_monotonic_across_restart,

@@ -31,9 +31,6 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
-    // A move into the selected mailbox itself is a copy (new UIDs, COPYUID) and an
-    // expunge of the originals, as RFC 6851 3.3 describes MOVE (and Dovecot does it).
-    let same_mailbox = copy::same_account(sel, &target) && target.mailbox.id == sel.id;
     let mut uids: Vec<u32> = idx
         .iter()
         .map(|&i| sel.uid_at(i))
@@ -47,8 +44,11 @@ pub(crate) async fn run(s: &mut Session, uid: bool, set: SequenceSet, mailbox: M
     let full = Rights::SEEN
         .union(Rights::DELETE_MESSAGES)
         .union(Rights::WRITE);
-    let o = if !same_mailbox && copy::same_account(sel, &target) && target.rights.contains(full) {
-        // I12: no quota check for a move inside one account.
+    let o = if copy::same_account(sel, &target) && target.rights.contains(full) {
+        // I12: no quota check for a move inside one account. One store transaction: after
+        // any crash the message is in exactly one of the two mailboxes (RFC 6851 3.1);
+        // a move into the selected mailbox itself gives new UIDs and expunges the
+        // originals, as RFC 6851 3.3 describes MOVE (and Dovecot does it).
         match sel
             .account
             .move_messages(sel.id, &uids, target.mailbox.id)

@@ -1,6 +1,6 @@
 //! Adding messages: append, and copy/move between mailboxes.
 
-use super::files::{copy_file, locate, sync_dir, unique_base, write_tmp, Written};
+use super::files::{copy_file, is_not_found, locate, sync_dir, unique_base, write_tmp, Written};
 use super::flags::light_sync;
 use super::rows::{
     decode_keywords, encode_keywords, exec, get_mailbox, normalize_keywords, sorted_uids,
@@ -150,11 +150,6 @@ impl Core {
             .map_err(sql_err)?;
         let src = get_mailbox(&tx, from.0)?;
         let dst = get_mailbox(&tx, to.0)?;
-        if src.id == dst.id && remove {
-            return Err(StoreError::Invalid(
-                "cannot move a message into its own mailbox".into(),
-            ));
-        }
         let src_cur = names::mailbox_dir(&self.maildir, &src.name).join("cur");
         let dst_dir = names::mailbox_dir(&self.maildir, &dst.name);
         let dst_cur = dst_dir.join("cur");
@@ -203,10 +198,20 @@ impl Core {
             }
             v
         };
+        if remove {
+            // A move renames each file into the target (atomic: at every instant the
+            // message is in exactly one directory, whenever the process dies), so the
+            // source's UID high-water mark must already cover its UIDNEXT.
+            let moving: Vec<Uid> = rows.iter().map(|r| r.0).collect();
+            self.cover_uidnext(&tx, &src, &moving)?;
+        }
         let mut uid = dst.uidnext;
         let modseq = dst.highest_modseq + 1;
         let mut pairs = Vec::new();
-        let mut made: Vec<PathBuf> = Vec::new();
+        // Files made (copy) or moved here (move, with where each came from).
+        let mut made: Vec<(PathBuf, Option<PathBuf>)> = Vec::new();
+        // Originals of moves across filesystems, unlinked after the commit.
+        let mut cross: Vec<PathBuf> = Vec::new();
         let mut dst_kf = KeywordFile::load(&dst_dir);
         let result = (|| -> Result<(), StoreError> {
             for (
@@ -240,10 +245,27 @@ impl Core {
                 }
                 self.tracker
                     .own(&self.key, MailboxId(dst.id), target.clone());
-                if fs::hard_link(&source, &target).is_err() {
-                    copy_file(&source, &target, &dst_dir.join("tmp"))?;
+                if remove {
+                    self.tracker
+                        .own(&self.key, MailboxId(src.id), source.clone());
+                    match fs::rename(&source, &target) {
+                        Ok(()) => made.push((target, Some(source))),
+                        Err(e) if is_not_found(&e) => continue, // vanished meanwhile
+                        Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
+                            // A mailbox on another filesystem (an operator's symlink):
+                            // copy, and take the original out once the index commits.
+                            copy_file(&source, &target, &dst_dir.join("tmp"))?;
+                            made.push((target, None));
+                            cross.push(source);
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                } else {
+                    if fs::hard_link(&source, &target).is_err() {
+                        copy_file(&source, &target, &dst_dir.join("tmp"))?;
+                    }
+                    made.push((target, None));
                 }
-                made.push(target);
                 exec(&tx,
                     "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                          internal_tz, size, raw_size, crlf_clean, structure)
@@ -255,37 +277,45 @@ impl Core {
                 uid += 1;
             }
             sync_dir(&dst_cur)?;
+            if remove && !made.is_empty() && src_cur != dst_cur {
+                sync_dir(&src_cur)?;
+            }
             exec(
                 &tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
                 params![dst.id, uid, modseq as i64],
             )
             .map_err(sql_err)?;
+            if remove && !pairs.is_empty() {
+                // The source's rows become tombstones in the same transaction as the
+                // target's rows: the index, too, has the message in exactly one place.
+                // Re-read the row: a move within one mailbox has just changed it.
+                let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
+                let src = get_mailbox(&tx, src.id)?;
+                self.tombstones(&tx, &src, &moved)?;
+            }
             Ok(())
         })();
+        let result = result.and_then(|()| tx.commit().map_err(sql_err));
         if let Err(e) = result {
-            for p in made {
-                let _ = fs::remove_file(p);
-            }
-            return Err(e);
-        }
-        if remove && !pairs.is_empty() {
-            let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
-            // Re-read the source row: copying into the same mailbox is refused above, so
-            // its uidnext/modseq are unchanged by the inserts.
-            let src = get_mailbox(&tx, src.id)?;
-            if let Err(e) = self.expunge_in(&tx, &src, Some(&moved), true, true) {
-                for p in made {
-                    let _ = fs::remove_file(p);
+            // Not acknowledged: undo the files (moved ones go back where they were).
+            for (p, from) in made.into_iter().rev() {
+                match from {
+                    Some(from) => {
+                        let _ = fs::rename(&p, &from);
+                    }
+                    None => {
+                        let _ = fs::remove_file(&p);
+                    }
                 }
-                return Err(e);
-            }
-        }
-        if let Err(e) = tx.commit().map_err(sql_err) {
-            for p in made {
-                let _ = fs::remove_file(p);
             }
             return Err(e);
+        }
+        for p in &cross {
+            let _ = fs::remove_file(p);
+        }
+        if !cross.is_empty() {
+            sync_dir(&src_cur)?;
         }
         if !pairs.is_empty() {
             self.changed(conn, dst.id);

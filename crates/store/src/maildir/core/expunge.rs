@@ -1,6 +1,6 @@
 //! Removing messages (EXPUNGE, and the source side of a move).
 
-use super::files::{is_not_found, locate, sync_dir, UidsFile};
+use super::files::{is_not_found, locate, UidsFile};
 use super::flags::light_sync;
 use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
@@ -23,7 +23,7 @@ impl Core {
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(sql_err)?;
             let m = get_mailbox(&tx, mailbox.0)?;
-            let removed = self.expunge_in(&tx, &m, uids, force, false)?;
+            let removed = self.expunge_in(&tx, &m, uids, force)?;
             tx.commit().map_err(sql_err)?;
             if !removed.is_empty() {
                 self.changed(conn, m.id);
@@ -44,15 +44,13 @@ impl Core {
     /// Removes messages inside the caller's write transaction: the UID high-water file is
     /// made to cover UIDNEXT first (written only when neither it nor the newest message's
     /// file already does), then files are unlinked, then the rows
-    /// become tombstones. With `flush`, `cur/` is flushed before returning; without, the
-    /// caller flushes it after its commit.
+    /// become tombstones. The caller flushes `cur/` after its commit.
     pub(super) fn expunge_in(
         &self,
         tx: &Transaction<'_>,
         m: &MailboxRow,
         uids: Option<&[Uid]>,
         force: bool,
-        flush: bool,
     ) -> Result<Vec<Uid>, StoreError> {
         let deleted = Flags::DELETED.0;
         let victims: Vec<(Uid, String)> = match uids {
@@ -95,29 +93,8 @@ impl Core {
         }
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let cur = dir.join("cur");
-        // The high-water mark covers UIDNEXT before anything is removed, unless the files
-        // left behind already do: a rebuild takes UIDNEXT from the mark and from the
-        // highest UID in a file name, so while the message with UID UIDNEXT-1 stays, no
-        // UID can be handed out twice (most expunges do not remove the newest message).
-        let newest: Option<Uid> = tx
-            .prepare_cached("SELECT max(uid) FROM messages WHERE mailbox = ?1")
-            .and_then(|mut st| st.query_row([m.id], |r| r.get(0)))
-            .map_err(sql_err)?;
-        let newest_stays = newest.is_some_and(|n| {
-            n.saturating_add(1) >= m.uidnext && !victims.iter().any(|(u, _)| *u == n)
-        });
-        let marked = || {
-            UidsFile::read(&dir)
-                .is_some_and(|f| f.uidvalidity == m.uidvalidity && f.uidnext >= m.uidnext)
-        };
-        if !newest_stays && !marked() {
-            UidsFile {
-                uidvalidity: m.uidvalidity,
-                uidnext: m.uidnext,
-                highest_modseq: m.highest_modseq + 1,
-            }
-            .write(&dir)?;
-        }
+        let gone: Vec<Uid> = victims.iter().map(|(u, _)| *u).collect();
+        self.cover_uidnext(tx, m, &gone)?;
         for (_, file) in &victims {
             self.tracker.own(&self.key, MailboxId(m.id), cur.join(file));
             match fs::remove_file(cur.join(file)) {
@@ -132,11 +109,52 @@ impl Core {
                 Err(e) => return Err(e.into()),
             }
         }
-        if flush {
-            sync_dir(&cur)?;
+        self.tombstones(tx, m, &gone)?;
+        Ok(gone)
+    }
+
+    /// Makes the UID high-water mark cover UIDNEXT before `gone` are removed, unless
+    /// the files left behind already do: a rebuild takes UIDNEXT from the mark and from
+    /// the highest UID in a file name, so while the message with UID UIDNEXT-1 stays, no
+    /// UID can be handed out twice (most expunges do not remove the newest message).
+    pub(super) fn cover_uidnext(
+        &self,
+        tx: &Transaction<'_>,
+        m: &MailboxRow,
+        gone: &[Uid],
+    ) -> Result<(), StoreError> {
+        let dir = names::mailbox_dir(&self.maildir, &m.name);
+        let newest: Option<Uid> = tx
+            .prepare_cached("SELECT max(uid) FROM messages WHERE mailbox = ?1")
+            .and_then(|mut st| st.query_row([m.id], |r| r.get(0)))
+            .map_err(sql_err)?;
+        let newest_stays =
+            newest.is_some_and(|n| n.saturating_add(1) >= m.uidnext && !gone.contains(&n));
+        let marked = || {
+            UidsFile::read(&dir)
+                .is_some_and(|f| f.uidvalidity == m.uidvalidity && f.uidnext >= m.uidnext)
+        };
+        if !newest_stays && !marked() {
+            UidsFile {
+                uidvalidity: m.uidvalidity,
+                uidnext: m.uidnext,
+                highest_modseq: m.highest_modseq + 1,
+            }
+            .write(&dir)?;
         }
+        Ok(())
+    }
+
+    /// Turns the rows of `gone` (whose files are already unlinked or moved) into
+    /// tombstones at the mailbox's next modseq.
+    pub(super) fn tombstones(
+        &self,
+        tx: &Transaction<'_>,
+        m: &MailboxRow,
+        gone: &[Uid],
+    ) -> Result<(), StoreError> {
         let modseq = m.highest_modseq + 1;
-        for (uid, _) in &victims {
+        for uid in gone {
             exec(
                 tx,
                 "DELETE FROM messages WHERE mailbox = ?1 AND uid = ?2",
@@ -156,6 +174,6 @@ impl Core {
             params![m.id, modseq as i64],
         )
         .map_err(sql_err)?;
-        Ok(victims.into_iter().map(|(u, _)| u).collect())
+        Ok(())
     }
 }
