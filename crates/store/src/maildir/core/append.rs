@@ -1,7 +1,7 @@
 //! Adding messages: append, and copy/move between mailboxes.
 
+use super::batch::Effects;
 use super::files::{copy_file, is_not_found, locate, sync_dir, unique_base, write_tmp, Written};
-use super::flags::light_sync;
 use super::rows::{
     decode_keywords, encode_keywords, exec, get_mailbox, normalize_keywords, sorted_uids,
 };
@@ -10,7 +10,7 @@ use crate::maildir::index::sql_err;
 use crate::maildir::keywords::KeywordFile;
 use crate::maildir::names::{self, FileName};
 use crate::{AppendOutcome, AppendRequest, CopyOutcome, Flags, MailboxId, ModSeq, StoreError, Uid};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -27,15 +27,20 @@ impl Core {
         };
         let (date, tz) = req.internal_date.unwrap_or((now_secs(), 0));
         let written = write_tmp(&dir, &req, date)?;
-        let committed = self.conn().and_then(|mut conn| {
-            light_sync(&mut conn, |conn| {
-                self.commit_append_in(conn, mailbox.0, &dir, &written, &req, date, tz)
-            })
+        let tmp = written.tmp_path.clone();
+        let (flags, keywords) = (req.flags, req.keywords);
+        let job_dir = dir.clone();
+        // One index transaction with the appends, copies and expunges of the account
+        // that queue meanwhile (group commit, see batch.rs).
+        let committed = self.write(move |core, tx, eff| {
+            core.commit_append_in(
+                tx, eff, mailbox.0, &job_dir, &written, flags, &keywords, date, tz,
+            )
         });
         let outcome = match committed {
             Ok(o) => o,
             Err(e) => {
-                let _ = fs::remove_file(&written.tmp_path);
+                let _ = fs::remove_file(&tmp);
                 return Err(e);
             }
         };
@@ -47,18 +52,17 @@ impl Core {
     #[allow(clippy::too_many_arguments)]
     fn commit_append_in(
         &self,
-        conn: &mut Connection,
+        tx: &Transaction<'_>,
+        eff: &mut Effects,
         id: i64,
         dir: &Path,
         w: &Written,
-        req: &AppendRequest,
+        flags: Flags,
+        keywords: &[String],
         date: i64,
         tz: i32,
     ) -> Result<AppendOutcome, StoreError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        let m = get_mailbox(&tx, id)?;
+        let m = get_mailbox(tx, id)?;
         if names::mailbox_dir(&self.maildir, &m.name) != dir {
             return Err(StoreError::Busy); // renamed meanwhile; the caller may retry
         }
@@ -66,8 +70,8 @@ impl Core {
         if uid == u32::MAX {
             return Err(StoreError::Corrupt("UIDs exhausted".into()));
         }
-        let flags = Flags(req.flags.0 & 31);
-        let keywords = normalize_keywords(&req.keywords);
+        let flags = Flags(flags.0 & 31);
+        let keywords = normalize_keywords(keywords);
         let mut kf = KeywordFile::load(dir);
         let letters = kf.assign(&keywords);
         kf.save()?;
@@ -78,7 +82,7 @@ impl Core {
         fs::rename(&w.tmp_path, &dst)?;
         let inserted = (|| -> Result<ModSeq, StoreError> {
             let modseq = m.highest_modseq + 1;
-            exec(&tx,
+            exec(tx,
                 "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                      internal_tz, size, raw_size, crlf_clean, structure)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -100,28 +104,26 @@ impl Core {
             )
             .map_err(sql_err)?;
             exec(
-                &tx,
+                tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
                 params![id, uid + 1, modseq as i64],
             )
             .map_err(sql_err)?;
             Ok(modseq)
         })();
-        match inserted.and_then(|modseq| tx.commit().map_err(sql_err).map(|_| modseq)) {
-            Ok(modseq) => {
-                self.changed(conn, id);
-                Ok(AppendOutcome {
-                    uid_validity: m.uidvalidity,
-                    uid,
-                    modseq,
-                })
-            }
-            Err(e) => {
-                // Not acknowledged: take the file back out so it is not adopted later.
-                let _ = fs::remove_file(&dst);
-                Err(e)
-            }
-        }
+        // Not acknowledged unless the batch commits: then the file goes back out, so
+        // that it is not adopted later.
+        let undo = dst.clone();
+        eff.on_rollback(move || {
+            let _ = fs::remove_file(undo);
+        });
+        let modseq = inserted?;
+        eff.changed(id);
+        Ok(AppendOutcome {
+            uid_validity: m.uidvalidity,
+            uid,
+            modseq,
+        })
     }
 
     pub fn copy(
@@ -131,25 +133,23 @@ impl Core {
         to: MailboxId,
         remove: bool,
     ) -> Result<CopyOutcome, StoreError> {
-        let mut conn = self.conn()?;
-        light_sync(&mut conn, |conn| self.copy_in(conn, from, uids, to, remove))
+        let uids = uids.to_vec();
+        self.write(move |core, tx, eff| core.copy_in(tx, eff, from, &uids, to, remove))
     }
 
     /// [`Core::copy`] with the connection: the copies' directory is flushed before the
     /// index commits (and, for a move, before the originals are unlinked).
     fn copy_in(
         &self,
-        conn: &mut Connection,
+        tx: &Transaction<'_>,
+        eff: &mut Effects,
         from: MailboxId,
         uids: &[Uid],
         to: MailboxId,
         remove: bool,
     ) -> Result<CopyOutcome, StoreError> {
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql_err)?;
-        let src = get_mailbox(&tx, from.0)?;
-        let dst = get_mailbox(&tx, to.0)?;
+        let src = get_mailbox(tx, from.0)?;
+        let dst = get_mailbox(tx, to.0)?;
         let src_cur = names::mailbox_dir(&self.maildir, &src.name).join("cur");
         let dst_dir = names::mailbox_dir(&self.maildir, &dst.name);
         let dst_cur = dst_dir.join("cur");
@@ -203,7 +203,7 @@ impl Core {
             // message is in exactly one directory, whenever the process dies), so the
             // source's UID high-water mark must already cover its UIDNEXT.
             let moving: Vec<Uid> = rows.iter().map(|r| r.0).collect();
-            self.cover_uidnext(&tx, &src, &moving)?;
+            self.cover_uidnext(tx, &src, &moving)?;
         }
         let mut uid = dst.uidnext;
         let modseq = dst.highest_modseq + 1;
@@ -266,7 +266,7 @@ impl Core {
                     }
                     made.push((target, None));
                 }
-                exec(&tx,
+                exec(tx,
                     "INSERT INTO messages (mailbox, uid, base, file, flags, keywords, modseq, internal_date,
                          internal_tz, size, raw_size, crlf_clean, structure)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -281,7 +281,7 @@ impl Core {
                 sync_dir(&src_cur)?;
             }
             exec(
-                &tx,
+                tx,
                 "UPDATE mailboxes SET uidnext = ?2, highest_modseq = ?3 WHERE id = ?1",
                 params![dst.id, uid, modseq as i64],
             )
@@ -291,14 +291,14 @@ impl Core {
                 // target's rows: the index, too, has the message in exactly one place.
                 // Re-read the row: a move within one mailbox has just changed it.
                 let moved: Vec<Uid> = pairs.iter().map(|p| p.0).collect();
-                let src = get_mailbox(&tx, src.id)?;
-                self.tombstones(&tx, &src, &moved)?;
+                let src = get_mailbox(tx, src.id)?;
+                self.tombstones(tx, &src, &moved)?;
             }
             Ok(())
         })();
-        let result = result.and_then(|()| tx.commit().map_err(sql_err));
-        if let Err(e) = result {
-            // Not acknowledged: undo the files (moved ones go back where they were).
+        // Not acknowledged unless the batch commits: then the files are undone (moved
+        // ones go back where they were).
+        eff.on_rollback(move || {
             for (p, from) in made.into_iter().rev() {
                 match from {
                     Some(from) => {
@@ -309,18 +309,20 @@ impl Core {
                     }
                 }
             }
-            return Err(e);
-        }
-        for p in &cross {
-            let _ = fs::remove_file(p);
-        }
+        });
+        result?;
         if !cross.is_empty() {
-            sync_dir(&src_cur)?;
+            eff.on_commit(move || {
+                for p in &cross {
+                    let _ = fs::remove_file(p);
+                }
+                let _ = sync_dir(&src_cur);
+            });
         }
         if !pairs.is_empty() {
-            self.changed(conn, dst.id);
+            eff.changed(dst.id);
             if remove {
-                self.changed(conn, src.id);
+                eff.changed(src.id);
             }
         }
         Ok(CopyOutcome {

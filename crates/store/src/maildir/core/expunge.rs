@@ -1,13 +1,12 @@
 //! Removing messages (EXPUNGE, and the source side of a move).
 
 use super::files::{is_not_found, locate, UidsFile};
-use super::flags::light_sync;
 use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
 use crate::maildir::index::sql_err;
 use crate::maildir::names::{self, FileName};
 use crate::{Flags, MailboxId, StoreError, Uid};
-use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, Transaction};
 use std::fs;
 
 impl Core {
@@ -17,23 +16,18 @@ impl Core {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
-        let mut conn = self.conn()?;
-        let (removed, cur) = light_sync(&mut conn, |conn| {
-            let tx = conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(sql_err)?;
-            let m = get_mailbox(&tx, mailbox.0)?;
-            let removed = self.expunge_in(&tx, &m, uids, force)?;
-            tx.commit().map_err(sql_err)?;
+        let uids = uids.map(<[Uid]>::to_vec);
+        let (removed, cur) = self.write(move |core, tx, eff| {
+            let m = get_mailbox(tx, mailbox.0)?;
+            let removed = core.expunge_in(tx, &m, uids.as_deref(), force)?;
             if !removed.is_empty() {
-                self.changed(conn, m.id);
+                eff.changed(m.id);
             }
             Ok((
                 removed,
-                names::mailbox_dir(&self.maildir, &m.name).join("cur"),
+                names::mailbox_dir(&core.maildir, &m.name).join("cur"),
             ))
         })?;
-        drop(conn);
         if !removed.is_empty() {
             // The unlinks are durable once cur/ is flushed (see durable.rs).
             self.flush_dir(&cur)?;

@@ -16,6 +16,7 @@
 //! message content). This file holds the `Core` itself and its index connection.
 
 mod append;
+mod batch;
 mod durable;
 mod expunge;
 mod files;
@@ -69,6 +70,8 @@ pub struct Core {
     states: Mutex<HashMap<i64, MailboxState>>,
     /// Group commit of directory flushes ([`durable`]).
     gates: durable::DirGates,
+    /// Group commit of index writes ([`batch`]).
+    batch: batch::Batch,
     /// Own changes and outside events of watched mailboxes (shared with the watcher).
     pub(crate) tracker: Arc<Tracker>,
     /// The mailbox list and subscriptions ([`listing`]).
@@ -148,6 +151,7 @@ impl Core {
             pending: Mutex::new(Vec::new()),
             states: Mutex::new(HashMap::new()),
             gates: durable::DirGates::default(),
+            batch: batch::Batch::default(),
             tracker,
             listing: Mutex::new(listing::Listing::default()),
         };
@@ -284,7 +288,12 @@ impl Core {
         let Ok(mut g) = self.conn.try_lock() else {
             return false;
         };
-        g.take().is_some()
+        let closed = g.take().is_some();
+        if closed {
+            let (transactions, jobs) = self.write_batches();
+            tracing::debug!(account = %self.key, transactions, jobs, "index closed while idle");
+        }
+        closed
     }
 
     /// True when the account was not used for `d`.
