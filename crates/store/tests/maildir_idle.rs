@@ -107,3 +107,46 @@ async fn existing_account_opens_its_index_on_first_use() {
     let names = mailbox_names(&acc).await;
     assert!(names.iter().any(|n| n == "Archive"), "{names:?}");
 }
+
+/// The directories of a mailbox stay watched for a while after its last watcher left (a
+/// reconnecting client finds the watch in place); a change made outside meanwhile is seen
+/// by the next session, and a new watcher is woken by the next one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_lingers_after_the_last_watcher_and_sees_outside_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = MaildirStore::open(dir.path().to_path_buf()).expect("store");
+    let key = AccountKey::new("localhost", "linger").expect("key");
+    let a = store.open_maildir_account(&key).await.expect("account");
+    let acc: std::sync::Arc<dyn mailroom_store::Account> = a.clone();
+    let inbox = acc.mailbox("INBOX").await.expect("INBOX").id;
+    let count = |acc: std::sync::Arc<dyn mailroom_store::Account>| async move {
+        acc.sync(inbox).await.expect("sync");
+        acc.status(inbox).await.expect("status").messages
+    };
+    let drop_outside = |n: u32| {
+        let new = a.maildir_path().join("new");
+        std::fs::write(
+            new.join(format!("170000000{n}.outside{n}.host")),
+            format!("Subject: outside {n}\r\n\r\nbody\r\n"),
+        )
+        .expect("drop a file into new/");
+    };
+    let w1 = store.hub().watch(&key, inbox);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while store.watcher().watched_dirs() < 2 {
+        assert!(tokio::time::Instant::now() < deadline, "never watched");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(w1);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.watcher().watched_dirs(), 2, "the watch lingers");
+    drop_outside(1);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut w2 = store.hub().watch(&key, inbox);
+    assert_eq!(count(acc.clone()).await, 1, "a change made while lingering");
+    drop_outside(2);
+    tokio::time::timeout(Duration::from_secs(10), w2.changed())
+        .await
+        .expect("the new watcher is woken by an outside drop");
+    assert_eq!(count(acc.clone()).await, 2);
+}

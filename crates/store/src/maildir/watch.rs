@@ -29,6 +29,11 @@ use tokio::sync::mpsc;
 pub const DEBOUNCE: Duration = Duration::from_millis(50);
 /// Period of the fallback rescan of watched mailboxes.
 pub const RESCAN: Duration = Duration::from_secs(30);
+/// How long a mailbox's directories stay watched after its last watcher left: adding an
+/// inotify watch costs the kernel a walk over every entry of the directory (about 10 ms
+/// for 100,000 messages), so a client that reconnects, or a client that selects and
+/// logs out every few seconds, finds the watch (and what it knows) still in place.
+pub const LINGER: Duration = Duration::from_secs(60);
 
 type MailboxKey = (AccountKey, MailboxId);
 
@@ -156,6 +161,9 @@ struct State {
     tx: Option<mpsc::UnboundedSender<MailboxKey>>,
     wanted: HashSet<MailboxKey>,
     by_mailbox: HashMap<MailboxKey, Vec<PathBuf>>,
+    /// Watched but no longer wanted, since when (`now_ms`): removed after
+    /// [`LINGER`] by the rescan task unless wanted again.
+    lingering: HashMap<MailboxKey, u64>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -247,7 +255,16 @@ impl OutsideWatcher {
         let Ok(paths) = account.watch_dirs(key.1).await else {
             return;
         };
-        let mut state = lock(&s.watcher.state);
+        // Adding a watch walks the directory's entries in the kernel: not on a runtime
+        // worker thread.
+        let watcher = Arc::clone(&s);
+        let _ = tokio::task::spawn_blocking(move || watcher.watcher.add_watches(key, paths)).await;
+    }
+
+    /// Watches `paths` for `key` (blocking: see [`OutsideWatcher::register`]).
+    fn add_watches(&self, key: MailboxKey, paths: Vec<PathBuf>) {
+        let s = self;
+        let mut state = lock(&s.state);
         if !state.wanted.contains(&key) || state.by_mailbox.contains_key(&key) {
             return;
         }
@@ -258,20 +275,59 @@ impl OutsideWatcher {
         let mut done = Vec::new();
         if let Some(w) = state.watcher.as_mut() {
             for p in paths {
-                lock(&s.watcher.dirs).insert(p.clone(), key.clone());
+                lock(&s.dirs).insert(p.clone(), key.clone());
                 match w.watch(&p, RecursiveMode::NonRecursive) {
                     Ok(()) => done.push(p),
                     Err(e) => {
-                        lock(&s.watcher.dirs).remove(&p);
+                        lock(&s.dirs).remove(&p);
                         tracing::warn!("cannot watch {}: {e}", p.display());
                     }
                 }
             }
         }
         if !done.is_empty() {
-            s.watcher.tracker.watched(key.clone());
+            s.tracker.watched(key.clone());
         }
         state.by_mailbox.insert(key, done);
+    }
+
+    /// Stops watching the mailboxes that lingered for [`LINGER`] unwanted.
+    fn retire_lingering(&self) {
+        let now = now_ms();
+        let linger = LINGER.as_millis() as u64;
+        let mut state = lock(&self.state);
+        let due: Vec<MailboxKey> = state
+            .lingering
+            .iter()
+            .filter(|(_, since)| now.saturating_sub(**since) >= linger)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in due {
+            state.lingering.remove(&key);
+            self.unwatch_now(&mut state, &key);
+        }
+    }
+
+    /// Removes the inotify watches of `key` (with `state` held).
+    fn unwatch_now(&self, state: &mut State, key: &MailboxKey) {
+        self.tracker.unwatched(key);
+        if let Some(mut paths) = state.by_mailbox.remove(key) {
+            {
+                // A path another mailbox watches now (a mailbox made under the name
+                // this one had before a rename) stays watched for that one.
+                let mut dirs = lock(&self.dirs);
+                paths.retain(|p| dirs.get(p).is_none_or(|k| k == key));
+                for p in &paths {
+                    dirs.remove(p);
+                }
+            }
+            // Without `dirs` held (see `register`).
+            if let Some(w) = state.watcher.as_mut() {
+                for p in &paths {
+                    let _ = w.unwatch(p);
+                }
+            }
+        }
     }
 }
 
@@ -285,6 +341,9 @@ impl WatchHooks for OutsideWatcher {
             let mut state = lock(&self.state);
             self.start(&mut state, &rt);
             state.wanted.insert(key.clone());
+            if state.lingering.remove(&key).is_some() && state.by_mailbox.contains_key(&key) {
+                return; // still watched from before
+            }
         }
         rt.spawn(Self::register(self.store.clone(), key));
     }
@@ -293,20 +352,11 @@ impl WatchHooks for OutsideWatcher {
         let key = (account.clone(), mailbox);
         let mut state = lock(&self.state);
         state.wanted.remove(&key);
-        self.tracker.unwatched(&key);
-        if let Some(paths) = state.by_mailbox.remove(&key) {
-            {
-                let mut dirs = lock(&self.dirs);
-                for p in &paths {
-                    dirs.remove(p);
-                }
-            }
-            // Without `dirs` held (see `register`).
-            if let Some(w) = state.watcher.as_mut() {
-                for p in &paths {
-                    let _ = w.unwatch(p);
-                }
-            }
+        if state.by_mailbox.contains_key(&key) {
+            // Kept for LINGER (and what the tracker knows with it).
+            state.lingering.insert(key, now_ms());
+        } else {
+            self.unwatch_now(&mut state, &key);
         }
     }
 }
@@ -357,6 +407,8 @@ async fn rescan(store: Weak<MaildirStore>) {
         let Some(s) = store.upgrade() else {
             return;
         };
+        let watcher = Arc::clone(&s);
+        let _ = tokio::task::spawn_blocking(move || watcher.watcher.retire_lingering()).await;
         for (account_key, mailbox) in s.local_hub().watched() {
             if let Some(account) = s.open_account_if_live(&account_key) {
                 match account.sync_changed(mailbox, false).await {
