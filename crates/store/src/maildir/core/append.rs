@@ -72,9 +72,15 @@ impl Core {
         }
         let flags = Flags(flags.0 & 31);
         let keywords = normalize_keywords(keywords);
-        let mut kf = KeywordFile::load(dir);
-        let letters = kf.assign(&keywords);
-        kf.save()?;
+        // Most messages come without keywords: no need to read the keyword file then.
+        let letters = if keywords.is_empty() {
+            String::new()
+        } else {
+            let mut kf = KeywordFile::load(dir);
+            let letters = kf.assign(&keywords);
+            kf.save()?;
+            letters
+        };
         let base = format!("{},U={uid},S={}", w.base, w.size);
         let name = FileName::render(&base, flags, &letters);
         let dst = dir.join("cur").join(&name);
