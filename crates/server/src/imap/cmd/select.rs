@@ -6,9 +6,7 @@ use crate::access::{self, Op};
 use crate::imap::session::Session;
 use crate::imap::view::Selected;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
-use mailroom_proto::imap::{Flag, Mailbox};
-
-const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
+use mailroom_proto::imap::Mailbox;
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> Reply {
     // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1). The previous
@@ -53,7 +51,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         .uids_from(snap.messages.rank(first_recent))
         .filter(|&u| u < snap.uid_next)
         .collect();
-    let sel = Selected {
+    let mut sel = Selected {
         account,
         rights,
         id: info.id,
@@ -64,59 +62,28 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         modseq: snap.highest_modseq,
         uid_validity: snap.uid_validity,
         uid_next: snap.uid_next,
+        keywords: Vec::new(),
         _watch: watch,
     };
-    let mut keywords: Vec<&str> = Vec::new();
+    // RFC 3501 7.2.6: FLAGS (and PERMANENTFLAGS) name every keyword in the mailbox.
+    let mut keywords: Vec<String> = Vec::new();
     for m in sel.msgs.iter() {
         for k in m.keywords {
             if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                keywords.push(k);
+                keywords.push(k.clone());
             }
         }
     }
-    let mut flags = SYSTEM_FLAGS.to_string();
-    for k in &keywords {
-        flags.push(' ');
-        flags.push_str(k);
-    }
+    sel.keywords = keywords;
     let lines = [
-        format!("FLAGS ({flags})"),
         format!("{} EXISTS", sel.msgs.len()),
         format!("{} RECENT", sel.recent.len()),
     ];
     let unseen = sel.first_unseen();
     let (validity, next, modseq) = (sel.uid_validity, sel.uid_next, sel.modseq);
-    drop(keywords);
+    sel.write_flags_lines(&mut s.out);
     s.untagged(&lines[0]);
-    let perm = if read_only {
-        ResponseCode::PermanentFlags {
-            flags: vec![],
-            new_keywords: false,
-        }
-    } else {
-        // RFC 4314 section 4 (SELECT): only the flags the rights let the user change.
-        let (seen, deleted, others) = access::allowed_flags(rights);
-        let mut flags = Vec::new();
-        if others {
-            flags.extend([Flag::Answered, Flag::Flagged]);
-        }
-        if deleted {
-            flags.push(Flag::Deleted);
-        }
-        if seen {
-            flags.push(Flag::Seen);
-        }
-        if others {
-            flags.push(Flag::Draft);
-        }
-        ResponseCode::PermanentFlags {
-            flags,
-            new_keywords: others,
-        }
-    };
-    s.line(None, Status::Ok, Some(&perm), "flags permitted");
     s.untagged(&lines[1]);
-    s.untagged(&lines[2]);
     if let Some(u) = unseen {
         s.line(
             None,

@@ -100,10 +100,17 @@ pub(crate) async fn run(
             }
         }
     }
+    let mut new_keywords = false;
     for m in changed {
         if let Some(i) = sel.index_of(m.uid) {
+            new_keywords |= sel.learn_keywords(&m.keywords);
             sel.msgs.set(i, m);
         }
+    }
+    // RFC 3501 7.2.6: a keyword new to the mailbox is announced (FLAGS, PERMANENTFLAGS)
+    // before the FETCH that shows it, and with .SILENT too (the flag list changed).
+    if new_keywords {
+        sel.write_flags_lines(&mut s.out);
     }
     if !silent {
         for &i in &idx {

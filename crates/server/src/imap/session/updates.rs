@@ -74,12 +74,15 @@ impl Session {
         let old_len = sel.msgs.len();
         let last = sel.msgs.last().map(|m| m.uid).unwrap_or(0);
         let mut flag_changes: Vec<Uid> = Vec::new();
+        let mut new_keywords = false;
         for m in ch.changed {
             if m.uid > sel.msgs.last().map(|m| m.uid).unwrap_or(0) {
                 if ch.expunged.binary_search(&m.uid).is_err() {
+                    new_keywords |= sel.learn_keywords(&m.keywords);
                     sel.msgs.push(m);
                 }
             } else if let Some(i) = sel.index_of(m.uid) {
+                new_keywords |= sel.learn_keywords(&m.keywords);
                 if let Some(cur) = sel.msgs.get(i) {
                     if cur.flags != m.flags || cur.keywords != m.keywords.as_slice() {
                         flag_changes.push(m.uid);
@@ -130,6 +133,11 @@ impl Session {
             }
             sel.msgs.retain(|u| gone.binary_search(&u).is_err());
             sel.recent.retain(|u| gone.binary_search(u).is_err());
+        }
+        // RFC 3501 7.2.6, 7.1: a keyword new to the client is announced with FLAGS and
+        // PERMANENTFLAGS before the EXISTS or FETCH that shows it.
+        if new_keywords {
+            sel.write_flags_lines(out);
         }
         if new_msgs {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.msgs.len()).as_bytes());
