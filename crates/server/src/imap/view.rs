@@ -38,6 +38,8 @@ pub(crate) struct Selected {
     /// keyword that appears on a message of the view and is not here is announced with
     /// a new `* FLAGS` and `* OK [PERMANENTFLAGS]` before any FETCH that shows it.
     pub keywords: Vec<String>,
+    /// `$Service` messages are left out of this view ([`crate::service`]).
+    pub hide_service: bool,
     /// Held while the mailbox is selected: the store watches a watched mailbox for
     /// outside changes (and then need not look for them at every SELECT and NOOP).
     pub _watch: Box<dyn MailboxWatch>,

@@ -25,6 +25,8 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).
+    "X-SERVICE",
 ];
 
 /// The capability list for the session's current state and connection.

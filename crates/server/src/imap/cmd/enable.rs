@@ -1,10 +1,27 @@
-//! ENABLE (RFC 5161): no extension here needs enabling, so `* ENABLED` lists none.
+//! ENABLE (RFC 5161): `X-SERVICE` turns on the service view (seed 001, I12: SELECT and
+//! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
+//! extension that needs enabling and is ignored. `* ENABLED` lists what this command
+//! enabled that was not enabled before (RFC 5161 3.2).
 
 use super::Reply;
 use crate::imap::session::Session;
 
+/// The ENABLE argument of the service view.
+pub(crate) const SERVICE_VIEW: &str = "X-SERVICE";
+
 pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
-    let _ = caps;
-    s.untagged("ENABLED");
+    let mut enabled: Vec<&str> = Vec::new();
+    for c in &caps {
+        if c.eq_ignore_ascii_case(SERVICE_VIEW) && !s.service_view {
+            s.service_view = true;
+            enabled.push(SERVICE_VIEW);
+        }
+    }
+    let mut line = String::from("ENABLED");
+    for e in enabled {
+        line.push(' ');
+        line.push_str(e);
+    }
+    s.untagged(&line);
     Reply::ok("ENABLE completed")
 }

@@ -15,6 +15,13 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
         return Reply::no(Some(ResponseCode::ReadOnly), "mailbox is read-only");
     }
     let subset: Option<Vec<u32>> = match &uids {
+        // Hidden `$Service` messages stay (I12).
+        None if sel.hide_service => {
+            match crate::service::expunge_subset(&*sel.account, sel.id).await {
+                Ok(s) => s,
+                Err(e) => return super::store_error(e),
+            }
+        }
         None => None,
         Some(set) => match sel.resolve(set, true) {
             Ok(ix) => Some(ix.iter().map(|&i| sel.uid_at(i)).collect()),
@@ -22,7 +29,11 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
         },
     };
     if subset.as_ref().is_some_and(|v| v.is_empty()) {
-        return Reply::ok("UID EXPUNGE completed (nothing to do)");
+        return if uids.is_some() {
+            Reply::ok("UID EXPUNGE completed (nothing to do)")
+        } else {
+            Reply::ok("EXPUNGE completed")
+        };
     }
     // RFC 4314 section 4 (EXPUNGE): without `e` nothing is removed and the answer is OK.
     if !sel.rights.contains(Rights::EXPUNGE) {

@@ -28,7 +28,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     if let Err(e) = account.sync(info.id).await {
         tracing::debug!(error = %e, "sync failed");
     }
-    let snap = match account.messages(info.id).await {
+    let mut snap = match account.messages(info.id).await {
         Ok(x) => x,
         Err(e) => return super::store_error(e),
     };
@@ -46,11 +46,17 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
             Err(e) => return super::store_error(e),
         }
     };
-    let recent: Vec<u32> = snap
+    let mut recent: Vec<u32> = snap
         .messages
         .uids_from(snap.messages.rank(first_recent))
         .filter(|&u| u < snap.uid_next)
         .collect();
+    // Seed 001 (I12): `$Service` messages are not in the view unless the session asked
+    // for the service view (`ENABLE X-SERVICE`).
+    let hide_service = !s.service_view;
+    if hide_service && crate::service::hide(&mut snap.messages) {
+        recent.retain(|&u| snap.messages.position(u).is_some());
+    }
     let mut sel = Selected {
         account,
         rights,
@@ -63,6 +69,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         uid_validity: snap.uid_validity,
         uid_next: snap.uid_next,
         keywords: Vec::new(),
+        hide_service,
         _watch: watch,
     };
     // RFC 3501 7.2.6: FLAGS (and PERMANENTFLAGS) name every keyword in the mailbox.

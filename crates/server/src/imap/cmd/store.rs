@@ -8,6 +8,7 @@ use crate::imap::view::write_flags;
 use mailroom_proto::imap::command::StoreMode;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::{Flag, SequenceSet};
+use crate::service::is_service;
 use mailroom_store::{FlagOp, Flags};
 
 pub(crate) async fn run(
@@ -69,6 +70,17 @@ pub(crate) async fn run(
     if uids.is_empty() {
         return Reply::ok("STORE completed");
     }
+    // The service view (I12): messages whose `$Service` this STORE removes reappear in
+    // every other view, under new UIDs (see `crate::service`).
+    let had_service: Vec<u32> = if sel.hide_service {
+        Vec::new()
+    } else {
+        idx.iter()
+            .filter_map(|&i| sel.msgs.get(i))
+            .filter(|m| is_service(m.keywords))
+            .map(|m| m.uid)
+            .collect()
+    };
     let mut changed = match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
         Ok(c) => c,
         Err(e) => return super::store_error(e),
@@ -124,6 +136,24 @@ pub(crate) async fn run(
                     .extend_from_slice(format!(" UID {}", m.uid).as_bytes());
             }
             s.out.extend_from_slice(b")\r\n");
+        }
+    }
+    let reappear: Vec<u32> = had_service
+        .into_iter()
+        .filter(|&u| {
+            sel.index_of(u)
+                .and_then(|i| sel.msgs.get(i))
+                .is_some_and(|m| !is_service(m.keywords))
+        })
+        .collect();
+    if !reappear.is_empty() {
+        // Copied within the mailbox, the originals expunged: this session sees the
+        // EXPUNGE and EXISTS at its next update, like every other one.
+        if let Err(e) = sel.account.copy(sel.id, &reappear, sel.id).await {
+            return super::store_error(e);
+        }
+        if let Err(e) = sel.account.expunge(sel.id, Some(&reappear), true).await {
+            return super::store_error(e);
         }
     }
     Reply::ok("STORE completed")

@@ -74,6 +74,9 @@ pub(crate) struct Session {
     /// CONDSTORE is on for the session: a CONDSTORE-enabling command ran (RFC 7162 3.1:
     /// `SELECT`/`EXAMINE (CONDSTORE)`, `STATUS (HIGHESTMODSEQ)`, `FETCH (MODSEQ)`).
     pub condstore: bool,
+    /// `ENABLE X-SERVICE` ran: SELECT and EXAMINE show `$Service` messages, STATUS counts
+    /// them ([`crate::service`]).
+    pub service_view: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -102,6 +105,7 @@ impl Session {
             auth_failures: 0,
             closing: false,
             condstore: false,
+            service_view: false,
             read_size: SMALL_READ,
             big_input: false,
         }

@@ -76,12 +76,21 @@ impl Session {
         let mut flag_changes: Vec<Uid> = Vec::new();
         let mut new_keywords = false;
         for m in ch.changed {
+            let hidden = sel.hide_service && crate::service::is_service(&m.keywords);
             if m.uid > sel.msgs.last().map(|m| m.uid).unwrap_or(0) {
-                if ch.expunged.binary_search(&m.uid).is_err() {
+                if ch.expunged.binary_search(&m.uid).is_err() && !hidden {
                     new_keywords |= sel.learn_keywords(&m.keywords);
                     sel.msgs.push(m);
                 }
             } else if let Some(i) = sel.index_of(m.uid) {
+                if hidden {
+                    // Given `$Service`: it leaves the view as an expunge would (I12).
+                    if let Err(g) = sel.gone.binary_search(&m.uid) {
+                        sel.gone.insert(g, m.uid);
+                    }
+                    sel.msgs.set(i, m);
+                    continue;
+                }
                 new_keywords |= sel.learn_keywords(&m.keywords);
                 if let Some(cur) = sel.msgs.get(i) {
                     if cur.flags != m.flags || cur.keywords != m.keywords.as_slice() {
