@@ -25,6 +25,7 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "CONDSTORE",
     // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).
     "X-SERVICE",
 ];

@@ -1,4 +1,5 @@
-//! ENABLE (RFC 5161): `X-SERVICE` turns on the service view (seed 001, I12: SELECT and
+//! ENABLE (RFC 5161): `CONDSTORE` (RFC 7162 3.1: MODSEQ in every untagged FETCH,
+//! HIGHESTMODSEQ at SELECT), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
 //! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
 //! extension that needs enabling and is ignored. `* ENABLED` lists what this command
 //! enabled that was not enabled before (RFC 5161 3.2).
@@ -11,10 +12,15 @@ pub(crate) const SERVICE_VIEW: &str = "X-SERVICE";
 
 pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
     let mut enabled: Vec<&str> = Vec::new();
+    let mut condstore = false;
     for c in &caps {
         if c.eq_ignore_ascii_case(SERVICE_VIEW) && !s.service_view {
             s.service_view = true;
             enabled.push(SERVICE_VIEW);
+        } else if c.eq_ignore_ascii_case("CONDSTORE") && !s.condstore && !condstore {
+            // RFC 7162 3.1: ENABLE CONDSTORE is a CONDSTORE enabling command.
+            condstore = true;
+            enabled.push("CONDSTORE");
         }
     }
     let mut line = String::from("ENABLED");
@@ -23,5 +29,8 @@ pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
         line.push_str(e);
     }
     s.untagged(&line);
+    if condstore {
+        s.enable_condstore();
+    }
     Reply::ok("ENABLE completed")
 }

@@ -18,16 +18,25 @@ pub(crate) async fn run(
     uid: bool,
     set: SequenceSet,
     mut attrs: Vec<FetchAttribute>,
+    changed_since: Option<u64>,
 ) -> Reply {
     let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
-    let idx = match sel.resolve(&set, uid) {
+    let mut idx = match sel.resolve(&set, uid) {
         Ok(i) => i,
         Err(e) => return Reply::bad(&e),
     };
     if uid && !attrs.contains(&FetchAttribute::Uid) {
         attrs.insert(0, FetchAttribute::Uid);
+    }
+    // RFC 7162 3.1.4.1: CHANGEDSINCE keeps the messages whose modseq is above it and
+    // implies the MODSEQ item.
+    if let Some(since) = changed_since {
+        idx.retain(|&i| sel.msgs.get(i).is_some_and(|m| m.modseq > since));
+        if !attrs.contains(&FetchAttribute::ModSeq) {
+            attrs.push(FetchAttribute::ModSeq);
+        }
     }
     let mut seen_now: Vec<u32> = Vec::new();
     // RFC 4314 section 4 (FETCH): without `s` the implicit `\Seen` is not set.
@@ -56,12 +65,22 @@ pub(crate) async fn run(
             }
         }
     }
-    let with_flags: Option<Vec<FetchAttribute>> =
-        (!seen_now.is_empty() && !attrs.contains(&FetchAttribute::Flags)).then(|| {
-            let mut a = attrs.clone();
+    // The FETCH of a message whose `\Seen` it set carries FLAGS, and once CONDSTORE is
+    // on MODSEQ (RFC 7162 3.1; 3.2.4 with QRESYNC, where UID FETCH has UID already).
+    let condstore = s.condstore;
+    let missing = |a: &FetchAttribute| !attrs.contains(a);
+    let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
+        && (missing(&FetchAttribute::Flags) || (condstore && missing(&FetchAttribute::ModSeq))))
+    .then(|| {
+        let mut a = attrs.clone();
+        if missing(&FetchAttribute::Flags) {
             a.push(FetchAttribute::Flags);
-            a
-        });
+        }
+        if condstore && missing(&FetchAttribute::ModSeq) {
+            a.push(FetchAttribute::ModSeq);
+        }
+        a
+    });
     seen_now.sort_unstable();
     for i in idx {
         let Some(sel) = s.selected.as_ref() else {

@@ -249,7 +249,9 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::List(l) => Box::pin(list::run(s, l)).await,
         B::Lsub { reference, pattern } => Box::pin(list::lsub(s, reference, pattern)).await,
         B::Status { mailbox, items } => {
-            s.condstore |= items.contains(&StatusItem::HighestModSeq);
+            if items.contains(&StatusItem::HighestModSeq) {
+                s.enable_condstore();
+            }
             Box::pin(status::run(s, mailbox, items)).await
         }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
@@ -257,15 +259,22 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
-        B::Search(q) => Box::pin(search::run(s, &tag, q)).await,
+        B::Search(q) => {
+            if search::uses_modseq(&q.criteria) {
+                s.enable_condstore();
+            }
+            Box::pin(search::run(s, &tag, q)).await
+        }
         B::Fetch {
             uid,
             set,
             attributes,
-            ..
+            changed_since,
         } => {
-            s.condstore |= attributes.contains(&FetchAttribute::ModSeq);
-            Box::pin(fetch::run(s, uid, set, attributes)).await
+            if attributes.contains(&FetchAttribute::ModSeq) || changed_since.is_some() {
+                s.enable_condstore();
+            }
+            Box::pin(fetch::run(s, uid, set, attributes, changed_since)).await
         }
         B::Store {
             uid,
@@ -276,9 +285,17 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             unchanged_since,
         } => {
             if unchanged_since.is_some() {
-                return Reply::bad("UNCHANGEDSINCE needs CONDSTORE, which is not supported");
+                s.enable_condstore();
             }
-            Box::pin(store::run(s, uid, set, mode, silent, flags)).await
+            let req = store::Request {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            };
+            Box::pin(store::run(s, req)).await
         }
         B::Copy { uid, set, mailbox } => Box::pin(copy::run(s, uid, set, mailbox)).await,
         B::Move { uid, set, mailbox } => Box::pin(r#move::run(s, uid, set, mailbox)).await,

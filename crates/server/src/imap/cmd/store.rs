@@ -1,5 +1,9 @@
 //! STORE and UID STORE (RFC 3501 6.4.6): `FLAGS`, `+FLAGS`, `-FLAGS`, `.SILENT`; the
-//! untagged FETCH carries FLAGS (and UID for UID STORE). Nothing changes under EXAMINE.
+//! untagged FETCH carries FLAGS (and UID for UID STORE, MODSEQ once CONDSTORE is on).
+//! Nothing changes under EXAMINE. `(UNCHANGEDSINCE n)` (RFC 7162 3.1.3) changes only the
+//! messages not changed since modseq n, tested and changed atomically by the store; the
+//! others are named in `[MODIFIED set]`, and every message that passed gets a FETCH with
+//! its MODSEQ, `.SILENT` or not.
 
 use super::Reply;
 use crate::access;
@@ -7,18 +11,29 @@ use crate::imap::session::Session;
 use crate::imap::view::write_flags;
 use mailroom_proto::imap::command::StoreMode;
 use mailroom_proto::imap::encode::ResponseCode;
-use mailroom_proto::imap::{Flag, SequenceSet};
 use crate::service::is_service;
-use mailroom_store::{FlagOp, Flags};
+use mailroom_proto::imap::{Flag, SequenceSet};
+use mailroom_store::{FlagOp, Flags, ModSeq};
 
-pub(crate) async fn run(
-    s: &mut Session,
-    uid: bool,
-    set: SequenceSet,
-    mode: StoreMode,
-    silent: bool,
-    flags: Vec<Flag>,
-) -> Reply {
+/// One STORE command.
+pub(crate) struct Request {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub mode: StoreMode,
+    pub silent: bool,
+    pub flags: Vec<Flag>,
+    pub unchanged_since: Option<ModSeq>,
+}
+
+pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
+    let Request {
+        uid,
+        set,
+        mode,
+        silent,
+        flags,
+        unchanged_since,
+    } = req;
     let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
@@ -81,9 +96,28 @@ pub(crate) async fn run(
             .map(|m| m.uid)
             .collect()
     };
-    let mut changed = match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
-        Ok(c) => c,
-        Err(e) => return super::store_error(e),
+    let (mut changed, failed) = match unchanged_since {
+        None => match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
+            Ok(c) => (c, Vec::new()),
+            Err(e) => return super::store_error(e),
+        },
+        Some(since) => match sel
+            .account
+            .store_flags_unchanged_since(sel.id, &uids, op, f, &kw, since)
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => return super::store_error(e),
+        },
+    };
+    // What failed UNCHANGEDSINCE is left alone by the rest of the command.
+    let (idx, uids): (Vec<usize>, Vec<u32>) = if failed.is_empty() {
+        (idx, uids)
+    } else {
+        idx.into_iter()
+            .zip(uids)
+            .filter(|(_, u)| failed.binary_search(u).is_err())
+            .unzip()
     };
     if mode == StoreMode::Replace && !full {
         // A partial replace: clear the permitted flags (and, with `w`, keywords) that
@@ -101,7 +135,7 @@ pub(crate) async fn run(
                 }
             }
         }
-        if !clear.is_empty() || !clear_kw.is_empty() {
+        if !uids.is_empty() && (!clear.is_empty() || !clear_kw.is_empty()) {
             match sel
                 .account
                 .store_flags(sel.id, &uids, FlagOp::Remove, clear, &clear_kw)
@@ -124,18 +158,27 @@ pub(crate) async fn run(
     if new_keywords {
         sel.write_flags_lines(&mut s.out);
     }
-    if !silent {
+    // RFC 7162 3.1.3: with UNCHANGEDSINCE every message that passed gets a FETCH with
+    // its MODSEQ, even with .SILENT; MODSEQ is in every FETCH once CONDSTORE is on.
+    let with_modseq = s.condstore;
+    if !silent || unchanged_since.is_some() {
         for &i in &idx {
             let Some(m) = sel.msgs.get(i) else { continue };
             let recent = sel.is_recent(m.uid);
-            s.out
-                .extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
-            write_flags(&mut s.out, m, recent);
-            if uid {
-                s.out
-                    .extend_from_slice(format!(" UID {}", m.uid).as_bytes());
+            let mut items: Vec<String> = Vec::new();
+            if !silent {
+                let mut f = Vec::new();
+                write_flags(&mut f, m, recent);
+                items.push(format!("FLAGS {}", String::from_utf8_lossy(&f)));
             }
-            s.out.extend_from_slice(b")\r\n");
+            if uid {
+                items.push(format!("UID {}", m.uid));
+            }
+            if with_modseq {
+                items.push(format!("MODSEQ ({})", m.modseq));
+            }
+            s.out
+                .extend_from_slice(format!("* {} FETCH ({})\r\n", i + 1, items.join(" ")).as_bytes());
         }
     }
     let reappear: Vec<u32> = had_service
@@ -155,6 +198,21 @@ pub(crate) async fn run(
         if let Err(e) = sel.account.expunge(sel.id, Some(&reappear), true).await {
             return super::store_error(e);
         }
+    }
+    if !failed.is_empty() {
+        // RFC 7162 3.1.3: sequence numbers for STORE, UIDs for UID STORE.
+        let set: Vec<u32> = if uid {
+            failed
+        } else {
+            failed
+                .iter()
+                .filter_map(|&u| sel.index_of(u).map(|i| i as u32 + 1))
+                .collect()
+        };
+        return Reply::ok_code(
+            ResponseCode::Modified(set),
+            "conditional STORE completed, some messages were modified meanwhile",
+        );
     }
     Reply::ok("STORE completed")
 }

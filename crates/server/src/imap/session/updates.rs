@@ -32,6 +32,20 @@ impl Session {
         }
     }
 
+    /// A CONDSTORE enabling command ran (RFC 7162 3.1): from now on untagged FETCH
+    /// responses carry MODSEQ; the first one with a mailbox selected sends its
+    /// HIGHESTMODSEQ.
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            let code = ResponseCode::HighestModSeq(sel.modseq);
+            self.line(None, Status::Ok, Some(&code), "highest modseq");
+        }
+    }
+
     /// Brings the view up to date with the store and writes the untagged updates:
     /// `EXPUNGE` (only when `allow_expunge`), `EXISTS`, `RECENT`, and `FETCH (FLAGS)` for
     /// flag changes made elsewhere (RFC 3501 5.2, 7.4.1).
@@ -132,6 +146,7 @@ impl Session {
                 Err(e) => tracing::warn!(error = %e, "claim_recent failed"),
             }
         }
+        let condstore = self.condstore;
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
@@ -161,6 +176,10 @@ impl Session {
                 if let Some(m) = sel.msgs.get(i) {
                     out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
                     write_flags(out, m, recent);
+                    // RFC 7162 3.1: MODSEQ in every untagged FETCH once enabled.
+                    if condstore {
+                        out.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+                    }
                     out.extend_from_slice(b")\r\n");
                 }
             }
