@@ -14,6 +14,11 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     // the store's watch on it (and what it knows about outside changes).
     let previous = s.selected.take();
     s.reg.set_state("authenticated");
+    // RFC 7162 3.2.11: a server that advertises CONDSTORE marks the implicit close of
+    // the selected mailbox, whether or not CONDSTORE is enabled.
+    if previous.is_some() {
+        s.line(None, Status::Ok, Some(&ResponseCode::Closed), "previous mailbox closed");
+    }
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
