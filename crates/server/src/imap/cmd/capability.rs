@@ -26,6 +26,7 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
     "CONDSTORE",
+    "QRESYNC",
     // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).
     "X-SERVICE",
 ];

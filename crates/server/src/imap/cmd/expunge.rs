@@ -41,6 +41,16 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
     }
     match sel.account.expunge(sel.id, subset.as_deref(), false).await {
         Ok(gone) => {
+            // RFC 7162 3.2.7, 3.2.8: once QRESYNC is on, the tagged OK of an EXPUNGE
+            // that removed something carries the mailbox's new HIGHESTMODSEQ.
+            let code = if s.qresync && !gone.is_empty() {
+                match sel.account.status(sel.id).await {
+                    Ok(st) => Some(ResponseCode::HighestModSeq(st.highest_modseq)),
+                    Err(e) => return super::store_error(e),
+                }
+            } else {
+                None
+            };
             for u in gone {
                 if sel.index_of(u).is_some() {
                     if let Err(i) = sel.gone.binary_search(&u) {
@@ -48,7 +58,10 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
                     }
                 }
             }
-            Reply::ok("EXPUNGE completed")
+            match code {
+                Some(c) => Reply::ok_code(c, "EXPUNGE completed"),
+                None => Reply::ok("EXPUNGE completed"),
+            }
         }
         Err(e) => super::store_error(e),
     }

@@ -206,6 +206,7 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
 /// state, SEARCH, APPEND, ...) must not size it.
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
     use CommandBody as B;
+    let kind = cmd.kind();
     let tag = cmd.tag;
     if let Some(why) = cmd.body.invalid_mailbox() {
         // A valid astring that is not valid modified UTF-7 names no mailbox: no syntax
@@ -230,13 +231,23 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             initial_response,
         } => Box::pin(authenticate::run(s, mechanism, initial_response)).await,
         B::Login { username, password } => Box::pin(login::run(s, username, password)).await,
-        B::Select { mailbox, condstore } => {
-            s.condstore |= condstore;
-            Box::pin(select::run(s, mailbox, false)).await
+        B::Select {
+            mailbox,
+            condstore,
+            qresync,
         }
-        B::Examine { mailbox, condstore } => {
+        | B::Examine {
+            mailbox,
+            condstore,
+            qresync,
+        } => {
+            // RFC 7162 3.2.5: the QRESYNC parameter only after ENABLE QRESYNC.
+            if qresync.is_some() && !s.qresync {
+                return Reply::bad("QRESYNC parameter without ENABLE QRESYNC");
+            }
             s.condstore |= condstore;
-            Box::pin(select::run(s, mailbox, true)).await
+            let read_only = kind == mailroom_proto::imap::CommandKind::Examine;
+            Box::pin(select::run(s, mailbox, read_only, qresync)).await
         }
         B::Create {
             mailbox,
@@ -270,11 +281,17 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             set,
             attributes,
             changed_since,
+            vanished,
         } => {
             if attributes.contains(&FetchAttribute::ModSeq) || changed_since.is_some() {
                 s.enable_condstore();
             }
-            Box::pin(fetch::run(s, uid, set, attributes, changed_since)).await
+            // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
+            if vanished && !s.qresync {
+                return Reply::bad("VANISHED without ENABLE QRESYNC");
+            }
+            let changed = changed_since.map(|since| (since, vanished));
+            Box::pin(fetch::run(s, uid, set, attributes, changed)).await
         }
         B::Store {
             uid,

@@ -4,11 +4,18 @@
 use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
-use crate::imap::view::Selected;
+use crate::imap::view::{write_flags, Selected};
 use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::command::QResync;
+use mailroom_proto::imap::encode::compress_set;
 use mailroom_proto::imap::Mailbox;
 
-pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> Reply {
+pub(crate) async fn run(
+    s: &mut Session,
+    mailbox: Mailbox,
+    read_only: bool,
+    qresync: Option<QResync>,
+) -> Reply {
     // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1). The previous
     // selection lives until the new watch exists: selecting the same mailbox again keeps
     // the store's watch on it (and what it knows about outside changes).
@@ -126,6 +133,11 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
             "highest modseq",
         );
     }
+    if let Some(q) = qresync.filter(|q| q.uid_validity == validity) {
+        if let Err(e) = resync(s, &sel, &q).await {
+            return super::store_error(e);
+        }
+    }
     s.selected = Some(sel);
     s.reg.set_state("selected");
     if read_only {
@@ -133,6 +145,46 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     } else {
         Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
     }
+}
+
+/// RFC 7162 3.2.5.1: what changed since the client's modseq, for a SELECT with the
+/// QRESYNC parameter whose UIDVALIDITY matches: `* VANISHED (EARLIER)` with the UIDs
+/// expunged since (only those in known-uids, when given), then a FETCH with UID, FLAGS
+/// and MODSEQ for every message of the view changed since. The expunges come from the
+/// store's tombstones, which are exact: seq-match-data is not needed and is not used.
+/// A message hidden as `$Service` since then is reported as vanished (I12).
+async fn resync(
+    s: &mut Session,
+    sel: &Selected,
+    q: &QResync,
+) -> Result<(), mailroom_store::StoreError> {
+    let ch = sel.account.changes_since(sel.id, q.modseq).await?;
+    let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, u32::MAX));
+    let mut gone: Vec<u32> = ch.expunged.iter().copied().filter(|&u| known(u)).collect();
+    gone.extend(
+        ch.changed
+            .iter()
+            .filter(|m| sel.index_of(m.uid).is_none() && known(m.uid))
+            .map(|m| m.uid),
+    );
+    gone.sort_unstable();
+    gone.dedup();
+    if !gone.is_empty() {
+        s.out.extend_from_slice(
+            format!("* VANISHED (EARLIER) {}\r\n", compress_set(&gone)).as_bytes(),
+        );
+    }
+    for m in &ch.changed {
+        let Some(i) = sel.index_of(m.uid) else {
+            continue;
+        };
+        let Some(cur) = sel.msgs.get(i) else { continue };
+        s.out.extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        write_flags(&mut s.out, cur, sel.is_recent(cur.uid));
+        s.out
+            .extend_from_slice(format!(" MODSEQ ({}))\r\n", cur.modseq).as_bytes());
+    }
+    Ok(())
 }
 
 /// The lowest UID of the newest `unclaimed` messages (the `\Recent` messages no session

@@ -161,6 +161,7 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
     // RFC 7162 3.1.3: with UNCHANGEDSINCE every message that passed gets a FETCH with
     // its MODSEQ, even with .SILENT; MODSEQ is in every FETCH once CONDSTORE is on.
     let with_modseq = s.condstore;
+    let with_uid = s.qresync;
     if !silent || unchanged_since.is_some() {
         for &i in &idx {
             let Some(m) = sel.msgs.get(i) else { continue };
@@ -171,7 +172,8 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
                 write_flags(&mut f, m, recent);
                 items.push(format!("FLAGS {}", String::from_utf8_lossy(&f)));
             }
-            if uid {
+            // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
+            if uid || with_uid {
                 items.push(format!("UID {}", m.uid));
             }
             if with_modseq {

@@ -77,6 +77,9 @@ pub(crate) struct Session {
     /// `ENABLE X-SERVICE` ran: SELECT and EXAMINE show `$Service` messages, STATUS counts
     /// them ([`crate::service`]).
     pub service_view: bool,
+    /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
+    /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
+    pub qresync: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -106,6 +109,7 @@ impl Session {
             closing: false,
             condstore: false,
             service_view: false,
+            qresync: false,
             read_size: SMALL_READ,
             big_input: false,
         }

@@ -4,7 +4,7 @@
 use super::Session;
 use crate::imap::view::write_flags;
 use mailroom_directory::AccountInfo;
-use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::encode::{compress_set, ResponseCode, Status};
 use mailroom_store::{StoreError, Uid};
 
 impl Session {
@@ -147,13 +147,29 @@ impl Session {
             }
         }
         let condstore = self.condstore;
+        let qresync = self.qresync;
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
-            let mut seqs: Vec<usize> = gone.iter().filter_map(|u| sel.index_of(*u)).collect();
-            seqs.sort_unstable();
-            for &i in seqs.iter().rev() {
-                out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+            if qresync {
+                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
+                let uids: Vec<Uid> = gone
+                    .iter()
+                    .copied()
+                    .filter(|u| sel.index_of(*u).is_some())
+                    .collect();
+                if !uids.is_empty() {
+                    out.extend_from_slice(
+                        format!("* VANISHED {}\r\n", compress_set(&uids)).as_bytes(),
+                    );
+                }
+            } else {
+                let mut seqs: Vec<usize> =
+                    gone.iter().filter_map(|u| sel.index_of(*u)).collect();
+                seqs.sort_unstable();
+                for &i in seqs.iter().rev() {
+                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                }
             }
             sel.msgs.retain(|u| gone.binary_search(&u).is_err());
             sel.recent.retain(|u| gone.binary_search(u).is_err());
@@ -174,7 +190,12 @@ impl Session {
             if let Some(i) = sel.index_of(u) {
                 let recent = sel.is_recent(u);
                 if let Some(m) = sel.msgs.get(i) {
-                    out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
+                    out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
+                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
+                    if qresync {
+                        out.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    out.extend_from_slice(b"FLAGS ");
                     write_flags(out, m, recent);
                     // RFC 7162 3.1: MODSEQ in every untagged FETCH once enabled.
                     if condstore {
