@@ -283,12 +283,12 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             changed_since,
             vanished,
         } => {
-            if attributes.contains(&FetchAttribute::ModSeq) || changed_since.is_some() {
-                s.enable_condstore();
-            }
             // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
             if vanished && !s.qresync {
                 return Reply::bad("VANISHED without ENABLE QRESYNC");
+            }
+            if attributes.contains(&FetchAttribute::ModSeq) || changed_since.is_some() {
+                s.enable_condstore();
             }
             let changed = changed_since.map(|since| (since, vanished));
             Box::pin(fetch::run(s, uid, set, attributes, changed)).await
