@@ -466,7 +466,11 @@ fn qresync_parameters() {
     assert!(only_match.known_uids.is_none() && only_match.seq_match.is_some());
     assert!(matches!(
         ok("a UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)"),
-        CommandBody::Fetch { vanished: true, changed_since: Some(12345), .. }
+        CommandBody::Fetch {
+            vanished: true,
+            changed_since: Some(12345),
+            ..
+        }
     ));
     for line in [
         &b"a SELECT INBOX (QRESYNC (0 2))"[..],

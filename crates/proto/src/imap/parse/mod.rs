@@ -789,9 +789,7 @@ impl<'a> Cursor<'a> {
                 match w.as_str() {
                     "CONDSTORE" if condstore => return Err("duplicate CONDSTORE".to_owned()),
                     "CONDSTORE" => condstore = true,
-                    "QRESYNC" if qresync.is_some() => {
-                        return Err("duplicate QRESYNC".to_owned())
-                    }
+                    "QRESYNC" if qresync.is_some() => return Err("duplicate QRESYNC".to_owned()),
                     "QRESYNC" => {
                         self.sp()?;
                         qresync = Some(self.qresync()?);

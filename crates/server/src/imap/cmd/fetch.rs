@@ -47,7 +47,9 @@ pub(crate) async fn run(
                 Ok(c) => c,
                 Err(e) => return super::store_error(e),
             };
-            let largest = sel.uid_at(sel.msgs.len().saturating_sub(1)).max(sel.uid_next.saturating_sub(1));
+            let largest = sel
+                .uid_at(sel.msgs.len().saturating_sub(1))
+                .max(sel.uid_next.saturating_sub(1));
             let gone: Vec<u32> = ch
                 .expunged
                 .iter()

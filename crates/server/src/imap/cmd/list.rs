@@ -219,7 +219,9 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if !l.returns.vendor.is_empty() {
             // Seed 001: `\UNSEEN(14)`-style attributes.
             if let Some((account, id)) = &src {
-                if let Ok(vals) = super::status::values(account, *id, &l.returns.vendor, hide_service).await {
+                if let Ok(vals) =
+                    super::status::values(account, *id, &l.returns.vendor, hide_service).await
+                {
                     for (item, v) in vals {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
@@ -260,7 +262,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                     hide_service,
                 )
                 .await
-                    .is_ok()
+                .is_ok()
                 {
                     out.extend_from_slice(&st);
                 }

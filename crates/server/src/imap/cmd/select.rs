@@ -5,9 +5,9 @@ use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
 use crate::imap::view::{write_flags, Selected};
-use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::command::QResync;
 use mailroom_proto::imap::encode::compress_set;
+use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::Mailbox;
 
 pub(crate) async fn run(
@@ -24,7 +24,12 @@ pub(crate) async fn run(
     // RFC 7162 3.2.11: a server that advertises CONDSTORE marks the implicit close of
     // the selected mailbox, whether or not CONDSTORE is enabled.
     if previous.is_some() {
-        s.line(None, Status::Ok, Some(&ResponseCode::Closed), "previous mailbox closed");
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::Closed),
+            "previous mailbox closed",
+        );
     }
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
@@ -159,7 +164,11 @@ async fn resync(
     q: &QResync,
 ) -> Result<(), mailroom_store::StoreError> {
     let ch = sel.account.changes_since(sel.id, q.modseq).await?;
-    let known = |u: u32| q.known_uids.as_ref().is_none_or(|k| k.contains(u, u32::MAX));
+    let known = |u: u32| {
+        q.known_uids
+            .as_ref()
+            .is_none_or(|k| k.contains(u, u32::MAX))
+    };
     let mut gone: Vec<u32> = ch.expunged.iter().copied().filter(|&u| known(u)).collect();
     gone.extend(
         ch.changed
@@ -179,7 +188,8 @@ async fn resync(
             continue;
         };
         let Some(cur) = sel.msgs.get(i) else { continue };
-        s.out.extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        s.out
+            .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
         write_flags(&mut s.out, cur, sel.is_recent(cur.uid));
         s.out
             .extend_from_slice(format!(" MODSEQ ({}))\r\n", cur.modseq).as_bytes());

@@ -138,7 +138,8 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
         &items,
         !s.service_view,
     )
-    .await {
+    .await
+    {
         return super::store_error(e);
     }
     s.out.extend_from_slice(&out);

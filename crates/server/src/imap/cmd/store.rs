@@ -9,9 +9,9 @@ use super::Reply;
 use crate::access;
 use crate::imap::session::Session;
 use crate::imap::view::write_flags;
+use crate::service::is_service;
 use mailroom_proto::imap::command::StoreMode;
 use mailroom_proto::imap::encode::ResponseCode;
-use crate::service::is_service;
 use mailroom_proto::imap::{Flag, SequenceSet};
 use mailroom_store::{FlagOp, Flags, ModSeq};
 
@@ -179,8 +179,9 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
             if with_modseq {
                 items.push(format!("MODSEQ ({})", m.modseq));
             }
-            s.out
-                .extend_from_slice(format!("* {} FETCH ({})\r\n", i + 1, items.join(" ")).as_bytes());
+            s.out.extend_from_slice(
+                format!("* {} FETCH ({})\r\n", i + 1, items.join(" ")).as_bytes(),
+            );
         }
     }
     let reappear: Vec<u32> = had_service

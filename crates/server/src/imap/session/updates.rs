@@ -164,8 +164,7 @@ impl Session {
                     );
                 }
             } else {
-                let mut seqs: Vec<usize> =
-                    gone.iter().filter_map(|u| sel.index_of(*u)).collect();
+                let mut seqs: Vec<usize> = gone.iter().filter_map(|u| sel.index_of(*u)).collect();
                 seqs.sort_unstable();
                 for &i in seqs.iter().rev() {
                     out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
