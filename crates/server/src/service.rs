@@ -7,7 +7,7 @@
 //! session that sent `ENABLE X-SERVICE` (advertised as `X-SERVICE`) before SELECT or
 //! EXAMINE. There `$Service` is a keyword like any other; removing it with STORE makes
 //! the message reappear in every other view. A message that reappears is given a new UID
-//! (copied within the mailbox, the original expunged): RFC 3501 2.3.1.1 requires a
+//! (moved within the mailbox, the original expunged): RFC 3501 2.3.1.1 requires a
 //! message added to a view to have a UID above every UID the client has seen, and a
 //! client that fetched `UID n:*` must find it.
 //!

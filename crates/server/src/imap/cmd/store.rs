@@ -193,12 +193,10 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
         })
         .collect();
     if !reappear.is_empty() {
-        // Copied within the mailbox, the originals expunged: this session sees the
-        // EXPUNGE and EXISTS at its next update, like every other one.
-        if let Err(e) = sel.account.copy(sel.id, &reappear, sel.id).await {
-            return super::store_error(e);
-        }
-        if let Err(e) = sel.account.expunge(sel.id, Some(&reappear), true).await {
+        // Moved within the mailbox (one store transaction: new UIDs, the originals
+        // expunged): this session sees the EXPUNGE and EXISTS at its next update, like
+        // every other one.
+        if let Err(e) = sel.account.move_messages(sel.id, &reappear, sel.id).await {
             return super::store_error(e);
         }
     }
