@@ -170,10 +170,18 @@ async fn resync(
             .is_none_or(|k| k.contains(u, u32::MAX))
     };
     let mut gone: Vec<u32> = ch.expunged.iter().copied().filter(|&u| known(u)).collect();
+    // Hidden as `$Service` since then: gone from this view (not a message that arrived
+    // after the view's snapshot, which the next update announces).
     gone.extend(
         ch.changed
             .iter()
-            .filter(|m| sel.index_of(m.uid).is_none() && known(m.uid))
+            .filter(|m| {
+                sel.hide_service
+                    && crate::service::is_service(&m.keywords)
+                    && m.uid < sel.uid_next
+                    && sel.index_of(m.uid).is_none()
+                    && known(m.uid)
+            })
             .map(|m| m.uid),
     );
     gone.sort_unstable();

@@ -146,6 +146,8 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
             }
         }
     }
+    let mut changed_uids: Vec<u32> = changed.iter().map(|m| m.uid).collect();
+    changed_uids.sort_unstable();
     let mut new_keywords = false;
     for m in changed {
         if let Some(i) = sel.index_of(m.uid) {
@@ -159,12 +161,16 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
         sel.write_flags_lines(&mut s.out);
     }
     // RFC 7162 3.1.3: with UNCHANGEDSINCE every message that passed gets a FETCH with
-    // its MODSEQ, even with .SILENT; MODSEQ is in every FETCH once CONDSTORE is on.
+    // its MODSEQ, even with .SILENT; MODSEQ is in every FETCH once CONDSTORE is on, and
+    // a .SILENT STORE then still reports the new MODSEQ of what it changed (example 14).
     let with_modseq = s.condstore;
     let with_uid = s.qresync;
-    if !silent || unchanged_since.is_some() {
+    if !silent || unchanged_since.is_some() || with_modseq {
         for &i in &idx {
             let Some(m) = sel.msgs.get(i) else { continue };
+            if silent && unchanged_since.is_none() && changed_uids.binary_search(&m.uid).is_err() {
+                continue;
+            }
             let recent = sel.is_recent(m.uid);
             let mut items: Vec<String> = Vec::new();
             if !silent {
