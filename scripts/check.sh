@@ -2,7 +2,9 @@
 # Runs every test and check that CI runs: rustfmt, clippy (warnings denied), the unit,
 # transcript and integration tests, and the real-client acceptance kit
 # (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
-# fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh).
+# fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
+# resynchronisation with Python imapclient (scripts/qresync-client.sh) runs even without
+# the kit.
 #
 # Usage: scripts/check.sh            everything
 #        CHECK_SKIP_KIT=1 scripts/check.sh   everything but the client kit
@@ -41,6 +43,9 @@ cargo test --workspace --locked
 
 step "crash soak: SIGKILL during concurrent LMTP, APPEND, COPY, MOVE, STORE, EXPUNGE, POP3 DELE"
 scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
+
+step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
+scripts/qresync-client.sh
 
 if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then
     echo "client kit skipped (CHECK_SKIP_KIT=1)"

@@ -22,8 +22,9 @@ fn refused_by_design(msg: &str) -> bool {
         "UTF-7",           // mailbox names must be valid modified UTF-7
         "not valid UTF-8", // user names, identifiers
         "too many ID fields",
-        "unknown SELECT parameter", // QRESYNC is not offered
-        "VANISHED",
+        "unknown SELECT parameter", // only CONDSTORE and QRESYNC
+        "* is not allowed",         // RFC 7162 known-uids and seq-match: "*" is not allowed
+        "VANISHED",                 // only with UID FETCH and CHANGEDSINCE (RFC 7162 3.2.6)
         "too many search keys",
         "nested too deep",
         "number out of range", // mod-sequence-value and number64 are 63-bit (RFC 7162, 9208)

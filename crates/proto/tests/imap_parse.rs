@@ -434,3 +434,56 @@ fn acl_and_quota_arguments() {
         assert_eq!(tag.as_deref(), Some("a"));
     }
 }
+
+/// RFC 7162 3.2.5 and 3.2.6: the QRESYNC SELECT parameter (the RFC's examples) and the
+/// VANISHED UID FETCH modifier; what the grammar refuses.
+#[test]
+fn qresync_parameters() {
+    use mailroom_proto::imap::command::QResync;
+    let q = |line: &str| match ok(line) {
+        CommandBody::Select { qresync, .. } | CommandBody::Examine { qresync, .. } => qresync,
+        other => panic!("{other:?}"),
+    };
+    let full = q("A02 SELECT INBOX (QRESYNC (67890007 20050715194045000 41,43:211,214:541))")
+        .expect("qresync");
+    assert_eq!(full.uid_validity, 67890007);
+    assert_eq!(full.modseq, 20050715194045000);
+    assert_eq!(
+        full.known_uids.map(|s| s.to_string()).as_deref(),
+        Some("41,43:211,214:541")
+    );
+    assert_eq!(full.seq_match, None);
+    let QResync { seq_match, .. } = q(
+        "B04 SELECT INBOX (QRESYNC (67890007 90060115194045000 1:29997 (5000,7500,9000,9990:9999 15000,22500,27000,29970,29973,29976,29979,29982,29985,29988,29991,29994,29997)))",
+    )
+    .expect("qresync");
+    let (seqs, uids) = seq_match.expect("seq-match");
+    assert_eq!(seqs.to_string(), "5000,7500,9000,9990:9999");
+    assert!(uids.to_string().starts_with("15000,22500"));
+    let short = q("a EXAMINE INBOX (QRESYNC (1 2))").expect("qresync");
+    assert_eq!((short.known_uids, short.seq_match), (None, None));
+    let only_match = q("a SELECT INBOX (QRESYNC (1 2 (1:2 5,7)) CONDSTORE)").expect("qresync");
+    assert!(only_match.known_uids.is_none() && only_match.seq_match.is_some());
+    assert!(matches!(
+        ok("a UID FETCH 300:500 (FLAGS) (CHANGEDSINCE 12345 VANISHED)"),
+        CommandBody::Fetch {
+            vanished: true,
+            changed_since: Some(12345),
+            ..
+        }
+    ));
+    for line in [
+        &b"a SELECT INBOX (QRESYNC (0 2))"[..],
+        b"a SELECT INBOX (QRESYNC (1 0))",
+        b"a SELECT INBOX (QRESYNC (1 2 1:*))",
+        b"a SELECT INBOX (QRESYNC (1 2 1:5 (1:* 1:5)))",
+        b"a SELECT INBOX (QRESYNC (1))",
+        b"a SELECT INBOX (QRESYNC (1 2) QRESYNC (1 2))",
+        b"a FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED)",
+        b"a UID FETCH 1 (FLAGS) (VANISHED)",
+        b"a UID FETCH 1 (FLAGS) (CHANGEDSINCE 1 VANISHED VANISHED)",
+    ] {
+        let (tag, _) = bad(line);
+        assert_eq!(tag.as_deref(), Some("a"));
+    }
+}

@@ -16,6 +16,7 @@
 //!   addresses and the Postfix policy service.
 //! - [`access`]: ACL evaluation (RFC 4314), foreign/public/alias mailbox names, POP3
 //!   `mailbox#account`, quota checks; the sessions call it, it holds no session state.
+//! - [`service`]: `$Service` messages, left out of ordinary mailbox views (I12).
 //! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
 //!   socket.
 //!
@@ -39,6 +40,7 @@ pub mod pop3;
 pub mod popbsmtp;
 pub mod registry;
 pub mod server;
+pub mod service;
 pub mod smtp_client;
 pub mod submit;
 

@@ -193,6 +193,27 @@ pub trait Account: Send + Sync {
         keywords: &[String],
     ) -> Result<Vec<MessageMeta>, StoreError>;
 
+    /// The conditional STORE of RFC 7162 3.1.3 (`UNCHANGEDSINCE`): like
+    /// [`Account::store_flags`] for the messages whose modseq is at most
+    /// `unchanged_since`; the others are left alone and returned as failed. The test and
+    /// the change are one atomic step: no change by anyone else comes between them.
+    /// Returns (messages whose flags changed, with their new state; UIDs that failed,
+    /// ascending). Missing UIDs are in neither.
+    async fn store_flags_unchanged_since(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+        unchanged_since: ModSeq,
+    ) -> Result<(Vec<MessageMeta>, Vec<Uid>), StoreError> {
+        let _ = (mailbox, uids, op, flags, keywords, unchanged_since);
+        Err(StoreError::Invalid(
+            "conditional STORE is not supported by this storage backend".into(),
+        ))
+    }
+
     /// Permanently removes messages. With `uids` = `None`, every message flagged
     /// `\Deleted`; with `Some`, only those of the given UIDs that are flagged `\Deleted`
     /// (UID EXPUNGE); with `force`, the given UIDs whatever their flags (POP3 DELE,

@@ -379,6 +379,16 @@ impl MessageList {
         old
     }
 
+    /// Whether some message may carry keyword `k` (compared case-insensitively): false
+    /// means none does. Answered from the distinct keyword sets, not the messages (a
+    /// set stays known after its last message changed, so true may be stale).
+    pub fn may_have_keyword(&self, k: &str) -> bool {
+        self.kw
+            .sets
+            .iter()
+            .any(|set| set.iter().any(|x| x.eq_ignore_ascii_case(k)))
+    }
+
     /// Octets of memory this list holds (shared parts counted in full).
     pub fn heap_size(&self) -> usize {
         self.chunks.chunks.len() * (std::mem::size_of::<usize>() * 3)
@@ -434,6 +444,15 @@ mod tests {
         // The untouched chunks are still the same memory.
         assert!(Arc::ptr_eq(&a.chunks.chunks[0], &b.chunks.chunks[0]));
         assert!(!Arc::ptr_eq(&a.chunks.chunks[2], &b.chunks.chunks[2]));
+    }
+
+    #[test]
+    fn may_have_keyword() {
+        let mut a = MessageList::from_metas((1..=3).map(|u| meta(u, 0, &["$Media"])));
+        assert!(a.may_have_keyword("$media"));
+        assert!(!a.may_have_keyword("$Service"));
+        a.set(1, meta(2, 0, &["$Media", "$Service"]));
+        assert!(a.may_have_keyword("$SERVICE"));
     }
 
     #[derive(Debug, Clone)]

@@ -314,6 +314,40 @@ pub async fn flags_and_keywords(h: &dyn Harness) {
     assert_eq!(content(&a, mb, 1).await, msg(1));
 }
 
+/// The conditional STORE (RFC 7162 3.1.3): messages changed after `unchanged_since`
+/// fail and keep their flags, the others change; 0 fails every message; missing UIDs
+/// are in neither list.
+pub async fn store_unchanged_since(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let before = a.status(mb).await.expect("status").highest_modseq;
+    a.store_flags(mb, &[2], FlagOp::Add, Flags::FLAGGED, &[])
+        .await
+        .expect("store");
+    let (changed, failed) = a
+        .store_flags_unchanged_since(mb, &[1, 2, 3, 99], FlagOp::Add, Flags::SEEN, &[], before)
+        .await
+        .expect("conditional store");
+    assert_eq!(
+        changed.iter().map(|m| m.uid).collect::<Vec<_>>(),
+        vec![1, 3]
+    );
+    assert!(changed.iter().all(|m| m.modseq > before));
+    assert_eq!(failed, vec![2]);
+    let snap = a.messages(mb).await.expect("messages");
+    assert_eq!(snap.messages.get(1).expect("message").flags, Flags::FLAGGED);
+    let (changed, failed) = a
+        .store_flags_unchanged_since(mb, &[1, 2, 3], FlagOp::Add, Flags::DELETED, &[], 0)
+        .await
+        .expect("conditional store");
+    assert!(changed.is_empty());
+    assert_eq!(failed, vec![1, 2, 3]);
+}
+
 /// COPY keeps content, flags, keywords and internal date under new UIDs; MOVE also
 /// removes the source messages.
 pub async fn copy_and_move(h: &dyn Harness) {
@@ -1063,6 +1097,7 @@ macro_rules! conformance_suite {
             garbage_messages,
             bodystructure_multipart,
             acl_storage,
+            store_unchanged_since,
         );
     };
     (@checks $harness:expr; $($check:ident),* $(,)?) => {$(

@@ -381,6 +381,25 @@ pub struct Search {
     pub criteria: SearchKey,
 }
 
+/// The QRESYNC SELECT/EXAMINE parameter (RFC 7162 3.2.5):
+///
+/// ```text
+/// select-param =/ "QRESYNC" SP "(" uidvalidity SP mod-sequence-value [SP known-uids]
+///                 [SP seq-match-data] ")"
+/// seq-match-data = "(" known-sequence-set SP known-uid-set ")"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QResync {
+    /// The UIDVALIDITY the client knows.
+    pub uid_validity: u32,
+    /// The last HIGHESTMODSEQ the client knows (non-zero).
+    pub modseq: u64,
+    /// The UIDs the client knows (no `*`).
+    pub known_uids: Option<SequenceSet>,
+    /// Message sequence numbers and the UIDs they correspond to (no `*`).
+    pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
 /// The rights argument of SETACL (RFC 4314 3.1): `+` adds, `-` removes, else replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RightsChange {
@@ -417,19 +436,23 @@ pub enum CommandBody {
         /// Password.
         password: Secret,
     },
-    /// `SELECT mailbox [(CONDSTORE)]`.
+    /// `SELECT mailbox [(CONDSTORE) / (QRESYNC (...))]`.
     Select {
         /// Mailbox.
         mailbox: Mailbox,
         /// `(CONDSTORE)` parameter given.
         condstore: bool,
+        /// `QRESYNC` parameter (RFC 7162 3.2.5).
+        qresync: Option<QResync>,
     },
-    /// `EXAMINE mailbox [(CONDSTORE)]`.
+    /// `EXAMINE mailbox [(CONDSTORE) / (QRESYNC (...))]`.
     Examine {
         /// Mailbox.
         mailbox: Mailbox,
         /// `(CONDSTORE)` parameter given.
         condstore: bool,
+        /// `QRESYNC` parameter (RFC 7162 3.2.5).
+        qresync: Option<QResync>,
     },
     /// `CREATE mailbox [(USE (attrs))]` (RFC 6154 CREATE-SPECIAL-USE).
     Create {
@@ -507,6 +530,8 @@ pub enum CommandBody {
         attributes: Vec<FetchAttribute>,
         /// `CHANGEDSINCE` modifier (RFC 7162).
         changed_since: Option<u64>,
+        /// `VANISHED` modifier (RFC 7162 3.2.6; only with UID FETCH and CHANGEDSINCE).
+        vanished: bool,
     },
     /// `STORE` / `UID STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags`.
     Store {

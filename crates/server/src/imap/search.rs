@@ -53,6 +53,9 @@ enum Key {
     SentSince(i64),
     /// A header field (lower-case name) containing the needle.
     Header(String, Needle),
+    /// An address header field (`from`, `to`, `cc`, `bcc`) containing the needle, as
+    /// written or with its addresses normalized (comments and folding whitespace out).
+    Address(String, Needle),
     Body(Needle),
     Text(Needle),
     Seq(SequenceSet),
@@ -95,10 +98,10 @@ fn compile(key: &SearchKey) -> Key {
         S::SentBefore(d) => Key::SentBefore(days(d)),
         S::SentOn(d) => Key::SentOn(days(d)),
         S::SentSince(d) => Key::SentSince(days(d)),
-        S::Bcc(s) => header("bcc", s),
-        S::Cc(s) => header("cc", s),
-        S::From(s) => header("from", s),
-        S::To(s) => header("to", s),
+        S::Bcc(s) => Key::Address("bcc".into(), Needle::new(s)),
+        S::Cc(s) => Key::Address("cc".into(), Needle::new(s)),
+        S::From(s) => Key::Address("from".into(), Needle::new(s)),
+        S::To(s) => Key::Address("to".into(), Needle::new(s)),
         S::Subject(s) => header("subject", s),
         S::Header(name, s) => header(&name.to_ascii_lowercase(), s),
         S::Body(s) => Key::Body(Needle::new(s)),
@@ -155,6 +158,55 @@ fn header_matches(header: &[u8], name: &str, needle: &Needle) -> bool {
     })
 }
 
+/// An address field matches as written, or with each address normalized to
+/// `name <mailbox@host>` (RFC 5322 3.4; as Dovecot searches them): the comments and
+/// folding whitespace of `<user (comment)@ (comment) domain.org>` do not hide
+/// `user@domain.org`, and a name taken from a comment is found too.
+fn address_matches(header: &[u8], name: &str, needle: &Needle) -> bool {
+    if header_matches(header, name, needle) {
+        return true;
+    }
+    header_field_values(header, name).iter().any(|v| {
+        let text = normalized_addresses(&String::from_utf8_lossy(v));
+        needle.found_in(text.as_bytes())
+            || (text.contains("=?") && needle.found_in(&decode_rfc2047(text.as_bytes())))
+    })
+}
+
+/// The addresses of a field value as `name <mailbox@host>, mailbox@host, ...` (group
+/// names as `group:`).
+fn normalized_addresses(value: &str) -> String {
+    let mut out = String::new();
+    for a in mailroom_store::mime::parse_addresses(value) {
+        let (Some(mailbox), Some(host)) = (&a.mailbox, &a.host) else {
+            if let Some(group) = &a.mailbox {
+                out.push_str(group);
+                out.push_str(": ");
+            }
+            continue;
+        };
+        if !out.is_empty() && !out.ends_with(' ') {
+            out.push_str(", ");
+        }
+        match &a.name {
+            Some(n) => {
+                out.push_str(n);
+                out.push_str(" <");
+                out.push_str(mailbox);
+                out.push('@');
+                out.push_str(host);
+                out.push('>');
+            }
+            None => {
+                out.push_str(mailbox);
+                out.push('@');
+                out.push_str(host);
+            }
+        }
+    }
+    out
+}
+
 fn and3(a: Option<bool>, b: impl FnOnce() -> Option<bool>) -> Option<bool> {
     match a {
         Some(false) => Some(false),
@@ -189,6 +241,9 @@ fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
         Key::SentSince(d) => sent_day(data.structure.as_deref()?, m) >= *d,
         Key::Header(name, needle) => {
             header_matches(&data.structure.as_deref()?.header, name, needle)
+        }
+        Key::Address(name, needle) => {
+            address_matches(&data.structure.as_deref()?.header, name, needle)
         }
         Key::Body(needle) => data.body.as_ref()?.iter().any(|t| needle.found_in(t)),
         Key::Text(needle) => {

@@ -6,7 +6,9 @@
 //! message sequence number the client knows; a message leaves `msgs` only when its
 //! `* n EXPUNGE` is written.
 
-use mailroom_proto::imap::SequenceSet;
+use crate::access;
+use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::{Flag, SequenceSet};
 use mailroom_store::acl::Rights;
 use mailroom_store::{Account, MailboxId, MailboxWatch, MessageList, MessageRef, ModSeq, Uid};
 use std::sync::Arc;
@@ -32,6 +34,12 @@ pub(crate) struct Selected {
     pub modseq: ModSeq,
     pub uid_validity: u32,
     pub uid_next: Uid,
+    /// The keywords the client was last told of in `* FLAGS` (RFC 3501 7.2.6): a
+    /// keyword that appears on a message of the view and is not here is announced with
+    /// a new `* FLAGS` and `* OK [PERMANENTFLAGS]` before any FETCH that shows it.
+    pub keywords: Vec<String>,
+    /// `$Service` messages are left out of this view ([`crate::service`]).
+    pub hide_service: bool,
     /// Held while the mailbox is selected: the store watches a watched mailbox for
     /// outside changes (and then need not look for them at every SELECT and NOOP).
     pub _watch: Box<dyn MailboxWatch>,
@@ -87,6 +95,64 @@ impl Selected {
             out.extend((lo - 1) as usize..hi as usize);
         }
         Ok(out)
+    }
+
+    /// Adds the keywords of `kws` the client was not yet told of to
+    /// [`Selected::keywords`]; true if there was any.
+    pub fn learn_keywords<'k>(&mut self, kws: impl IntoIterator<Item = &'k String>) -> bool {
+        let mut new = false;
+        for k in kws {
+            if !self.keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
+                self.keywords.push(k.clone());
+                new = true;
+            }
+        }
+        new
+    }
+
+    /// Writes `* FLAGS (...)` with the system flags and every known keyword, and the
+    /// `* OK [PERMANENTFLAGS (...)]` that goes with it (RFC 3501 7.2.6, 7.1): at SELECT
+    /// and whenever a new keyword appears in the mailbox.
+    pub fn write_flags_lines(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+        for k in &self.keywords {
+            out.push(b' ');
+            out.extend_from_slice(k.as_bytes());
+        }
+        out.extend_from_slice(b")\r\n");
+        let perm = self.permanent_flags();
+        status_line(out, None, Status::Ok, Some(&perm), "flags permitted");
+    }
+
+    /// `PERMANENTFLAGS`: none under EXAMINE; otherwise the flags the rights let the user
+    /// change (RFC 4314 section 4, SELECT), with the known keywords and `\*` when `w`
+    /// allows keywords.
+    pub fn permanent_flags(&self) -> ResponseCode {
+        if self.read_only {
+            return ResponseCode::PermanentFlags {
+                flags: vec![],
+                new_keywords: false,
+            };
+        }
+        let (seen, deleted, others) = access::allowed_flags(self.rights);
+        let mut flags = Vec::new();
+        if others {
+            flags.extend([Flag::Answered, Flag::Flagged]);
+        }
+        if deleted {
+            flags.push(Flag::Deleted);
+        }
+        if seen {
+            flags.push(Flag::Seen);
+        }
+        if others {
+            flags.push(Flag::Draft);
+            flags.extend(self.keywords.iter().map(|k| Flag::Keyword(k.clone())));
+        }
+        ResponseCode::PermanentFlags {
+            flags,
+            new_keywords: others,
+        }
     }
 
     /// The first unseen message's sequence number.

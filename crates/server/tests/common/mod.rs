@@ -33,6 +33,10 @@
 //!   `TRANSCRIPT=part` runs only the transcripts whose name contains `part`;
 //!   `TRANSCRIPT_FILL=1 cargo test ... transcripts` rewrites every line that matched a
 //!   `{*}` to the exact line received, for a reviewer to put `{*}` back only there.
+//! - `{=NAME}` in an `S:` line (at most one per line) matches a value that varies, like
+//!   `{*}`, and remembers it; `{$NAME}` in a later `C:` or `S:` line stands for that
+//!   value (a client that sends back what it was told: the UIDVALIDITY of a QRESYNC
+//!   SELECT, RFC 7162 3.2.5).
 //! - `@sleep MS` waits.
 //! - `@append ACCOUNT` then message lines up to `@end`: appends the message to the
 //!   account's INBOX directly through the store (no trace header fields), lines joined
@@ -268,6 +272,40 @@ impl Client {
     }
 }
 
+/// Replaces each `{$NAME}` of `text` by the value captured as `{=NAME}`.
+fn substitute(text: &str, vars: &HashMap<String, String>, no: usize) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{$") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..]
+            .find('}')
+            .unwrap_or_else(|| panic!("line {no}: unterminated {{$"));
+        let name = &rest[i + 2..i + end];
+        let value = vars
+            .get(name)
+            .unwrap_or_else(|| panic!("line {no}: {{${name}}} was never captured"));
+        out.push_str(value);
+        rest = &rest[i + end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// For a pattern with `{=NAME}` (the rest matched exactly): the name and the value it
+/// matched in `text`; panics when the rest does not match.
+fn capture(pattern: &str, text: &str) -> Option<(String, String)> {
+    let start = pattern.find("{=")?;
+    let end = start + pattern[start..].find('}')?;
+    let (prefix, suffix) = (&pattern[..start], &pattern[end + 1..]);
+    let ok = text.len() > prefix.len() + suffix.len()
+        && text.starts_with(prefix)
+        && text.ends_with(suffix);
+    assert!(ok, "expected {pattern:?}, got {text:?}");
+    let value = &text[prefix.len()..text.len() - suffix.len()];
+    Some((pattern[start + 2..end].to_string(), value.to_string()))
+}
+
 /// Matches `text` against `pattern`, where `{*}` matches any run of characters.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split("{*}").collect();
@@ -408,6 +446,7 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
     let server = TestServer::start().await;
     let mut conns: HashMap<u32, Client> = HashMap::new();
     let mut filled = Vec::new();
+    let mut vars: HashMap<String, String> = HashMap::new();
     let mut lines = text.lines().enumerate();
     while let Some((no, raw)) = lines.next() {
         let no = no + 1;
@@ -512,6 +551,8 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
             .or_else(|| line.strip_suffix(':').map(|h| (h, "")))
             .unwrap_or_else(|| panic!("line {no}: cannot parse {line:?}"));
         let (kind, n) = head.split_at(1);
+        let substituted = substitute(body, &vars, no);
+        let body = substituted.as_str();
         let n: u32 = if n.is_empty() {
             1
         } else {
@@ -540,6 +581,10 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                     String::from_utf8_lossy(&got)
                 );
                 let s = String::from_utf8_lossy(&got[..got.len() - 2]);
+                if let Some((name, value)) = capture(body, &s) {
+                    vars.insert(name, value);
+                    continue;
+                }
                 assert!(glob(body, &s), "line {no}: expected {body:?}, got {s:?}");
                 if body.contains("{*}") {
                     filled.push((no, s.into_owned()));

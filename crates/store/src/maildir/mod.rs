@@ -431,6 +431,23 @@ impl Account for MaildirAccount {
             .await
     }
 
+    async fn store_flags_unchanged_since(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+        unchanged_since: ModSeq,
+    ) -> Result<(Vec<MessageMeta>, Vec<Uid>), StoreError> {
+        let uids = uids.to_vec();
+        let keywords = keywords.to_vec();
+        self.run(move |c| {
+            c.store_flags_unchanged_since(mailbox, &uids, op, flags, &keywords, unchanged_since)
+        })
+        .await
+    }
+
     async fn expunge(
         &self,
         mailbox: MailboxId,

@@ -351,8 +351,56 @@ fn envelope(fields: &[Field]) -> Envelope {
 #[derive(Debug, PartialEq)]
 enum Tok {
     Word(String),
+    /// The addr-spec inside `<...>`, route included, comments and whitespace removed.
     Angle(String),
     Special(char),
+    /// A comment's text, without its outer parentheses (RFC 5322 3.2.2).
+    Comment(String),
+}
+
+/// Reads a quoted string after its opening `"` (RFC 5322 3.2.4): the text with its
+/// quoted-pairs undone.
+fn quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut s = String::new();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => break,
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    s.push(n);
+                }
+            }
+            _ => s.push(c),
+        }
+    }
+    s
+}
+
+/// Reads a comment after its opening `(` (RFC 5322 3.2.2: comments nest, quoted-pairs
+/// are undone): its text, inner parentheses kept.
+fn comment(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut s = String::new();
+    let mut depth = 1usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let Some(n) = chars.next() {
+                    s.push(n);
+                }
+                continue;
+            }
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        s.push(c);
+    }
+    s
 }
 
 fn tokenize(v: &str) -> Vec<Tok> {
@@ -361,47 +409,22 @@ fn tokenize(v: &str) -> Vec<Tok> {
     while let Some(c) = chars.next() {
         match c {
             ' ' | '\t' | '\r' | '\n' => {}
-            '"' => {
-                let mut s = String::new();
-                while let Some(c) = chars.next() {
-                    match c {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                s.push(n);
-                            }
-                        }
-                        _ => s.push(c),
-                    }
-                }
-                out.push(Tok::Word(s));
-            }
-            '(' => {
-                let mut depth = 1usize;
-                while let Some(c) = chars.next() {
-                    match c {
-                        '\\' => {
-                            chars.next();
-                        }
-                        '(' => depth += 1,
-                        ')' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
+            '"' => out.push(Tok::Word(quoted(&mut chars))),
+            '(' => out.push(Tok::Comment(comment(&mut chars))),
             '<' => {
+                // angle-addr = [CFWS] "<" addr-spec ">" [CFWS], obs-route before the
+                // addr-spec (RFC 5322 3.4, 4.4): CFWS may sit between any two tokens.
                 let mut s = String::new();
-                for c in chars.by_ref() {
-                    if c == '>' {
-                        break;
-                    }
-                    if !c.is_whitespace() {
-                        s.push(c);
+                while let Some(c) = chars.next() {
+                    match c {
+                        '>' => break,
+                        '(' => {
+                            comment(&mut chars);
+                        }
+                        // A quoted local part is kept unquoted, as outside `<>`.
+                        '"' => s.push_str(&quoted(&mut chars)),
+                        c if c.is_whitespace() => {}
+                        c => s.push(c),
                     }
                 }
                 out.push(Tok::Angle(s));
@@ -423,7 +446,11 @@ fn tokenize(v: &str) -> Vec<Tok> {
     out
 }
 
-/// Parses an address list leniently (RFC 5322 3.4), keeping names raw.
+/// Parses an address list leniently (RFC 5322 3.4), keeping names raw (encoded-words
+/// are not decoded). As UW-imapd and Dovecot do, an addr-spec without a display name
+/// takes its (last) comment as the name: `user@domain (Real Name)` is named `Real Name`.
+/// A group is a start marker and an end marker (RFC 3501 7.4.2); an obsolete route
+/// `<@a.org,@b.org:user@domain>` becomes the address's `adl`, `@a.org,@b.org`.
 pub fn parse_addresses(value: &str) -> Vec<Address> {
     let mut out = Vec::new();
     let mut cur: Vec<Tok> = Vec::new();
@@ -476,6 +503,7 @@ fn flush_address(cur: &mut Vec<Tok>, out: &mut Vec<Address>) {
         let Tok::Angle(spec) = &toks[pos] else {
             return;
         };
+        // obs-route = obs-domain-list ":" (RFC 5322 4.4).
         let (adl, spec) = match spec.strip_prefix('@').and_then(|s| s.split_once(':')) {
             Some((route, rest)) => (Some(format!("@{route}")), rest.to_string()),
             None => (None, spec.clone()),
@@ -492,16 +520,22 @@ fn flush_address(cur: &mut Vec<Tok>, out: &mut Vec<Address>) {
         });
     } else {
         let mut spec = String::new();
+        let mut name = None;
         for t in &toks {
             match t {
                 Tok::Word(w) => spec.push_str(w),
                 Tok::Special(c) => spec.push(*c),
+                Tok::Comment(c) => name = Some(c.trim()),
                 Tok::Angle(_) => {}
             }
         }
+        if spec.is_empty() {
+            // Only comments: no address.
+            return;
+        }
         let (mailbox, host) = split_spec(&spec);
         out.push(Address {
-            name: None,
+            name: name.filter(|n| !n.is_empty()).map(str::to_string),
             adl: None,
             mailbox: Some(mailbox),
             host: Some(host),
@@ -694,7 +728,99 @@ mod tests {
         assert_eq!(route[0].host.as_deref(), Some("dest.org"));
         let bare = parse_addresses("user (comment)");
         assert_eq!(bare[0].host.as_deref(), Some(MISSING_HOST));
+        assert_eq!(bare[0].name.as_deref(), Some("comment"));
         assert!(parse_addresses("").is_empty());
+    }
+
+    fn addr(name: Option<&str>, adl: Option<&str>, mailbox: &str, host: &str) -> Address {
+        Address {
+            name: name.map(str::to_string),
+            adl: adl.map(str::to_string),
+            mailbox: Some(mailbox.to_string()),
+            host: Some(host.to_string()),
+        }
+    }
+
+    /// Names from comments (UW-imapd, Dovecot): the last comment of an addr-spec without
+    /// a display name; comments inside `<>` and in a display name are left out.
+    #[test]
+    fn names_from_comments() {
+        assert_eq!(
+            parse_addresses("user@domain (Real Name)"),
+            vec![addr(Some("Real Name"), None, "user", "domain")]
+        );
+        assert_eq!(
+            parse_addresses("user (first) @ (second) domain.org (Real \\(Name\\))"),
+            vec![addr(Some("Real (Name)"), None, "user", "domain.org")]
+        );
+        assert_eq!(
+            parse_addresses("a@x.org (A (nested) one), b@y.org"),
+            vec![
+                addr(Some("A (nested) one"), None, "a", "x.org"),
+                addr(None, None, "b", "y.org"),
+            ]
+        );
+        assert_eq!(
+            parse_addresses("<user-from (comment)@ (comment) domain.org>"),
+            vec![addr(None, None, "user-from", "domain.org")]
+        );
+        assert_eq!(
+            parse_addresses("Real (really) Name <a@x.org> (ignored)"),
+            vec![addr(Some("Real Name"), None, "a", "x.org")]
+        );
+        assert_eq!(
+            parse_addresses("a@x.org ()"),
+            vec![addr(None, None, "a", "x.org")]
+        );
+        assert_eq!(parse_addresses("(only a comment)"), vec![]);
+        assert_eq!(
+            parse_addresses("<\"john doe\"@x.org>, \"jane doe\"@y.org"),
+            vec![
+                addr(None, None, "john doe", "x.org"),
+                addr(None, None, "jane doe", "y.org"),
+            ]
+        );
+    }
+
+    /// Groups and obsolete routes as RFC 3501 7.4.2 and RFC 5322 4.4 write them.
+    #[test]
+    fn groups_and_routes_exact() {
+        let end = Address::default();
+        let start = |n: &str| Address {
+            mailbox: Some(n.to_string()),
+            ..Address::default()
+        };
+        assert_eq!(
+            parse_addresses("A Group: Ed <ed@x.org>, c@y.org (C);, last@z.org"),
+            vec![
+                start("A Group"),
+                addr(Some("Ed"), None, "ed", "x.org"),
+                addr(Some("C"), None, "c", "y.org"),
+                end.clone(),
+                addr(None, None, "last", "z.org"),
+            ]
+        );
+        assert_eq!(
+            parse_addresses("\"The: Group\":;"),
+            vec![start("The: Group"), end.clone()]
+        );
+        assert_eq!(
+            parse_addresses("Open: a@x.org"),
+            vec![start("Open"), addr(None, None, "a", "x.org"), end]
+        );
+        assert_eq!(
+            parse_addresses("Routed <@relay1.org, @relay2.org: user@dest.org>"),
+            vec![addr(
+                Some("Routed"),
+                Some("@relay1.org,@relay2.org"),
+                "user",
+                "dest.org"
+            )]
+        );
+        assert_eq!(
+            parse_addresses("<@relay.org:user@dest.org>"),
+            vec![addr(None, Some("@relay.org"), "user", "dest.org")]
+        );
     }
 
     #[test]

@@ -12,7 +12,8 @@ impl Cursor<'_> {
     /// ```text
     /// fetch = "FETCH" SP sequence-set SP ("ALL" / "FULL" / "FAST" /
     ///         fetch-att / "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
-    /// fetch-modifiers = SP "(" "CHANGEDSINCE" SP mod-sequence-value ")"
+    /// fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
+    /// fetch-modifier  = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"   ; RFC 7162
     /// ```
     pub(crate) fn fetch(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
@@ -43,6 +44,7 @@ impl Cursor<'_> {
             self.fetch_att(&mut attributes)?;
         }
         let mut changed_since = None;
+        let mut vanished = false;
         if self.try_byte(b' ') {
             self.expect(b'(')?;
             loop {
@@ -55,6 +57,8 @@ impl Cursor<'_> {
                         self.sp()?;
                         changed_since = Some(self.number64()?);
                     }
+                    "VANISHED" if vanished => return Err("duplicate VANISHED".to_owned()),
+                    "VANISHED" => vanished = true,
                     _ => return Err(format!("unknown FETCH modifier {w}")),
                 }
                 if self.try_byte(b')') {
@@ -63,11 +67,16 @@ impl Cursor<'_> {
                 self.sp()?;
             }
         }
+        // RFC 7162 3.2.6: VANISHED only with UID FETCH and CHANGEDSINCE.
+        if vanished && !(uid && changed_since.is_some()) {
+            return Err("VANISHED needs UID FETCH with CHANGEDSINCE".to_owned());
+        }
         Ok(CommandBody::Fetch {
             uid,
             set,
             attributes,
             changed_since,
+            vanished,
         })
     }
 

@@ -24,7 +24,7 @@ use std::num::NonZeroU32;
 
 use base64::Engine;
 
-use super::command::{Command, CommandBody, RightsChange, StatusItem};
+use super::command::{Command, CommandBody, QResync, RightsChange, StatusItem};
 use super::frame::{RawCommand, StreamedLiteral};
 use super::mutf7;
 use super::types::{
@@ -586,11 +586,19 @@ impl<'a> Cursor<'a> {
             "SELECT" | "EXAMINE" => {
                 self.sp()?;
                 let mailbox = self.mailbox()?;
-                let condstore = self.select_params()?;
+                let (condstore, qresync) = self.select_params()?;
                 if name == "SELECT" {
-                    CommandBody::Select { mailbox, condstore }
+                    CommandBody::Select {
+                        mailbox,
+                        condstore,
+                        qresync,
+                    }
                 } else {
-                    CommandBody::Examine { mailbox, condstore }
+                    CommandBody::Examine {
+                        mailbox,
+                        condstore,
+                        qresync,
+                    }
                 }
             }
             "CREATE" => {
@@ -766,27 +774,85 @@ impl<'a> Cursor<'a> {
         })
     }
 
-    /// `select-params = SP "(" select-param *(SP select-param) ")"`; only CONDSTORE.
-    fn select_params(&mut self) -> PResult<bool> {
+    /// `select-params = SP "(" select-param *(SP select-param) ")"`: `CONDSTORE`
+    /// (RFC 7162 3.1) and `QRESYNC (...)` (RFC 7162 3.2.5, [`QResync`]), each at most once.
+    fn select_params(&mut self) -> PResult<(bool, Option<QResync>)> {
         let mut condstore = false;
+        let mut qresync = None;
         if self.try_byte(b' ') {
             self.expect(b'(')?;
             if self.try_byte(b')') {
-                return Ok(false);
+                return Ok((false, None));
             }
             loop {
                 let w = self.word("SELECT parameter")?;
-                if w != "CONDSTORE" {
-                    return Err(format!("unknown SELECT parameter {w}"));
+                match w.as_str() {
+                    "CONDSTORE" if condstore => return Err("duplicate CONDSTORE".to_owned()),
+                    "CONDSTORE" => condstore = true,
+                    "QRESYNC" if qresync.is_some() => return Err("duplicate QRESYNC".to_owned()),
+                    "QRESYNC" => {
+                        self.sp()?;
+                        qresync = Some(self.qresync()?);
+                    }
+                    _ => return Err(format!("unknown SELECT parameter {w}")),
                 }
-                condstore = true;
                 if self.try_byte(b')') {
                     break;
                 }
                 self.sp()?;
             }
         }
-        Ok(condstore)
+        Ok((condstore, qresync))
+    }
+
+    /// The parenthesised QRESYNC parameter (RFC 7162 3.2.5, [`QResync`]).
+    fn qresync(&mut self) -> PResult<QResync> {
+        self.expect(b'(')?;
+        let uid_validity = self.nz_number()?.get();
+        self.sp()?;
+        let modseq = self.number64()?;
+        if modseq == 0 {
+            return Err("mod-sequence-value must be positive".to_owned());
+        }
+        let no_star = |s: SequenceSet| -> PResult<SequenceSet> {
+            if s.has_largest() {
+                Err("* is not allowed in known UIDs or sequence numbers".to_owned())
+            } else {
+                Ok(s)
+            }
+        };
+        let mut known_uids = None;
+        let mut seq_match = None;
+        if self.try_byte(b' ') {
+            if self.peek() != Some(b'(') {
+                known_uids = Some(no_star(self.sequence_set()?)?);
+                if self.try_byte(b' ') {
+                    self.expect(b'(')?;
+                } else {
+                    self.expect(b')')?;
+                    return Ok(QResync {
+                        uid_validity,
+                        modseq,
+                        known_uids,
+                        seq_match,
+                    });
+                }
+            } else {
+                self.expect(b'(')?;
+            }
+            let seqs = no_star(self.sequence_set()?)?;
+            self.sp()?;
+            let uids = no_star(self.sequence_set()?)?;
+            self.expect(b')')?;
+            seq_match = Some((seqs, uids));
+        }
+        self.expect(b')')?;
+        Ok(QResync {
+            uid_validity,
+            modseq,
+            known_uids,
+            seq_match,
+        })
     }
 
     /// `create-param = "USE" SP "(" [use-attr *(SP use-attr)] ")"` (RFC 6154).

@@ -25,6 +25,10 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "CONDSTORE",
+    "QRESYNC",
+    // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).
+    "X-SERVICE",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -12,7 +12,19 @@ pub(crate) async fn run(s: &mut Session) -> Reply {
     s.reg.set_state("authenticated");
     // RFC 4314 section 4: without `e` CLOSE removes nothing and still succeeds.
     if !sel.read_only && sel.rights.contains(Rights::EXPUNGE) {
-        if let Err(e) = sel.account.expunge(sel.id, None, false).await {
+        // Hidden `$Service` messages stay (I12).
+        let subset = if sel.hide_service {
+            match crate::service::expunge_subset(&*sel.account, sel.id).await {
+                Ok(s) => s,
+                Err(e) => return super::store_error(e),
+            }
+        } else {
+            None
+        };
+        if subset.as_ref().is_some_and(|v| v.is_empty()) {
+            return Reply::ok("CLOSE completed");
+        }
+        if let Err(e) = sel.account.expunge(sel.id, subset.as_deref(), false).await {
             return super::store_error(e);
         }
     }

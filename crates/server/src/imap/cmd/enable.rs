@@ -1,10 +1,42 @@
-//! ENABLE (RFC 5161): no extension here needs enabling, so `* ENABLED` lists none.
+//! ENABLE (RFC 5161): `CONDSTORE` (RFC 7162 3.1: MODSEQ in every untagged FETCH,
+//! HIGHESTMODSEQ at SELECT), `QRESYNC` (RFC 7162 3.2.3: CONDSTORE too, VANISHED for
+//! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
+//! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
+//! extension that needs enabling and is ignored. `* ENABLED` lists what this command
+//! enabled that was not enabled before (RFC 5161 3.2).
 
 use super::Reply;
 use crate::imap::session::Session;
 
+/// The ENABLE argument of the service view.
+pub(crate) const SERVICE_VIEW: &str = "X-SERVICE";
+
 pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
-    let _ = caps;
-    s.untagged("ENABLED");
+    let mut enabled: Vec<&str> = Vec::new();
+    let mut condstore = false;
+    for c in &caps {
+        if c.eq_ignore_ascii_case(SERVICE_VIEW) && !s.service_view {
+            s.service_view = true;
+            enabled.push(SERVICE_VIEW);
+        } else if c.eq_ignore_ascii_case("CONDSTORE") && !s.condstore && !condstore {
+            // RFC 7162 3.1: ENABLE CONDSTORE is a CONDSTORE enabling command.
+            condstore = true;
+            enabled.push("CONDSTORE");
+        } else if c.eq_ignore_ascii_case("QRESYNC") && !s.qresync {
+            // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
+            s.qresync = true;
+            condstore = true;
+            enabled.push("QRESYNC");
+        }
+    }
+    let mut line = String::from("ENABLED");
+    for e in enabled {
+        line.push(' ');
+        line.push_str(e);
+    }
+    s.untagged(&line);
+    if condstore {
+        s.enable_condstore();
+    }
     Reply::ok("ENABLE completed")
 }

@@ -15,6 +15,13 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
         return Reply::no(Some(ResponseCode::ReadOnly), "mailbox is read-only");
     }
     let subset: Option<Vec<u32>> = match &uids {
+        // Hidden `$Service` messages stay (I12).
+        None if sel.hide_service => {
+            match crate::service::expunge_subset(&*sel.account, sel.id).await {
+                Ok(s) => s,
+                Err(e) => return super::store_error(e),
+            }
+        }
         None => None,
         Some(set) => match sel.resolve(set, true) {
             Ok(ix) => Some(ix.iter().map(|&i| sel.uid_at(i)).collect()),
@@ -22,7 +29,11 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
         },
     };
     if subset.as_ref().is_some_and(|v| v.is_empty()) {
-        return Reply::ok("UID EXPUNGE completed (nothing to do)");
+        return if uids.is_some() {
+            Reply::ok("UID EXPUNGE completed (nothing to do)")
+        } else {
+            Reply::ok("EXPUNGE completed")
+        };
     }
     // RFC 4314 section 4 (EXPUNGE): without `e` nothing is removed and the answer is OK.
     if !sel.rights.contains(Rights::EXPUNGE) {
@@ -30,6 +41,16 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
     }
     match sel.account.expunge(sel.id, subset.as_deref(), false).await {
         Ok(gone) => {
+            // RFC 7162 3.2.7, 3.2.8: once QRESYNC is on, the tagged OK of an EXPUNGE
+            // that removed something carries the mailbox's new HIGHESTMODSEQ.
+            let code = if s.qresync && !gone.is_empty() {
+                match sel.account.status(sel.id).await {
+                    Ok(st) => Some(ResponseCode::HighestModSeq(st.highest_modseq)),
+                    Err(e) => return super::store_error(e),
+                }
+            } else {
+                None
+            };
             for u in gone {
                 if sel.index_of(u).is_some() {
                     if let Err(i) = sel.gone.binary_search(&u) {
@@ -37,7 +58,10 @@ pub(crate) async fn run(s: &mut Session, uids: Option<SequenceSet>) -> Reply {
                     }
                 }
             }
-            Reply::ok("EXPUNGE completed")
+            match code {
+                Some(c) => Reply::ok_code(c, "EXPUNGE completed"),
+                None => Reply::ok("EXPUNGE completed"),
+            }
         }
         Err(e) => super::store_error(e),
     }

@@ -9,6 +9,7 @@ use crate::imap::fetch::{prepare, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use crate::imap::session::FLUSH_AT;
 use mailroom_proto::imap::command::FetchAttribute;
+use mailroom_proto::imap::encode::compress_set;
 use mailroom_proto::imap::SequenceSet;
 use mailroom_store::acl::Rights;
 use mailroom_store::{FlagOp, Flags, StoreError};
@@ -18,16 +19,49 @@ pub(crate) async fn run(
     uid: bool,
     set: SequenceSet,
     mut attrs: Vec<FetchAttribute>,
+    changed: Option<(u64, bool)>,
 ) -> Reply {
+    let changed_since = changed.map(|(since, _)| since);
+    let vanished = changed.is_some_and(|(_, v)| v);
     let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
-    let idx = match sel.resolve(&set, uid) {
+    let mut idx = match sel.resolve(&set, uid) {
         Ok(i) => i,
         Err(e) => return Reply::bad(&e),
     };
     if uid && !attrs.contains(&FetchAttribute::Uid) {
         attrs.insert(0, FetchAttribute::Uid);
+    }
+    // RFC 7162 3.1.4.1: CHANGEDSINCE keeps the messages whose modseq is above it and
+    // implies the MODSEQ item.
+    if let Some(since) = changed_since {
+        idx.retain(|&i| sel.msgs.get(i).is_some_and(|m| m.modseq > since));
+        if !attrs.contains(&FetchAttribute::ModSeq) {
+            attrs.push(FetchAttribute::ModSeq);
+        }
+        // RFC 7162 3.2.6: UID FETCH (CHANGEDSINCE n VANISHED) first names the UIDs of
+        // the set expunged after n, as `VANISHED (EARLIER)`.
+        if vanished {
+            let ch = match sel.account.changes_since(sel.id, since).await {
+                Ok(c) => c,
+                Err(e) => return super::store_error(e),
+            };
+            let largest = sel
+                .uid_at(sel.msgs.len().saturating_sub(1))
+                .max(sel.uid_next.saturating_sub(1));
+            let gone: Vec<u32> = ch
+                .expunged
+                .iter()
+                .copied()
+                .filter(|&u| set.contains(u, largest) && sel.index_of(u).is_none())
+                .collect();
+            if !gone.is_empty() {
+                s.out.extend_from_slice(
+                    format!("* VANISHED (EARLIER) {}\r\n", compress_set(&gone)).as_bytes(),
+                );
+            }
+        }
     }
     let mut seen_now: Vec<u32> = Vec::new();
     // RFC 4314 section 4 (FETCH): without `s` the implicit `\Seen` is not set.
@@ -56,12 +90,28 @@ pub(crate) async fn run(
             }
         }
     }
-    let with_flags: Option<Vec<FetchAttribute>> =
-        (!seen_now.is_empty() && !attrs.contains(&FetchAttribute::Flags)).then(|| {
-            let mut a = attrs.clone();
+    // The FETCH of a message whose `\Seen` it set carries FLAGS, and once CONDSTORE is
+    // on MODSEQ (RFC 7162 3.1; 3.2.4 with QRESYNC, where UID FETCH has UID already).
+    let condstore = s.condstore;
+    let qresync = s.qresync;
+    let missing = |a: &FetchAttribute| !attrs.contains(a);
+    let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
+        && (missing(&FetchAttribute::Flags)
+            || (condstore && missing(&FetchAttribute::ModSeq))
+            || (qresync && missing(&FetchAttribute::Uid))))
+    .then(|| {
+        let mut a = attrs.clone();
+        if missing(&FetchAttribute::Flags) {
             a.push(FetchAttribute::Flags);
-            a
-        });
+        }
+        if condstore && missing(&FetchAttribute::ModSeq) {
+            a.push(FetchAttribute::ModSeq);
+        }
+        if qresync && missing(&FetchAttribute::Uid) {
+            a.insert(0, FetchAttribute::Uid);
+        }
+        a
+    });
     seen_now.sort_unstable();
     for i in idx {
         let Some(sel) = s.selected.as_ref() else {

@@ -117,6 +117,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     };
     let account = user.account.clone();
     let info = user.info.clone();
+    let hide_service = !s.service_view;
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -218,7 +219,9 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if !l.returns.vendor.is_empty() {
             // Seed 001: `\UNSEEN(14)`-style attributes.
             if let Some((account, id)) = &src {
-                if let Ok(vals) = super::status::values(account, *id, &l.returns.vendor).await {
+                if let Ok(vals) =
+                    super::status::values(account, *id, &l.returns.vendor, hide_service).await
+                {
                     for (item, v) in vals {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
@@ -250,9 +253,16 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         if !l.returns.status.is_empty() {
             if let Some((account, id)) = &src {
                 let mut st = Vec::new();
-                if super::status::write_status(&mut st, account, *id, name, &l.returns.status)
-                    .await
-                    .is_ok()
+                if super::status::write_status(
+                    &mut st,
+                    account,
+                    *id,
+                    name,
+                    &l.returns.status,
+                    hide_service,
+                )
+                .await
+                .is_ok()
                 {
                     out.extend_from_slice(&st);
                 }

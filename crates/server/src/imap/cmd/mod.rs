@@ -206,6 +206,7 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
 /// state, SEARCH, APPEND, ...) must not size it.
 pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
     use CommandBody as B;
+    let kind = cmd.kind();
     let tag = cmd.tag;
     if let Some(why) = cmd.body.invalid_mailbox() {
         // A valid astring that is not valid modified UTF-7 names no mailbox: no syntax
@@ -230,13 +231,23 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             initial_response,
         } => Box::pin(authenticate::run(s, mechanism, initial_response)).await,
         B::Login { username, password } => Box::pin(login::run(s, username, password)).await,
-        B::Select { mailbox, condstore } => {
-            s.condstore |= condstore;
-            Box::pin(select::run(s, mailbox, false)).await
+        B::Select {
+            mailbox,
+            condstore,
+            qresync,
         }
-        B::Examine { mailbox, condstore } => {
+        | B::Examine {
+            mailbox,
+            condstore,
+            qresync,
+        } => {
+            // RFC 7162 3.2.5: the QRESYNC parameter only after ENABLE QRESYNC.
+            if qresync.is_some() && !s.qresync {
+                return Reply::bad("QRESYNC parameter without ENABLE QRESYNC");
+            }
             s.condstore |= condstore;
-            Box::pin(select::run(s, mailbox, true)).await
+            let read_only = kind == mailroom_proto::imap::CommandKind::Examine;
+            Box::pin(select::run(s, mailbox, read_only, qresync)).await
         }
         B::Create {
             mailbox,
@@ -249,7 +260,9 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::List(l) => Box::pin(list::run(s, l)).await,
         B::Lsub { reference, pattern } => Box::pin(list::lsub(s, reference, pattern)).await,
         B::Status { mailbox, items } => {
-            s.condstore |= items.contains(&StatusItem::HighestModSeq);
+            if items.contains(&StatusItem::HighestModSeq) {
+                s.enable_condstore();
+            }
             Box::pin(status::run(s, mailbox, items)).await
         }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
@@ -257,15 +270,28 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
-        B::Search(q) => Box::pin(search::run(s, &tag, q)).await,
+        B::Search(q) => {
+            if search::uses_modseq(&q.criteria) {
+                s.enable_condstore();
+            }
+            Box::pin(search::run(s, &tag, q)).await
+        }
         B::Fetch {
             uid,
             set,
             attributes,
-            ..
+            changed_since,
+            vanished,
         } => {
-            s.condstore |= attributes.contains(&FetchAttribute::ModSeq);
-            Box::pin(fetch::run(s, uid, set, attributes)).await
+            // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
+            if vanished && !s.qresync {
+                return Reply::bad("VANISHED without ENABLE QRESYNC");
+            }
+            if attributes.contains(&FetchAttribute::ModSeq) || changed_since.is_some() {
+                s.enable_condstore();
+            }
+            let changed = changed_since.map(|since| (since, vanished));
+            Box::pin(fetch::run(s, uid, set, attributes, changed)).await
         }
         B::Store {
             uid,
@@ -276,9 +302,17 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             unchanged_since,
         } => {
             if unchanged_since.is_some() {
-                return Reply::bad("UNCHANGEDSINCE needs CONDSTORE, which is not supported");
+                s.enable_condstore();
             }
-            Box::pin(store::run(s, uid, set, mode, silent, flags)).await
+            let req = store::Request {
+                uid,
+                set,
+                mode,
+                silent,
+                flags,
+                unchanged_since,
+            };
+            Box::pin(store::run(s, req)).await
         }
         B::Copy { uid, set, mailbox } => Box::pin(copy::run(s, uid, set, mailbox)).await,
         B::Move { uid, set, mailbox } => Box::pin(r#move::run(s, uid, set, mailbox)).await,

@@ -1,13 +1,26 @@
 //! SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 4731 ESEARCH answers when `RETURN` is
-//! given); keys are evaluated by [`crate::imap::search`].
+//! given); keys are evaluated by [`crate::imap::search`]. A search with the MODSEQ key
+//! (RFC 7162 3.1.5) ends its answer with the highest modseq of the messages found.
 
 use super::Reply;
 use crate::imap::fetch::MsgRef;
 use crate::imap::search::{search, SearchError};
 use crate::imap::session::Session;
-use mailroom_proto::imap::command::Search;
+use mailroom_proto::imap::command::{Search, SearchKey};
 use mailroom_proto::imap::encode::{compress_set, ResponseCode};
 use mailroom_proto::imap::Tag;
+
+/// Whether the criteria hold the MODSEQ key (RFC 7162 3.1.5: a CONDSTORE enabling
+/// command, and the answer carries `(MODSEQ n)`).
+pub(crate) fn uses_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq(_) => true,
+        SearchKey::Not(k) => uses_modseq(k),
+        SearchKey::Or(a, b) => uses_modseq(a) || uses_modseq(b),
+        SearchKey::And(ks) => ks.iter().any(uses_modseq),
+        _ => false,
+    }
+}
 
 pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
     let Some(sel) = s.selected.as_ref() else {
@@ -49,6 +62,16 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         .filter_map(|&i| msgs.get(i))
         .map(|m| if q.uid { m.meta.uid } else { m.seq })
         .collect();
+    // RFC 7162 3.1.5: the highest modseq of the messages found, when MODSEQ was a key
+    // and something was found.
+    let modseq = uses_modseq(&q.criteria)
+        .then(|| {
+            hits.iter()
+                .filter_map(|&i| msgs.get(i))
+                .map(|m| m.meta.modseq)
+                .max()
+        })
+        .flatten();
     drop(msgs);
     let mut line = String::new();
     match q.ret {
@@ -57,6 +80,9 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
             for n in &nums {
                 line.push(' ');
                 line.push_str(&n.to_string());
+            }
+            if let Some(m) = modseq {
+                line.push_str(&format!(" (MODSEQ {m})"));
             }
         }
         Some(r) => {
@@ -80,6 +106,10 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
             }
             if all && !nums.is_empty() {
                 line.push_str(&format!(" ALL {}", compress_set(&nums)));
+            }
+            // RFC 7162 3.1.5 with RFC 4731: `MODSEQ n` as a return data item.
+            if let Some(m) = modseq {
+                line.push_str(&format!(" MODSEQ {m}"));
             }
         }
     }

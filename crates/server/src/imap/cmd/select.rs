@@ -4,18 +4,33 @@
 use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
-use crate::imap::view::Selected;
+use crate::imap::view::{write_flags, Selected};
+use mailroom_proto::imap::command::QResync;
+use mailroom_proto::imap::encode::compress_set;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
-use mailroom_proto::imap::{Flag, Mailbox};
+use mailroom_proto::imap::Mailbox;
 
-const SYSTEM_FLAGS: &str = "\\Answered \\Flagged \\Deleted \\Seen \\Draft";
-
-pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> Reply {
+pub(crate) async fn run(
+    s: &mut Session,
+    mailbox: Mailbox,
+    read_only: bool,
+    qresync: Option<QResync>,
+) -> Reply {
     // A failed SELECT leaves the session unselected too (RFC 3501 6.3.1). The previous
     // selection lives until the new watch exists: selecting the same mailbox again keeps
     // the store's watch on it (and what it knows about outside changes).
     let previous = s.selected.take();
     s.reg.set_state("authenticated");
+    // RFC 7162 3.2.11: a server that advertises CONDSTORE marks the implicit close of
+    // the selected mailbox, whether or not CONDSTORE is enabled.
+    if previous.is_some() {
+        s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::Closed),
+            "previous mailbox closed",
+        );
+    }
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
@@ -30,7 +45,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     if let Err(e) = account.sync(info.id).await {
         tracing::debug!(error = %e, "sync failed");
     }
-    let snap = match account.messages(info.id).await {
+    let mut snap = match account.messages(info.id).await {
         Ok(x) => x,
         Err(e) => return super::store_error(e),
     };
@@ -48,12 +63,18 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
             Err(e) => return super::store_error(e),
         }
     };
-    let recent: Vec<u32> = snap
+    let mut recent: Vec<u32> = snap
         .messages
         .uids_from(snap.messages.rank(first_recent))
         .filter(|&u| u < snap.uid_next)
         .collect();
-    let sel = Selected {
+    // Seed 001 (I12): `$Service` messages are not in the view unless the session asked
+    // for the service view (`ENABLE X-SERVICE`).
+    let hide_service = !s.service_view;
+    if hide_service && crate::service::hide(&mut snap.messages) {
+        recent.retain(|&u| snap.messages.position(u).is_some());
+    }
+    let mut sel = Selected {
         account,
         rights,
         id: info.id,
@@ -64,59 +85,29 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
         modseq: snap.highest_modseq,
         uid_validity: snap.uid_validity,
         uid_next: snap.uid_next,
+        keywords: Vec::new(),
+        hide_service,
         _watch: watch,
     };
-    let mut keywords: Vec<&str> = Vec::new();
+    // RFC 3501 7.2.6: FLAGS (and PERMANENTFLAGS) name every keyword in the mailbox.
+    let mut keywords: Vec<String> = Vec::new();
     for m in sel.msgs.iter() {
         for k in m.keywords {
             if !keywords.iter().any(|x| x.eq_ignore_ascii_case(k)) {
-                keywords.push(k);
+                keywords.push(k.clone());
             }
         }
     }
-    let mut flags = SYSTEM_FLAGS.to_string();
-    for k in &keywords {
-        flags.push(' ');
-        flags.push_str(k);
-    }
+    sel.keywords = keywords;
     let lines = [
-        format!("FLAGS ({flags})"),
         format!("{} EXISTS", sel.msgs.len()),
         format!("{} RECENT", sel.recent.len()),
     ];
     let unseen = sel.first_unseen();
     let (validity, next, modseq) = (sel.uid_validity, sel.uid_next, sel.modseq);
-    drop(keywords);
+    sel.write_flags_lines(&mut s.out);
     s.untagged(&lines[0]);
-    let perm = if read_only {
-        ResponseCode::PermanentFlags {
-            flags: vec![],
-            new_keywords: false,
-        }
-    } else {
-        // RFC 4314 section 4 (SELECT): only the flags the rights let the user change.
-        let (seen, deleted, others) = access::allowed_flags(rights);
-        let mut flags = Vec::new();
-        if others {
-            flags.extend([Flag::Answered, Flag::Flagged]);
-        }
-        if deleted {
-            flags.push(Flag::Deleted);
-        }
-        if seen {
-            flags.push(Flag::Seen);
-        }
-        if others {
-            flags.push(Flag::Draft);
-        }
-        ResponseCode::PermanentFlags {
-            flags,
-            new_keywords: others,
-        }
-    };
-    s.line(None, Status::Ok, Some(&perm), "flags permitted");
     s.untagged(&lines[1]);
-    s.untagged(&lines[2]);
     if let Some(u) = unseen {
         s.line(
             None,
@@ -147,6 +138,11 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
             "highest modseq",
         );
     }
+    if let Some(q) = qresync.filter(|q| q.uid_validity == validity) {
+        if let Err(e) = resync(s, &sel, &q).await {
+            return super::store_error(e);
+        }
+    }
     s.selected = Some(sel);
     s.reg.set_state("selected");
     if read_only {
@@ -154,6 +150,59 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, read_only: bool) -> R
     } else {
         Reply::ok_code(ResponseCode::ReadWrite, "SELECT completed")
     }
+}
+
+/// RFC 7162 3.2.5.1: what changed since the client's modseq, for a SELECT with the
+/// QRESYNC parameter whose UIDVALIDITY matches: `* VANISHED (EARLIER)` with the UIDs
+/// expunged since (only those in known-uids, when given), then a FETCH with UID, FLAGS
+/// and MODSEQ for every message of the view changed since. The expunges come from the
+/// store's tombstones, which are exact: seq-match-data is not needed and is not used.
+/// A message hidden as `$Service` since then is reported as vanished (I12).
+async fn resync(
+    s: &mut Session,
+    sel: &Selected,
+    q: &QResync,
+) -> Result<(), mailroom_store::StoreError> {
+    let ch = sel.account.changes_since(sel.id, q.modseq).await?;
+    let known = |u: u32| {
+        q.known_uids
+            .as_ref()
+            .is_none_or(|k| k.contains(u, u32::MAX))
+    };
+    let mut gone: Vec<u32> = ch.expunged.iter().copied().filter(|&u| known(u)).collect();
+    // Hidden as `$Service` since then: gone from this view (not a message that arrived
+    // after the view's snapshot, which the next update announces).
+    gone.extend(
+        ch.changed
+            .iter()
+            .filter(|m| {
+                sel.hide_service
+                    && crate::service::is_service(&m.keywords)
+                    && m.uid < sel.uid_next
+                    && sel.index_of(m.uid).is_none()
+                    && known(m.uid)
+            })
+            .map(|m| m.uid),
+    );
+    gone.sort_unstable();
+    gone.dedup();
+    if !gone.is_empty() {
+        s.out.extend_from_slice(
+            format!("* VANISHED (EARLIER) {}\r\n", compress_set(&gone)).as_bytes(),
+        );
+    }
+    for m in &ch.changed {
+        let Some(i) = sel.index_of(m.uid) else {
+            continue;
+        };
+        let Some(cur) = sel.msgs.get(i) else { continue };
+        s.out
+            .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        write_flags(&mut s.out, cur, sel.is_recent(cur.uid));
+        s.out
+            .extend_from_slice(format!(" MODSEQ ({}))\r\n", cur.modseq).as_bytes());
+    }
+    Ok(())
 }
 
 /// The lowest UID of the newest `unclaimed` messages (the `\Recent` messages no session

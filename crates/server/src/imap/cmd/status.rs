@@ -18,17 +18,27 @@ pub(crate) enum Value {
 }
 
 /// Computes the requested items; OLDEST is left out for an empty mailbox (seed 001).
+/// With `hide_service`, `$Service` messages are not counted (I12, [`crate::service`]).
 pub(crate) async fn values(
     account: &Arc<dyn Account>,
     id: MailboxId,
     items: &[StatusItem],
+    hide_service: bool,
 ) -> Result<Vec<(StatusItem, Value)>, StoreError> {
-    let st = account.status(id).await?;
+    let mut st = account.status(id).await?;
     let needs_snapshot = items.iter().any(|i| {
         matches!(
             i,
             StatusItem::Deleted | StatusItem::Oldest | StatusItem::UnseenMedia
-        )
+        ) || (hide_service
+            && matches!(
+                i,
+                StatusItem::Messages
+                    | StatusItem::Recent
+                    | StatusItem::Unseen
+                    | StatusItem::Size
+                    | StatusItem::InternalSize
+            ))
     });
     let snap = if needs_snapshot {
         Some(account.messages(id).await?)
@@ -37,6 +47,10 @@ pub(crate) async fn values(
     };
     let empty = mailroom_store::MessageList::new();
     let msgs = snap.as_ref().map(|s| &s.messages).unwrap_or(&empty);
+    if hide_service {
+        crate::service::visible_status(&mut st, msgs);
+    }
+    let shown = |m: &mailroom_store::MessageRef<'_>| !hide_service || crate::service::shown(m);
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let v: u64 = match item {
@@ -49,11 +63,11 @@ pub(crate) async fn values(
             StatusItem::HighestModSeq => st.highest_modseq,
             StatusItem::Deleted => msgs
                 .iter()
-                .filter(|m| m.flags.contains(Flags::DELETED))
+                .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
                 .count() as u64,
             StatusItem::DeletedStorage => 0,
             StatusItem::Oldest => {
-                let oldest = msgs.iter().min_by_key(|m| m.internal_date);
+                let oldest = msgs.iter().filter(shown).min_by_key(|m| m.internal_date);
                 let dt = oldest.and_then(|m| {
                     let zone = i16::try_from(m.internal_date_tz).unwrap_or(0);
                     DateTime::from_unix(m.internal_date, zone)
@@ -68,7 +82,8 @@ pub(crate) async fn values(
             StatusItem::UnseenMedia => msgs
                 .iter()
                 .filter(|m| {
-                    !m.flags.contains(Flags::SEEN)
+                    shown(m)
+                        && !m.flags.contains(Flags::SEEN)
                         && m.keywords.iter().any(|k| k.eq_ignore_ascii_case("$Media"))
                 })
                 .count() as u64,
@@ -85,8 +100,9 @@ pub(crate) async fn write_status(
     id: MailboxId,
     name: &str,
     items: &[StatusItem],
+    hide_service: bool,
 ) -> Result<(), StoreError> {
-    let vals = values(account, id, items).await?;
+    let vals = values(account, id, items, hide_service).await?;
     out.extend_from_slice(b"* STATUS ");
     mailbox_name(out, name);
     out.extend_from_slice(b" (");
@@ -114,7 +130,16 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
     };
     let name = access::client_name(&user.info, &o.owner, &o.mailbox.name);
     let mut out = Vec::new();
-    if let Err(e) = write_status(&mut out, &o.account, o.mailbox.id, &name, &items).await {
+    if let Err(e) = write_status(
+        &mut out,
+        &o.account,
+        o.mailbox.id,
+        &name,
+        &items,
+        !s.service_view,
+    )
+    .await
+    {
         return super::store_error(e);
     }
     s.out.extend_from_slice(&out);

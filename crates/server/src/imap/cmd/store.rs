@@ -1,23 +1,39 @@
 //! STORE and UID STORE (RFC 3501 6.4.6): `FLAGS`, `+FLAGS`, `-FLAGS`, `.SILENT`; the
-//! untagged FETCH carries FLAGS (and UID for UID STORE). Nothing changes under EXAMINE.
+//! untagged FETCH carries FLAGS (and UID for UID STORE, MODSEQ once CONDSTORE is on).
+//! Nothing changes under EXAMINE. `(UNCHANGEDSINCE n)` (RFC 7162 3.1.3) changes only the
+//! messages not changed since modseq n, tested and changed atomically by the store; the
+//! others are named in `[MODIFIED set]`, and every message that passed gets a FETCH with
+//! its MODSEQ, `.SILENT` or not.
 
 use super::Reply;
 use crate::access;
 use crate::imap::session::Session;
 use crate::imap::view::write_flags;
+use crate::service::is_service;
 use mailroom_proto::imap::command::StoreMode;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::{Flag, SequenceSet};
-use mailroom_store::{FlagOp, Flags};
+use mailroom_store::{FlagOp, Flags, ModSeq};
 
-pub(crate) async fn run(
-    s: &mut Session,
-    uid: bool,
-    set: SequenceSet,
-    mode: StoreMode,
-    silent: bool,
-    flags: Vec<Flag>,
-) -> Reply {
+/// One STORE command.
+pub(crate) struct Request {
+    pub uid: bool,
+    pub set: SequenceSet,
+    pub mode: StoreMode,
+    pub silent: bool,
+    pub flags: Vec<Flag>,
+    pub unchanged_since: Option<ModSeq>,
+}
+
+pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
+    let Request {
+        uid,
+        set,
+        mode,
+        silent,
+        flags,
+        unchanged_since,
+    } = req;
     let Some(sel) = s.selected.as_mut() else {
         return Reply::bad("no mailbox selected");
     };
@@ -69,9 +85,39 @@ pub(crate) async fn run(
     if uids.is_empty() {
         return Reply::ok("STORE completed");
     }
-    let mut changed = match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
-        Ok(c) => c,
-        Err(e) => return super::store_error(e),
+    // The service view (I12): messages whose `$Service` this STORE removes reappear in
+    // every other view, under new UIDs (see `crate::service`).
+    let had_service: Vec<u32> = if sel.hide_service {
+        Vec::new()
+    } else {
+        idx.iter()
+            .filter_map(|&i| sel.msgs.get(i))
+            .filter(|m| is_service(m.keywords))
+            .map(|m| m.uid)
+            .collect()
+    };
+    let (mut changed, failed) = match unchanged_since {
+        None => match sel.account.store_flags(sel.id, &uids, op, f, &kw).await {
+            Ok(c) => (c, Vec::new()),
+            Err(e) => return super::store_error(e),
+        },
+        Some(since) => match sel
+            .account
+            .store_flags_unchanged_since(sel.id, &uids, op, f, &kw, since)
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => return super::store_error(e),
+        },
+    };
+    // What failed UNCHANGEDSINCE is left alone by the rest of the command.
+    let (idx, uids): (Vec<usize>, Vec<u32>) = if failed.is_empty() {
+        (idx, uids)
+    } else {
+        idx.into_iter()
+            .zip(uids)
+            .filter(|(_, u)| failed.binary_search(u).is_err())
+            .unzip()
     };
     if mode == StoreMode::Replace && !full {
         // A partial replace: clear the permitted flags (and, with `w`, keywords) that
@@ -89,7 +135,7 @@ pub(crate) async fn run(
                 }
             }
         }
-        if !clear.is_empty() || !clear_kw.is_empty() {
+        if !uids.is_empty() && (!clear.is_empty() || !clear_kw.is_empty()) {
             match sel
                 .account
                 .store_flags(sel.id, &uids, FlagOp::Remove, clear, &clear_kw)
@@ -100,24 +146,80 @@ pub(crate) async fn run(
             }
         }
     }
+    let mut changed_uids: Vec<u32> = changed.iter().map(|m| m.uid).collect();
+    changed_uids.sort_unstable();
+    let mut new_keywords = false;
     for m in changed {
         if let Some(i) = sel.index_of(m.uid) {
+            new_keywords |= sel.learn_keywords(&m.keywords);
             sel.msgs.set(i, m);
         }
     }
-    if !silent {
+    // RFC 3501 7.2.6: a keyword new to the mailbox is announced (FLAGS, PERMANENTFLAGS)
+    // before the FETCH that shows it, and with .SILENT too (the flag list changed).
+    if new_keywords {
+        sel.write_flags_lines(&mut s.out);
+    }
+    // RFC 7162 3.1.3: with UNCHANGEDSINCE every message that passed gets a FETCH with
+    // its MODSEQ, even with .SILENT; MODSEQ is in every FETCH once CONDSTORE is on, and
+    // a .SILENT STORE then still reports the new MODSEQ of what it changed (example 14).
+    let with_modseq = s.condstore;
+    let with_uid = s.qresync;
+    if !silent || unchanged_since.is_some() || with_modseq {
         for &i in &idx {
             let Some(m) = sel.msgs.get(i) else { continue };
-            let recent = sel.is_recent(m.uid);
-            s.out
-                .extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
-            write_flags(&mut s.out, m, recent);
-            if uid {
-                s.out
-                    .extend_from_slice(format!(" UID {}", m.uid).as_bytes());
+            if silent && unchanged_since.is_none() && changed_uids.binary_search(&m.uid).is_err() {
+                continue;
             }
-            s.out.extend_from_slice(b")\r\n");
+            let recent = sel.is_recent(m.uid);
+            let mut items: Vec<String> = Vec::new();
+            if !silent {
+                let mut f = Vec::new();
+                write_flags(&mut f, m, recent);
+                items.push(format!("FLAGS {}", String::from_utf8_lossy(&f)));
+            }
+            // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
+            if uid || with_uid {
+                items.push(format!("UID {}", m.uid));
+            }
+            if with_modseq {
+                items.push(format!("MODSEQ ({})", m.modseq));
+            }
+            s.out.extend_from_slice(
+                format!("* {} FETCH ({})\r\n", i + 1, items.join(" ")).as_bytes(),
+            );
         }
+    }
+    let reappear: Vec<u32> = had_service
+        .into_iter()
+        .filter(|&u| {
+            sel.index_of(u)
+                .and_then(|i| sel.msgs.get(i))
+                .is_some_and(|m| !is_service(m.keywords))
+        })
+        .collect();
+    if !reappear.is_empty() {
+        // Moved within the mailbox (one store transaction: new UIDs, the originals
+        // expunged): this session sees the EXPUNGE and EXISTS at its next update, like
+        // every other one.
+        if let Err(e) = sel.account.move_messages(sel.id, &reappear, sel.id).await {
+            return super::store_error(e);
+        }
+    }
+    if !failed.is_empty() {
+        // RFC 7162 3.1.3: sequence numbers for STORE, UIDs for UID STORE.
+        let set: Vec<u32> = if uid {
+            failed
+        } else {
+            failed
+                .iter()
+                .filter_map(|&u| sel.index_of(u).map(|i| i as u32 + 1))
+                .collect()
+        };
+        return Reply::ok_code(
+            ResponseCode::Modified(set),
+            "conditional STORE completed, some messages were modified meanwhile",
+        );
     }
     Reply::ok("STORE completed")
 }

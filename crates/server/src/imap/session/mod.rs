@@ -74,6 +74,12 @@ pub(crate) struct Session {
     /// CONDSTORE is on for the session: a CONDSTORE-enabling command ran (RFC 7162 3.1:
     /// `SELECT`/`EXAMINE (CONDSTORE)`, `STATUS (HIGHESTMODSEQ)`, `FETCH (MODSEQ)`).
     pub condstore: bool,
+    /// `ENABLE X-SERVICE` ran: SELECT and EXAMINE show `$Service` messages, STATUS counts
+    /// them ([`crate::service`]).
+    pub service_view: bool,
+    /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
+    /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
+    pub qresync: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -102,6 +108,8 @@ impl Session {
             auth_failures: 0,
             closing: false,
             condstore: false,
+            service_view: false,
+            qresync: false,
             read_size: SMALL_READ,
             big_input: false,
         }

@@ -4,7 +4,7 @@
 use super::Session;
 use crate::imap::view::write_flags;
 use mailroom_directory::AccountInfo;
-use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::encode::{compress_set, ResponseCode, Status};
 use mailroom_store::{StoreError, Uid};
 
 impl Session {
@@ -29,6 +29,20 @@ impl Session {
     pub(super) fn write_alerts(&mut self, texts: Vec<String>) {
         for t in texts {
             self.line(None, Status::Ok, Some(&ResponseCode::Alert), &t);
+        }
+    }
+
+    /// A CONDSTORE enabling command ran (RFC 7162 3.1): from now on untagged FETCH
+    /// responses carry MODSEQ; the first one with a mailbox selected sends its
+    /// HIGHESTMODSEQ.
+    pub(crate) fn enable_condstore(&mut self) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            let code = ResponseCode::HighestModSeq(sel.modseq);
+            self.line(None, Status::Ok, Some(&code), "highest modseq");
         }
     }
 
@@ -74,12 +88,24 @@ impl Session {
         let old_len = sel.msgs.len();
         let last = sel.msgs.last().map(|m| m.uid).unwrap_or(0);
         let mut flag_changes: Vec<Uid> = Vec::new();
+        let mut new_keywords = false;
         for m in ch.changed {
+            let hidden = sel.hide_service && crate::service::is_service(&m.keywords);
             if m.uid > sel.msgs.last().map(|m| m.uid).unwrap_or(0) {
-                if ch.expunged.binary_search(&m.uid).is_err() {
+                if ch.expunged.binary_search(&m.uid).is_err() && !hidden {
+                    new_keywords |= sel.learn_keywords(&m.keywords);
                     sel.msgs.push(m);
                 }
             } else if let Some(i) = sel.index_of(m.uid) {
+                if hidden {
+                    // Given `$Service`: it leaves the view as an expunge would (I12).
+                    if let Err(g) = sel.gone.binary_search(&m.uid) {
+                        sel.gone.insert(g, m.uid);
+                    }
+                    sel.msgs.set(i, m);
+                    continue;
+                }
+                new_keywords |= sel.learn_keywords(&m.keywords);
                 if let Some(cur) = sel.msgs.get(i) {
                     if cur.flags != m.flags || cur.keywords != m.keywords.as_slice() {
                         flag_changes.push(m.uid);
@@ -120,16 +146,37 @@ impl Session {
                 Err(e) => tracing::warn!(error = %e, "claim_recent failed"),
             }
         }
+        let condstore = self.condstore;
+        let qresync = self.qresync;
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
-            let mut seqs: Vec<usize> = gone.iter().filter_map(|u| sel.index_of(*u)).collect();
-            seqs.sort_unstable();
-            for &i in seqs.iter().rev() {
-                out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+            if qresync {
+                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
+                let uids: Vec<Uid> = gone
+                    .iter()
+                    .copied()
+                    .filter(|u| sel.index_of(*u).is_some())
+                    .collect();
+                if !uids.is_empty() {
+                    out.extend_from_slice(
+                        format!("* VANISHED {}\r\n", compress_set(&uids)).as_bytes(),
+                    );
+                }
+            } else {
+                let mut seqs: Vec<usize> = gone.iter().filter_map(|u| sel.index_of(*u)).collect();
+                seqs.sort_unstable();
+                for &i in seqs.iter().rev() {
+                    out.extend_from_slice(format!("* {} EXPUNGE\r\n", i + 1).as_bytes());
+                }
             }
             sel.msgs.retain(|u| gone.binary_search(&u).is_err());
             sel.recent.retain(|u| gone.binary_search(u).is_err());
+        }
+        // RFC 3501 7.2.6, 7.1: a keyword new to the client is announced with FLAGS and
+        // PERMANENTFLAGS before the EXISTS or FETCH that shows it.
+        if new_keywords {
+            sel.write_flags_lines(out);
         }
         if new_msgs {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.msgs.len()).as_bytes());
@@ -142,8 +189,17 @@ impl Session {
             if let Some(i) = sel.index_of(u) {
                 let recent = sel.is_recent(u);
                 if let Some(m) = sel.msgs.get(i) {
-                    out.extend_from_slice(format!("* {} FETCH (FLAGS ", i + 1).as_bytes());
+                    out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
+                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
+                    if qresync {
+                        out.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
+                    }
+                    out.extend_from_slice(b"FLAGS ");
                     write_flags(out, m, recent);
+                    // RFC 7162 3.1: MODSEQ in every untagged FETCH once enabled.
+                    if condstore {
+                        out.extend_from_slice(format!(" MODSEQ ({})", m.modseq).as_bytes());
+                    }
                     out.extend_from_slice(b")\r\n");
                 }
             }

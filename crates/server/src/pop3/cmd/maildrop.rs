@@ -124,6 +124,10 @@ impl Maildrop {
         let mut msgs = Vec::with_capacity(snap.messages.len());
         let header_name = &ctx.config.server.real_to_header;
         for m in snap.messages.iter() {
+            // Seed 001 (I12): `$Service` messages are not part of any POP3 maildrop.
+            if !crate::service::shown(&m) {
+                continue;
+            }
             if let Some(local) = real_to {
                 let st = match account.structure(inbox.id, m.uid).await {
                     Ok(st) => st,

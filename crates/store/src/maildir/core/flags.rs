@@ -8,7 +8,7 @@ use super::{ConnGuard, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords::KeywordFile;
 use crate::maildir::names::{self, FileName};
-use crate::{FlagOp, Flags, MailboxId, MessageMeta, StoreError, Uid};
+use crate::{FlagOp, Flags, MailboxId, MessageMeta, ModSeq, StoreError, Uid};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::fs;
 
@@ -31,7 +31,10 @@ impl Core {
         if uids.len() > IN_PLACE_FLAGS {
             return None;
         }
-        self.write_in_place(|conn| self.store_flags_in(conn, mailbox, uids, op, flags, keywords))
+        self.write_in_place(|conn| {
+            self.store_flags_in(conn, mailbox, uids, op, flags, keywords, None)
+                .map(|(changed, _)| changed)
+        })
     }
 
     /// [`Core::claim_recent`] on the caller's thread when nothing has to wait; `None`:
@@ -69,10 +72,40 @@ impl Core {
     ) -> Result<Vec<MessageMeta>, StoreError> {
         let mut conn = self.conn()?;
         light_sync(&mut conn, |conn| {
-            self.store_flags_in(conn, mailbox, uids, op, flags, keywords)
+            self.store_flags_in(conn, mailbox, uids, op, flags, keywords, None)
+                .map(|(changed, _)| changed)
         })
     }
 
+    /// [`Core::store_flags`] for the messages whose modseq is at most `unchanged_since`
+    /// (RFC 7162 3.1.3), tested in the same transaction; also returns the UIDs that
+    /// failed the test.
+    pub fn store_flags_unchanged_since(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+        op: FlagOp,
+        flags: Flags,
+        keywords: &[String],
+        unchanged_since: ModSeq,
+    ) -> Result<(Vec<MessageMeta>, Vec<Uid>), StoreError> {
+        let mut conn = self.conn()?;
+        light_sync(&mut conn, |conn| {
+            self.store_flags_in(
+                conn,
+                mailbox,
+                uids,
+                op,
+                flags,
+                keywords,
+                Some(unchanged_since),
+            )
+        })
+    }
+
+    /// Changes flags in one transaction; with `unchanged_since`, only of the messages
+    /// whose modseq is at most it, the others returned as failed.
+    #[allow(clippy::too_many_arguments)]
     fn store_flags_in(
         &self,
         conn: &mut Connection,
@@ -81,7 +114,8 @@ impl Core {
         op: FlagOp,
         flags: Flags,
         keywords: &[String],
-    ) -> Result<Vec<MessageMeta>, StoreError> {
+        unchanged_since: Option<ModSeq>,
+    ) -> Result<(Vec<MessageMeta>, Vec<Uid>), StoreError> {
         let flags = Flags(flags.0 & 31);
         let keywords = normalize_keywords(keywords);
         let tx = conn
@@ -110,7 +144,12 @@ impl Core {
             }
             v
         };
+        let mut failed = Vec::new();
         for (mut meta, base, file) in current {
+            if unchanged_since.is_some_and(|u| meta.modseq > u) {
+                failed.push(meta.uid);
+                continue;
+            }
             let (new_flags, new_kw) = match op {
                 FlagOp::Set => (flags, keywords.clone()),
                 FlagOp::Add => {
@@ -173,7 +212,7 @@ impl Core {
         if !out.is_empty() {
             self.changed(conn, m.id);
         }
-        Ok(out)
+        Ok((out, failed))
     }
 
     /// Claims `\Recent` for the messages below `upto` (exclusive), or below UIDNEXT.
