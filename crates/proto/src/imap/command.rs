@@ -368,6 +368,42 @@ pub struct SearchReturn {
     pub count: bool,
 }
 
+/// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Arrival,
+    Cc,
+    Date,
+    From,
+    Size,
+    Subject,
+    To,
+    DisplayFrom,
+    DisplayTo,
+}
+
+/// One `sort-criterion`: a key, maybe `REVERSE`d.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SortCriterion {
+    pub reverse: bool,
+    pub key: SortKey,
+}
+
+/// A SORT / UID SORT command (RFC 5256; `RETURN` options of RFC 5267 ESORT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    /// `UID SORT`.
+    pub uid: bool,
+    /// `RETURN (...)` given: answer with ESEARCH (an empty list means `ALL`).
+    pub ret: Option<SearchReturn>,
+    /// At least one criterion.
+    pub criteria: Vec<SortCriterion>,
+    /// The charset (required by SORT), uppercased.
+    pub charset: String,
+    /// The search criteria (an [`SearchKey::And`] of the keys, or a single key).
+    pub search: SearchKey,
+}
+
 /// A SEARCH / UID SEARCH command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
@@ -520,6 +556,8 @@ pub enum CommandBody {
     },
     /// `SEARCH` / `UID SEARCH`.
     Search(Search),
+    /// `SORT` / `UID SORT`.
+    Sort(Sort),
     /// `FETCH` / `UID FETCH set items [(CHANGEDSINCE n)]`.
     Fetch {
         /// `UID FETCH`.
@@ -682,6 +720,8 @@ impl CommandBody {
             B::Expunge { uids: Some(_) } => K::UidExpunge,
             B::Search(s) if s.uid => K::UidSearch,
             B::Search(_) => K::Search,
+            B::Sort(s) if s.uid => K::UidSort,
+            B::Sort(_) => K::Sort,
             B::Fetch { uid: true, .. } => K::UidFetch,
             B::Fetch { .. } => K::Fetch,
             B::Store { uid: true, .. } => K::UidStore,
@@ -809,6 +849,8 @@ command_table! {
     UidExpunge => "UID EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
     Search => "SEARCH", Selected, uses_seqs: true, breaks_seqs: false;
     UidSearch => "UID SEARCH", Selected, uses_seqs: false, breaks_seqs: false;
+    Sort => "SORT", Selected, uses_seqs: true, breaks_seqs: false;
+    UidSort => "UID SORT", Selected, uses_seqs: false, breaks_seqs: false;
     Fetch => "FETCH", Selected, uses_seqs: true, breaks_seqs: false;
     UidFetch => "UID FETCH", Selected, uses_seqs: false, breaks_seqs: false;
     Store => "STORE", Selected, uses_seqs: true, breaks_seqs: false;
@@ -847,6 +889,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 44);
+        assert_eq!(CommandKind::ALL.len(), 46);
     }
 }

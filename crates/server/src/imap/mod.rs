@@ -25,6 +25,7 @@ pub(crate) mod cmd;
 pub mod fetch;
 pub mod search;
 pub(crate) mod session;
+pub mod sort;
 pub(crate) mod view;
 
 use crate::net::{ConnInfo, Stream};

@@ -12,7 +12,7 @@
 //! Architecture invariant: a key that only needs metadata never calls
 //! `Account::structure` or `Account::open_message`.
 
-mod text;
+pub(crate) mod text;
 
 use super::fetch::{header_field_values, is_message, read_range, MsgRef};
 use mailroom_proto::imap::command::SearchKey;

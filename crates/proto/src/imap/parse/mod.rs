@@ -646,6 +646,7 @@ impl<'a> Cursor<'a> {
             }
             "APPEND" => self.append()?,
             "SEARCH" => self.search(false)?,
+            "SORT" => self.sort(false)?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
             "COPY" | "MOVE" => self.copy_move(&name, false)?,
@@ -654,6 +655,7 @@ impl<'a> Cursor<'a> {
                 let sub = self.word("UID command")?;
                 match sub.as_str() {
                     "SEARCH" => self.search(true)?,
+                    "SORT" => self.sort(true)?,
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" | "MOVE" => self.copy_move(&sub, true)?,

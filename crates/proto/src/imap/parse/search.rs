@@ -7,7 +7,12 @@
 use std::borrow::Cow;
 
 use super::{Cursor, PResult};
-use crate::imap::command::{CommandBody, Search, SearchKey as K, SearchReturn};
+use crate::imap::command::{
+    CommandBody, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey,
+};
+
+/// The most sort criteria in one SORT.
+pub const MAX_SORT_CRITERIA: usize = 16;
 
 /// The deepest nesting of `OR`/`NOT`/parentheses accepted.
 pub const MAX_SEARCH_DEPTH: usize = 32;
@@ -22,6 +27,98 @@ impl Cursor<'_> {
     /// ```
     pub(crate) fn search(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
+        let ret = self.search_return()?;
+        let mut charset = None;
+        if self.eat_keyword("CHARSET") {
+            self.sp()?;
+            let cs = self.astring()?;
+            charset = Some(String::from_utf8_lossy(&cs).to_ascii_uppercase());
+            self.sp()?;
+        }
+        let criteria = self.search_keys()?;
+        Ok(CommandBody::Search(Search {
+            uid,
+            ret,
+            charset,
+            criteria,
+        }))
+    }
+
+    /// ```text
+    /// sort = ["UID" SP] "SORT" [SP sort-return-opts] SP sort-criteria SP search-criteria
+    /// sort-criteria = "(" sort-criterion *(SP sort-criterion) ")"
+    /// sort-criterion = ["REVERSE" SP] sort-key
+    /// sort-key = "ARRIVAL" / "CC" / "DATE" / "FROM" / "SIZE" / "SUBJECT" / "TO" /
+    ///            "DISPLAYFROM" / "DISPLAYTO"
+    /// search-criteria = charset 1*(SP search-key)
+    /// ```
+    /// (RFC 5256 section 5, RFC 5267 section 3.2, RFC 5957 section 4.)
+    pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
+        self.sp()?;
+        let ret = self.search_return()?;
+        self.expect(b'(')?;
+        let mut criteria = Vec::new();
+        loop {
+            let mut reverse = false;
+            let mut w = self.word("sort key")?;
+            if w == "REVERSE" {
+                reverse = true;
+                self.sp()?;
+                w = self.word("sort key")?;
+            }
+            let key = match w.as_str() {
+                "ARRIVAL" => SortKey::Arrival,
+                "CC" => SortKey::Cc,
+                "DATE" => SortKey::Date,
+                "FROM" => SortKey::From,
+                "SIZE" => SortKey::Size,
+                "SUBJECT" => SortKey::Subject,
+                "TO" => SortKey::To,
+                "DISPLAYFROM" => SortKey::DisplayFrom,
+                "DISPLAYTO" => SortKey::DisplayTo,
+                _ => return Err(format!("unknown sort key {w}")),
+            };
+            criteria.push(SortCriterion { reverse, key });
+            if criteria.len() > MAX_SORT_CRITERIA {
+                return Err(format!(
+                    "too many sort criteria (limit {MAX_SORT_CRITERIA})"
+                ));
+            }
+            if self.try_byte(b')') {
+                break;
+            }
+            self.sp()?;
+        }
+        self.sp()?;
+        let cs = self.astring()?;
+        let charset = String::from_utf8_lossy(&cs).to_ascii_uppercase();
+        self.sp()?;
+        let search = self.search_keys()?;
+        Ok(CommandBody::Sort(Sort {
+            uid,
+            ret,
+            criteria,
+            charset,
+            search,
+        }))
+    }
+
+    /// `1*search-key` separated by spaces: one key, or an AND of them.
+    fn search_keys(&mut self) -> PResult<K> {
+        let mut keys = vec![self.search_key(0)?];
+        while self.try_byte(b' ') {
+            keys.push(self.search_key(0)?);
+        }
+        Ok(if keys.len() == 1 {
+            keys.pop().unwrap_or(K::All)
+        } else {
+            K::And(keys)
+        })
+    }
+
+    /// `[SP "RETURN" SP "(" [option *(SP option)] ")"]` followed by SP, of SEARCH and
+    /// SORT (RFC 4731, RFC 5267).
+    fn search_return(&mut self) -> PResult<Option<SearchReturn>> {
         let mut ret = None;
         if self.eat_keyword("RETURN") {
             self.sp()?;
@@ -46,28 +143,7 @@ impl Cursor<'_> {
             ret = Some(r);
             self.sp()?;
         }
-        let mut charset = None;
-        if self.eat_keyword("CHARSET") {
-            self.sp()?;
-            let cs = self.astring()?;
-            charset = Some(String::from_utf8_lossy(&cs).to_ascii_uppercase());
-            self.sp()?;
-        }
-        let mut keys = vec![self.search_key(0)?];
-        while self.try_byte(b' ') {
-            keys.push(self.search_key(0)?);
-        }
-        let criteria = if keys.len() == 1 {
-            keys.pop().unwrap_or(K::All)
-        } else {
-            K::And(keys)
-        };
-        Ok(CommandBody::Search(Search {
-            uid,
-            ret,
-            charset,
-            criteria,
-        }))
+        Ok(ret)
     }
 
     fn search_string(&mut self) -> PResult<Vec<u8>> {

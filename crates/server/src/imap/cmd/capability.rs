@@ -25,6 +25,9 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "SORT",
+    "SORT=DISPLAY",
+    "ESORT",
     "CONDSTORE",
     "QRESYNC",
     // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).

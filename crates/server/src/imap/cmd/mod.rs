@@ -26,6 +26,7 @@ pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod search;
 pub(crate) mod select;
+pub(crate) mod sort;
 pub(crate) mod starttls;
 pub(crate) mod status;
 pub(crate) mod store;
@@ -275,6 +276,12 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
                 s.enable_condstore();
             }
             Box::pin(search::run(s, &tag, q)).await
+        }
+        B::Sort(q) => {
+            if search::uses_modseq(&q.search) {
+                s.enable_condstore();
+            }
+            Box::pin(sort::run(s, &tag, q)).await
         }
         B::Fetch {
             uid,
