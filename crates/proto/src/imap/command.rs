@@ -404,6 +404,25 @@ pub struct Sort {
     pub search: SearchKey,
 }
 
+/// A threading algorithm (RFC 5256 section 4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadAlgorithm {
+    OrderedSubject,
+    References,
+}
+
+/// A THREAD / UID THREAD command (RFC 5256).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Thread {
+    /// `UID THREAD`.
+    pub uid: bool,
+    pub algorithm: ThreadAlgorithm,
+    /// The charset (required), uppercased.
+    pub charset: String,
+    /// The search criteria (an [`SearchKey::And`] of the keys, or a single key).
+    pub search: SearchKey,
+}
+
 /// A SEARCH / UID SEARCH command.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
@@ -558,6 +577,8 @@ pub enum CommandBody {
     Search(Search),
     /// `SORT` / `UID SORT`.
     Sort(Sort),
+    /// `THREAD` / `UID THREAD`.
+    Thread(Thread),
     /// `FETCH` / `UID FETCH set items [(CHANGEDSINCE n)]`.
     Fetch {
         /// `UID FETCH`.
@@ -722,6 +743,8 @@ impl CommandBody {
             B::Search(_) => K::Search,
             B::Sort(s) if s.uid => K::UidSort,
             B::Sort(_) => K::Sort,
+            B::Thread(t) if t.uid => K::UidThread,
+            B::Thread(_) => K::Thread,
             B::Fetch { uid: true, .. } => K::UidFetch,
             B::Fetch { .. } => K::Fetch,
             B::Store { uid: true, .. } => K::UidStore,
@@ -851,6 +874,8 @@ command_table! {
     UidSearch => "UID SEARCH", Selected, uses_seqs: false, breaks_seqs: false;
     Sort => "SORT", Selected, uses_seqs: true, breaks_seqs: false;
     UidSort => "UID SORT", Selected, uses_seqs: false, breaks_seqs: false;
+    Thread => "THREAD", Selected, uses_seqs: true, breaks_seqs: false;
+    UidThread => "UID THREAD", Selected, uses_seqs: false, breaks_seqs: false;
     Fetch => "FETCH", Selected, uses_seqs: true, breaks_seqs: false;
     UidFetch => "UID FETCH", Selected, uses_seqs: false, breaks_seqs: false;
     Store => "STORE", Selected, uses_seqs: true, breaks_seqs: false;
@@ -889,6 +914,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 46);
+        assert_eq!(CommandKind::ALL.len(), 48);
     }
 }

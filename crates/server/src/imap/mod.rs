@@ -26,6 +26,7 @@ pub mod fetch;
 pub mod search;
 pub(crate) mod session;
 pub mod sort;
+pub mod thread;
 pub(crate) mod view;
 
 use crate::net::{ConnInfo, Stream};

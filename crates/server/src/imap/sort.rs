@@ -97,7 +97,7 @@ pub fn compare(criteria: &[SortCriterion], a: (&[Value], u32), b: (&[Value], u32
 }
 
 /// Tabs and line breaks to spaces, runs of spaces to one, ends trimmed (RFC 5256 2.1 (1)).
-fn collapse(s: &[u8]) -> Vec<u8> {
+pub(crate) fn collapse(s: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.len());
     for &c in s {
         let c = if matches!(c, b'\t' | b'\r' | b'\n') {
@@ -175,6 +175,14 @@ fn leader(s: &[u8]) -> Option<usize> {
 
 /// The base subject of RFC 5256 section 2.1, as UTF-8 (not yet case-mapped).
 pub fn base_subject(raw: &[u8]) -> Vec<u8> {
+    base_subject_reply(raw).0
+}
+
+/// The base subject, and whether taking it out removed a reply or forward marker
+/// (`subj-refwd`, `subj-trailer` or `subj-fwd`: what THREAD=REFERENCES calls a reply,
+/// RFC 5256 section 4 step 5).
+pub fn base_subject_reply(raw: &[u8]) -> (Vec<u8>, bool) {
+    let mut reply = false;
     // (1) encoded-words decoded, whitespace collapsed.
     let mut s = collapse(&decode_rfc2047(raw));
     loop {
@@ -184,6 +192,7 @@ pub fn base_subject(raw: &[u8]) -> Vec<u8> {
                 s.pop();
             } else if s.len() >= 5 && s[s.len() - 5..].eq_ignore_ascii_case(b"(fwd)") {
                 s.truncate(s.len() - 5);
+                reply = true;
             } else {
                 break;
             }
@@ -192,6 +201,7 @@ pub fn base_subject(raw: &[u8]) -> Vec<u8> {
         loop {
             let mut changed = false;
             while let Some(n) = leader(&s) {
+                reply |= s.first() != Some(&b' ');
                 s.drain(..n);
                 changed = true;
             }
@@ -208,9 +218,10 @@ pub fn base_subject(raw: &[u8]) -> Vec<u8> {
         // (6) "[fwd:" ... "]" around the rest: take it off and start again at (2).
         if starts_with_ci(&s, b"[fwd:") && s.last() == Some(&b']') {
             s = s[5..s.len() - 1].to_vec();
+            reply = true;
             continue;
         }
-        return s;
+        return (s, reply);
     }
 }
 
@@ -240,6 +251,10 @@ mod tests {
         assert_eq!(base("=?ISO-8859-1?Q?Aw:_hallo?="), "Aw: hallo");
         assert_eq!(base("Response"), "Response");
         assert_eq!(base("Fwdx: hi"), "Fwdx: hi");
+        assert!(base_subject_reply(b"Re: x").1);
+        assert!(base_subject_reply(b"x (fwd)").1);
+        assert!(!base_subject_reply(b"[list] x").1);
+        assert!(!base_subject_reply(b"  x").1);
     }
 
     #[test]

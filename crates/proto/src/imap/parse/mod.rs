@@ -647,6 +647,7 @@ impl<'a> Cursor<'a> {
             "APPEND" => self.append()?,
             "SEARCH" => self.search(false)?,
             "SORT" => self.sort(false)?,
+            "THREAD" => self.thread(false)?,
             "FETCH" => self.fetch(false)?,
             "STORE" => self.store(false)?,
             "COPY" | "MOVE" => self.copy_move(&name, false)?,
@@ -656,6 +657,7 @@ impl<'a> Cursor<'a> {
                 match sub.as_str() {
                     "SEARCH" => self.search(true)?,
                     "SORT" => self.sort(true)?,
+                    "THREAD" => self.thread(true)?,
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" | "MOVE" => self.copy_move(&sub, true)?,

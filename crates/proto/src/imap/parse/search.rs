@@ -8,7 +8,8 @@ use std::borrow::Cow;
 
 use super::{Cursor, PResult};
 use crate::imap::command::{
-    CommandBody, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey,
+    CommandBody, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey, Thread,
+    ThreadAlgorithm,
 };
 
 /// The most sort criteria in one SORT.
@@ -98,6 +99,32 @@ impl Cursor<'_> {
             uid,
             ret,
             criteria,
+            charset,
+            search,
+        }))
+    }
+
+    /// ```text
+    /// thread = ["UID" SP] "THREAD" SP thread-alg SP search-criteria
+    /// thread-alg = "ORDEREDSUBJECT" / "REFERENCES" / thread-alg-ext
+    /// ```
+    /// (RFC 5256 section 5.)
+    pub(crate) fn thread(&mut self, uid: bool) -> PResult<CommandBody> {
+        self.sp()?;
+        let w = self.word("threading algorithm")?;
+        let algorithm = match w.as_str() {
+            "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
+            "REFERENCES" => ThreadAlgorithm::References,
+            _ => return Err(format!("unknown threading algorithm {w}")),
+        };
+        self.sp()?;
+        let cs = self.astring()?;
+        let charset = String::from_utf8_lossy(&cs).to_ascii_uppercase();
+        self.sp()?;
+        let search = self.search_keys()?;
+        Ok(CommandBody::Thread(Thread {
+            uid,
+            algorithm,
             charset,
             search,
         }))

@@ -28,6 +28,8 @@ const EXTENSIONS: &[&str] = &[
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
+    "THREAD=ORDEREDSUBJECT",
+    "THREAD=REFERENCES",
     "CONDSTORE",
     "QRESYNC",
     // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).

@@ -31,6 +31,7 @@ pub(crate) mod starttls;
 pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod subscribe;
+pub(crate) mod thread;
 pub(crate) mod unselect;
 
 use super::session::Session;
@@ -276,6 +277,12 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
                 s.enable_condstore();
             }
             Box::pin(search::run(s, &tag, q)).await
+        }
+        B::Thread(q) => {
+            if search::uses_modseq(&q.search) {
+                s.enable_condstore();
+            }
+            Box::pin(thread::run(s, q)).await
         }
         B::Sort(q) => {
             if search::uses_modseq(&q.search) {
