@@ -6,6 +6,7 @@ use super::Reply;
 use crate::imap::fetch::MsgRef;
 use crate::imap::search::{search, SearchError};
 use crate::imap::session::Session;
+use crate::imap::view::Selected;
 use mailroom_proto::imap::command::{Search, SearchKey};
 use mailroom_proto::imap::encode::{compress_set, ResponseCode};
 use mailroom_proto::imap::Tag;
@@ -22,12 +23,9 @@ pub(crate) fn uses_modseq(key: &SearchKey) -> bool {
     }
 }
 
-pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
-    let Some(sel) = s.selected.as_ref() else {
-        return Reply::bad("no mailbox selected");
-    };
-    let msgs: Vec<MsgRef<'_>> = sel
-        .msgs
+/// The selected view as SEARCH, SORT and THREAD see it.
+pub(crate) fn view_refs(sel: &Selected) -> Vec<MsgRef<'_>> {
+    sel.msgs
         .iter()
         .enumerate()
         .map(|(i, m)| MsgRef {
@@ -35,7 +33,29 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
             meta: m,
             recent: sel.is_recent(m.uid),
         })
-        .collect();
+        .collect()
+}
+
+/// The answer to a search that failed: an unsupported charset (RFC 3501 6.4.4
+/// `[BADCHARSET]`) or a store failure.
+pub(crate) fn search_failed(e: SearchError) -> Reply {
+    match e {
+        SearchError::BadCharset => Reply::no(
+            Some(ResponseCode::BadCharset(vec![
+                "US-ASCII".into(),
+                "UTF-8".into(),
+            ])),
+            "unsupported charset",
+        ),
+        SearchError::Store(e) => super::store_error(e),
+    }
+}
+
+pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
+    let Some(sel) = s.selected.as_ref() else {
+        return Reply::bad("no mailbox selected");
+    };
+    let msgs = view_refs(sel);
     let hits = match search(
         &sel.account,
         sel.id,
@@ -46,16 +66,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
     .await
     {
         Ok(h) => h,
-        Err(SearchError::BadCharset) => {
-            return Reply::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "US-ASCII".into(),
-                    "UTF-8".into(),
-                ])),
-                "unsupported charset",
-            )
-        }
-        Err(SearchError::Store(e)) => return super::store_error(e),
+        Err(e) => return search_failed(e),
     };
     let nums: Vec<u32> = hits
         .iter()

@@ -3,12 +3,10 @@
 //! order in [`crate::imap::sort`], the search criteria by [`crate::imap::search`].
 
 use super::Reply;
-use crate::imap::fetch::MsgRef;
-use crate::imap::search::{search, SearchError};
+use crate::imap::search::search;
 use crate::imap::session::Session;
 use crate::imap::sort::{compare, needs_structure, value, Value};
 use mailroom_proto::imap::command::Sort;
-use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Tag;
 use mailroom_store::StoreError;
 
@@ -16,29 +14,11 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Sort) -> Reply {
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
-    let msgs: Vec<MsgRef<'_>> = sel
-        .msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| MsgRef {
-            seq: i as u32 + 1,
-            meta: m,
-            recent: sel.is_recent(m.uid),
-        })
-        .collect();
+    let msgs = super::search::view_refs(sel);
     // RFC 5256 section 3: the charset is required; US-ASCII and UTF-8 are supported.
     let hits = match search(&sel.account, sel.id, &msgs, &q.search, Some(&q.charset)).await {
         Ok(h) => h,
-        Err(SearchError::BadCharset) => {
-            return Reply::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "US-ASCII".into(),
-                    "UTF-8".into(),
-                ])),
-                "unsupported charset",
-            )
-        }
-        Err(SearchError::Store(e)) => return super::store_error(e),
+        Err(e) => return super::search::search_failed(e),
     };
     let structure = needs_structure(&q.criteria);
     let mut rows: Vec<(Vec<Value>, u32, u32)> = Vec::with_capacity(hits.len());

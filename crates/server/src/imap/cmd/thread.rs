@@ -3,41 +3,22 @@
 //! [`crate::imap::thread`].
 
 use super::Reply;
-use crate::imap::fetch::{header_field_values, MsgRef};
-use crate::imap::search::{search, SearchError};
+use crate::imap::fetch::header_field_values;
+use crate::imap::search::search;
 use crate::imap::session::Session;
 use crate::imap::sort::base_subject_reply;
 use crate::imap::thread::{message_ids, ordered_subject, references, Msg};
 use mailroom_proto::imap::command::{Thread, ThreadAlgorithm};
-use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_store::StoreError;
 
 pub(crate) async fn run(s: &mut Session, q: Thread) -> Reply {
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
-    let msgs: Vec<MsgRef<'_>> = sel
-        .msgs
-        .iter()
-        .enumerate()
-        .map(|(i, m)| MsgRef {
-            seq: i as u32 + 1,
-            meta: m,
-            recent: sel.is_recent(m.uid),
-        })
-        .collect();
+    let msgs = super::search::view_refs(sel);
     let hits = match search(&sel.account, sel.id, &msgs, &q.search, Some(&q.charset)).await {
         Ok(h) => h,
-        Err(SearchError::BadCharset) => {
-            return Reply::no(
-                Some(ResponseCode::BadCharset(vec![
-                    "US-ASCII".into(),
-                    "UTF-8".into(),
-                ])),
-                "unsupported charset",
-            )
-        }
-        Err(SearchError::Store(e)) => return super::store_error(e),
+        Err(e) => return super::search::search_failed(e),
     };
     let mut input: Vec<Msg> = Vec::with_capacity(hits.len());
     for i in hits {
