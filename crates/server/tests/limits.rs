@@ -231,3 +231,33 @@ async fn sessions_per_account_and_address_are_limited() {
     b.expect("b2 OK {*}").await;
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_penalty_longer_than_the_login_deadline_ends_at_the_deadline() {
+    let s = TestServer::start_with(|c| {
+        c.server.login_penalty_base_ms = 5000;
+        c.server.login_penalty_max_ms = 5000;
+        c.imap.login_timeout_secs = 1;
+        c.pop3.login_timeout_secs = 1;
+    })
+    .await;
+    s.add_account("bob", "right");
+    let r = imap_login(&s, "127.0.0.1", "bob", "wrong").await;
+    assert_eq!(r, "a NO [AUTHENTICATIONFAILED] invalid user name or password");
+    // The next attempt would wait 5 s: the connection is closed at its 1 s deadline
+    // instead, without an answer to the LOGIN.
+    let mut c = s.connect(Protocol::Imap).await;
+    c.expect("* OK {*}").await;
+    c.send("b LOGIN bob right").await;
+    c.expect("* BYE autologout; no login in time").await;
+    assert!(c.is_closed().await);
+    let mut p = s.connect(Protocol::Pop3).await;
+    p.expect("+OK {*}").await;
+    p.send("USER bob").await;
+    p.expect("+OK send PASS").await;
+    p.send("PASS right").await;
+    p.expect("-ERR [SYS/TEMP] no login in time, closing connection")
+        .await;
+    assert!(p.is_closed().await);
+    s.stop().await;
+}

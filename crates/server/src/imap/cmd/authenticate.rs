@@ -25,7 +25,9 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
             "plaintext authentication is disabled on unencrypted connections; use STARTTLS",
         );
     }
-    s.login_gate().await;
+    if !s.login_gate().await {
+        return Reply::sent();
+    }
     let ip = s.info.local.map(|a| a.ip());
     let opts = SaslOptions {
         hostname: s.ctx.config.server.hostname.clone(),

@@ -43,7 +43,9 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
             "LOGIN is disabled on unencrypted connections; use STARTTLS",
         );
     }
-    s.login_gate().await;
+    if !s.login_gate().await {
+        return Reply::sent();
+    }
     let ip = s.info.local.map(|a| a.ip());
     let pw = mailroom_directory::Secret::new(password.expose().to_vec());
     let login = username.clone();

@@ -69,13 +69,18 @@ impl Session {
         Reply::ok_code(ResponseCode::Capability(caps), "logged in")
     }
 
-    /// Waits out the penalty of the client's address before a credentials check.
-    pub(crate) async fn login_gate(&self) {
+    /// Waits out the penalty of the client's address before a credentials check. False
+    /// when the login deadline came first: the caller answers nothing and the read loop
+    /// closes the connection with its `BYE`.
+    pub(crate) async fn login_gate(&self) -> bool {
         let wait = self.ctx.limits.before_attempt(self.info.peer.map(|a| a.ip()));
-        if !wait.is_zero() {
-            tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
-            tokio::time::sleep(wait).await;
+        if wait.is_zero() {
+            return true;
         }
+        tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
+        let until = tokio::time::Instant::now() + wait;
+        tokio::time::sleep_until(until.min(self.login_deadline)).await;
+        until <= self.login_deadline
     }
 
     /// After a credentials check for `login`: waits out the account's penalty (unless

@@ -161,7 +161,9 @@ impl Session {
         msg.push(0);
         msg.extend_from_slice(password.as_bytes());
         drop(password);
-        self.login_gate().await;
+        if !self.login_gate().await {
+            return;
+        }
         let ip = self.local_ip();
         let step = self
             .ctx
@@ -188,7 +190,9 @@ impl Session {
                 return;
             }
         };
-        self.login_gate().await;
+        if !self.login_gate().await {
+            return;
+        }
         let ip = self.local_ip();
         let n = login;
         let verdict = self
@@ -252,7 +256,9 @@ impl Session {
             ..SaslOptions::default()
         };
         let m = mech.clone();
-        self.login_gate().await;
+        if !self.login_gate().await {
+            return Ok(true);
+        }
         let (mut server, mut step, seen, mut login) = self
             .ctx
             .dir(move |d| {
@@ -325,13 +331,17 @@ impl Session {
     }
 
     /// Waits out the penalty of the client's address before a credentials check
-    /// ([`crate::limits`]).
-    async fn login_gate(&self) {
+    /// ([`crate::limits`]). False when the login deadline came first: the caller answers
+    /// nothing and the read loop closes the connection with its `-ERR`.
+    async fn login_gate(&self) -> bool {
         let wait = self.ctx.limits.before_attempt(self.info.peer.map(|a| a.ip()));
-        if !wait.is_zero() {
-            tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
-            tokio::time::sleep(wait).await;
+        if wait.is_zero() {
+            return true;
         }
+        tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
+        let until = tokio::time::Instant::now() + wait;
+        tokio::time::sleep_until(until.min(self.login_deadline)).await;
+        until <= self.login_deadline
     }
 
     /// Acts on a login verdict for `login` (the name the client gave, counted against
