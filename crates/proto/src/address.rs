@@ -74,9 +74,7 @@ pub fn parse_reverse_path(path: &str) -> R<String> {
 /// Checks `A-d-l ":"` at the start of `s` (which starts with `@`); returns the colon's
 /// index.
 fn source_route_end(s: &str) -> R<usize> {
-    let colon = s
-        .find(':')
-        .ok_or(PathError("source route without ':'"))?;
+    let colon = s.find(':').ok_or(PathError("source route without ':'"))?;
     for at_domain in s[..colon].split(',') {
         let d = at_domain
             .strip_prefix('@')
@@ -98,9 +96,7 @@ pub fn check_mailbox(m: &str) -> R<()> {
     let local_end = if b[0] == b'"' {
         quoted_end(b)?
     } else {
-        let at = m
-            .rfind('@')
-            .ok_or(PathError("address has no '@' domain"))?;
+        let at = m.rfind('@').ok_or(PathError("address has no '@' domain"))?;
         check_dot_string(&m[..at])?;
         at
     };
@@ -220,7 +216,10 @@ mod tests {
             ("<>", ""),
             ("<a@b>", "a@b"),
             ("<s@example.org>", "s@example.org"),
-            ("<first.last+tag@sub.example-1.org>", "first.last+tag@sub.example-1.org"),
+            (
+                "<first.last+tag@sub.example-1.org>",
+                "first.last+tag@sub.example-1.org",
+            ),
             ("<\"a b\"@example.org>", "\"a b\"@example.org"),
             ("<\"a\\\"b@c\"@example.org>", "\"a\\\"b@c\"@example.org"),
             ("<\"\"@example.org>", "\"\"@example.org"),

@@ -313,14 +313,16 @@ mod tests {
             assert!(e.text.starts_with("bad sender address syntax: "), "{e}");
         }
         assert_eq!(
-            parse_command(b"MAIL FROM:<a b@example.org>")
-                .map_err(|e| e.to_string()),
+            parse_command(b"MAIL FROM:<a b@example.org>").map_err(|e| e.to_string()),
             Err("501 5.1.7 bad sender address syntax: space in unquoted local part".into())
         );
         for (line, from) in [
             ("MAIL FROM:<>", ""),
             ("MAIL FROM:<> SIZE=10", ""),
-            ("MAIL FROM:<\"a> b\"@example.org> SIZE=10", "\"a> b\"@example.org"),
+            (
+                "MAIL FROM:<\"a> b\"@example.org> SIZE=10",
+                "\"a> b\"@example.org",
+            ),
             ("MAIL FROM:<@hop.example:u@[192.0.2.1]>", "u@[192.0.2.1]"),
             ("MAIL FROM:u@example.org", "u@example.org"),
         ] {

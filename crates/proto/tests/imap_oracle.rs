@@ -258,6 +258,9 @@ fn corpus_agrees() {
 /// refused as BINARY syntax (not offered), not as a malformed literal.
 #[test]
 fn append_literal8_is_refused_as_binary() {
-    let e = parse_wire(b"a APPEND INBOX ~{0+}\r\n\r\n").unwrap_err();
-    assert_eq!(e.message, "literal8 (~{n}) needs BINARY, which is not offered");
+    let e = parse_wire(b"a APPEND INBOX ~{0+}\r\n\r\n").expect_err("literal8 refused");
+    assert_eq!(
+        e.message,
+        "literal8 (~{n}) needs BINARY, which is not offered"
+    );
 }

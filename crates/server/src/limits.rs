@@ -197,7 +197,8 @@ impl Limits {
             Some(k) => {
                 if t.addrs.len() >= MAX_ENTRIES && !t.addrs.contains_key(&k) {
                     let forget = self.forget;
-                    t.addrs.retain(|_, p| now.duration_since(p.last_failure) <= forget);
+                    t.addrs
+                        .retain(|_, p| now.duration_since(p.last_failure) <= forget);
                     evict_stalest(&mut t.addrs, |p| p.last_failure);
                 }
                 let p = t.addrs.entry(k).or_insert(AddrPenalty {
@@ -224,14 +225,11 @@ impl Limits {
                     .retain(|_, a| now.duration_since(a.last_failure) <= forget);
                 evict_stalest(&mut t.accounts, |a| a.last_failure);
             }
-            let a = t
-                .accounts
-                .entry(account.clone())
-                .or_insert(AccountPenalty {
-                    failures: 0,
-                    last_failure: now,
-                    good: Vec::new(),
-                });
+            let a = t.accounts.entry(account.clone()).or_insert(AccountPenalty {
+                failures: 0,
+                last_failure: now,
+                good: Vec::new(),
+            });
             if now.duration_since(a.last_failure) > self.forget {
                 a.failures = 0;
                 a.good.clear();
@@ -324,7 +322,11 @@ fn evict_stalest<K: Clone + Eq + std::hash::Hash, V>(
     if map.len() < MAX_ENTRIES {
         return;
     }
-    if let Some(k) = map.iter().min_by_key(|(_, v)| at(v)).map(|(k, _)| k.clone()) {
+    if let Some(k) = map
+        .iter()
+        .min_by_key(|(_, v)| at(v))
+        .map(|(k, _)| k.clone())
+    {
         map.remove(&k);
     }
 }
@@ -494,7 +496,9 @@ mod tests {
         let u = l.user_session(Protocol::Imap, "bob@x", a).unwrap();
         assert!(l.user_session(Protocol::Imap, "BOB@x", a).is_none());
         assert!(l.user_session(Protocol::Pop3, "bob@x", a).is_some());
-        assert!(l.user_session(Protocol::Imap, "bob@x", ip("192.0.2.9")).is_some());
+        assert!(l
+            .user_session(Protocol::Imap, "bob@x", ip("192.0.2.9"))
+            .is_some());
         drop(u);
         assert!(l.user_session(Protocol::Imap, "bob@x", a).is_some());
     }

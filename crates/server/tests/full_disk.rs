@@ -3,6 +3,7 @@
 //! APPEND, LMTP and COPY answer a clear temporary error, that nothing acknowledged is
 //! lost and no index is corrupted, and that once space is freed the same operations
 //! succeed without a restart. Without the right to mount, it says so loudly and passes.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -12,8 +13,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A tmpfs mounted for the test, unmounted when dropped.
-struct Mount(PathBuf, tempfile::TempDir);
+/// A tmpfs mounted for the test (on a directory inside the kept temporary directory),
+/// unmounted when dropped.
+struct Mount(PathBuf, #[allow(dead_code)] tempfile::TempDir);
 
 impl Mount {
     fn new(size: &str) -> Option<Mount> {
@@ -21,7 +23,13 @@ impl Mount {
         let path = dir.path().join("data");
         std::fs::create_dir(&path).ok()?;
         let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size},mode=0700"), "tmpfs"])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
             .arg(&path)
             .status()
             .is_ok_and(|s| s.success());
@@ -102,7 +110,8 @@ async fn subjects(c: &mut Client, mailbox: &str) -> Vec<String> {
     c.send(&format!("s SELECT {mailbox}")).await;
     let r = tagged(c, "s").await;
     assert!(r.starts_with("s OK"), "SELECT {mailbox}: {r}");
-    c.send("f FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])").await;
+    c.send("f FETCH 1:* (BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+        .await;
     let mut out = Vec::new();
     loop {
         let l = c.line().await;
@@ -132,7 +141,9 @@ async fn full_disk_gives_temporary_errors_and_recovers() {
     c.send("c CREATE Archive").await;
     c.expect("c OK {*}").await;
     // Acknowledged before the disk fills: m1 by APPEND, m2 by LMTP, m1 copied.
-    assert!(append(&mut c, "a1", "INBOX", &message(1)).await.starts_with("a1 OK"));
+    assert!(append(&mut c, "a1", "INBOX", &message(1))
+        .await
+        .starts_with("a1 OK"));
     assert!(lmtp(&s, &message(2)).await.starts_with("250 2.0.0"));
     c.send("s SELECT INBOX").await;
     tagged(&mut c, "s").await;
@@ -141,20 +152,29 @@ async fn full_disk_gives_temporary_errors_and_recovers() {
 
     let filler = fill(&data);
     let r = append(&mut c, "a2", "INBOX", &message(3)).await;
-    assert_eq!(r, "a2 NO [OVERQUOTA] not enough disk space, try again later");
+    assert_eq!(
+        r,
+        "a2 NO [OVERQUOTA] not enough disk space, try again later"
+    );
     let r = lmtp(&s, &message(4)).await;
     assert_eq!(
         r,
         "452 4.3.1 <bob@localhost> insufficient system storage, try again later"
     );
     // A message too large to keep in memory while it is received (spooled to a file).
-    let big = format!("Subject: big\r\n\r\n{}", "0123456789abcdef\r\n".repeat(80_000));
+    let big = format!(
+        "Subject: big\r\n\r\n{}",
+        "0123456789abcdef\r\n".repeat(80_000)
+    );
     assert_eq!(
         lmtp(&s, &big).await,
         "452 4.3.1 <bob@localhost> insufficient system storage, try again later"
     );
     let r = append(&mut c, "a4", "INBOX", &big).await;
-    assert_eq!(r, "a4 NO [OVERQUOTA] not enough disk space, try again later");
+    assert_eq!(
+        r,
+        "a4 NO [OVERQUOTA] not enough disk space, try again later"
+    );
     c.send("s SELECT INBOX").await;
     tagged(&mut c, "s").await;
     c.send("k COPY 1:* Archive").await;
@@ -178,14 +198,19 @@ async fn full_disk_gives_temporary_errors_and_recovers() {
     std::fs::remove_file(&filler).unwrap();
     assert_eq!(subjects(&mut c, "INBOX").await, ["m1", "m2"]);
     assert_eq!(subjects(&mut c, "Archive").await, ["m1"]);
-    assert!(append(&mut c, "a3", "INBOX", &message(3)).await.starts_with("a3 OK"));
+    assert!(append(&mut c, "a3", "INBOX", &message(3))
+        .await
+        .starts_with("a3 OK"));
     assert!(lmtp(&s, &message(4)).await.starts_with("250 2.0.0"));
     c.send("s SELECT INBOX").await;
     tagged(&mut c, "s").await;
     c.send("k COPY 1:* Archive").await;
     assert!(tagged(&mut c, "k").await.starts_with("k OK"));
     assert_eq!(subjects(&mut c, "INBOX").await, ["m1", "m2", "m3", "m4"]);
-    assert_eq!(subjects(&mut c, "Archive").await, ["m1", "m1", "m2", "m3", "m4"]);
+    assert_eq!(
+        subjects(&mut c, "Archive").await,
+        ["m1", "m1", "m2", "m3", "m4"]
+    );
     c.send("z LOGOUT").await;
     drop(c);
     s.stop().await;
@@ -193,7 +218,10 @@ async fn full_disk_gives_temporary_errors_and_recovers() {
     let s = TestServer::start_with(|c| c.server.data_dir = data.clone()).await;
     let mut c = login(&s).await;
     assert_eq!(subjects(&mut c, "INBOX").await, ["m1", "m2", "m3", "m4"]);
-    assert_eq!(subjects(&mut c, "Archive").await, ["m1", "m1", "m2", "m3", "m4"]);
+    assert_eq!(
+        subjects(&mut c, "Archive").await,
+        ["m1", "m1", "m2", "m3", "m4"]
+    );
     drop(c);
     s.stop().await;
     drop(mount);

@@ -2,6 +2,7 @@
 //! per address and account; pre-login time is an absolute deadline; pre-login
 //! connections per address and sessions per account and address are limited.
 //! The waits asserted are lower bounds (sleeps), never speeds.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 
@@ -133,7 +134,11 @@ async fn a_dribbling_client_is_closed_at_the_login_deadline() {
     })
     .await;
     for (proto, greeting, bye) in [
-        (Protocol::Imap, "* OK {*}", "* BYE autologout; no login in time"),
+        (
+            Protocol::Imap,
+            "* OK {*}",
+            "* BYE autologout; no login in time",
+        ),
         (
             Protocol::Pop3,
             "+OK {*}",
@@ -154,7 +159,11 @@ async fn a_dribbling_client_is_closed_at_the_login_deadline() {
         let mut lines = tokio::io::BufReader::new(r).lines();
         let g = next_line(&mut lines).await.unwrap();
         assert!(common::glob(greeting, &g), "{g}");
-        assert_eq!(next_line(&mut lines).await.as_deref(), Some(bye), "{proto:?}");
+        assert_eq!(
+            next_line(&mut lines).await.as_deref(),
+            Some(bye),
+            "{proto:?}"
+        );
         assert_eq!(next_line(&mut lines).await, None, "{proto:?}: not closed");
         assert!(t.elapsed() >= Duration::from_secs(2), "{:?}", t.elapsed());
         dribbler.abort();
@@ -172,12 +181,16 @@ async fn prelogin_connections_per_address_are_limited() {
     b.expect("+OK {*}").await;
     // A third from the same address, either protocol: refused with the reason.
     let mut c = Client::connect_from("127.0.0.1", s.addr(Protocol::Imap)).await;
-    c.expect("* BYE [UNAVAILABLE] too many connections from your address before login, try again later")
-        .await;
+    c.expect(
+        "* BYE [UNAVAILABLE] too many connections from your address before login, try again later",
+    )
+    .await;
     assert!(c.is_closed().await);
     let mut c = Client::connect_from("127.0.0.1", s.addr(Protocol::Pop3)).await;
-    c.expect("-ERR [SYS/TEMP] too many connections from your address before login, try again later")
-        .await;
+    c.expect(
+        "-ERR [SYS/TEMP] too many connections from your address before login, try again later",
+    )
+    .await;
     assert!(c.is_closed().await);
     // Another address is not affected.
     let mut d = Client::connect_from("127.0.0.2", s.addr(Protocol::Imap)).await;
@@ -210,7 +223,8 @@ async fn sessions_per_account_and_address_are_limited() {
     p.send("USER bob").await;
     p.expect("+OK send PASS").await;
     p.send("PASS right").await;
-    p.expect("+OK bob@localhost has 0 message(s) (0 octets)").await;
+    p.expect("+OK bob@localhost has 0 message(s) (0 octets)")
+        .await;
     let mut q = s.connect(Protocol::Pop3).await;
     q.expect("+OK {*}").await;
     q.send("USER bob").await;
@@ -243,7 +257,10 @@ async fn a_penalty_longer_than_the_login_deadline_ends_at_the_deadline() {
     .await;
     s.add_account("bob", "right");
     let r = imap_login(&s, "127.0.0.1", "bob", "wrong").await;
-    assert_eq!(r, "a NO [AUTHENTICATIONFAILED] invalid user name or password");
+    assert_eq!(
+        r,
+        "a NO [AUTHENTICATIONFAILED] invalid user name or password"
+    );
     // The next attempt would wait 5 s: the connection is closed at its 1 s deadline
     // instead, without an answer to the LOGIN.
     let mut c = s.connect(Protocol::Imap).await;

@@ -4,12 +4,12 @@
 
 use super::Reply;
 use crate::imap::session::Session;
+use crate::limits::SeenName;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use mailroom_directory::sasl::{SaslFailure, SaslOptions, SaslServer, SaslStep, MECHANISMS};
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Secret;
-use crate::limits::SeenName;
 
 pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secret>) -> Reply {
     let mech = mechanism.to_ascii_uppercase();

@@ -5,9 +5,9 @@
 
 use super::{Session, User};
 use crate::imap::cmd::{self, Reply};
+use crate::net::Protocol;
 use mailroom_directory::AccountInfo;
 use mailroom_proto::imap::encode::ResponseCode;
-use crate::net::Protocol;
 
 impl Session {
     /// A successful login: opens the mail store, creates the default special-use
@@ -73,11 +73,17 @@ impl Session {
     /// when the login deadline came first: the caller answers nothing and the read loop
     /// closes the connection with its `BYE`.
     pub(crate) async fn login_gate(&self) -> bool {
-        let wait = self.ctx.limits.before_attempt(self.info.peer.map(|a| a.ip()));
+        let wait = self
+            .ctx
+            .limits
+            .before_attempt(self.info.peer.map(|a| a.ip()));
         if wait.is_zero() {
             return true;
         }
-        tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "login penalty of the address"
+        );
         let until = tokio::time::Instant::now() + wait;
         tokio::time::sleep_until(until.min(self.login_deadline)).await;
         until <= self.login_deadline
@@ -89,7 +95,10 @@ impl Session {
         let peer = self.info.peer.map(|a| a.ip());
         let wait = self.ctx.limits.before_answer(peer, login);
         if !wait.is_zero() {
-            tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the account");
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "login penalty of the account"
+            );
             tokio::time::sleep(wait).await;
         }
         if ok {

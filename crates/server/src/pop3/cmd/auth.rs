@@ -13,12 +13,12 @@
 
 use super::maildrop::{Maildrop, OpenError};
 use crate::access::{self, NameError, PopUser};
+use crate::limits::SeenName;
+use crate::net::Protocol;
 use crate::pop3::{Session, State};
 use mailroom_directory::sasl::{CredentialSource, SaslFailure, SaslOptions, SaslServer, SaslStep};
 use mailroom_directory::{AccountInfo, Credentials, DirError, LoginTarget, Secret};
 use mailroom_proto::pop3::{decode_response, encode_challenge, SaslResponse};
-use crate::limits::SeenName;
-use crate::net::Protocol;
 use std::cell::RefCell;
 
 /// The SASL mechanisms, in the order CAPA and a bare AUTH list them.
@@ -334,11 +334,17 @@ impl Session {
     /// ([`crate::limits`]). False when the login deadline came first: the caller answers
     /// nothing and the read loop closes the connection with its `-ERR`.
     async fn login_gate(&self) -> bool {
-        let wait = self.ctx.limits.before_attempt(self.info.peer.map(|a| a.ip()));
+        let wait = self
+            .ctx
+            .limits
+            .before_attempt(self.info.peer.map(|a| a.ip()));
         if wait.is_zero() {
             return true;
         }
-        tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the address");
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "login penalty of the address"
+        );
         let until = tokio::time::Instant::now() + wait;
         tokio::time::sleep_until(until.min(self.login_deadline)).await;
         until <= self.login_deadline
@@ -360,7 +366,10 @@ impl Session {
         if matches!(verdict, Verdict::Ok(..) | Verdict::Failed) {
             let wait = self.ctx.limits.before_answer(peer, login);
             if !wait.is_zero() {
-                tracing::info!(wait_ms = wait.as_millis() as u64, "login penalty of the account");
+                tracing::info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "login penalty of the account"
+                );
                 tokio::time::sleep(wait).await;
             }
         }
