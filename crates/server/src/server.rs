@@ -247,9 +247,8 @@ pub fn test_config(data: &Path) -> Config {
     c.server.shutdown_grace_secs = 2;
     // Tests exercise every mechanism; the default leaves CRAM-MD5 off.
     c.server.cram_md5 = true;
-    // Every test connects from 127.0.0.1, many at once, some with wrong passwords: the
-    // abuse limits are off unless a test (tests/limits.rs) turns them on.
-    c.server.login_penalty_base_ms = 0;
+    // Every test connects from 127.0.0.1, many at once: the connection limits are off
+    // unless a test (tests/limits.rs) turns them on. The login penalty is the default.
     c.server.max_prelogin_per_ip = 0;
     c.server.max_userip_connections = 0;
     c.imap.listen = vec![any];

@@ -137,7 +137,7 @@ async fn a_dribbling_client_is_closed_at_the_login_deadline() {
         (
             Protocol::Imap,
             "* OK {*}",
-            "* BYE autologout; no login in time",
+            "* BYE autologout; idle for too long",
         ),
         (
             Protocol::Pop3,
@@ -266,7 +266,7 @@ async fn a_penalty_longer_than_the_login_deadline_ends_at_the_deadline() {
     let mut c = s.connect(Protocol::Imap).await;
     c.expect("* OK {*}").await;
     c.send("b LOGIN bob right").await;
-    c.expect("* BYE autologout; no login in time").await;
+    c.expect("* BYE autologout; idle for too long").await;
     assert!(c.is_closed().await);
     let mut p = s.connect(Protocol::Pop3).await;
     p.expect("+OK {*}").await;

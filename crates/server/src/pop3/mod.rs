@@ -174,10 +174,16 @@ impl Session {
                 "-ERR [SYS/TEMP] idle for too long, closing connection",
             )
         } else {
-            (
-                self.login_deadline,
-                "-ERR [SYS/TEMP] no login in time, closing connection",
-            )
+            // The idle time-out still applies when it is the shorter.
+            let idle = tokio::time::Instant::now() + self.idle_timeout();
+            if idle < self.login_deadline {
+                (idle, "-ERR [SYS/TEMP] idle for too long, closing connection")
+            } else {
+                (
+                    self.login_deadline,
+                    "-ERR [SYS/TEMP] no login in time, closing connection",
+                )
+            }
         };
         let mut shutdown = self.ctx.shutdown.clone();
         let n = tokio::select! {

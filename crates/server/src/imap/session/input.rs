@@ -28,7 +28,9 @@ impl Session {
                 "autologout; idle for too long",
             )
         } else {
-            (self.login_deadline, "autologout; no login in time")
+            // The same words as before the deadline was absolute (clients and tests
+            // know them).
+            (self.login_deadline, "autologout; idle for too long")
         };
         let mut shutdown = self.ctx.shutdown.clone();
         if !self.framer.is_idle() {
