@@ -18,6 +18,10 @@ TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
     mapfile -t TARGETS < <(sed -n 's/^name = "\(.*\)"$/\1/p' fuzz/Cargo.toml | grep -v '^mailroom-fuzz$')
 fi
+# libfuzzer-sys builds libFuzzer itself: it needs a C++ compiler.
+if ! command -v c++ >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    apt-get install -y -q g++ >/dev/null
+fi
 TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 export CARGO_TARGET_DIR=${FUZZ_TARGET_DIR:-$ROOT/target/fuzz}
 # What cargo-fuzz passes (SanitizerCoverage for libFuzzer's guidance), minus the
@@ -35,7 +39,7 @@ for t in "${TARGETS[@]}"; do
     limit=(-max_total_time="$SECS")
     if [ -n "${FUZZ_RUNS:-}" ]; then limit=(-runs="$FUZZ_RUNS"); fi
     max_len=4096
-    [ "$t" = mime_structure ] && max_len=65536
+    [ "$t" = mime_structure ] && max_len=16384
     [ "$t" = imap_codec_diff ] && max_len=1024
     printf '\n--- %s\n' "$t"
     status=0
@@ -52,7 +56,7 @@ for t in "${TARGETS[@]}"; do
     if [ "${FUZZ_MERGE:-0}" = 1 ]; then
         # The smallest set of inputs that keeps every feature seen (old corpus + finds).
         mkdir -p "$SCRATCH/$t.min"
-        "$BIN/$t" -merge=1 -max_len=$max_len "$SCRATCH/$t.min" "fuzz/corpus/$t" "$SCRATCH/$t" \
+        "$BIN/$t" -set_cover_merge=1 -max_len=$max_len "$SCRATCH/$t.min" "fuzz/corpus/$t" "$SCRATCH/$t" \
             >/dev/null 2>&1
         rm -rf "fuzz/corpus/$t"
         mv "$SCRATCH/$t.min" "fuzz/corpus/$t"
