@@ -177,7 +177,10 @@ impl Session {
             // The idle time-out still applies when it is the shorter.
             let idle = tokio::time::Instant::now() + self.idle_timeout();
             if idle < self.login_deadline {
-                (idle, "-ERR [SYS/TEMP] idle for too long, closing connection")
+                (
+                    idle,
+                    "-ERR [SYS/TEMP] idle for too long, closing connection",
+                )
             } else {
                 (
                     self.login_deadline,
