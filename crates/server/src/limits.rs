@@ -236,10 +236,8 @@ impl Limits {
             }
             a.failures = a.failures.saturating_add(1);
             a.last_failure = now;
-            // A failure from an address takes it off the account's good list.
-            if let Some(k) = key {
-                a.good.retain(|g| *g != k);
-            }
+            // An address on the good list stays there after a typo: it proved it knows
+            // the password, and its own failures are the address penalty's business.
             a.failures
         };
         drop(t);
@@ -478,9 +476,16 @@ mod tests {
         );
         l.succeeded(ip("198.51.100.7"), "BOB");
         assert_eq!(l.before_answer(ip("198.51.100.7"), "bob"), Duration::ZERO);
+        // A later typo from there does not bring the account's penalty back on it.
+        l.failed(ip("198.51.100.7"), "bob", Protocol::Pop3);
+        assert_eq!(l.before_answer(ip("198.51.100.7"), "bob"), Duration::ZERO);
+        assert_eq!(
+            l.before_answer(ip("198.51.100.8"), "bob"),
+            Duration::from_millis(400)
+        );
         l.succeeded(a, "bob");
         assert_eq!(l.before_attempt(a), Duration::ZERO);
-        assert_eq!(l.failures_total(), 2);
+        assert_eq!(l.failures_total(), 3);
     }
 
     #[test]
