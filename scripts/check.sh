@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test and check that CI runs: rustfmt, clippy (warnings denied), the unit,
-# transcript and integration tests, and the real-client acceptance kit
+# transcript and integration tests, every fuzz target for 25 s (scripts/fuzz.sh;
+# CHECK_FUZZ_SECS=N, CHECK_SKIP_FUZZ=1), and the real-client acceptance kit
 # (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
 # fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
 # resynchronisation with Python imapclient (scripts/qresync-client.sh) runs even without
@@ -46,6 +47,16 @@ scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
 
 step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
 scripts/qresync-client.sh
+
+step "fuzz targets, ${CHECK_FUZZ_SECS:-25} s each"
+# Every libFuzzer target of fuzz/ from the corpus kept in fuzz/corpus, on the stable
+# toolchain (scripts/fuzz.sh); a crash fails the check with its reproducer kept in
+# fuzz/artifacts/.
+if [ "${CHECK_SKIP_FUZZ:-0}" = 1 ]; then
+    echo "fuzzing skipped (CHECK_SKIP_FUZZ=1)"
+else
+    scripts/fuzz.sh "${CHECK_FUZZ_SECS:-25}"
+fi
 
 if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then
     echo "client kit skipped (CHECK_SKIP_KIT=1)"

@@ -2,7 +2,7 @@
 //!
 //! What lives here: pure functions and state machines over bytes — line and literal
 //! framing with hard limits ([`line`]), the LMTP command grammar and DATA decoding
-//! ([`lmtp`]), the POP3 command grammar ([`pop3`]) and the IMAP4 parser and encoder
+//! ([`lmtp`]) with the RFC 5321 path grammar of its senders ([`address`]), the POP3 command grammar ([`pop3`]) and the IMAP4 parser and encoder
 //! ([`imap`]). What does not: sockets, TLS, timers, storage, accounts (those live in
 //! `mailroom-server`, `mailroom-store`, `mailroom-directory`).
 //!
@@ -12,6 +12,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod imap;
 pub mod line;
 pub mod lmtp;

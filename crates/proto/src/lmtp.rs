@@ -140,10 +140,40 @@ fn parse_path(arg: &str) -> Result<(String, &str), ParseError> {
     }
 }
 
+/// Splits `<reverse-path> params`: the path with its angle brackets (a `>` inside a
+/// quoted local part does not end it), and the rest. Without a `<`, the first word is the
+/// path (an old habit some clients keep), validated as if it had its brackets.
+fn split_reverse_path(arg: &str) -> (std::borrow::Cow<'_, str>, &str) {
+    let b = arg.as_bytes();
+    if b.first() != Some(&b'<') {
+        let end = arg.find(' ').unwrap_or(arg.len());
+        return (format!("<{}>", &arg[..end]).into(), &arg[end..]);
+    }
+    let mut quoted = false;
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' if quoted => i += 1,
+            b'"' => quoted = !quoted,
+            b'>' if !quoted => return (arg[..=i].into(), &arg[i + 1..]),
+            _ => {}
+        }
+        i += 1;
+    }
+    (arg.into(), "")
+}
+
+/// `MAIL FROM:<reverse-path> [params]`: the sender must follow RFC 5321 4.1.2
+/// ([`crate::address`]), else `501 5.1.7` with the reason.
 fn parse_mail(rest: &str) -> Result<Command, ParseError> {
     let arg =
         strip_prefix_ci(rest, "FROM:").ok_or_else(|| syntax("syntax: MAIL FROM:<address>"))?;
-    let (from, params) = parse_path(arg)?;
+    let (path, params) = split_reverse_path(arg);
+    let from = crate::address::parse_reverse_path(&path).map_err(|e| ParseError {
+        code: 501,
+        enhanced: "5.1.7",
+        text: format!("bad sender address syntax: {e}"),
+    })?;
     let mut size = None;
     let mut body = None;
     for p in params.split_ascii_whitespace() {
@@ -266,6 +296,43 @@ mod tests {
     use super::*;
     use crate::line::dot_stuff;
 
+    /// Issue 14 item 4: malformed senders are refused with `501 5.1.7` and a reason;
+    /// the null path stays valid, and a `>` inside a quoted local part does not end it.
+    #[test]
+    fn strict_sender_grammar() {
+        for line in [
+            "MAIL FROM:<a b@example.org>",
+            "MAIL FROM:<@@>",
+            "MAIL FROM:<a@b@c>",
+            "MAIL FROM:<a>",
+            "MAIL FROM:<a@b",
+            "MAIL FROM:a b@c",
+        ] {
+            let e = parse_command(line.as_bytes()).expect_err(line);
+            assert_eq!((e.code, e.enhanced), (501, "5.1.7"), "{line}");
+            assert!(e.text.starts_with("bad sender address syntax: "), "{e}");
+        }
+        assert_eq!(
+            parse_command(b"MAIL FROM:<a b@example.org>").map_err(|e| e.to_string()),
+            Err("501 5.1.7 bad sender address syntax: space in unquoted local part".into())
+        );
+        for (line, from) in [
+            ("MAIL FROM:<>", ""),
+            ("MAIL FROM:<> SIZE=10", ""),
+            (
+                "MAIL FROM:<\"a> b\"@example.org> SIZE=10",
+                "\"a> b\"@example.org",
+            ),
+            ("MAIL FROM:<@hop.example:u@[192.0.2.1]>", "u@[192.0.2.1]"),
+            ("MAIL FROM:u@example.org", "u@example.org"),
+        ] {
+            match parse_command(line.as_bytes()) {
+                Ok(Command::Mail { from: f, .. }) => assert_eq!(f, from, "{line}"),
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn parses_commands() {
         assert_eq!(
@@ -304,13 +371,13 @@ mod tests {
         assert_eq!(parse_command(b"MAIL TO:<a>").map_err(|e| e.code), Err(501));
         assert_eq!(parse_command(b"RCPT TO:<>").map_err(|e| e.code), Err(501));
         assert_eq!(
-            parse_command(b"MAIL FROM:<a> SIZE=x").map_err(|e| e.code),
+            parse_command(b"MAIL FROM:<a@b> SIZE=x").map_err(|e| e.code),
             Err(501)
         );
         assert_eq!(parse_command(b"NOOP\0").map_err(|e| e.code), Err(501));
         assert_eq!(parse_command(b"\xff\xfe").map_err(|e| e.code), Err(501));
         assert_eq!(
-            parse_command(b"MAIL FROM:<a> XFOO=1").map_err(|e| e.code),
+            parse_command(b"MAIL FROM:<a@b> XFOO=1").map_err(|e| e.code),
             Err(555)
         );
     }

@@ -29,7 +29,7 @@ fn refused_by_design(msg: &str) -> bool {
         "nested too deep",
         "number out of range", // mod-sequence-value and number64 are 63-bit (RFC 7162, 9208)
         "duplicate",           // a modifier must not appear twice (RFC 4466)
-        "BINARY",              // BINARY is not offered
+        "BINARY",              // BINARY is not offered (literal8 included)
         "invalid header field name", // RFC 5322 ftext only
     ]
     .iter()
@@ -252,4 +252,15 @@ fn corpus_agrees() {
             panic!("{:?}: {e}", String::from_utf8_lossy(line));
         }
     }
+}
+
+/// Found by the `imap_codec_diff` fuzz target: an APPEND with a literal8 (RFC 3516) is
+/// refused as BINARY syntax (not offered), not as a malformed literal.
+#[test]
+fn append_literal8_is_refused_as_binary() {
+    let e = parse_wire(b"a APPEND INBOX ~{0+}\r\n\r\n").expect_err("literal8 refused");
+    assert_eq!(
+        e.message,
+        "literal8 (~{n}) needs BINARY, which is not offered"
+    );
 }

@@ -80,6 +80,26 @@ pub struct ServerSection {
     /// when it fails, so offering it to accounts with only a hashed password locks them
     /// out. Turn it on where every account has a mail secret (`account mail-secret`).
     pub cram_md5: bool,
+    /// The login penalty (issue 14): after a failed login (IMAP LOGIN/AUTHENTICATE, POP3
+    /// USER/PASS, APOP, AUTH) from an address (an IPv6 address counts by its /64), the
+    /// next attempt from it, on any connection, waits this long, doubled per further
+    /// failure up to `login_penalty_max_ms`; attempts from a penalised address are
+    /// checked one at a time. A correct login from the address clears it. Failures to an
+    /// account delay the answers to attempts on it the same way, except from addresses
+    /// that logged in to it correctly since. 0 turns the penalty off.
+    pub login_penalty_base_ms: u64,
+    /// The longest login penalty, milliseconds.
+    pub login_penalty_max_ms: u64,
+    /// A penalty is forgotten this many seconds after its last failure.
+    pub login_penalty_forget_secs: u64,
+    /// Connections from one address (IPv6: one /64) that have not logged in yet, per
+    /// server (IMAP and POP3 together); past it a new one is refused with the protocol's
+    /// "try again later" answer. 0 = no limit.
+    pub max_prelogin_per_ip: u32,
+    /// Logged-in sessions of one account from one address per protocol (Dovecot's
+    /// `mail_max_userip_connections`); past it a login is refused (IMAP `NO [LIMIT]`,
+    /// POP3 `-ERR [IN-USE]`). 0 = no limit.
+    pub max_userip_connections: u32,
 }
 
 impl ServerSection {
@@ -114,6 +134,11 @@ impl Default for ServerSection {
             admin_socket: PathBuf::from("admin.sock"),
             worker_threads: 0,
             cram_md5: false,
+            login_penalty_base_ms: 500,
+            login_penalty_max_ms: 15_000,
+            login_penalty_forget_secs: 15 * 60,
+            max_prelogin_per_ip: 20,
+            max_userip_connections: 10,
         }
     }
 }
@@ -208,7 +233,8 @@ pub struct ImapSection {
     pub listen_tls: Vec<SocketAddr>,
     /// Maximum concurrent IMAP connections; past it a new one gets `* BYE` and is closed.
     pub max_channels: usize,
-    /// Idle time-out before login, seconds.
+    /// Time allowed from connect to login, seconds: an absolute deadline (input does not
+    /// extend it); past it the connection gets `* BYE` and is closed.
     pub login_timeout_secs: u64,
     /// Idle time-out once authenticated, seconds (RFC 3501 5.4: at least 30 minutes).
     pub idle_timeout_secs: u64,
@@ -242,6 +268,9 @@ pub struct Pop3Section {
     pub listen_tls: Vec<SocketAddr>,
     /// Maximum concurrent POP3 connections; past it a new one gets `-ERR` and is closed.
     pub max_channels: usize,
+    /// Time allowed from connect to login, seconds: an absolute deadline (input does not
+    /// extend it); past it the connection gets `-ERR` and is closed.
+    pub login_timeout_secs: u64,
     /// Idle time-out, seconds (RFC 1939 3: at least 10 minutes).
     pub idle_timeout_secs: u64,
     /// Log level of the module.
@@ -263,6 +292,7 @@ impl Default for Pop3Section {
             listen: vec!["127.0.0.1:1110".parse().expect("literal address")],
             listen_tls: vec!["127.0.0.1:1995".parse().expect("literal address")],
             max_channels: 10_000,
+            login_timeout_secs: 60,
             idle_timeout_secs: 10 * 60,
             log_level: LogLevel::LowLevel,
             apop: true,

@@ -25,7 +25,9 @@ pub enum Outcome {
     Remote(String),
     /// The account is over its quota (552 5.2.2, exit 73 would be wrong: 75 if temporary).
     OverQuota,
-    /// Temporary failure: disk, index, busy (451 4.3.0, exit 75).
+    /// The filesystem under the data directory is full (452 4.3.1, exit 75).
+    DiskFull,
+    /// Temporary failure: index, busy, other I/O (451 4.3.0, exit 75).
     Temporary(String),
 }
 
@@ -48,6 +50,9 @@ impl Outcome {
             Outcome::Unknown => format!("550 5.1.1 <{rcpt}> no such user here"),
             Outcome::Remote(to) => format!("551 5.1.6 <{rcpt}> user not local; please try <{to}>"),
             Outcome::OverQuota => format!("552 5.2.2 <{rcpt}> mailbox is over quota"),
+            Outcome::DiskFull => {
+                format!("452 4.3.1 <{rcpt}> insufficient system storage, try again later")
+            }
             Outcome::Temporary(why) => format!("451 4.3.0 <{rcpt}> temporary failure: {why}"),
         }
     }
@@ -57,7 +62,7 @@ impl Outcome {
         match self {
             Outcome::Delivered { .. } => 0,
             Outcome::Unknown | Outcome::Remote(_) => 67, // EX_NOUSER
-            Outcome::OverQuota | Outcome::Temporary(_) => 75, // EX_TEMPFAIL
+            Outcome::OverQuota | Outcome::DiskFull | Outcome::Temporary(_) => 75, // EX_TEMPFAIL
         }
     }
 }
@@ -202,6 +207,10 @@ pub async fn deliver_to(
             uid,
         },
         Err(StoreError::OverQuota) => Outcome::OverQuota,
+        Err(e) if e.is_disk_full() => {
+            tracing::warn!(rcpt, error = %e, "delivery failed: disk full");
+            Outcome::DiskFull
+        }
         Err(e) => {
             tracing::warn!(rcpt, error = %e, "delivery failed");
             Outcome::Temporary(e.to_string())

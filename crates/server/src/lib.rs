@@ -17,6 +17,8 @@
 //! - [`access`]: ACL evaluation (RFC 4314), foreign/public/alias mailbox names, POP3
 //!   `mailbox#account`, quota checks; the sessions call it, it holds no session state.
 //! - [`service`]: `$Service` messages, left out of ordinary mailbox views (I12).
+//! - [`limits`]: abuse limits shared by the sessions: the login penalty per address and
+//!   account, pre-login connections per address, sessions per account and address.
 //! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
 //!   socket.
 //!
@@ -34,6 +36,7 @@ pub mod admin;
 pub mod config;
 pub mod deliver;
 pub mod imap;
+pub mod limits;
 pub mod lmtp;
 pub mod net;
 pub mod pop3;
@@ -74,6 +77,9 @@ pub struct Ctx {
     /// POP-before-SMTP (P13): client addresses that logged in recently. Sessions call
     /// `ctx.relay.record(ip)` after every successful login.
     pub relay: Arc<popbsmtp::RelayRegistry>,
+    /// Login penalties, pre-login connections per address, sessions per account and
+    /// address (issue 14).
+    pub limits: Arc<limits::Limits>,
 }
 
 impl Ctx {

@@ -275,8 +275,13 @@ impl Session {
             }
             Err(IncomingError::Spool(e)) => {
                 tracing::warn!(error = %e, "cannot spool message");
+                let full = mailroom_store::io_is_disk_full(&e);
                 for (to, _) in &rcpts {
-                    self.reply(&format!("451 4.3.0 <{to}> cannot spool message: {e}"));
+                    if full {
+                        self.reply(&Outcome::DiskFull.lmtp_reply(to));
+                    } else {
+                        self.reply(&format!("451 4.3.0 <{to}> cannot spool message: {e}"));
+                    }
                 }
                 return Ok(true);
             }

@@ -121,6 +121,7 @@ pub fn context(
     };
     let (trigger, shutdown) = net::shutdown_pair();
     let relay_ttl = Duration::from_secs(config.popbsmtp.ttl_secs);
+    let limits = crate::limits::Limits::new(&config.server);
     let ctx = Arc::new(Ctx {
         config,
         directory,
@@ -131,6 +132,7 @@ pub fn context(
         alerts: tokio::sync::watch::channel(0).0,
         started: Instant::now(),
         relay: Arc::new(crate::popbsmtp::RelayRegistry::new(relay_ttl)),
+        limits,
     });
     Ok((ctx, trigger))
 }
@@ -245,6 +247,10 @@ pub fn test_config(data: &Path) -> Config {
     c.server.shutdown_grace_secs = 2;
     // Tests exercise every mechanism; the default leaves CRAM-MD5 off.
     c.server.cram_md5 = true;
+    // Every test connects from 127.0.0.1, many at once: the connection limits are off
+    // unless a test (tests/limits.rs) turns them on. The login penalty is the default.
+    c.server.max_prelogin_per_ip = 0;
+    c.server.max_userip_connections = 0;
     c.imap.listen = vec![any];
     c.imap.listen_tls = vec![any];
     c.pop3.listen = vec![any];

@@ -283,6 +283,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the filesystem (or the user's disk quota) is full: `ENOSPC`/`EDQUOT`
+    /// from a file operation, `SQLITE_FULL` from the index. Temporary, like
+    /// [`StoreError::is_temporary`]; answered as "not enough disk space".
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Io(e) => io_is_disk_full(e),
+            StoreError::Index(m) => {
+                m.contains("database or disk is full") || m.contains("No space left on device")
+            }
+            _ => false,
+        }
+    }
+
     /// True for failures that may go away if retried (full disk, busy index, I/O).
     pub fn is_temporary(&self) -> bool {
         matches!(
@@ -290,4 +303,14 @@ impl StoreError {
             StoreError::Busy | StoreError::Io(_) | StoreError::Index(_)
         )
     }
+}
+
+/// True for an I/O error that says the filesystem or the disk quota is full (`ENOSPC`,
+/// `EDQUOT`), also when it was wrapped with a message.
+pub fn io_is_disk_full(e: &std::io::Error) -> bool {
+    const ENOSPC: i32 = 28;
+    const EDQUOT: i32 = 122;
+    e.kind() == std::io::ErrorKind::StorageFull
+        || matches!(e.raw_os_error(), Some(ENOSPC | EDQUOT))
+        || e.to_string().contains("No space left on device")
 }

@@ -80,8 +80,12 @@ struct Session {
     state: State,
     /// The APOP timestamp of the greeting, when APOP is on.
     timestamp: Option<String>,
-    /// Failed logins on this connection (the delay grows with it).
-    failures: u32,
+    /// Counts this connection against its address's pre-login limit until login.
+    prelogin: Option<crate::limits::PreloginSlot>,
+    /// Counts this session against its account and address once logged in.
+    userip: Option<crate::limits::UserIpSlot>,
+    /// Login must happen before this (`login_timeout_secs` from connect).
+    login_deadline: tokio::time::Instant,
     /// Consecutive erroneous commands.
     bad: u32,
     /// `\Seen` writes behind RETR replies.
@@ -90,6 +94,8 @@ struct Session {
 
 impl Session {
     fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo, reg: SessionHandle) -> Session {
+        let login_deadline = tokio::time::Instant::now()
+            + Duration::from_secs(ctx.config.pop3.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,
@@ -100,7 +106,9 @@ impl Session {
             framer: LineFramer::new(MAX_LINE),
             state: State::Authorization { user: None },
             timestamp: None,
-            failures: 0,
+            prelogin: None,
+            userip: None,
+            login_deadline,
             bad: 0,
             seen: Default::default(),
         }
@@ -159,14 +167,34 @@ impl Session {
         if self.buf.capacity() - self.buf.len() < 256 {
             self.buf.reserve(1024);
         }
-        let timeout = self.idle_timeout();
+        // Before login the deadline is absolute from connect: input does not extend it.
+        let (deadline, why) = if self.is_transaction() {
+            (
+                tokio::time::Instant::now() + self.idle_timeout(),
+                "-ERR [SYS/TEMP] idle for too long, closing connection",
+            )
+        } else {
+            // The idle time-out still applies when it is the shorter.
+            let idle = tokio::time::Instant::now() + self.idle_timeout();
+            if idle < self.login_deadline {
+                (
+                    idle,
+                    "-ERR [SYS/TEMP] idle for too long, closing connection",
+                )
+            } else {
+                (
+                    self.login_deadline,
+                    "-ERR [SYS/TEMP] no login in time, closing connection",
+                )
+            }
+        };
         let mut shutdown = self.ctx.shutdown.clone();
         let n = tokio::select! {
-            r = tokio::time::timeout(timeout, self.stream.read_buf(&mut self.buf)) => match r {
+            r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    tracing::info!("idle time-out");
-                    self.reply("-ERR [SYS/TEMP] idle for too long, closing connection");
+                    tracing::info!("time-out");
+                    self.reply(why);
                     self.write_out().await?;
                     return Ok(false);
                 }
@@ -224,6 +252,16 @@ impl Session {
     }
 
     async fn run_loop(&mut self) -> io::Result<()> {
+        match self.ctx.limits.prelogin(self.info.peer.map(|a| a.ip())) {
+            Some(slot) => self.prelogin = Some(slot),
+            None => {
+                tracing::warn!(peer = ?self.info.peer, "too many connections before login from this address, connection refused");
+                self.reply("-ERR [SYS/TEMP] too many connections from your address before login, try again later");
+                self.write_out().await?;
+                let _ = self.stream.shutdown().await;
+                return Ok(());
+            }
+        }
         let greeting = if self.ctx.config.pop3.apop {
             let host = self.ctx.config.server.hostname.clone();
             let ts = mailroom_directory::sasl::make_timestamp(&host);

@@ -175,6 +175,18 @@ impl Client {
         }
     }
 
+    /// Connects from a given local address (`127.0.0.2`: another client address on
+    /// the loopback network).
+    pub async fn connect_from(source: &str, addr: SocketAddr) -> Client {
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.bind(SocketAddr::new(source.parse().unwrap(), 0))
+            .unwrap();
+        Client {
+            stream: sock.connect(addr).await.unwrap(),
+            buf: Vec::new(),
+        }
+    }
+
     /// Sends raw octets.
     pub async fn send_raw(&mut self, data: &[u8]) {
         self.stream.write_all(data).await.unwrap();

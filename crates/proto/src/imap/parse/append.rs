@@ -28,6 +28,10 @@ impl Cursor<'_> {
             } else {
                 None
             };
+            if self.peek() == Some(b'~') {
+                // RFC 3516 literal8: only with BINARY, which is not offered.
+                return Err("literal8 (~{n}) needs BINARY, which is not offered".into());
+            }
             if self.peek() != Some(b'{') {
                 return Err(self.unexpected("message literal"));
             }

@@ -82,6 +82,9 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
                 }
                 match sp.take() {
                     Ok(data) => data,
+                    Err(e) if mailroom_store::io_is_disk_full(&e) => {
+                        return super::store_error(mailroom_store::StoreError::Io(e));
+                    }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot spool APPEND message");
                         return Reply::no(

@@ -4,6 +4,7 @@
 
 use super::Reply;
 use crate::imap::session::Session;
+use crate::limits::SeenName;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use mailroom_directory::sasl::{SaslFailure, SaslOptions, SaslServer, SaslStep, MECHANISMS};
@@ -24,6 +25,9 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
             "plaintext authentication is disabled on unencrypted connections; use STARTTLS",
         );
     }
+    if !s.login_gate().await {
+        return Reply::sent();
+    }
     let ip = s.info.local.map(|a| a.ip());
     let opts = SaslOptions {
         hostname: s.ctx.config.server.hostname.clone(),
@@ -31,9 +35,14 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
     };
     let ir = initial.map(|r| r.expose().to_vec());
     let m = mech.clone();
-    let (mut sasl, mut step) = s
+    let (mut sasl, mut step, mut login) = s
         .ctx
-        .dir(move |d| SaslServer::start(&m, &d.sasl_source(ip), opts, ir.as_deref()))
+        .dir(move |d| {
+            let src = d.sasl_source(ip);
+            let seen = SeenName::new(&src);
+            let (sasl, step) = SaslServer::start(&m, &seen, opts, ir.as_deref());
+            (sasl, step, seen.into_name())
+        })
         .await;
     loop {
         match step {
@@ -58,17 +67,24 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
                 let Ok(resp) = B64.decode(line.trim_ascii()) else {
                     return Reply::bad("invalid base64 in the SASL response");
                 };
-                let (sa, st) = s
+                let (sa, st, seen) = s
                     .ctx
                     .dir(move |d| {
-                        let st = sasl.step(&d.sasl_source(ip), &resp);
-                        (sasl, st)
+                        let src = d.sasl_source(ip);
+                        let seen = SeenName::new(&src);
+                        let st = sasl.step(&seen, &resp);
+                        (sasl, st, seen.into_name())
                     })
                     .await;
                 sasl = sa;
                 step = st;
+                login = seen.or(login);
             }
-            SaslStep::Success { account, .. } => return s.login_success(account, None).await,
+            SaslStep::Success { account, .. } => {
+                let name = login.unwrap_or_else(|| account.address());
+                s.login_checked(&name, true).await;
+                return s.login_success(account, None).await;
+            }
             SaslStep::Failure(f) => {
                 tracing::info!(mechanism = %mech, failure = %f, "AUTHENTICATE failed");
                 return match f {
@@ -80,7 +96,10 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
                     SaslFailure::Malformed(why) => {
                         Reply::bad(&format!("malformed SASL response: {why}"))
                     }
-                    _ => s.login_failed().await,
+                    _ => {
+                        s.login_checked(login.as_deref().unwrap_or(""), false).await;
+                        s.login_failed()
+                    }
                 };
             }
         }

@@ -43,6 +43,9 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
             "LOGIN is disabled on unencrypted connections; use STARTTLS",
         );
     }
+    if !s.login_gate().await {
+        return Reply::sent();
+    }
     let ip = s.info.local.map(|a| a.ip());
     let pw = mailroom_directory::Secret::new(password.expose().to_vec());
     let login = username.clone();
@@ -62,11 +65,16 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
             Err(e) => Outcome::Temporary(e.to_string()),
         })
         .await;
+    match &outcome {
+        Outcome::Ok(..) => s.login_checked(&username, true).await,
+        Outcome::Fail => s.login_checked(&username, false).await,
+        Outcome::Referral(_) | Outcome::Temporary(_) => {}
+    }
     match outcome {
         Outcome::Ok(a, alerts) => s.login_success(a, Some(alerts)).await,
         Outcome::Fail => {
             tracing::info!(login = %username, "LOGIN failed");
-            s.login_failed().await
+            s.login_failed()
         }
         Outcome::Referral(r) => {
             tracing::info!(login = %username, remote = %r, "LOGIN referred");

@@ -112,6 +112,15 @@ pub(crate) fn store_error(e: StoreError) -> Reply {
         StoreError::Invalid(why) => Reply::no(Some(ResponseCode::Cannot), &why),
         StoreError::OverQuota => Reply::no(Some(ResponseCode::OverQuota), "over quota"),
         StoreError::Busy => Reply::no(Some(ResponseCode::InUse), "mailbox busy, try again"),
+        e if e.is_disk_full() => {
+            tracing::warn!(error = %e, "disk full");
+            // As Dovecot answers it (RFC 5530 OVERQUOTA: the operation would exceed the
+            // space there is); nothing was stored, the client may retry.
+            Reply::no(
+                Some(ResponseCode::OverQuota),
+                "not enough disk space, try again later",
+            )
+        }
         e => {
             tracing::warn!(error = %e, "store failure");
             Reply::no(

@@ -20,10 +20,17 @@ impl Session {
     /// Reads more input into the framer. `Ok(false)` at end of stream, time-out or
     /// shutdown (after saying so to the client).
     pub(crate) async fn fill(&mut self) -> io::Result<bool> {
-        let secs = if self.user.is_some() {
-            self.ctx.config.imap.idle_timeout_secs
+        // Before login the deadline is absolute from connect: input does not extend it.
+        let (deadline, why) = if self.user.is_some() {
+            let secs = self.ctx.config.imap.idle_timeout_secs.max(1);
+            (
+                tokio::time::Instant::now() + Duration::from_secs(secs),
+                "autologout; idle for too long",
+            )
         } else {
-            self.ctx.config.imap.login_timeout_secs
+            // The same words as before the deadline was absolute (clients and tests
+            // know them).
+            (self.login_deadline, "autologout; idle for too long")
         };
         let mut shutdown = self.ctx.shutdown.clone();
         if !self.framer.is_idle() {
@@ -39,7 +46,7 @@ impl Session {
         }
         self.framer.release_buffers();
         let n = tokio::select! {
-            r = tokio::time::timeout(Duration::from_secs(secs.max(1)), async {
+            r = tokio::time::timeout_at(deadline, async {
                 self.stream.wait_readable().await?;
                 let mut buf = vec![0u8; self.read_size];
                 let n = self.stream.read(&mut buf).await?;
@@ -48,7 +55,10 @@ impl Session {
             }) => match r {
                 Ok(r) => r?,
                 Err(_) => {
-                    self.line(None, Status::Bye, None, "autologout; idle for too long");
+                    if self.user.is_none() {
+                        tracing::info!("no login within the login time-out, closing");
+                    }
+                    self.line(None, Status::Bye, None, why);
                     self.flush().await?;
                     return Ok(false);
                 }

@@ -1,11 +1,13 @@
-//! The outcome of a login attempt (LOGIN, AUTHENTICATE): opening the account on success,
-//! the growing delay on failure.
+//! The outcome of a login attempt (LOGIN, AUTHENTICATE): the login penalty around it
+//! ([`crate::limits`]: a wait before the check for a penalised address, a wait before
+//! the answer for a penalised account), opening the account on success (within the
+//! sessions-per-account-and-address limit), the failure recorded.
 
 use super::{Session, User};
 use crate::imap::cmd::{self, Reply};
+use crate::net::Protocol;
 use mailroom_directory::AccountInfo;
 use mailroom_proto::imap::encode::ResponseCode;
-use std::time::Duration;
 
 impl Session {
     /// A successful login: opens the mail store, creates the default special-use
@@ -17,6 +19,19 @@ impl Session {
         info: AccountInfo,
         alerts: Option<Vec<String>>,
     ) -> Reply {
+        let Some(slot) = self.ctx.limits.user_session(
+            Protocol::Imap,
+            &info.address(),
+            self.info.peer.map(|a| a.ip()),
+        ) else {
+            tracing::warn!(account = %info.address(), peer = ?self.info.peer, "too many sessions of this account from this address, login refused");
+            // Taken alerts are shown even so: they are gone from the directory.
+            self.write_alerts(alerts.unwrap_or_default());
+            return Reply::no(
+                Some(ResponseCode::Limit),
+                "too many connections for this user from your address",
+            );
+        };
         let (domain, name) = info.store_key();
         let Some(key) = mailroom_store::AccountKey::new(&domain, &name) else {
             return Reply::no(Some(ResponseCode::ServerBug), "invalid account name");
@@ -40,7 +55,8 @@ impl Session {
         tracing::info!(account = %address, "logged in");
         self.reg.set_account(&address);
         self.reg.set_state("authenticated");
-        self.auth_failures = 0;
+        self.userip = Some(slot);
+        self.prelogin = None;
         // P13 (POP-before-SMTP style relay hint): remember where the user logged in from.
         self.ctx.relay.record_peer(self.info.peer);
         self.user = Some(User { info, account });
@@ -53,14 +69,47 @@ impl Session {
         Reply::ok_code(ResponseCode::Capability(caps), "logged in")
     }
 
-    /// A failed login: a growing delay after repeated failures, then the answer.
-    pub(crate) async fn login_failed(&mut self) -> Reply {
-        self.auth_failures = self.auth_failures.saturating_add(1);
-        tracing::info!(failures = self.auth_failures, "authentication failed");
-        if self.auth_failures >= 2 {
-            let ms = 250u64 << (self.auth_failures - 2).min(5);
-            tokio::time::sleep(Duration::from_millis(ms.min(8000))).await;
+    /// Waits out the penalty of the client's address before a credentials check. False
+    /// when the login deadline came first: the caller answers nothing and the read loop
+    /// closes the connection with its `BYE`.
+    pub(crate) async fn login_gate(&self) -> bool {
+        let wait = self
+            .ctx
+            .limits
+            .before_attempt(self.info.peer.map(|a| a.ip()));
+        if wait.is_zero() {
+            return true;
         }
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "login penalty of the address"
+        );
+        let until = tokio::time::Instant::now() + wait;
+        tokio::time::sleep_until(until.min(self.login_deadline)).await;
+        until <= self.login_deadline
+    }
+
+    /// After a credentials check for `login`: waits out the account's penalty (unless
+    /// this address logged in to it since), then records the outcome.
+    pub(crate) async fn login_checked(&self, login: &str, ok: bool) {
+        let peer = self.info.peer.map(|a| a.ip());
+        let wait = self.ctx.limits.before_answer(peer, login);
+        if !wait.is_zero() {
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "login penalty of the account"
+            );
+            tokio::time::sleep(wait).await;
+        }
+        if ok {
+            self.ctx.limits.succeeded(peer, login);
+        } else {
+            self.ctx.limits.failed(peer, login, Protocol::Imap);
+        }
+    }
+
+    /// The answer to a failed login (the penalty was applied by [`Self::login_checked`]).
+    pub(crate) fn login_failed(&mut self) -> Reply {
         Reply::no(
             Some(ResponseCode::AuthenticationFailed),
             "invalid user name or password",

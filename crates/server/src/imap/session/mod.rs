@@ -68,7 +68,12 @@ pub(crate) struct Session {
     pub reg: SessionHandle,
     pub alerts: tokio::sync::watch::Receiver<u64>,
     pub spools: Vec<Spool>,
-    pub auth_failures: u32,
+    /// Counts this connection against its address's pre-login limit until login.
+    pub prelogin: Option<crate::limits::PreloginSlot>,
+    /// Counts this session against its account and address once logged in.
+    pub userip: Option<crate::limits::UserIpSlot>,
+    /// Login must happen before this (`login_timeout_secs` from connect).
+    pub login_deadline: tokio::time::Instant,
     /// Set when the connection must close after the current output.
     pub closing: bool,
     /// CONDSTORE is on for the session: a CONDSTORE-enabling command ran (RFC 7162 3.1:
@@ -94,6 +99,8 @@ impl Session {
         });
         let reg = ctx.registry.register(&info, "not authenticated");
         let alerts = ctx.alerts.subscribe();
+        let login_deadline = tokio::time::Instant::now()
+            + std::time::Duration::from_secs(ctx.config.imap.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,
@@ -105,7 +112,9 @@ impl Session {
             reg,
             alerts,
             spools: Vec::new(),
-            auth_failures: 0,
+            prelogin: None,
+            userip: None,
+            login_deadline,
             closing: false,
             condstore: false,
             service_view: false,
@@ -116,6 +125,18 @@ impl Session {
     }
 
     pub(crate) async fn run(mut self) -> io::Result<()> {
+        match self.ctx.limits.prelogin(self.info.peer.map(|a| a.ip())) {
+            Some(slot) => self.prelogin = Some(slot),
+            None => {
+                tracing::warn!(peer = ?self.info.peer, "too many connections before login from this address, connection refused");
+                self.out.extend_from_slice(
+                    b"* BYE [UNAVAILABLE] too many connections from your address before login, try again later\r\n",
+                );
+                self.flush().await?;
+                let _ = self.stream.shutdown().await;
+                return Ok(());
+            }
+        }
         let caps = cmd::capability::list(&self).join(" ");
         self.out
             .extend_from_slice(format!("* OK [CAPABILITY {caps}] mailroom ready\r\n").as_bytes());

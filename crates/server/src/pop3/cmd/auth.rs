@@ -13,12 +13,13 @@
 
 use super::maildrop::{Maildrop, OpenError};
 use crate::access::{self, NameError, PopUser};
+use crate::limits::SeenName;
+use crate::net::Protocol;
 use crate::pop3::{Session, State};
 use mailroom_directory::sasl::{CredentialSource, SaslFailure, SaslOptions, SaslServer, SaslStep};
 use mailroom_directory::{AccountInfo, Credentials, DirError, LoginTarget, Secret};
 use mailroom_proto::pop3::{decode_response, encode_challenge, SaslResponse};
 use std::cell::RefCell;
-use std::time::Duration;
 
 /// The SASL mechanisms, in the order CAPA and a bare AUTH list them.
 pub const MECHANISMS: &[&str] = &["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"];
@@ -26,12 +27,6 @@ pub const MECHANISMS: &[&str] = &["PLAIN", "LOGIN", "CRAM-MD5", "SCRAM-SHA-256"]
 /// Mechanisms that send the password in clear text.
 fn is_plaintext_mech(m: &str) -> bool {
     m == "PLAIN" || m == "LOGIN"
-}
-
-/// The delay before answering the `n`th failed login of a connection: none for the first,
-/// then half a second more per failure, at most 5 seconds (a slow-down, not a lock-out).
-pub fn failure_delay(n: u32) -> Duration {
-    Duration::from_millis((u64::from(n.saturating_sub(1)) * 500).min(5000))
 }
 
 /// Splits a POP3 login name `mailbox#account` (P8) and checks the mailbox part's syntax.
@@ -166,6 +161,9 @@ impl Session {
         msg.push(0);
         msg.extend_from_slice(password.as_bytes());
         drop(password);
+        if !self.login_gate().await {
+            return;
+        }
         let ip = self.local_ip();
         let step = self
             .ctx
@@ -175,7 +173,7 @@ impl Session {
             })
             .await;
         let verdict = verdict(step);
-        self.conclude(&user, verdict, mailbox).await;
+        self.conclude(&user, &user, verdict, mailbox).await;
     }
 
     /// `APOP name digest`.
@@ -192,6 +190,9 @@ impl Session {
                 return;
             }
         };
+        if !self.login_gate().await {
+            return;
+        }
         let ip = self.local_ip();
         let n = login;
         let verdict = self
@@ -209,7 +210,7 @@ impl Session {
                 Err(e) => Verdict::Temporary(e.to_string()),
             })
             .await;
-        self.conclude(&name, verdict, mailbox).await;
+        self.conclude(&name, &name, verdict, mailbox).await;
     }
 
     /// `AUTH [mechanism [initial-response]]`. `Ok(false)` when the connection ended in the
@@ -255,13 +256,18 @@ impl Session {
             ..SaslOptions::default()
         };
         let m = mech.clone();
-        let (mut server, mut step, seen) = self
+        if !self.login_gate().await {
+            return Ok(true);
+        }
+        let (mut server, mut step, seen, mut login) = self
             .ctx
             .dir(move |d| {
                 let inner = d.sasl_source(ip);
-                let src = PopNames::new(&inner);
+                let named = SeenName::new(&inner);
+                let src = PopNames::new(&named);
                 let (server, step) = SaslServer::start(&m, &src, opts, initial.as_deref());
-                (server, step, src.into_mailbox())
+                let mailbox = src.into_mailbox();
+                (server, step, mailbox, named.into_name())
             })
             .await;
         // The mailbox part of the name the mechanism looked up (P8), kept across steps.
@@ -279,7 +285,8 @@ impl Session {
                         }
                     };
                     let v = verdict(done);
-                    self.conclude(&mech, v, mailbox).await;
+                    let login = login.unwrap_or_default();
+                    self.conclude(&mech, &login, v, mailbox).await;
                     return Ok(true);
                 }
             };
@@ -303,33 +310,77 @@ impl Session {
                     return Ok(true);
                 }
             };
-            let (s, st, seen) = self
+            let (s, st, seen, named) = self
                 .ctx
                 .dir(move |d| {
                     let inner = d.sasl_source(ip);
-                    let src = PopNames::new(&inner);
+                    let named = SeenName::new(&inner);
+                    let src = PopNames::new(&named);
                     let st = server.step(&src, &data);
-                    (server, st, src.into_mailbox())
+                    let mailbox = src.into_mailbox();
+                    (server, st, mailbox, named.into_name())
                 })
                 .await;
             server = s;
             step = st;
+            login = named.or(login);
             if seen.is_some() {
                 mailbox = seen;
             }
         }
     }
 
-    /// Acts on a login verdict: a failure is answered after the growing delay; a success
-    /// shows a pending alert instead of logging in (P10), or opens the maildrop.
-    /// `mailbox` is the mailbox part of a `mailbox#account` name (P8).
-    async fn conclude(&mut self, who: &str, verdict: Verdict, mailbox: Option<String>) {
+    /// Waits out the penalty of the client's address before a credentials check
+    /// ([`crate::limits`]). False when the login deadline came first: the caller answers
+    /// nothing and the read loop closes the connection with its `-ERR`.
+    async fn login_gate(&self) -> bool {
+        let wait = self
+            .ctx
+            .limits
+            .before_attempt(self.info.peer.map(|a| a.ip()));
+        if wait.is_zero() {
+            return true;
+        }
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "login penalty of the address"
+        );
+        let until = tokio::time::Instant::now() + wait;
+        tokio::time::sleep_until(until.min(self.login_deadline)).await;
+        until <= self.login_deadline
+    }
+
+    /// Acts on a login verdict for `login` (the name the client gave, counted against
+    /// its account): the account's penalty first (unless this address logged in to it
+    /// since), then a failure is recorded and answered; a success shows a pending alert
+    /// instead of logging in (P10), or opens the maildrop within the sessions-per-account-
+    /// and-address limit. `mailbox` is the mailbox part of a `mailbox#account` name (P8).
+    async fn conclude(
+        &mut self,
+        who: &str,
+        login: &str,
+        verdict: Verdict,
+        mailbox: Option<String>,
+    ) {
+        let peer = self.info.peer.map(|a| a.ip());
+        if matches!(verdict, Verdict::Ok(..) | Verdict::Failed) {
+            let wait = self.ctx.limits.before_answer(peer, login);
+            if !wait.is_zero() {
+                tracing::info!(
+                    wait_ms = wait.as_millis() as u64,
+                    "login penalty of the account"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
         let (account, real_to) = match verdict {
-            Verdict::Ok(a, r) => (a, r.filter(|r| !r.trim().is_empty())),
+            Verdict::Ok(a, r) => {
+                self.ctx.limits.succeeded(peer, login);
+                (a, r.filter(|r| !r.trim().is_empty()))
+            }
             Verdict::Failed => {
-                self.failures += 1;
-                tracing::warn!(login = %who, failures = self.failures, "login failed");
-                tokio::time::sleep(failure_delay(self.failures)).await;
+                tracing::info!(login = %who, "login failed");
+                self.ctx.limits.failed(peer, login, Protocol::Pop3);
                 self.err("[AUTH] authentication failed");
                 return;
             }
@@ -356,8 +407,19 @@ impl Session {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "cannot read alerts"),
         }
+        let Some(slot) = self
+            .ctx
+            .limits
+            .user_session(Protocol::Pop3, &account.address(), peer)
+        else {
+            tracing::warn!(account = %account.address(), "too many sessions of this account from this address, login refused");
+            self.err("[IN-USE] too many connections for this user from your address");
+            return;
+        };
         match Maildrop::open(&self.ctx, &account, real_to.as_deref(), mailbox.as_deref()).await {
             Ok(m) => {
+                self.userip = Some(slot);
+                self.prelogin = None;
                 let (count, octets) = m.stat();
                 let addr = account.address();
                 tracing::info!(account = %addr, real_to = ?real_to, mailbox = ?mailbox, rights = %m.rights.to_imap(), messages = count, octets, "logged in");
