@@ -16,7 +16,7 @@ use mailroom_proto::imap::{parse_wire, Tag};
 fn unsupported(body: &OBody<'_>) -> bool {
     matches!(
         body,
-        OBody::Sort { .. } | OBody::Thread { .. } | OBody::Compress { .. }
+        OBody::Compress { .. }
     )
 }
 
@@ -34,6 +34,12 @@ fn refused_by_design(msg: &str) -> bool {
         "duplicate",
         "BINARY",
         "invalid header field name",
+        // RFC 7162 3.2.5.2: known-uids and seq-match name messages, never `*`.
+        "is not allowed in known UIDs",
+        "mod-sequence-value must be positive",
+        "too many sort criteria",
+        // THREAD=REFS and other algorithms are not offered.
+        "unknown threading algorithm",
     ]
     .iter()
     .any(|m| msg.contains(m))

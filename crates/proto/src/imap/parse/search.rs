@@ -111,7 +111,8 @@ impl Cursor<'_> {
     /// (RFC 5256 section 5.)
     pub(crate) fn thread(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
-        let w = self.word("threading algorithm")?;
+        // thread-alg-ext is an atom (RFC 5256 section 5).
+        let w = self.atom()?.to_ascii_uppercase();
         let algorithm = match w.as_str() {
             "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
             "REFERENCES" => ThreadAlgorithm::References,
