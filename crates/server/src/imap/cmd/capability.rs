@@ -25,6 +25,7 @@ const EXTENSIONS: &[&str] = &[
     "QUOTA",
     "QUOTA=RES-STORAGE",
     "QUOTA=RES-MESSAGE",
+    "ESEARCH",
     "SORT",
     "SORT=DISPLAY",
     "ESORT",
