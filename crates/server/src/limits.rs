@@ -186,6 +186,36 @@ impl Limits {
         self.delay(a.failures)
     }
 
+    /// Waits out the penalty of `peer` before a credentials check ([`Self::before_attempt`]).
+    /// False when `deadline` (the session's login deadline) came first: the caller answers
+    /// nothing and closes the connection.
+    pub async fn wait_attempt(&self, peer: Option<IpAddr>, deadline: tokio::time::Instant) -> bool {
+        let wait = self.before_attempt(peer);
+        if wait.is_zero() {
+            return true;
+        }
+        tracing::info!(
+            wait_ms = wait.as_millis() as u64,
+            "login penalty of the address"
+        );
+        let until = tokio::time::Instant::now() + wait;
+        tokio::time::sleep_until(until.min(deadline)).await;
+        until <= deadline
+    }
+
+    /// Waits out the account's penalty before answering an attempt on `login`
+    /// ([`Self::before_answer`]).
+    pub async fn wait_answer(&self, peer: Option<IpAddr>, login: &str) {
+        let wait = self.before_answer(peer, login);
+        if !wait.is_zero() {
+            tracing::info!(
+                wait_ms = wait.as_millis() as u64,
+                "login penalty of the account"
+            );
+            tokio::time::sleep(wait).await;
+        }
+    }
+
     /// Records a failed login (logged with the address and both counts).
     pub fn failed(&self, peer: Option<IpAddr>, login: &str, protocol: Protocol) {
         self.failures.fetch_add(1, Ordering::Relaxed);

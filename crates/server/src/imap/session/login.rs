@@ -73,34 +73,18 @@ impl Session {
     /// when the login deadline came first: the caller answers nothing and the read loop
     /// closes the connection with its `BYE`.
     pub(crate) async fn login_gate(&self) -> bool {
-        let wait = self
-            .ctx
+        let peer = self.info.peer.map(|a| a.ip());
+        self.ctx
             .limits
-            .before_attempt(self.info.peer.map(|a| a.ip()));
-        if wait.is_zero() {
-            return true;
-        }
-        tracing::info!(
-            wait_ms = wait.as_millis() as u64,
-            "login penalty of the address"
-        );
-        let until = tokio::time::Instant::now() + wait;
-        tokio::time::sleep_until(until.min(self.login_deadline)).await;
-        until <= self.login_deadline
+            .wait_attempt(peer, self.login_deadline)
+            .await
     }
 
     /// After a credentials check for `login`: waits out the account's penalty (unless
     /// this address logged in to it since), then records the outcome.
     pub(crate) async fn login_checked(&self, login: &str, ok: bool) {
         let peer = self.info.peer.map(|a| a.ip());
-        let wait = self.ctx.limits.before_answer(peer, login);
-        if !wait.is_zero() {
-            tracing::info!(
-                wait_ms = wait.as_millis() as u64,
-                "login penalty of the account"
-            );
-            tokio::time::sleep(wait).await;
-        }
+        self.ctx.limits.wait_answer(peer, login).await;
         if ok {
             self.ctx.limits.succeeded(peer, login);
         } else {

@@ -334,20 +334,11 @@ impl Session {
     /// ([`crate::limits`]). False when the login deadline came first: the caller answers
     /// nothing and the read loop closes the connection with its `-ERR`.
     async fn login_gate(&self) -> bool {
-        let wait = self
-            .ctx
+        let peer = self.info.peer.map(|a| a.ip());
+        self.ctx
             .limits
-            .before_attempt(self.info.peer.map(|a| a.ip()));
-        if wait.is_zero() {
-            return true;
-        }
-        tracing::info!(
-            wait_ms = wait.as_millis() as u64,
-            "login penalty of the address"
-        );
-        let until = tokio::time::Instant::now() + wait;
-        tokio::time::sleep_until(until.min(self.login_deadline)).await;
-        until <= self.login_deadline
+            .wait_attempt(peer, self.login_deadline)
+            .await
     }
 
     /// Acts on a login verdict for `login` (the name the client gave, counted against
@@ -364,14 +355,7 @@ impl Session {
     ) {
         let peer = self.info.peer.map(|a| a.ip());
         if matches!(verdict, Verdict::Ok(..) | Verdict::Failed) {
-            let wait = self.ctx.limits.before_answer(peer, login);
-            if !wait.is_zero() {
-                tracing::info!(
-                    wait_ms = wait.as_millis() as u64,
-                    "login penalty of the account"
-                );
-                tokio::time::sleep(wait).await;
-            }
+            self.ctx.limits.wait_answer(peer, login).await;
         }
         let (account, real_to) = match verdict {
             Verdict::Ok(a, r) => {
