@@ -7,7 +7,7 @@ use crate::imap::fetch::MsgRef;
 use crate::imap::search::{search, SearchError};
 use crate::imap::session::Session;
 use crate::imap::view::Selected;
-use mailroom_proto::imap::command::{Search, SearchKey};
+use mailroom_proto::imap::command::{Search, SearchKey, SearchReturn};
 use mailroom_proto::imap::encode::{compress_set, ResponseCode};
 use mailroom_proto::imap::Tag;
 
@@ -34,6 +34,94 @@ pub(crate) fn view_refs(sel: &Selected) -> Vec<MsgRef<'_>> {
             recent: sel.is_recent(m.uid),
         })
         .collect()
+}
+
+/// The untagged answer of SEARCH or SORT (`name`) listing `nums`: `* SEARCH n...` (or
+/// `* SORT`), or with RETURN options `* ESEARCH (TAG ...) [UID] MIN MAX COUNT ALL`
+/// (RFC 4731; RFC 5267 3.2 for SORT, where `in_order`: MIN and MAX are the first and last
+/// in sort order and ALL keeps the order); `modseq` adds RFC 7162 3.1.5's MODSEQ.
+pub(crate) fn answer_line(
+    name: &str,
+    tag: &Tag,
+    uid: bool,
+    ret: Option<SearchReturn>,
+    nums: &[u32],
+    in_order: bool,
+    modseq: Option<u64>,
+) -> String {
+    let mut line = String::new();
+    match ret {
+        None => {
+            line.push_str("* ");
+            line.push_str(name);
+            for n in nums {
+                line.push(' ');
+                line.push_str(&n.to_string());
+            }
+            if let Some(m) = modseq {
+                line.push_str(&format!(" (MODSEQ {m})"));
+            }
+        }
+        Some(r) => {
+            line.push_str(&format!("* ESEARCH (TAG \"{tag}\")"));
+            if uid {
+                line.push_str(" UID");
+            }
+            let all = r.all || !(r.min || r.max || r.count);
+            let (min, max) = if in_order {
+                (nums.first().copied(), nums.last().copied())
+            } else {
+                (nums.iter().min().copied(), nums.iter().max().copied())
+            };
+            if let Some(m) = min.filter(|_| r.min) {
+                line.push_str(&format!(" MIN {m}"));
+            }
+            if let Some(m) = max.filter(|_| r.max) {
+                line.push_str(&format!(" MAX {m}"));
+            }
+            if r.count {
+                line.push_str(&format!(" COUNT {}", nums.len()));
+            }
+            if all && !nums.is_empty() {
+                let set = if in_order {
+                    ordered_set(nums)
+                } else {
+                    compress_set(nums)
+                };
+                line.push_str(&format!(" ALL {set}"));
+            }
+            // RFC 7162 3.1.5 with RFC 4731: `MODSEQ n` as a return data item.
+            if let Some(m) = modseq {
+                line.push_str(&format!(" MODSEQ {m}"));
+            }
+        }
+    }
+    line.push_str("\r\n");
+    line
+}
+
+/// A sequence-set that lists `nums` in their order: runs of consecutive ascending
+/// numbers become `a:b` (RFC 5267 section 3.2: ALL keeps the sort order).
+fn ordered_set(nums: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < nums.len() {
+        let start = nums[i];
+        let mut j = i;
+        while j + 1 < nums.len() && nums[j + 1] == nums[j].wrapping_add(1) {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if j > i {
+            out.push_str(&format!("{start}:{}", nums[j]));
+        } else {
+            out.push_str(&start.to_string());
+        }
+        i = j + 1;
+    }
+    out
 }
 
 /// The answer to a search that failed: an unsupported charset (RFC 3501 6.4.4
@@ -84,47 +172,19 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         })
         .flatten();
     drop(msgs);
-    let mut line = String::new();
-    match q.ret {
-        None => {
-            line.push_str("* SEARCH");
-            for n in &nums {
-                line.push(' ');
-                line.push_str(&n.to_string());
-            }
-            if let Some(m) = modseq {
-                line.push_str(&format!(" (MODSEQ {m})"));
-            }
-        }
-        Some(r) => {
-            line.push_str(&format!("* ESEARCH (TAG \"{tag}\")"));
-            if q.uid {
-                line.push_str(" UID");
-            }
-            let all = r.all || !(r.min || r.max || r.count);
-            if r.min {
-                if let Some(m) = nums.iter().min() {
-                    line.push_str(&format!(" MIN {m}"));
-                }
-            }
-            if r.max {
-                if let Some(m) = nums.iter().max() {
-                    line.push_str(&format!(" MAX {m}"));
-                }
-            }
-            if r.count {
-                line.push_str(&format!(" COUNT {}", nums.len()));
-            }
-            if all && !nums.is_empty() {
-                line.push_str(&format!(" ALL {}", compress_set(&nums)));
-            }
-            // RFC 7162 3.1.5 with RFC 4731: `MODSEQ n` as a return data item.
-            if let Some(m) = modseq {
-                line.push_str(&format!(" MODSEQ {m}"));
-            }
-        }
-    }
-    line.push_str("\r\n");
+    let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
     s.out.extend_from_slice(line.as_bytes());
     Reply::ok("SEARCH completed")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ordered_set;
+
+    #[test]
+    fn ordered_sets_keep_the_order() {
+        assert_eq!(ordered_set(&[5, 1, 2, 3, 9, 8]), "5,1:3,9,8");
+        assert_eq!(ordered_set(&[4]), "4");
+        assert_eq!(ordered_set(&[]), "");
+    }
 }
