@@ -14,7 +14,7 @@ use crate::{AccountInfo, DirError, Directory, Secret};
 impl Directory {
     /// Splits an operator's account name: `name` (main domain), `name@domain` or
     /// `name%domain`. No router or alias applies.
-    fn account_ident(&self, raw: &str) -> Result<(String, String), DirError> {
+    pub(crate) fn account_ident(&self, raw: &str) -> Result<(String, String), DirError> {
         let raw = raw.trim();
         let (n, d) = match raw.rsplit_once('@').or_else(|| raw.rsplit_once('%')) {
             Some((n, d)) => (n, domain_name(d)?),

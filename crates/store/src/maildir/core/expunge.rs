@@ -29,8 +29,9 @@ impl Core {
             ))
         })?;
         if !removed.is_empty() {
-            // The unlinks are durable once cur/ is flushed (see durable.rs).
-            self.flush_dir(&cur)?;
+            // The unlinks become durable with the next flush of cur/, within FLUSH_DELAY
+            // (see durable.rs): the answer does not wait for it.
+            self.flush_dir_soon(&cur)?;
         }
         Ok(removed)
     }

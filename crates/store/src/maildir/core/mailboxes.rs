@@ -2,18 +2,20 @@
 //! status and usage.
 
 use super::files::{
-    is_not_found, make_maildir, move_dir, remove_files, sync_dir, UidsFile, UIDS_FILE,
+    is_not_found, make_maildir, move_dir, mtime_nanos, remove_files, sync_dir, UidsFile, UIDS_FILE,
 };
 use super::rows::{
     exec, find_mailbox, get_mailbox, mailbox_row, next_uidvalidity, MailboxRow, MAILBOX_COLS,
 };
-use super::Core;
+use super::sync::slack;
+use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords;
 use crate::maildir::names;
 use crate::{MailboxId, MailboxInfo, MailboxStatus, SpecialUse, StoreError, Uid, Usage};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::fs;
+use std::path::PathBuf;
 
 /// Accounts with at most this many mailboxes are listed on the session's thread.
 const IN_PLACE_LIST: usize = 64;
@@ -58,10 +60,25 @@ impl Core {
         if known.len() > IN_PLACE_LIST {
             return None;
         }
+        let unchanged =
+            |walked: &[(PathBuf, i64)]| walked.iter().all(|(dir, t)| mtime_nanos(dir) == *t);
+        if self.listing().walked().is_some_and(unchanged) {
+            self.touch();
+            return Some(known);
+        }
         let mut found = vec!["INBOX".to_string()];
-        self.walk(&self.maildir, "", &mut found).ok()?;
+        let mut read = Vec::new();
+        self.walk(&self.maildir, "", &mut found, &mut read).ok()?;
         if !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
             return None;
+        }
+        let now = now_nanos();
+        if read.iter().all(|&(_, t)| t != 0 && now - t > slack(t)) {
+            let mut listing = self.listing();
+            // Only if the listing was not forgotten meanwhile (a change by this process).
+            if listing.knows_boxes() {
+                listing.remember_walk(read);
+            }
         }
         self.touch();
         Some(known)
