@@ -454,6 +454,9 @@ impl Account for MaildirAccount {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
+        if let Some(done) = self.core.expunge_in_place(mailbox, uids, force) {
+            return done;
+        }
         let uids = uids.map(<[Uid]>::to_vec);
         self.run(move |c| c.expunge(mailbox, uids.as_deref(), force))
             .await

@@ -2,12 +2,15 @@
 
 use super::files::{is_not_found, locate, UidsFile};
 use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
+use super::batch::Effects;
+use super::flags::IN_PLACE_FLAGS;
 use super::Core;
 use crate::maildir::index::sql_err;
 use crate::maildir::names::{self, FileName};
 use crate::{Flags, MailboxId, StoreError, Uid};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::fs;
+use std::path::{Path, PathBuf};
 
 impl Core {
     pub fn expunge(
@@ -16,22 +19,33 @@ impl Core {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
-        let uids = uids.map(<[Uid]>::to_vec);
-        let (removed, cur) = self.write(move |core, tx, eff| {
-            let m = get_mailbox(tx, mailbox.0)?;
-            let removed = core.expunge_in(tx, &m, uids.as_deref(), force)?;
-            if !removed.is_empty() {
-                eff.changed(m.id);
-            }
-            Ok((
-                removed,
-                names::mailbox_dir(&core.maildir, &m.name).join("cur"),
-            ))
-        })?;
+        let job = expunge_job(mailbox, uids.map(<[Uid]>::to_vec), force, usize::MAX);
+        let (removed, cur) = self.write(job)?;
+        self.expunged(removed, &cur)
+    }
+
+    /// [`Core::expunge`] on the caller's thread when the index connection is free and
+    /// at most [`IN_PLACE_FLAGS`] messages go (unlinks and an unflushed commit: no flush
+    /// is waited for, see [`Core::expunged`]); `None`: take the blocking path.
+    pub fn expunge_in_place(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Option<Result<Vec<Uid>, StoreError>> {
+        if uids.is_some_and(|u| u.len() > IN_PLACE_FLAGS) {
+            return None;
+        }
+        let job = expunge_job(mailbox, uids.map(<[Uid]>::to_vec), force, IN_PLACE_FLAGS);
+        let done = self.write_now(job)?;
+        Some(done.and_then(|(removed, cur)| self.expunged(removed, &cur)))
+    }
+
+    /// After an expunge committed: the unlinks become durable with the next flush of
+    /// `cur/`, within FLUSH_DELAY (see durable.rs); the answer does not wait for it.
+    fn expunged(&self, removed: Vec<Uid>, cur: &Path) -> Result<Vec<Uid>, StoreError> {
         if !removed.is_empty() {
-            // The unlinks become durable with the next flush of cur/, within FLUSH_DELAY
-            // (see durable.rs): the answer does not wait for it.
-            self.flush_dir_soon(&cur)?;
+            self.flush_dir_soon(cur)?;
         }
         Ok(removed)
     }
@@ -39,13 +53,15 @@ impl Core {
     /// Removes messages inside the caller's write transaction: the UID high-water file is
     /// made to cover UIDNEXT first (written only when neither it nor the newest message's
     /// file already does), then files are unlinked, then the rows
-    /// become tombstones. The caller flushes `cur/` after its commit.
+    /// become tombstones. The caller flushes `cur/` after its commit. More than `max`
+    /// victims: `Busy`, before anything is done.
     pub(super) fn expunge_in(
         &self,
         tx: &Transaction<'_>,
         m: &MailboxRow,
         uids: Option<&[Uid]>,
         force: bool,
+        max: usize,
     ) -> Result<Vec<Uid>, StoreError> {
         let deleted = Flags::DELETED.0;
         let victims: Vec<(Uid, String)> = match uids {
@@ -85,6 +101,10 @@ impl Core {
         };
         if victims.is_empty() {
             return Ok(Vec::new());
+        }
+        if victims.len() > max {
+            // Too many for the caller's thread: the blocking path takes it (nothing done).
+            return Err(StoreError::Busy);
         }
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let cur = dir.join("cur");
@@ -170,5 +190,27 @@ impl Core {
         )
         .map_err(sql_err)?;
         Ok(())
+    }
+}
+
+/// The write job of an expunge: the removed UIDs and the mailbox's `cur/`.
+fn expunge_job(
+    mailbox: MailboxId,
+    uids: Option<Vec<Uid>>,
+    force: bool,
+    max: usize,
+) -> impl FnOnce(&Core, &Transaction<'_>, &mut Effects) -> Result<(Vec<Uid>, PathBuf), StoreError>
+       + Send
+       + 'static {
+    move |core, tx, eff| {
+        let m = get_mailbox(tx, mailbox.0)?;
+        let removed = core.expunge_in(tx, &m, uids.as_deref(), force, max)?;
+        if !removed.is_empty() {
+            eff.changed(m.id);
+        }
+        Ok((
+            removed,
+            names::mailbox_dir(&core.maildir, &m.name).join("cur"),
+        ))
     }
 }
