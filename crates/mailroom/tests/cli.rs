@@ -101,7 +101,7 @@ fn serve_with_embedded_default_listens_on_the_documented_ports() {
     let (code, out, err) = run(tmp.path(), &["account", "add", "alice", "--password", "pw"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "account alice@localhost added\n");
-    let mut s = Server::start(tmp.path(), &["serve"], 5);
+    let mut s = Server::start(tmp.path(), &["serve"], 6);
     assert_eq!(
         s.lines,
         vec![
@@ -109,7 +109,8 @@ fn serve_with_embedded_default_listens_on_the_documented_ports() {
             "imaps 127.0.0.1:1993",
             "pop3 127.0.0.1:1110",
             "pop3s 127.0.0.1:1995",
-            "lmtp 127.0.0.1:2424"
+            "lmtp 127.0.0.1:2424",
+            "admin 127.0.0.1:8443"
         ]
     );
     // Data directory and certificate created on first start.
@@ -431,6 +432,8 @@ fn sigkill_during_lmtp_delivery_loses_nothing_acknowledged() {
         "off",
         "--lmtp",
         "127.0.0.1:0",
+        "--admin",
+        "off",
     ];
     let mut acked: Vec<u32> = Vec::new();
     let mut seq = 0u32;
