@@ -193,16 +193,36 @@ try {
 
   await page.goto(`${ADMIN}/settings`);
   await page.fill('#max-pop3', '42');
-  await page.selectOption('#level-pop3', 'AllInfo');
   await page.click('#save-pop3');
   await page.waitForSelector('#flash');
   check((await page.inputValue('#max-pop3')) === '42', 'POP3 maximum channels changed');
+  // IMAP to All Info: the server logs every IMAP command from now on (web-admin.sh
+  // checks its log for the NOOPs below).
+  await page.selectOption('#level-imap', 'AllInfo');
+  await page.click('#save-imap');
+  await page.waitForSelector('#flash');
+  check((await page.textContent('#flash')).includes('settings of IMAP saved'), 'IMAP log level changed');
+  check((await page.inputValue('#level-imap')) === 'AllInfo', 'the page shows the new IMAP log level');
   await snap(page, 'settings');
 
+  // Graphs: traffic while the page samples, until the commands chart shows a rate.
   await page.goto(`${ADMIN}/graphs`);
-  // Two samples make a rate: wait until the commands chart was drawn twice.
-  await page.waitForFunction(() => typeof series !== 'undefined' && series.commands && series.commands.length >= 2);
+  await page.waitForFunction(() => typeof series !== 'undefined' && series.commands && series.commands.length >= 1);
+  const busy = new Imap(IMAP_PORT);
+  check((await busy.line()).startsWith('* OK'), 'IMAP greeting');
+  await busy.cmd('g0', 'LOGIN webuser web-pw');
+  let n = 0;
+  const until = Date.now() + LIMIT;
+  for (;;) {
+    if (Date.now() > until) throw new Error('the graphs never showed the traffic');
+    await busy.cmd(`g${++n}`, 'NOOP');
+    const drawn = await page.evaluate(() => series.commands.some((v) => v > 0) && series.connections[series.connections.length - 1] >= 1);
+    if (drawn) break;
+  }
+  check(true, `the graphs show commands per second and the open connection (after ${n} NOOPs)`);
   await snap(page, 'graphs');
+  await busy.cmd('gz', 'LOGOUT');
+  busy.end();
 
   // 6. The statistics moved with the traffic above.
   const metrics = await (await context.request.get(`${ADMIN}/metrics`)).text();

@@ -56,3 +56,7 @@ if ! ADMIN_URL="https://$ADMIN" IMAP_PORT="$IMAP" SHOTS="$OUT/screenshots" PROFI
     tail -n 40 "$WORK/serve.log" >&2 || true
     exit 1
 fi
+# The settings changed in the browser took effect and were kept.
+grep -q 'command="\{0,1\}NOOP' "$WORK/serve.log" || { echo "the IMAP log level did not change live (no NOOP logged)" >&2; exit 1; }
+grep -q '^max_channels = 42$' "$DATA/settings.toml" || { echo "settings.toml does not keep the POP3 maximum" >&2; cat "$DATA/settings.toml" >&2; exit 1; }
+echo "ok: the IMAP log level changed live; settings.toml keeps the settings"

@@ -229,6 +229,18 @@ pub async fn login(
     let user = form.get("user").cloned().unwrap_or_default();
     let password = Secret::new(form.get("password").cloned().unwrap_or_default());
     let local = peer.map(|Extension(Peer(p))| p);
+    let ip = local.map(|p| p.ip());
+    // The login penalty of IMAP and POP3 (`mailroom_server::limits`) applies here too,
+    // counted with IMAP's (the same credentials): a guesser's address waits, one attempt
+    // at a time.
+    let limits = &web.ctx.limits;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    if !limits.wait_attempt(ip, deadline).await {
+        return login_form(
+            &headers,
+            Some("Too many failed logins from your address; try again later."),
+        );
+    }
     let u = user.clone();
     // The directory resolves and checks as for an IMAP LOGIN (aliases, router, schemes).
     let account: Option<AccountInfo> = web
@@ -240,12 +252,13 @@ pub async fn login(
             _ => None,
         })
         .await;
+    limits.wait_answer(ip, &user).await;
     let Some(account) = account else {
         tracing::warn!(module = "ADMIN", login = %user, peer = ?local, "web admin login failed");
-        // A slower answer for guessers (the IMAP penalty table is per protocol session).
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        limits.failed(ip, &user, mailroom_server::net::Protocol::Imap);
         return login_form(&headers, Some("Invalid user name or password."));
     };
+    limits.succeeded(ip, &user);
     if !account.admin {
         tracing::warn!(module = "ADMIN", account = %account.address(), "web admin login refused: not an administrator");
         return html::error_page(

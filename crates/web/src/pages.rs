@@ -1176,7 +1176,8 @@ pub async fn settings(
         ("lmtp", levels.lmtp, Some(Protocol::Lmtp)),
     ];
     for (name, level, p) in rows {
-        let mut select = format!("<select name=level id=level-{name}>");
+        // One form per row; its fields name it (`form=`), as a form cannot wrap a row.
+        let mut select = format!("<select name=level id=level-{name} form=settings-{name}>");
         for l in LogLevel::ALL {
             let _ = write!(
                 select,
@@ -1191,7 +1192,7 @@ pub async fn settings(
                 let c = s.channels(p);
                 (
                     format!(
-                        "<input name=max id=max-{name} type=number min=1 value={}>",
+                        "<input name=max id=max-{name} form=settings-{name} type=number min=1 value={}>",
                         c.max()
                     ),
                     c.open().to_string(),
@@ -1201,9 +1202,10 @@ pub async fn settings(
         };
         let _ = write!(
             b,
-            "<tr><form method=post action=/settings>{}<input type=hidden name=module value={name}>\
-             <td>{name}</td><td>{select}</td><td>{max}</td><td>{open}</td>\
-             <td><button type=submit id=save-{name}>Save</button></td></form></tr>",
+            "<tr><td>{name}</td><td>{select}</td><td>{max}</td><td>{open}</td>\
+             <td><form method=post action=/settings id=settings-{name}>{}\
+             <input type=hidden name=module value={name}>\
+             <button type=submit id=save-{name}>Save</button></form></td></tr>",
             csrf(&login)
         );
     }
