@@ -10,7 +10,7 @@ mod common;
 
 use common::*;
 use mailroom_server::net::Protocol;
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn counters_move_with_real_traffic() {
@@ -96,14 +96,52 @@ async fn counters_move_with_real_traffic() {
     p.send("QUIT").await;
     assert!(p.line().await.starts_with("+OK"));
 
+    // IMAPS: one TLS handshake.
+    let imaps = w
+        .running
+        .listeners
+        .iter()
+        .find(|(p, tls, _)| *p == Protocol::Imap && *tls)
+        .unwrap()
+        .2;
+    let mut t = tls_connect(imaps).await;
+    let mut greeting = [0u8; 4];
+    t.read_exact(&mut greeting).await.unwrap();
+    assert_eq!(&greeting, b"* OK");
+    drop(t);
+
+    // The channel limit, lowered live to one: with one connection open, the next is
+    // refused with the protocol's refusal line.
+    // (The POP3 session above said goodbye; its slot is freed when its task ends.)
+    let pop3 = w.running.ctx.settings.channels(Protocol::Pop3).clone();
+    while pop3.open() > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    w.running
+        .ctx
+        .settings
+        .set_max_channels(Protocol::Pop3, 1)
+        .unwrap();
+    let mut p1 = Client::connect(addr_of(&w, Protocol::Pop3)).await;
+    assert!(p1.line().await.starts_with("+OK"));
+    let mut p2 = Client::connect(addr_of(&w, Protocol::Pop3)).await;
+    assert_eq!(
+        p2.line().await,
+        "-ERR [SYS/TEMP] too many POP3 connections, try again later\r\n"
+    );
+    p1.send("QUIT").await;
+    assert!(p1.line().await.starts_with("+OK"));
+
     let after = scrape(w.admin).await;
     let delta = |name: &str, labels: &[(&str, &str)]| {
         sum(&after, name, labels) - sum(&before, name, labels)
     };
 
+    // IMAP: the plain session and the IMAPS one; POP3: the session, the one held open
+    // at the limit and the refused one (counted as refused, not accepted).
     assert_eq!(
         delta("mailroom_connections_total", &[("module", "imap")]),
-        1.0
+        2.0
     );
     assert_eq!(
         delta("mailroom_connections_total", &[("module", "lmtp")]),
@@ -111,6 +149,17 @@ async fn counters_move_with_real_traffic() {
     );
     assert_eq!(
         delta("mailroom_connections_total", &[("module", "pop3")]),
+        2.0
+    );
+    assert_eq!(
+        delta("mailroom_connections_refused_total", &[("module", "pop3")]),
+        1.0
+    );
+    assert_eq!(
+        delta(
+            "mailroom_tls_handshakes_total",
+            &[("module", "imap"), ("result", "ok")]
+        ),
         1.0
     );
     let login = |m: &str, mech: &str, r: &str| {

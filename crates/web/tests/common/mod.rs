@@ -78,8 +78,8 @@ impl rustls::client::danger::ServerCertVerifier for AnyCert {
     }
 }
 
-/// One HTTPS request; returns the status line, the header block and the body.
-pub async fn https(addr: SocketAddr, request: &str) -> (String, String, String) {
+/// A TLS connection to `addr` that accepts the test server's certificate.
+pub async fn tls_connect(addr: SocketAddr) -> tokio_rustls::client::TlsStream<TcpStream> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -90,7 +90,12 @@ pub async fn https(addr: SocketAddr, request: &str) -> (String, String, String) 
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("mailroom.test").unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
+    connector.connect(name, tcp).await.unwrap()
+}
+
+/// One HTTPS request; returns the status line, the header block and the body.
+pub async fn https(addr: SocketAddr, request: &str) -> (String, String, String) {
+    let mut tls = tls_connect(addr).await;
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     // hyper closes after the answer (`Connection: close`); a TLS close_notify may be
