@@ -101,7 +101,26 @@ pub fn router(web: Arc<Web>) -> Router {
         .route("/settings", get(pages::settings).post(pages::settings_post))
         .route("/graphs", get(pages::graphs))
         .fallback(pages::not_found)
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(web)
+}
+
+/// Headers on every answer: no framing (clickjacking), no referrer, no caching of
+/// administrative pages, no content sniffing.
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let h = r.headers_mut();
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
 }
 
 /// Binds the `[admin] listen` addresses and serves the web admin on them until the

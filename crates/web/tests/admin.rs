@@ -146,8 +146,11 @@ async fn logins_cookies_and_csrf() {
         assert!(set.contains(attr), "{set}");
     }
     let session = cookie_from(&headers, "mailroom_admin").unwrap();
-    let (status, _, body) = get(a, "/accounts", &session).await;
+    let (status, headers, body) = get(a, "/accounts", &session).await;
     assert!(status.contains(" 200 "), "{status}");
+    let lower = headers.to_ascii_lowercase();
+    assert!(lower.contains("x-frame-options: deny"), "{headers}");
+    assert!(lower.contains("cache-control: no-store"), "{headers}");
     assert!(body.contains("bob@localhost"));
     // A form without the session's token changes nothing.
     let (status, _, body) = post(a, "/accounts", &session, "op=remove&account=bob").await;
