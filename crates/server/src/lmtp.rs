@@ -159,7 +159,20 @@ impl Session {
                         self.reply(&e.to_string());
                         Next::Continue
                     }
-                    Some(Ok(c)) => self.command(c).await,
+                    Some(Ok(c)) => {
+                        let name = command_name(&c);
+                        let (at, began) = (self.out.len(), std::time::Instant::now());
+                        let next = self.command(c).await;
+                        // The reply's class: 4xx and 5xx are failures.
+                        let failed = matches!(self.out.get(at), Some(b'4' | b'5'));
+                        crate::metrics::command(
+                            crate::net::Protocol::Lmtp,
+                            name,
+                            if failed { "ERR" } else { "OK" },
+                            began.elapsed(),
+                        );
+                        next
+                    }
                 };
                 match next {
                     Next::Continue => {}
@@ -322,5 +335,20 @@ impl Session {
             self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
         }
         Ok(true)
+    }
+}
+
+/// A command's name, for the statistics.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Lhlo(_) => "LHLO",
+        Command::Mail { .. } => "MAIL",
+        Command::Rcpt { .. } => "RCPT",
+        Command::Data => "DATA",
+        Command::Rset => "RSET",
+        Command::Noop => "NOOP",
+        Command::Quit => "QUIT",
+        Command::Vrfy(_) => "VRFY",
+        Command::Helo => "HELO",
     }
 }

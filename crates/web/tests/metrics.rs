@@ -183,6 +183,8 @@ async fn counters_move_with_real_traffic() {
     assert_eq!(cmd("imap", "SELECT", "NO"), 1.0);
     assert_eq!(cmd("imap", "APPEND", "OK"), 1.0);
     assert_eq!(cmd("pop3", "STAT", "OK"), 1.0);
+    assert_eq!(cmd("lmtp", "RCPT", "OK"), 1.0);
+    assert_eq!(cmd("lmtp", "RCPT", "ERR"), 1.0);
     assert_eq!(cmd("pop3", "DELE", "ERR"), 1.0);
     // A command the parser rejects (`FETCH x`) has no name to count: it is BAD before
     // dispatch. Every counted command has a latency sample.
