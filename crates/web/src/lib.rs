@@ -161,6 +161,8 @@ pub async fn start(
 
 /// At most this many web connections at once (the admin is one person or a scraper).
 const MAX_CONNECTIONS: usize = 64;
+/// The longest life of one (kept-alive) web connection.
+const CONNECTION_LIFETIME: Duration = Duration::from_secs(120);
 
 async fn accept_loop(
     ctx: Arc<Ctx>,
@@ -211,13 +213,29 @@ async fn accept_loop(
                 .timer(hyper_util::rt::TokioTimer::new())
                 .header_read_timeout(Duration::from_secs(30))
                 .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            tokio::select! {
-                r = conn => {
-                    if let Err(e) = r {
-                        tracing::debug!(%peer, error = %e, "web admin connection ended");
+            tokio::pin!(conn);
+            // A kept-alive connection lives at most CONNECTION_LIFETIME (browsers open
+            // a new one), and ends at shutdown; both after the request in progress.
+            let lifetime = tokio::time::sleep(CONNECTION_LIFETIME);
+            tokio::pin!(lifetime);
+            let mut ending = false;
+            loop {
+                tokio::select! {
+                    r = conn.as_mut() => {
+                        if let Err(e) = r {
+                            tracing::debug!(%peer, error = %e, "web admin connection ended");
+                        }
+                        break;
+                    }
+                    _ = &mut lifetime, if !ending => {
+                        conn.as_mut().graceful_shutdown();
+                        ending = true;
+                    }
+                    _ = shutdown.wait(), if !ending => {
+                        conn.as_mut().graceful_shutdown();
+                        ending = true;
                     }
                 }
-                _ = shutdown.wait() => {}
             }
         });
     }
