@@ -107,28 +107,36 @@ pub fn apply_saved(config: &mut Config) -> Result<(), SettingsError> {
     }
     let modules = [
         (
+            "imap",
             saved.imap,
             &mut config.imap.log_level,
             &mut config.imap.max_channels,
         ),
         (
+            "pop3",
             saved.pop3,
             &mut config.pop3.log_level,
             &mut config.pop3.max_channels,
         ),
         (
+            "lmtp",
             saved.lmtp,
             &mut config.lmtp.log_level,
             &mut config.lmtp.max_channels,
         ),
     ];
-    for (m, level, max) in modules {
+    for (name, m, level, max) in modules {
         let Some(m) = m else { continue };
         if let Some(l) = m.log_level {
             *level = l;
         }
         match m.max_channels {
-            Some(0) => return Err(SettingsError::ZeroChannels),
+            Some(0) => {
+                return Err(SettingsError::Syntax {
+                    path,
+                    message: format!("{name}.max_channels must be at least 1"),
+                })
+            }
             Some(n) => *max = n,
             None => {}
         }
