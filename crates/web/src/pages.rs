@@ -1258,6 +1258,8 @@ const charts = [
   ['deliveries', 'LMTP deliveries per second', t => sum(t, 'mailroom_lmtp_deliveries_total'), true],
   ['stored', 'Messages stored per second', t => sum(t, 'mailroom_messages_stored_total'), true],
   ['latency', 'Mean command latency (ms)', t => 1000 * sum(t, 'mailroom_command_duration_seconds_sum') / Math.max(1, sum(t, 'mailroom_command_duration_seconds_count')), false],
+  ['commit', 'Mean store commit latency (ms)', t => 1000 * sum(t, 'mailroom_store_commit_duration_seconds_sum') / Math.max(1, sum(t, 'mailroom_store_commit_duration_seconds_count')), false],
+  ['refused', 'Connections refused per second (channel limit)', t => sum(t, 'mailroom_connections_refused_total'), true],
 ];
 function sum(text, name){
   let s = 0;
@@ -1313,6 +1315,8 @@ pub async fn graphs(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response
         "deliveries",
         "stored",
         "latency",
+        "commit",
+        "refused",
     ] {
         let _ = write!(b, "<canvas id={id} width=500 height=140></canvas>");
     }
