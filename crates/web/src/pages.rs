@@ -1257,8 +1257,8 @@ const charts = [
   ['bytes_out', 'Octets sent per second', t => sum(t, 'mailroom_sent_bytes_total'), true],
   ['deliveries', 'LMTP deliveries per second', t => sum(t, 'mailroom_lmtp_deliveries_total'), true],
   ['stored', 'Messages stored per second', t => sum(t, 'mailroom_messages_stored_total'), true],
-  ['latency', 'Mean command latency (ms)', t => 1000 * sum(t, 'mailroom_command_duration_seconds_sum') / Math.max(1, sum(t, 'mailroom_command_duration_seconds_count')), false],
-  ['commit', 'Mean store commit latency (ms)', t => 1000 * sum(t, 'mailroom_store_commit_duration_seconds_sum') / Math.max(1, sum(t, 'mailroom_store_commit_duration_seconds_count')), false],
+  ['latency', 'Mean command latency (ms)', t => [sum(t, 'mailroom_command_duration_seconds_sum'), sum(t, 'mailroom_command_duration_seconds_count')], 'mean'],
+  ['commit', 'Mean store commit latency (ms)', t => [sum(t, 'mailroom_store_commit_duration_seconds_sum'), sum(t, 'mailroom_store_commit_duration_seconds_count')], 'mean'],
   ['refused', 'Connections refused per second (channel limit)', t => sum(t, 'mailroom_connections_refused_total'), true],
 ];
 function sum(text, name){
@@ -1286,9 +1286,15 @@ async function tick(){
   try { const r = await fetch('/metrics'); if (!r.ok) return; text = await r.text(); } catch (e) { return; }
   const now = Date.now() / 1000;
   for (const [id, title, f, rate] of charts) {
-    const v = f(text);
+    const v = f(text), p = last[id];
     let y = v;
-    if (rate) { const p = last[id]; y = p ? Math.max(0, (v - p[0]) / (now - p[1])) : 0; last[id] = [v, now]; }
+    if (rate === 'mean') {
+      // Over the last interval: the change of the sum over the change of the count.
+      y = p && v[1] > p[0][1] ? 1000 * (v[0] - p[0][0]) / (v[1] - p[0][1]) : 0;
+    } else if (rate) {
+      y = p ? Math.max(0, (v - p[0]) / (now - p[1])) : 0;
+    }
+    last[id] = [v, now];
     (series[id] = series[id] || []).push(y);
     if (series[id].length > N) series[id].shift();
     draw(id, title, series[id]);
