@@ -90,6 +90,9 @@ pub struct ServeArgs {
     /// LMTP listener address.
     #[arg(long, value_name = "ADDR")]
     pub lmtp: Vec<String>,
+    /// Web admin and `/metrics` (HTTPS) listener address.
+    #[arg(long, value_name = "ADDR")]
+    pub admin: Vec<String>,
 }
 
 #[derive(Subcommand)]

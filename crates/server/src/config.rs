@@ -29,6 +29,8 @@ pub struct Config {
     pub submit: SubmitSection,
     /// POP-before-SMTP: the Postfix policy service (P13).
     pub popbsmtp: PopbsmtpSection,
+    /// The web admin and the Prometheus `/metrics` endpoint (issue 17).
+    pub admin: AdminSection,
 }
 
 impl Config {
@@ -195,6 +197,31 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// Every level, from the least to the most verbose.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Nothing,
+        LogLevel::Major,
+        LogLevel::Problems,
+        LogLevel::LowLevel,
+        LogLevel::AllInfo,
+    ];
+
+    /// The name as the configuration file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Nothing => "Nothing",
+            LogLevel::Major => "Major",
+            LogLevel::Problems => "Problems",
+            LogLevel::LowLevel => "LowLevel",
+            LogLevel::AllInfo => "AllInfo",
+        }
+    }
+
+    /// The level named `name` (as [`LogLevel::name`] spells it).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL.into_iter().find(|l| l.name() == name)
+    }
+
     /// The tracing level this maps onto (`None` = off).
     pub fn tracing_level(self) -> Option<tracing::Level> {
         match self {
@@ -367,6 +394,27 @@ impl Default for PopbsmtpSection {
             enabled: false,
             listen: "127.0.0.1:10040".parse().expect("literal address"),
             ttl_secs: 1800,
+        }
+    }
+}
+
+/// `[admin]`: the web admin and the Prometheus statistics at `/metrics` (issue 17),
+/// served over HTTPS with the server's certificate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// HTTPS listeners; empty: no web admin and no `/metrics`. Keep them on loopback or
+    /// behind a firewall: `/metrics` needs no login.
+    pub listen: Vec<SocketAddr>,
+    /// A web admin login ends after this many seconds without a request.
+    pub session_idle_secs: u64,
+}
+
+impl Default for AdminSection {
+    fn default() -> AdminSection {
+        AdminSection {
+            listen: vec!["127.0.0.1:8443".parse().expect("literal address")],
+            session_idle_secs: 1800,
         }
     }
 }

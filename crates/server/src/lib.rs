@@ -19,8 +19,11 @@
 //! - [`service`]: `$Service` messages, left out of ordinary mailbox views (I12).
 //! - [`limits`]: abuse limits shared by the sessions: the login penalty per address and
 //!   account, pre-login connections per address, sessions per account and address.
-//! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
-//!   socket.
+//! - [`registry`]: live sessions for `mailroom sessions` and the web admin's monitor
+//!   (which can close one); [`admin`]: the local admin socket.
+//! - [`metrics`]: the statistics the sessions record (I9), through the `metrics` facade.
+//! - [`settings`]: per-module settings changed live (log levels, channel limits), kept in
+//!   `settings.toml`.
 //!
 //! Does not live here: parsing (in `mailroom-proto`, pure), storage (`mailroom-store`),
 //! accounts and passwords (`mailroom-directory`), command-line handling (the binary).
@@ -38,12 +41,14 @@ pub mod deliver;
 pub mod imap;
 pub mod limits;
 pub mod lmtp;
+pub mod metrics;
 pub mod net;
 pub mod pop3;
 pub mod popbsmtp;
 pub mod registry;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod smtp_client;
 pub mod submit;
 
@@ -80,6 +85,9 @@ pub struct Ctx {
     /// Login penalties, pre-login connections per address, sessions per account and
     /// address (issue 14).
     pub limits: Arc<limits::Limits>,
+    /// Per-module settings changed while the server runs (P11, I14: log levels, channel
+    /// limits), kept in `settings.toml` of the data directory.
+    pub settings: Arc<settings::Settings>,
 }
 
 impl Ctx {

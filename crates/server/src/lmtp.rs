@@ -44,6 +44,8 @@ struct Session {
     lhlo: Option<String>,
     from: Option<String>,
     rcpts: Vec<(String, Resolved)>,
+    /// The registry entry (set when the session runs).
+    reg: Option<crate::registry::SessionHandle>,
 }
 
 enum Next {
@@ -64,6 +66,7 @@ impl Session {
             lhlo: None,
             from: None,
             rcpts: Vec::new(),
+            reg: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl Session {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await?;
+            crate::metrics::bytes_out(crate::net::Protocol::Lmtp, self.out.len());
             self.out.clear();
             if self.out.capacity() > 4096 {
                 self.out.shrink_to(1024);
@@ -89,6 +93,7 @@ impl Session {
     async fn fill(&mut self) -> std::io::Result<bool> {
         let timeout = Duration::from_secs(self.ctx.config.lmtp.idle_timeout_secs.max(1));
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut closed = self.reg.as_ref().map(|r| r.close_signal());
         let mut chunk = [0u8; 8192];
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, self.stream.read(&mut chunk)) => match r {
@@ -104,7 +109,18 @@ impl Session {
                 self.flush().await?;
                 return Ok(false);
             }
+            _ = async {
+                match closed.as_mut() {
+                    Some(c) => c.wait().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.reply("421 4.3.2 closed by the administrator");
+                self.flush().await?;
+                return Ok(false);
+            }
         };
+        crate::metrics::bytes_in(crate::net::Protocol::Lmtp, n);
         if n == 0 {
             return Ok(false);
         }
@@ -113,7 +129,7 @@ impl Session {
     }
 
     async fn run(mut self) -> std::io::Result<()> {
-        let _reg = self.ctx.registry.register(&self.info, "greeting");
+        self.reg = Some(self.ctx.registry.register(&self.info, "greeting"));
         let host = self.ctx.config.server.hostname.clone();
         self.reply(&format!("220 {host} LMTP mailroom ready"));
         loop {
@@ -143,7 +159,20 @@ impl Session {
                         self.reply(&e.to_string());
                         Next::Continue
                     }
-                    Some(Ok(c)) => self.command(c).await,
+                    Some(Ok(c)) => {
+                        let name = command_name(&c);
+                        let (at, began) = (self.out.len(), std::time::Instant::now());
+                        let next = self.command(c).await;
+                        // The reply's class: 4xx and 5xx are failures.
+                        let failed = matches!(self.out.get(at), Some(b'4' | b'5'));
+                        crate::metrics::command(
+                            crate::net::Protocol::Lmtp,
+                            name,
+                            if failed { "ERR" } else { "OK" },
+                            began.elapsed(),
+                        );
+                        next
+                    }
                 };
                 match next {
                     Next::Continue => {}
@@ -296,8 +325,30 @@ impl Session {
                 }
                 o => tracing::warn!(rcpt = %to, outcome = ?o, "not delivered"),
             }
+            crate::metrics::delivery(match &outcome {
+                Outcome::Delivered { .. } => "delivered",
+                Outcome::Unknown | Outcome::Remote(_) => "unknown",
+                Outcome::OverQuota => "over_quota",
+                Outcome::DiskFull => "disk_full",
+                Outcome::Temporary(_) => "temporary",
+            });
             self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
         }
         Ok(true)
+    }
+}
+
+/// A command's name, for the statistics.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Lhlo(_) => "LHLO",
+        Command::Mail { .. } => "MAIL",
+        Command::Rcpt { .. } => "RCPT",
+        Command::Data => "DATA",
+        Command::Rset => "RSET",
+        Command::Noop => "NOOP",
+        Command::Quit => "QUIT",
+        Command::Vrfy(_) => "VRFY",
+        Command::Helo => "HELO",
     }
 }

@@ -1,7 +1,8 @@
 //! `mailroom serve`: the listener flags over the configuration, the async runtime, the
 //! listening addresses on standard output, and a graceful stop on SIGTERM or Ctrl-C.
 //!
-//! The listeners and sessions themselves live in `mailroom-server` (`server::start`).
+//! The listeners and sessions themselves live in `mailroom-server` (`server::start`);
+//! the web admin and `/metrics` in `mailroom-web` (`start`), over the same shared state.
 
 use crate::cli::ServeArgs;
 use crate::logging::init_logging;
@@ -27,7 +28,14 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
     if let Some(v) = parse_addrs(&args.lmtp, "lmtp")? {
         config.lmtp.listen = v;
     }
-    init_logging(&config);
+    if let Some(v) = parse_addrs(&args.admin, "admin")? {
+        config.admin.listen = v;
+    }
+    // Per-module settings changed in the web admin and kept (P11, I14).
+    mailroom_server::settings::apply_saved(&mut config)?;
+    let log_hook = init_logging(&config);
+    // The statistics recorder, before any session records (I9).
+    let prometheus = mailroom_web::install_recorder();
     // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
     // extra thread costs stack pages, and the work is short.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +46,12 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
         let store = super::open_store(&config)?;
+        let admin_listen = config.admin.listen.clone();
         let running = mailroom_server::server::start(config, store).await?;
+        if let Some(hook) = log_hook {
+            running.ctx.settings.on_log_change(hook);
+        }
+        let admin = mailroom_web::start(running.ctx.clone(), &admin_listen, prometheus).await?;
         {
             let mut out = std::io::stdout().lock();
             for (p, tls, addr) in &running.listeners {
@@ -50,6 +63,9 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
                     (mailroom_server::net::Protocol::Lmtp, _) => "lmtp",
                 };
                 writeln!(out, "{name} {addr}")?;
+            }
+            for addr in &admin {
+                writeln!(out, "admin {addr}")?;
             }
             out.flush()?;
         }

@@ -82,7 +82,8 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
             }
             SaslStep::Success { account, .. } => {
                 let name = login.unwrap_or_else(|| account.address());
-                s.login_checked(&name, true).await;
+                s.login_checked(&name, true, crate::metrics::mechanism(&mech))
+                    .await;
                 return s.login_success(account, None).await;
             }
             SaslStep::Failure(f) => {
@@ -97,7 +98,12 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
                         Reply::bad(&format!("malformed SASL response: {why}"))
                     }
                     _ => {
-                        s.login_checked(login.as_deref().unwrap_or(""), false).await;
+                        s.login_checked(
+                            login.as_deref().unwrap_or(""),
+                            false,
+                            crate::metrics::mechanism(&mech),
+                        )
+                        .await;
                         s.login_failed()
                     }
                 };

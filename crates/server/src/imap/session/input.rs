@@ -33,6 +33,7 @@ impl Session {
             (self.login_deadline, "autologout; idle for too long")
         };
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut closed = self.reg.close_signal();
         if !self.framer.is_idle() {
             // In the middle of a command (a literal received, its line not yet): the
             // client may be waiting for our ACK to send the rest (Stream::ack_now).
@@ -67,9 +68,16 @@ impl Session {
                 self.bye_shutdown().await?;
                 return Ok(false);
             }
+            _ = closed.wait() => {
+                tracing::info!("closed by an administrator");
+                self.line(None, Status::Bye, None, "closed by the administrator");
+                self.flush().await?;
+                return Ok(false);
+            }
         };
         let buf = n;
         let n = buf.len();
+        crate::metrics::bytes_in(crate::net::Protocol::Imap, n);
         if n == 0 {
             return Ok(false);
         }

@@ -169,6 +169,7 @@ impl Core {
         let jobs =
             std::mem::take(&mut self.batch.queue.lock().unwrap_or_else(|e| e.into_inner()).1);
         let result = light_sync(&mut conn, |conn| {
+            let began = std::time::Instant::now();
             let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
                 Ok(tx) => tx,
                 Err(e) => {
@@ -232,6 +233,11 @@ impl Core {
                 }
                 None => tx.commit().map_err(sql_err),
             };
+            if committed.is_ok() {
+                // Named as in `mailroom_server::metrics::STORE_COMMIT_SECONDS`.
+                metrics::histogram!("mailroom_store_commit_duration_seconds")
+                    .record(began.elapsed().as_secs_f64());
+            }
             match committed {
                 Ok(()) => {
                     use std::sync::atomic::Ordering::Relaxed;
