@@ -4,7 +4,8 @@
 # CHECK_FUZZ_SECS=N, CHECK_SKIP_FUZZ=1), and the real-client acceptance kit
 # (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
 # fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
-# resynchronisation with Python imapclient (scripts/qresync-client.sh) and the web admin
+# resynchronisation with Python imapclient (scripts/qresync-client.sh), COMPRESS=DEFLATE
+# with Python imaplib (scripts/compress-client.sh) and the web admin
 # in Chromium (scripts/web-admin.sh) run even without the kit.
 #
 # Usage: scripts/check.sh            everything
@@ -47,6 +48,9 @@ scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
 
 step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
 scripts/qresync-client.sh
+
+step "a real client (Python imaplib with zlib) through COMPRESS=DEFLATE"
+scripts/compress-client.sh
 
 step "the web admin in a real browser (Chromium + playwright-core), screenshots in target/web-admin/screenshots"
 scripts/web-admin.sh

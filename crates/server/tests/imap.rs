@@ -600,3 +600,188 @@ async fn fetch_of_a_5mb_message_streams_byte_for_byte() {
     .await
     .unwrap();
 }
+
+/// The client side of COMPRESS=DEFLATE (RFC 4978) over a test [`Client`]'s socket.
+struct Deflated {
+    c: Client,
+    comp: Box<miniz_oxide::deflate::core::CompressorOxide>,
+    decomp: Box<miniz_oxide::inflate::stream::InflateState>,
+    /// Inflated input not yet returned.
+    text: Vec<u8>,
+    /// Compressed octets received, in total.
+    wire_in: usize,
+}
+
+impl Deflated {
+    fn new(c: Client) -> Deflated {
+        use miniz_oxide::DataFormat;
+        let mut comp = Box::<miniz_oxide::deflate::core::CompressorOxide>::default();
+        comp.set_format_and_level(DataFormat::Raw, 6);
+        // Anything already read past the tagged OK is compressed data.
+        let mut d = Deflated {
+            decomp: miniz_oxide::inflate::stream::InflateState::new_boxed(DataFormat::Raw),
+            comp,
+            text: Vec::new(),
+            wire_in: 0,
+            c,
+        };
+        assert!(d.c.unread().is_empty(), "data after COMPRESS's OK");
+        d.text.clear();
+        d
+    }
+
+    /// Sends `data` compressed, with a sync flush.
+    async fn send_raw(&mut self, data: &[u8]) {
+        let mut out = vec![0u8; data.len() + 1024];
+        let r = miniz_oxide::deflate::stream::deflate(
+            &mut self.comp,
+            data,
+            &mut out,
+            miniz_oxide::MZFlush::Sync,
+        );
+        assert_eq!(r.bytes_consumed, data.len());
+        assert!(r.bytes_written < out.len());
+        out.truncate(r.bytes_written);
+        self.c.send_raw(&out).await;
+    }
+
+    async fn send(&mut self, line: &str) {
+        self.send_raw(format!("{line}\r\n").as_bytes()).await;
+    }
+
+    /// Reads until `n` inflated octets are available; returns them.
+    async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        self.fill(n).await;
+        self.text.drain(..n).collect()
+    }
+
+    /// Reads until `n` inflated octets are buffered.
+    async fn fill(&mut self, n: usize) {
+        use tokio::io::AsyncReadExt;
+        while self.text.len() < n {
+            let mut chunk = [0u8; 4096];
+            let got = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                self.c.stream.read(&mut chunk),
+            )
+            .await
+            .expect("time-out reading compressed data")
+            .unwrap();
+            assert!(
+                got > 0,
+                "connection closed; inflated so far: {:?}",
+                self.text
+            );
+            self.wire_in += got;
+            let mut input = &chunk[..got];
+            // Until the input is used and the inflater holds no more output.
+            let mut more = true;
+            while !input.is_empty() || more {
+                let mut out = [0u8; 16384];
+                let r = miniz_oxide::inflate::stream::inflate(
+                    &mut self.decomp,
+                    input,
+                    &mut out,
+                    miniz_oxide::MZFlush::None,
+                );
+                assert!(
+                    matches!(r.status, Ok(_) | Err(miniz_oxide::MZError::Buf)),
+                    "{r:?}"
+                );
+                self.text.extend_from_slice(&out[..r.bytes_written]);
+                input = &input[r.bytes_consumed..];
+                more = r.bytes_written == out.len();
+                if r.bytes_consumed == 0 && r.bytes_written == 0 {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Reads one inflated line (without CRLF).
+    async fn line(&mut self) -> String {
+        loop {
+            if let Some(i) = self.text.windows(2).position(|w| w == b"\r\n") {
+                let l = self.read_exact(i + 2).await;
+                return String::from_utf8(l[..i].to_vec()).unwrap();
+            }
+            self.fill(self.text.len() + 1).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_deflate_session_end_to_end() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.deliver("u", MSG).await;
+        let mut c = login(&server, "u").await;
+        c.send("z1 COMPRESS DEFLATE").await;
+        assert_eq!(
+            exp(&mut c, "z1 OK DEFLATE active").await,
+            "z1 OK DEFLATE active"
+        );
+        let mut z = Deflated::new(c);
+        // Twice: RFC 4978 section 3.
+        z.send("z2 COMPRESS DEFLATE").await;
+        assert_eq!(
+            z.line().await,
+            "z2 NO [COMPRESSIONACTIVE] DEFLATE is already active via COMPRESS"
+        );
+        z.send("z3 COMPRESS FOO").await;
+        assert_eq!(z.line().await, "z3 BAD unknown compression mechanism FOO");
+        z.send("z4 EXAMINE INBOX").await;
+        let mut lines = Vec::new();
+        loop {
+            let l = z.line().await;
+            let done = l.starts_with("z4 ");
+            lines.push(l);
+            if done {
+                break;
+            }
+        }
+        assert_eq!(lines[2], "* 1 EXISTS");
+        assert_eq!(lines.last().unwrap(), "z4 OK [READ-ONLY] EXAMINE completed");
+        z.send("z5 FETCH 1 (BODY.PEEK[TEXT] RFC822.SIZE)").await;
+        assert_eq!(z.line().await, "* 1 FETCH (BODY[TEXT] {6}");
+        assert_eq!(z.read_exact(6).await, b"body\r\n");
+        let rest = z.line().await;
+        assert!(rest.starts_with(" RFC822.SIZE "), "{rest}");
+        assert_eq!(z.line().await, "z5 OK FETCH completed");
+        // APPEND with a 20 000-octet literal (LITERAL+), sent compressed in two writes.
+        let body: Vec<u8> = (0..20_000u32)
+            .map(|i| {
+                if i % 100 == 98 {
+                    b'\r'
+                } else if i % 100 == 99 {
+                    b'\n'
+                } else {
+                    b'a' + (i % 26) as u8
+                }
+            })
+            .collect();
+        z.send_raw(format!("z6 APPEND INBOX {{{}+}}\r\n", body.len()).as_bytes())
+            .await;
+        z.send_raw(&body).await;
+        z.send("").await;
+        assert_eq!(z.line().await, "* 2 EXISTS");
+        assert_eq!(z.line().await, "* 2 RECENT");
+        let appended = z.line().await;
+        assert!(appended.starts_with("z6 OK [APPENDUID "), "{appended}");
+        z.send("z7 NOOP").await;
+        assert_eq!(z.line().await, "z7 OK NOOP completed");
+        z.send("z8 FETCH 2 BODY.PEEK[]").await;
+        assert_eq!(z.line().await, "* 2 FETCH (BODY[] {20000}");
+        assert_eq!(z.read_exact(body.len()).await, body);
+        assert_eq!(z.line().await, ")");
+        assert_eq!(z.line().await, "z8 OK FETCH completed");
+        // The repetitive literal came back in far fewer octets than it has.
+        assert!(z.wire_in < 5_000, "{} compressed octets", z.wire_in);
+        z.send("z9 LOGOUT").await;
+        assert_eq!(z.line().await, "* BYE mailroom logging out");
+        assert_eq!(z.line().await, "z9 OK LOGOUT completed");
+    })
+    .await
+    .unwrap();
+}

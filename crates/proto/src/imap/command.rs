@@ -683,6 +683,11 @@ pub enum CommandBody {
         /// Resource names (uppercased) and limits.
         limits: Vec<(String, u64)>,
     },
+    /// `COMPRESS mechanism` (RFC 4978), uppercased.
+    Compress {
+        /// The mechanism (only `DEFLATE` exists).
+        mechanism: String,
+    },
 }
 
 impl CommandBody {
@@ -765,6 +770,7 @@ impl CommandBody {
             B::GetQuota { .. } => K::GetQuota,
             B::GetQuotaRoot { .. } => K::GetQuotaRoot,
             B::SetQuota { .. } => K::SetQuota,
+            B::Compress { .. } => K::Compress,
         }
     }
 }
@@ -865,6 +871,7 @@ command_table! {
     GetQuota => "GETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
     GetQuotaRoot => "GETQUOTAROOT", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetQuota => "SETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Compress => "COMPRESS", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
@@ -914,6 +921,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 48);
+        assert_eq!(CommandKind::ALL.len(), 49);
     }
 }

@@ -247,6 +247,8 @@ pub enum ResponseCode {
     HasChildren,
     /// `USEATTR` (RFC 6154).
     UseAttr,
+    /// `COMPRESSIONACTIVE` (RFC 4978).
+    CompressionActive,
 }
 
 impl fmt::Display for ResponseCode {
@@ -335,6 +337,7 @@ impl fmt::Display for ResponseCode {
             C::Corruption => f.write_str("CORRUPTION"),
             C::HasChildren => f.write_str("HASCHILDREN"),
             C::UseAttr => f.write_str("USEATTR"),
+            C::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
         }
     }
 }

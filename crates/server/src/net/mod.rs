@@ -7,6 +7,7 @@
 //! Architecture invariant: one tokio task per connection, no thread per connection; an idle
 //! connection holds only its socket, its small read buffer and its session state.
 
+pub mod deflate;
 pub mod stream;
 pub mod tls;
 

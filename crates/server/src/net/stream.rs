@@ -18,6 +18,8 @@ pub enum Stream {
     Tls(Box<TlsStream<TcpStream>>),
     /// Standard input and output (inetd, tcpserver, systemd socket activation).
     Stdio(tokio::io::Stdin, tokio::io::Stdout),
+    /// COMPRESS=DEFLATE (RFC 4978) over one of the others.
+    Deflate(Box<super::deflate::Deflate>),
     /// A stream that is being upgraded (never seen by sessions).
     Upgrading,
 }
@@ -25,7 +27,22 @@ pub enum Stream {
 impl Stream {
     /// True when the connection is encrypted. Standard I/O counts as not encrypted.
     pub fn is_tls(&self) -> bool {
-        matches!(self, Stream::Tls(_))
+        match self {
+            Stream::Tls(_) => true,
+            Stream::Deflate(d) => d.inner().is_tls(),
+            _ => false,
+        }
+    }
+
+    /// True when COMPRESS is active.
+    pub fn is_compressed(&self) -> bool {
+        matches!(self, Stream::Deflate(_))
+    }
+
+    /// Turns on COMPRESS=DEFLATE (after the tagged OK was sent and flushed).
+    pub fn compress(&mut self) {
+        let inner = std::mem::replace(self, Stream::Upgrading);
+        *self = Stream::Deflate(Box::new(super::deflate::Deflate::new(inner)));
     }
 
     /// True when STARTTLS can be offered on this stream (clear-text TCP).
@@ -39,6 +56,9 @@ impl Stream {
     pub async fn wait_readable(&self) -> io::Result<()> {
         match self {
             Stream::Plain(tcp) => tcp.readable().await,
+            Stream::Deflate(d) if !d.has_buffered_input() => {
+                Box::pin(d.inner().wait_readable()).await
+            }
             _ => Ok(()),
         }
     }
@@ -53,6 +73,7 @@ impl Stream {
         let tcp = match self {
             Stream::Plain(tcp) => tcp,
             Stream::Tls(tls) => tls.get_ref().0,
+            Stream::Deflate(d) => return d.inner().ack_now(),
             _ => return,
         };
         #[cfg(target_os = "linux")]
@@ -101,6 +122,7 @@ impl AsyncRead for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
             Stream::Stdio(i, _) => Pin::new(i).poll_read(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
@@ -116,6 +138,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
             Stream::Stdio(_, o) => Pin::new(o).poll_write(cx, buf),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
@@ -124,6 +147,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_flush(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_flush(cx),
             Stream::Stdio(_, o) => Pin::new(o).poll_flush(cx),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }
@@ -132,6 +156,7 @@ impl AsyncWrite for Stream {
         match self.get_mut() {
             Stream::Plain(s) => Pin::new(s).poll_shutdown(cx),
             Stream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
+            Stream::Deflate(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
             Stream::Stdio(_, o) => Pin::new(o).poll_shutdown(cx),
             Stream::Upgrading => Poll::Ready(Err(gone())),
         }

@@ -671,6 +671,13 @@ impl<'a> Cursor<'a> {
                 }
             }
             "ID" => self.id()?,
+            "COMPRESS" => {
+                // RFC 4978: `compress = "COMPRESS" SP algorithm`, `algorithm = atom`.
+                self.sp()?;
+                CommandBody::Compress {
+                    mechanism: self.atom()?.to_ascii_uppercase(),
+                }
+            }
             "ENABLE" => {
                 let mut caps = Vec::new();
                 while self.try_byte(b' ') {

@@ -35,6 +35,8 @@ const EXTENSIONS: &[&str] = &[
     "QRESYNC",
     // Seed 001 (I12): `ENABLE X-SERVICE` shows `$Service` messages (`crate::service`).
     "X-SERVICE",
+    // RFC 4978 (`cmd::compress`, `crate::net::deflate`).
+    "COMPRESS=DEFLATE",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -8,6 +8,7 @@ pub(crate) mod authenticate;
 pub(crate) mod capability;
 pub(crate) mod check;
 pub(crate) mod close;
+pub(crate) mod compress;
 pub(crate) mod copy;
 pub(crate) mod create;
 pub(crate) mod delete;
@@ -361,5 +362,6 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::GetQuota { root } => Box::pin(quota::getquota(s, root)).await,
         B::GetQuotaRoot { mailbox } => Box::pin(quota::getquotaroot(s, mailbox)).await,
         B::SetQuota { root, limits } => Box::pin(quota::setquota(s, root, limits)).await,
+        B::Compress { mechanism } => Box::pin(compress::run(s, &tag, &mechanism)).await,
     }
 }

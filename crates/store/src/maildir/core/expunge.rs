@@ -1,9 +1,9 @@
 //! Removing messages (EXPUNGE, and the source side of a move).
 
-use super::files::{is_not_found, locate, UidsFile};
-use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::batch::Effects;
+use super::files::{is_not_found, locate, UidsFile};
 use super::flags::IN_PLACE_FLAGS;
+use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
 use crate::maildir::index::sql_err;
 use crate::maildir::names::{self, FileName};
