@@ -259,6 +259,25 @@ pub trait Account: Send + Sync {
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError>;
 
+    /// The cached preview text of a message (RFC 8970), if the backend keeps one. A
+    /// cache: the default keeps nothing.
+    async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {
+        let _ = (mailbox, uid);
+        Ok(None)
+    }
+
+    /// Caches a message's preview text (computed by the server from the content);
+    /// nothing happens when the message is gone or the backend keeps no cache.
+    async fn set_preview(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, uid, text);
+        Ok(())
+    }
+
     /// Claims the `\Recent` messages for one session (RFC 3501 2.3.2: recent to exactly
     /// one session). Returns the lowest UID that is recent for the caller: every message
     /// with a UID at or above it is recent for the caller and for no other session.

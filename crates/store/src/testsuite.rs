@@ -472,6 +472,50 @@ pub async fn expunge_variants(h: &dyn Harness) {
         .is_empty());
 }
 
+/// The preview cache (RFC 8970): a backend may keep nothing (`None`), but what it keeps
+/// is the text set for that message, and it goes with the message (EXPUNGE) and with the
+/// mailbox (DELETE); a preview for a message that is gone is not kept.
+pub async fn preview_cache(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=2 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let keeps = {
+        a.set_preview(mb, 1, "first").await.expect("set");
+        match a.preview(mb, 1).await.expect("get") {
+            Some(t) => {
+                assert_eq!(t, "first");
+                true
+            }
+            None => false,
+        }
+    };
+    a.set_preview(mb, 1, "first, again").await.expect("set");
+    a.set_preview(mb, 2, "").await.expect("set empty");
+    a.set_preview(mb, 99, "gone")
+        .await
+        .expect("set for no message");
+    assert_eq!(a.preview(mb, 99).await.expect("get"), None);
+    if keeps {
+        assert_eq!(
+            a.preview(mb, 1).await.expect("get").as_deref(),
+            Some("first, again")
+        );
+        assert_eq!(a.preview(mb, 2).await.expect("get").as_deref(), Some(""));
+    }
+    a.expunge(mb, Some(&[1]), true).await.expect("expunge");
+    assert_eq!(a.preview(mb, 1).await.expect("get after expunge"), None);
+    let other = a.create_mailbox("Other", None).await.expect("create").id;
+    append(&a, other, &msg(3)).await;
+    a.set_preview(other, 1, "other").await.expect("set");
+    a.delete_mailbox("Other").await.expect("delete");
+    let again = a.create_mailbox("Other", None).await.expect("create").id;
+    append(&a, again, &msg(4)).await;
+    assert_eq!(a.preview(again, 1).await.expect("get after delete"), None);
+}
+
 /// `changes_since` reports appends, flag changes and expunges after a modseq.
 pub async fn changes_since(h: &dyn Harness) {
     let store = h.open().await;
@@ -1098,6 +1142,7 @@ macro_rules! conformance_suite {
             bodystructure_multipart,
             acl_storage,
             store_unchanged_since,
+            preview_cache,
         );
     };
     (@checks $harness:expr; $($check:ident),* $(,)?) => {$(

@@ -251,6 +251,11 @@ pub enum FetchAttribute {
     Uid,
     /// `MODSEQ` (RFC 7162).
     ModSeq,
+    /// `PREVIEW` / `PREVIEW (LAZY)` (RFC 8970).
+    Preview {
+        /// `LAZY`: NIL is allowed when the preview is not readily available.
+        lazy: bool,
+    },
     /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
     BodySection {
         /// `.PEEK`: do not set `\Seen`.

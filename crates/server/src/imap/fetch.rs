@@ -13,6 +13,7 @@
 //! command does those).
 
 mod header;
+mod preview;
 mod structure;
 
 use mailroom_proto::imap::command::{FetchAttribute, Section, SectionText};
@@ -418,6 +419,11 @@ pub async fn prepare(
             }
             FetchAttribute::ModSeq => {
                 let _ = write!(Adapter(buf), "MODSEQ ({})", msg.meta.modseq);
+            }
+            FetchAttribute::Preview { lazy } => {
+                let text = preview::get(&mut loader, *lazy).await?;
+                b.text.extend_from_slice(b"PREVIEW ");
+                encode::nstring(&mut b.text, text.as_deref().map(str::as_bytes));
             }
             FetchAttribute::InternalDate => {
                 buf.extend_from_slice(b"INTERNALDATE ");

@@ -150,7 +150,7 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
         .map_err(sql_err)?;
     // Every statement of the hot paths stays prepared (about 30 of them; rusqlite keeps
     // 16 by default, and parsing SQL was a fifth of the CPU of a loaded server).
-    conn.set_prepared_statement_cache_capacity(48);
+    conn.set_prepared_statement_cache_capacity(52);
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(sql_err)?;
@@ -172,6 +172,8 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     }
     // Tables added after version 1: created on every open, so older indexes migrate.
     conn.execute_batch(super::acl::SCHEMA).map_err(sql_err)?;
+    conn.execute_batch(super::preview::SCHEMA)
+        .map_err(sql_err)?;
     Ok((conn, fresh))
 }
 

@@ -33,6 +33,7 @@ mod harness;
 mod index;
 mod keywords;
 mod names;
+mod preview;
 mod trim;
 mod watch;
 
@@ -502,6 +503,20 @@ impl Account for MaildirAccount {
             return done;
         }
         self.run(move |c| c.structure(mailbox, uid)).await
+    }
+
+    async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {
+        self.run(move |c| c.preview(mailbox, uid)).await
+    }
+
+    async fn set_preview(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        text: &str,
+    ) -> Result<(), StoreError> {
+        let text = text.to_string();
+        self.run(move |c| c.set_preview(mailbox, uid, &text)).await
     }
 
     async fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {

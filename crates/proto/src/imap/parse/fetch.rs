@@ -80,6 +80,36 @@ impl Cursor<'_> {
         })
     }
 
+    /// RFC 8970: `fetch-att =/ "PREVIEW" [SP "(" preview-mod *(SP preview-mod) ")"]`,
+    /// `preview-mod = "LAZY"`. A list whose first word is not a modifier is left alone
+    /// (the FETCH modifiers of `FETCH 1 PREVIEW (CHANGEDSINCE 5)`); an unknown word
+    /// after a modifier is an error. True when LAZY was given.
+    fn preview_mods(&mut self) -> PResult<bool> {
+        let start = self.pos;
+        if !(self.try_byte(b' ') && self.try_byte(b'(')) {
+            self.pos = start;
+            return Ok(false);
+        }
+        let mut first = true;
+        loop {
+            let at = self.pos;
+            let w = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !w.eq_ignore_ascii_case(b"LAZY") {
+                if first {
+                    self.pos = start;
+                    return Ok(false);
+                }
+                self.pos = at;
+                return Err(self.unexpected("PREVIEW modifier LAZY"));
+            }
+            first = false;
+            if self.try_byte(b')') {
+                return Ok(true);
+            }
+            self.sp()?;
+        }
+    }
+
     /// ```text
     /// fetch-att = "ENVELOPE" / "FLAGS" / "INTERNALDATE" /
     ///             "RFC822" [".HEADER" / ".SIZE" / ".TEXT"] /
@@ -100,6 +130,9 @@ impl Cursor<'_> {
             "BODYSTRUCTURE" => A::BodyStructure,
             "UID" => A::Uid,
             "MODSEQ" => A::ModSeq,
+            "PREVIEW" => A::Preview {
+                lazy: self.preview_mods()?,
+            },
             "BODY" if self.peek() != Some(b'[') => A::Body,
             "BODY" | "BODY.PEEK" => {
                 let section = self.section()?;

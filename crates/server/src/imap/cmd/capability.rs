@@ -37,6 +37,8 @@ const EXTENSIONS: &[&str] = &[
     "X-SERVICE",
     // RFC 4978 (`cmd::compress`, `crate::net::deflate`).
     "COMPRESS=DEFLATE",
+    // RFC 8970 (`imap::fetch::preview`).
+    "PREVIEW",
 ];
 
 /// The capability list for the session's current state and connection.
