@@ -259,6 +259,34 @@ pub trait Account: Send + Sync {
         uid: Uid,
     ) -> Result<Arc<MessageStructure>, StoreError>;
 
+    /// METADATA entries (RFC 5464) of a mailbox, or with `None` the account's own server
+    /// entries, sorted by name: `(name, value)`, names as the server checked them.
+    /// `NotFound` if the mailbox does not exist. Default: not supported (`Invalid`).
+    async fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let _ = mailbox;
+        Err(StoreError::Invalid(
+            "METADATA is not supported by this backend".into(),
+        ))
+    }
+
+    /// Sets (`Some`) and removes (`None`) METADATA entries all at once: `Ok(false)`, and
+    /// nothing changed, when the mailbox (or the account's server entries) would then
+    /// hold more than `max_entries` entries. Entries follow RENAME and go with DELETE.
+    async fn set_metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        changes: Vec<(String, Option<Vec<u8>>)>,
+        max_entries: usize,
+    ) -> Result<bool, StoreError> {
+        let _ = (mailbox, changes, max_entries);
+        Err(StoreError::Invalid(
+            "METADATA is not supported by this backend".into(),
+        ))
+    }
+
     /// The cached preview text of a message (RFC 8970), if the backend keeps one. A
     /// cache: the default keeps nothing.
     async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {

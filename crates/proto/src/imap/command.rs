@@ -267,6 +267,17 @@ pub enum FetchAttribute {
     },
 }
 
+/// GETMETADATA's `DEPTH` (RFC 5464 4.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetadataDepth {
+    /// `0` (the default): the entry itself.
+    Zero,
+    /// `1`: and its children.
+    One,
+    /// `infinity`: and every entry below it.
+    Infinity,
+}
+
 /// STORE's operation (RFC 3501 6.4.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreMode {
@@ -688,6 +699,25 @@ pub enum CommandBody {
         /// Resource names (uppercased) and limits.
         limits: Vec<(String, u64)>,
     },
+    /// `GETMETADATA [(options)] mailbox entries` (RFC 5464 4.2); the mailbox is empty
+    /// for server entries.
+    GetMetadata {
+        /// Mailbox (empty: the server).
+        mailbox: Mailbox,
+        /// `MAXSIZE n`.
+        maxsize: Option<u32>,
+        /// `DEPTH`.
+        depth: MetadataDepth,
+        /// Entry names, lower case, checked.
+        entries: Vec<String>,
+    },
+    /// `SETMETADATA mailbox (entry value ...)` (RFC 5464 4.3); `None` removes.
+    SetMetadata {
+        /// Mailbox (empty: the server).
+        mailbox: Mailbox,
+        /// Entry names (lower case, checked) and values.
+        entries: Vec<(String, Option<Vec<u8>>)>,
+    },
     /// `COMPRESS mechanism` (RFC 4978), uppercased.
     Compress {
         /// The mechanism (only `DEFLATE` exists).
@@ -776,6 +806,8 @@ impl CommandBody {
             B::GetQuotaRoot { .. } => K::GetQuotaRoot,
             B::SetQuota { .. } => K::SetQuota,
             B::Compress { .. } => K::Compress,
+            B::GetMetadata { .. } => K::GetMetadata,
+            B::SetMetadata { .. } => K::SetMetadata,
         }
     }
 }
@@ -877,6 +909,8 @@ command_table! {
     GetQuotaRoot => "GETQUOTAROOT", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetQuota => "SETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
     Compress => "COMPRESS", Authenticated, uses_seqs: false, breaks_seqs: false;
+    GetMetadata => "GETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    SetMetadata => "SETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
@@ -926,6 +960,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 49);
+        assert_eq!(CommandKind::ALL.len(), 51);
     }
 }

@@ -249,6 +249,14 @@ pub enum ResponseCode {
     UseAttr,
     /// `COMPRESSIONACTIVE` (RFC 4978).
     CompressionActive,
+    /// `METADATA LONGENTRIES n` (RFC 5464 4.2.1).
+    MetadataLongEntries(u64),
+    /// `METADATA MAXSIZE n` (RFC 5464 4.3).
+    MetadataMaxSize(u64),
+    /// `METADATA TOOMANY`.
+    MetadataTooMany,
+    /// `METADATA NOPRIVATE`.
+    MetadataNoPrivate,
 }
 
 impl fmt::Display for ResponseCode {
@@ -338,6 +346,10 @@ impl fmt::Display for ResponseCode {
             C::HasChildren => f.write_str("HASCHILDREN"),
             C::UseAttr => f.write_str("USEATTR"),
             C::CompressionActive => f.write_str("COMPRESSIONACTIVE"),
+            C::MetadataLongEntries(n) => write!(f, "METADATA LONGENTRIES {n}"),
+            C::MetadataMaxSize(n) => write!(f, "METADATA MAXSIZE {n}"),
+            C::MetadataTooMany => f.write_str("METADATA TOOMANY"),
+            C::MetadataNoPrivate => f.write_str("METADATA NOPRIVATE"),
         }
     }
 }

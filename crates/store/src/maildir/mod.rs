@@ -32,6 +32,7 @@ mod core;
 mod harness;
 mod index;
 mod keywords;
+mod metadata;
 mod names;
 mod preview;
 mod trim;
@@ -503,6 +504,23 @@ impl Account for MaildirAccount {
             return done;
         }
         self.run(move |c| c.structure(mailbox, uid)).await
+    }
+
+    async fn metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+    ) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        self.run(move |c| c.metadata(mailbox)).await
+    }
+
+    async fn set_metadata(
+        &self,
+        mailbox: Option<MailboxId>,
+        changes: Vec<(String, Option<Vec<u8>>)>,
+        max_entries: usize,
+    ) -> Result<bool, StoreError> {
+        self.run(move |c| c.set_metadata(mailbox, &changes, max_entries))
+            .await
     }
 
     async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {

@@ -16,6 +16,7 @@
 mod append;
 mod fetch;
 mod list;
+mod metadata;
 mod search;
 mod store;
 
@@ -671,6 +672,8 @@ impl<'a> Cursor<'a> {
                 }
             }
             "ID" => self.id()?,
+            "GETMETADATA" => self.getmetadata()?,
+            "SETMETADATA" => self.setmetadata()?,
             "COMPRESS" => {
                 // RFC 4978: `compress = "COMPRESS" SP algorithm`, `algorithm = atom`.
                 self.sp()?;

@@ -39,6 +39,9 @@ const EXTENSIONS: &[&str] = &[
     "COMPRESS=DEFLATE",
     // RFC 8970 (`imap::fetch::preview`).
     "PREVIEW",
+    // RFC 5464 (`cmd::metadata`).
+    "METADATA",
+    "METADATA-SERVER",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -20,6 +20,7 @@ pub(crate) mod idle;
 pub(crate) mod list;
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod metadata;
 pub(crate) mod r#move;
 pub(crate) mod namespace;
 pub(crate) mod noop;
@@ -362,6 +363,13 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::GetQuota { root } => Box::pin(quota::getquota(s, root)).await,
         B::GetQuotaRoot { mailbox } => Box::pin(quota::getquotaroot(s, mailbox)).await,
         B::SetQuota { root, limits } => Box::pin(quota::setquota(s, root, limits)).await,
+        B::GetMetadata {
+            mailbox,
+            maxsize,
+            depth,
+            entries,
+        } => Box::pin(metadata::get(s, mailbox, maxsize, depth, entries)).await,
+        B::SetMetadata { mailbox, entries } => Box::pin(metadata::set(s, mailbox, entries)).await,
         B::Compress { mechanism } => Box::pin(compress::run(s, &tag, &mechanism)).await,
     }
 }

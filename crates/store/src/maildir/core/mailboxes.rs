@@ -246,6 +246,7 @@ impl Core {
             "DELETE FROM expunged WHERE mailbox = ?1",
             "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM previews WHERE mailbox = ?1",
+            "DELETE FROM metadata WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
             exec(&tx, sql, [row.id]).map_err(sql_err)?;
