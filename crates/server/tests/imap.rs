@@ -601,9 +601,10 @@ async fn fetch_of_a_5mb_message_streams_byte_for_byte() {
     .unwrap();
 }
 
-/// The client side of COMPRESS=DEFLATE (RFC 4978) over a test [`Client`]'s socket.
-struct Deflated {
-    c: Client,
+/// The client side of COMPRESS=DEFLATE (RFC 4978) over a connection (the test
+/// [`Client`]'s socket, or TLS over it).
+struct Deflated<S> {
+    c: S,
     comp: Box<miniz_oxide::deflate::core::CompressorOxide>,
     decomp: Box<miniz_oxide::inflate::stream::InflateState>,
     /// Inflated input not yet returned.
@@ -612,8 +613,9 @@ struct Deflated {
     wire_in: usize,
 }
 
-impl Deflated {
-    fn new(c: Client) -> Deflated {
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> Deflated<S> {
+    /// Starts compressing over `c`, right after COMPRESS's OK was read (and nothing more).
+    fn new(c: S) -> Deflated<S> {
         use miniz_oxide::DataFormat;
         let mut comp = Box::<miniz_oxide::deflate::core::CompressorOxide>::default();
         comp.set_format_and_level(DataFormat::Raw, 6);
@@ -625,7 +627,6 @@ impl Deflated {
             wire_in: 0,
             c,
         };
-        assert!(d.c.unread().is_empty(), "data after COMPRESS's OK");
         d.text.clear();
         d
     }
@@ -642,7 +643,8 @@ impl Deflated {
         assert_eq!(r.bytes_consumed, data.len());
         assert!(r.bytes_written < out.len());
         out.truncate(r.bytes_written);
-        self.c.send_raw(&out).await;
+        use tokio::io::AsyncWriteExt;
+        self.c.write_all(&out).await.unwrap();
     }
 
     async fn send(&mut self, line: &str) {
@@ -660,13 +662,11 @@ impl Deflated {
         use tokio::io::AsyncReadExt;
         while self.text.len() < n {
             let mut chunk = [0u8; 4096];
-            let got = tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                self.c.stream.read(&mut chunk),
-            )
-            .await
-            .expect("time-out reading compressed data")
-            .unwrap();
+            let got =
+                tokio::time::timeout(std::time::Duration::from_secs(10), self.c.read(&mut chunk))
+                    .await
+                    .expect("time-out reading compressed data")
+                    .unwrap();
             assert!(
                 got > 0,
                 "connection closed; inflated so far: {:?}",
@@ -722,7 +722,8 @@ async fn compress_deflate_session_end_to_end() {
             exp(&mut c, "z1 OK DEFLATE active").await,
             "z1 OK DEFLATE active"
         );
-        let mut z = Deflated::new(c);
+        assert!(c.unread().is_empty(), "data after COMPRESS's OK");
+        let mut z = Deflated::new(c.stream);
         // Twice: RFC 4978 section 3.
         z.send("z2 COMPRESS DEFLATE").await;
         assert_eq!(
@@ -781,6 +782,69 @@ async fn compress_deflate_session_end_to_end() {
         z.send("z9 LOGOUT").await;
         assert_eq!(z.line().await, "* BYE mailroom logging out");
         assert_eq!(z.line().await, "z9 OK LOGOUT completed");
+    })
+    .await
+    .unwrap();
+}
+
+/// COMPRESS after STARTTLS (RFC 4978 section 3: compressed, then encrypted), with a real
+/// rustls client under the DEFLATE streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compress_deflate_over_tls() {
+    tokio::spawn(async move {
+        use std::sync::Arc;
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        server.deliver("u", MSG).await;
+        let mut c = server.connect(Protocol::Imap).await;
+        exp(&mut c, "* OK [CAPABILITY {*} STARTTLS {*}] mailroom ready").await;
+        c.send("t1 STARTTLS").await;
+        exp(&mut c, "t1 OK begin TLS negotiation now").await;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in pem_certs(&server.data_dir().join("tls/cert.pem")) {
+            roots.add(cert).unwrap();
+        }
+        let cfg = rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+        let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
+        let tls = connector.connect(name, c.stream).await.unwrap();
+        let mut tls = BufReader::new(tls);
+        let mut line = String::new();
+        tls.write_all(b"t2 LOGIN u pw\r\n").await.unwrap();
+        tls.read_line(&mut line).await.unwrap();
+        assert!(line.starts_with("t2 OK [CAPABILITY "), "{line}");
+        assert!(line.contains(" COMPRESS=DEFLATE"), "{line}");
+        tls.write_all(b"t3 COMPRESS DEFLATE\r\n").await.unwrap();
+        line.clear();
+        tls.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "t3 OK DEFLATE active\r\n");
+        assert!(tls.buffer().is_empty());
+        let mut z = Deflated::new(tls.into_inner());
+        z.send("t4 COMPRESS DEFLATE").await;
+        assert_eq!(
+            z.line().await,
+            "t4 NO [COMPRESSIONACTIVE] DEFLATE is already active via COMPRESS"
+        );
+        z.send("t5 EXAMINE INBOX").await;
+        loop {
+            let l = z.line().await;
+            if l.starts_with("t5 ") {
+                assert_eq!(l, "t5 OK [READ-ONLY] EXAMINE completed");
+                break;
+            }
+        }
+        z.send("t6 FETCH 1 BODY.PEEK[TEXT]").await;
+        assert_eq!(z.line().await, "* 1 FETCH (BODY[TEXT] {6}");
+        assert_eq!(z.read_exact(6).await, b"body\r\n");
+        assert_eq!(z.line().await, ")");
+        assert_eq!(z.line().await, "t6 OK FETCH completed");
+        z.send("t7 LOGOUT").await;
+        assert_eq!(z.line().await, "* BYE mailroom logging out");
+        assert_eq!(z.line().await, "t7 OK LOGOUT completed");
+        server.stop().await;
     })
     .await
     .unwrap();
