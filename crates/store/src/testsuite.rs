@@ -472,6 +472,70 @@ pub async fn expunge_variants(h: &dyn Harness) {
         .is_empty());
 }
 
+/// METADATA entries (RFC 5464): per mailbox and for the account (`None`), sorted by name,
+/// set and removed all at once, refused as a whole past the entry limit, kept through
+/// RENAME and removed with DELETE; a missing mailbox is `NotFound`.
+pub async fn metadata_storage(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let v = |s: &str| Some(s.as_bytes().to_vec());
+    let set = vec![
+        ("/shared/comment".to_string(), v("shared")),
+        ("/private/comment".to_string(), v("mine")),
+        ("/private/bin".to_string(), Some(vec![0, 1, 255])),
+    ];
+    assert!(a.set_metadata(Some(mb), set, 10).await.expect("set"));
+    assert!(a
+        .set_metadata(None, vec![("/private/x".into(), v("server"))], 10)
+        .await
+        .expect("set server"));
+    let got = a.metadata(Some(mb)).await.expect("get");
+    assert_eq!(
+        got,
+        vec![
+            ("/private/bin".to_string(), vec![0, 1, 255]),
+            ("/private/comment".to_string(), b"mine".to_vec()),
+            ("/shared/comment".to_string(), b"shared".to_vec()),
+        ]
+    );
+    assert_eq!(
+        a.metadata(None).await.expect("server"),
+        vec![("/private/x".to_string(), b"server".to_vec())]
+    );
+    // Past the limit nothing changes, the removal in the same call included.
+    let many = vec![
+        ("/private/comment".to_string(), None),
+        ("/shared/a".to_string(), v("1")),
+        ("/shared/b".to_string(), v("2")),
+    ];
+    assert!(!a.set_metadata(Some(mb), many, 3).await.expect("too many"));
+    assert_eq!(a.metadata(Some(mb)).await.expect("get").len(), 3);
+    assert!(a
+        .set_metadata(Some(mb), vec![("/private/comment".into(), None)], 3)
+        .await
+        .expect("remove"));
+    assert_eq!(a.metadata(Some(mb)).await.expect("get").len(), 2);
+    let work = a.create_mailbox("Work", None).await.expect("create").id;
+    assert!(a
+        .set_metadata(Some(work), vec![("/shared/w".into(), v("w"))], 10)
+        .await
+        .expect("set"));
+    a.rename_mailbox("Work", "Job").await.expect("rename");
+    let job = a.mailbox("Job").await.expect("renamed").id;
+    assert_eq!(
+        a.metadata(Some(job)).await.expect("after rename"),
+        vec![("/shared/w".to_string(), b"w".to_vec())]
+    );
+    a.delete_mailbox("Job").await.expect("delete");
+    assert!(matches!(
+        a.metadata(Some(job)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let again = a.create_mailbox("Job", None).await.expect("create").id;
+    assert!(a.metadata(Some(again)).await.expect("new").is_empty());
+}
+
 /// The preview cache (RFC 8970): a backend may keep nothing (`None`), but what it keeps
 /// is the text set for that message, and it goes with the message (EXPUNGE) and with the
 /// mailbox (DELETE); a preview for a message that is gone is not kept.
@@ -1143,6 +1207,7 @@ macro_rules! conformance_suite {
             acl_storage,
             store_unchanged_since,
             preview_cache,
+            metadata_storage,
         );
     };
     (@checks $harness:expr; $($check:ident),* $(,)?) => {$(
