@@ -240,8 +240,11 @@ pub struct ImapSection {
     pub idle_timeout_secs: u64,
     /// Log level of the module.
     pub log_level: LogLevel,
-    /// Largest literal accepted (APPEND), octets.
+    /// Largest literal accepted (APPEND), octets; advertised as `APPENDLIMIT=` (RFC 7889).
     pub max_literal: u64,
+    /// Advertise LITERAL- instead of LITERAL+ (RFC 7888 section 5: non-synchronizing
+    /// literals over 4096 octets are refused, APPEND's with `BAD [TOOBIG]`).
+    pub literal_minus: bool,
 }
 
 impl Default for ImapSection {
@@ -254,6 +257,7 @@ impl Default for ImapSection {
             idle_timeout_secs: 30 * 60,
             log_level: LogLevel::LowLevel,
             max_literal: 64 * 1024 * 1024,
+            literal_minus: false,
         }
     }
 }

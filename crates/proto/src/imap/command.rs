@@ -100,6 +100,8 @@ pub enum StatusItem {
     Oldest,
     /// `UNSEENMEDIA` (vendor: messages with `$Media` and without `\Seen`).
     UnseenMedia,
+    /// `APPENDLIMIT` (RFC 7889): the largest message APPEND accepts.
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -118,6 +120,7 @@ impl StatusItem {
             "INTERNALSIZE" => StatusItem::InternalSize,
             "OLDEST" => StatusItem::Oldest,
             "UNSEENMEDIA" => StatusItem::UnseenMedia,
+            "APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return None,
         })
     }
@@ -137,6 +140,7 @@ impl StatusItem {
             StatusItem::InternalSize => "INTERNALSIZE",
             StatusItem::Oldest => "OLDEST",
             StatusItem::UnseenMedia => "UNSEENMEDIA",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
 }

@@ -4,8 +4,8 @@ use super::Reply;
 use crate::imap::session::Session;
 
 /// Extensions advertised in every state.
+/// (LITERAL+ or LITERAL- and APPENDLIMIT come from the configuration, see [`list`].)
 const EXTENSIONS: &[&str] = &[
-    "LITERAL+",
     "SASL-IR",
     "LOGIN-REFERRALS",
     "ID",
@@ -40,7 +40,16 @@ const EXTENSIONS: &[&str] = &[
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {
     let mut v = vec!["IMAP4rev1".to_string()];
+    // RFC 7888 section 5: LITERAL- and LITERAL+ are never advertised together.
+    let literal = if s.ctx.config.imap.literal_minus {
+        "LITERAL-"
+    } else {
+        "LITERAL+"
+    };
+    v.push(literal.into());
     v.extend(EXTENSIONS.iter().map(|e| e.to_string()));
+    // RFC 7889: one limit for every mailbox (the framer's `max_append`).
+    v.push(format!("APPENDLIMIT={}", append_limit(s)));
     if s.user.is_none() {
         if s.ctx.tls.is_some() && s.stream.can_starttls() {
             v.push("STARTTLS".into());
@@ -59,6 +68,11 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
         }
     }
     v
+}
+
+/// The largest message APPEND accepts (RFC 7889), in octets.
+pub(crate) fn append_limit(s: &Session) -> u64 {
+    s.ctx.config.imap.max_literal.min(u64::from(u32::MAX))
 }
 
 pub(crate) fn run(s: &mut Session) -> Reply {

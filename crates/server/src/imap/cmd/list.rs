@@ -118,6 +118,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     let account = user.account.clone();
     let info = user.info.clone();
     let hide_service = !s.service_view;
+    let limit = super::capability::append_limit(s);
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -220,7 +221,8 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
             // Seed 001: `\UNSEEN(14)`-style attributes.
             if let Some((account, id)) = &src {
                 if let Ok(vals) =
-                    super::status::values(account, *id, &l.returns.vendor, hide_service).await
+                    super::status::values(account, *id, &l.returns.vendor, hide_service, limit)
+                        .await
                 {
                     for (item, v) in vals {
                         let v = match v {
@@ -260,6 +262,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                     name,
                     &l.returns.status,
                     hide_service,
+                    limit,
                 )
                 .await
                 .is_ok()

@@ -8,6 +8,7 @@ use super::{Ev, Session};
 use crate::imap::cmd;
 use crate::imap::cmd::append::Spool;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::frame::FrameErrorKind;
 use mailroom_proto::imap::{append_target, Event};
 use std::io;
 use std::time::Duration;
@@ -181,7 +182,9 @@ impl Session {
             Ev::Error(e) => {
                 self.spools.clear();
                 let code = e.is_too_big().then_some(ResponseCode::TooBig);
-                let status = if e.is_too_big() && !e.fatal {
+                // RFC 7888 section 5: a LITERAL- refusal is a tagged BAD [TOOBIG].
+                let minus = matches!(e.kind, FrameErrorKind::LiteralMinus { .. });
+                let status = if e.is_too_big() && !e.fatal && !minus {
                     Status::No
                 } else {
                     Status::Bad
