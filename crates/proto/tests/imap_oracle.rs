@@ -278,6 +278,10 @@ fn extension_responses_parse() {
         // LITERAL- (RFC 7888), literal-minus.txt.
         b"* CAPABILITY IMAP4rev1 LITERAL- ID APPENDLIMIT=67108864\r\n",
         b"a3 BAD [TOOBIG] non-synchronizing literal of 4097 octets exceeds 4096 (LITERAL-)\r\n",
+        // UNAUTHENTICATE (RFC 8437), unauthenticate.txt.
+        b"* CAPABILITY IMAP4rev1 APPENDLIMIT=67108864 UNAUTHENTICATE\r\n",
+        b"a6 OK UNAUTHENTICATE completed\r\n",
+        b"a0 BAD UNAUTHENTICATE not allowed now: log in first\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);

@@ -572,6 +572,8 @@ pub enum CommandBody {
     Close,
     /// `UNSELECT` (RFC 3691).
     Unselect,
+    /// `UNAUTHENTICATE` (RFC 8437).
+    Unauthenticate,
     /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315) when `uids` is given.
     Expunge {
         /// The UID set of `UID EXPUNGE`.
@@ -741,6 +743,7 @@ impl CommandBody {
             B::Check => K::Check,
             B::Close => K::Close,
             B::Unselect => K::Unselect,
+            B::Unauthenticate => K::Unauthenticate,
             B::Expunge { uids: None } => K::Expunge,
             B::Expunge { uids: Some(_) } => K::UidExpunge,
             B::Search(s) if s.uid => K::UidSearch,
@@ -869,6 +872,7 @@ command_table! {
     GetQuota => "GETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
     GetQuotaRoot => "GETQUOTAROOT", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetQuota => "SETQUOTA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Unauthenticate => "UNAUTHENTICATE", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
@@ -918,6 +922,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 48);
+        assert_eq!(CommandKind::ALL.len(), 49);
     }
 }

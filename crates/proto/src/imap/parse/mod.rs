@@ -572,6 +572,7 @@ impl<'a> Cursor<'a> {
             "CHECK" => CommandBody::Check,
             "CLOSE" => CommandBody::Close,
             "UNSELECT" => CommandBody::Unselect,
+            "UNAUTHENTICATE" => CommandBody::Unauthenticate,
             "EXPUNGE" => CommandBody::Expunge { uids: None },
             "IDLE" => CommandBody::Idle,
             "NAMESPACE" => CommandBody::Namespace,

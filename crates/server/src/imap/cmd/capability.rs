@@ -37,6 +37,10 @@ const EXTENSIONS: &[&str] = &[
     "X-SERVICE",
 ];
 
+/// Issue 15's extensions (RFC 9051's and the others the issue names), after
+/// `APPENDLIMIT=`: kept together here so that other branches' additions merge cleanly.
+const ISSUE15: &[&str] = &["UNAUTHENTICATE"];
+
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {
     let mut v = vec!["IMAP4rev1".to_string()];
@@ -50,6 +54,7 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
     v.extend(EXTENSIONS.iter().map(|e| e.to_string()));
     // RFC 7889: one limit for every mailbox (the framer's `max_append`).
     v.push(format!("APPENDLIMIT={}", append_limit(s)));
+    v.extend(ISSUE15.iter().map(|e| e.to_string()));
     if s.user.is_none() {
         if s.ctx.tls.is_some() && s.stream.can_starttls() {
             v.push("STARTTLS".into());

@@ -32,6 +32,7 @@ pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod subscribe;
 pub(crate) mod thread;
+pub(crate) mod unauthenticate;
 pub(crate) mod unselect;
 
 use super::session::Session;
@@ -280,6 +281,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
+        B::Unauthenticate => unauthenticate::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
         B::Search(q) => {
             if search::uses_modseq(&q.criteria) {
