@@ -282,6 +282,11 @@ fn extension_responses_parse() {
         b"* CAPABILITY IMAP4rev1 APPENDLIMIT=67108864 UNAUTHENTICATE\r\n",
         b"a6 OK UNAUTHENTICATE completed\r\n",
         b"a0 BAD UNAUTHENTICATE not allowed now: log in first\r\n",
+        // CREATE-SPECIAL-USE (RFC 6154), create-special-use.txt.
+        b"* CAPABILITY IMAP4rev1 UNAUTHENTICATE CREATE-SPECIAL-USE\r\n",
+        b"t2 NO [USEATTR] only one special-use attribute per mailbox\r\n",
+        b"t3 NO [USEATTR] \\All not supported (virtual mailboxes are not offered)\r\n",
+        b"* LIST (\\HasNoChildren \\Archive) \"/\" \"Projects/Old\"\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
