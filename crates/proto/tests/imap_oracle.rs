@@ -238,6 +238,7 @@ fn corpus_agrees() {
         b"a SETQUOTA \"\" (STORAGE 512)\r\n",
         b"a ENABLE CONDSTORE\r\n",
         b"a UID EXPUNGE 1,3:5\r\n",
+        b"a1 SEARCH UNSEEN YOUNGER 259200 OR OLDER 1 NOT YOUNGER 4294967295\r\n",
         b"a AUTHENTICATE PLAIN AGZyZWQAc2VjcmV0\r\n",
     ];
     for line in corpus {
@@ -287,6 +288,11 @@ fn extension_responses_parse() {
         b"t2 NO [USEATTR] only one special-use attribute per mailbox\r\n",
         b"t3 NO [USEATTR] \\All not supported (virtual mailboxes are not offered)\r\n",
         b"* LIST (\\HasNoChildren \\Archive) \"/\" \"Projects/Old\"\r\n",
+        // WITHIN (RFC 5032), within.txt (its commands: `ext_within` in the arbitrary
+        // commands of `arbitrary_commands_parse`).
+        b"* CAPABILITY IMAP4rev1 CREATE-SPECIAL-USE WITHIN\r\n",
+        b"* SEARCH 1 2\r\n",
+        b"a10 BAD number must not be 0\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);

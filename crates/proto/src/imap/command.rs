@@ -351,6 +351,10 @@ pub enum SearchKey {
     Unkeyword(String),
     /// `UNSEEN`.
     Unseen,
+    /// `OLDER interval` (RFC 5032): INTERNALDATE at or before now minus `interval` seconds.
+    Older(NonZeroU32),
+    /// `YOUNGER interval` (RFC 5032): INTERNALDATE at or after now minus `interval` seconds.
+    Younger(NonZeroU32),
     /// `MODSEQ n` (RFC 7162; entry-name arguments are accepted and dropped).
     ModSeq(u64),
     /// A bare sequence set.

@@ -274,6 +274,15 @@ impl Cursor<'_> {
                 self.sp()?;
                 K::Smaller(self.number()?)
             }
+            // RFC 5032: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+            "OLDER" => {
+                self.sp()?;
+                K::Older(self.nz_number()?)
+            }
+            "YOUNGER" => {
+                self.sp()?;
+                K::Younger(self.nz_number()?)
+            }
             "UID" => {
                 self.sp()?;
                 K::Uid(self.sequence_set()?)
