@@ -293,6 +293,11 @@ fn extension_responses_parse() {
         b"* CAPABILITY IMAP4rev1 CREATE-SPECIAL-USE WITHIN\r\n",
         b"* SEARCH 1 2\r\n",
         b"a10 BAD number must not be 0\r\n",
+        // SEARCHRES (RFC 5182), searchres.txt.
+        b"* CAPABILITY IMAP4rev1 WITHIN SEARCHRES\r\n",
+        b"B285 OK FETCH completed, no messages\r\n",
+        b"* 4 FETCH (UID 5)\r\n",
+        b"* SEARCH\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -311,5 +316,8 @@ fn codec_lags() -> Vec<&'static [u8]> {
     vec![
         // RFC 7889 3.1: the STATUS item APPENDLIMIT (imap-codec knows no such item).
         b"* STATUS \"INBOX\" (APPENDLIMIT 257890)\r\n",
+        // RFC 4731 ESEARCH (and so SEARCHRES's answers with MIN/MAX/COUNT): imap-codec
+        // has no ESEARCH response.
+        b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
     ]
 }

@@ -337,7 +337,7 @@ pub enum SearchKey {
     Text(Vec<u8>),
     /// `TO string`.
     To(Vec<u8>),
-    /// `UID sequence-set`.
+    /// `UID sequence-set` (`$`: the saved result, RFC 5182).
     Uid(SequenceSet),
     /// `UNANSWERED`.
     Unanswered,
@@ -374,6 +374,8 @@ pub struct SearchReturn {
     pub all: bool,
     /// `COUNT`.
     pub count: bool,
+    /// `SAVE` (RFC 5182): the result becomes `$`.
+    pub save: bool,
 }
 
 /// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).

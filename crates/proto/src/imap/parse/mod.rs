@@ -400,6 +400,13 @@ impl<'a> Cursor<'a> {
 
     /// `sequence-set` (RFC 3501 9; see [`SequenceSet`]).
     pub(crate) fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        // RFC 5182: sequence-set =/ seq-last-command; seq-last-command = "$"
+        if self.try_byte(b'$') {
+            if self.peek().is_some_and(|b| b != b' ' && b != b')') {
+                return Err(self.unexpected("end of sequence set after $"));
+            }
+            return Ok(SequenceSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let from = self.seq_number()?;
@@ -822,6 +829,8 @@ impl<'a> Cursor<'a> {
         let no_star = |s: SequenceSet| -> PResult<SequenceSet> {
             if s.has_largest() {
                 Err("* is not allowed in known UIDs or sequence numbers".to_owned())
+            } else if s.is_saved() {
+                Err("$ is not allowed in known UIDs or sequence numbers".to_owned())
             } else {
                 Ok(s)
             }

@@ -57,6 +57,9 @@ impl Cursor<'_> {
     pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let ret = self.search_return()?;
+        if ret.is_some_and(|r| r.save) {
+            return Err("the SAVE return option is for SEARCH only".to_owned());
+        }
         self.expect(b'(')?;
         let mut criteria = Vec::new();
         loop {
@@ -160,6 +163,8 @@ impl Cursor<'_> {
                         "MAX" => r.max = true,
                         "ALL" => r.all = true,
                         "COUNT" => r.count = true,
+                        // RFC 5182 SEARCHRES.
+                        "SAVE" => r.save = true,
                         _ => return Err(format!("unknown SEARCH return option {w}")),
                     }
                     if self.try_byte(b')') {
@@ -223,7 +228,7 @@ impl Cursor<'_> {
                 }
                 return Ok(K::And(v));
             }
-            Some(b'*' | b'0'..=b'9') => return Ok(K::SequenceSet(self.sequence_set()?)),
+            Some(b'*' | b'$' | b'0'..=b'9') => return Ok(K::SequenceSet(self.sequence_set()?)),
             _ => {}
         }
         let w = self.word("search key")?;

@@ -39,7 +39,12 @@ const EXTENSIONS: &[&str] = &[
 
 /// Issue 15's extensions (RFC 9051's and the others the issue names), after
 /// `APPENDLIMIT=`: kept together here so that other branches' additions merge cleanly.
-const ISSUE15: &[&str] = &["UNAUTHENTICATE", "CREATE-SPECIAL-USE", "WITHIN"];
+const ISSUE15: &[&str] = &[
+    "UNAUTHENTICATE",
+    "CREATE-SPECIAL-USE",
+    "WITHIN",
+    "SEARCHRES",
+];
 
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {

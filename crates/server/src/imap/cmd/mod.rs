@@ -25,6 +25,7 @@ pub(crate) mod noop;
 pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod search;
+pub(crate) mod searchres;
 pub(crate) mod select;
 pub(crate) mod sort;
 pub(crate) mod starttls;
@@ -233,7 +234,11 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         };
         return Reply::no(Some(code), &why.to_string());
     }
-    match cmd.body {
+    let body = match searchres::resolve(s, kind, cmd.body) {
+        Ok(b) => b,
+        Err(done) => return done,
+    };
+    match body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
         B::Logout => logout::run(s),

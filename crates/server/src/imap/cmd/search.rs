@@ -144,6 +144,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         return Reply::bad("no mailbox selected");
     };
     let msgs = view_refs(sel);
+    let save = q.ret.is_some_and(|r| r.save);
     let hits = match search(
         &sel.account,
         sel.id,
@@ -154,7 +155,13 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
     .await
     {
         Ok(h) => h,
-        Err(e) => return search_failed(e),
+        Err(e) => {
+            // RFC 5182 2.1: a SEARCH (SAVE) answered NO empties `$`.
+            if save {
+                s.saved.clear();
+            }
+            return search_failed(e);
+        }
     };
     let nums: Vec<u32> = hits
         .iter()
@@ -171,9 +178,39 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
                 .max()
         })
         .flatten();
+    let saved = save.then(|| {
+        let mut uids: Vec<u32> = hits
+            .iter()
+            .filter_map(|&i| msgs.get(i))
+            .map(|m| m.meta.uid)
+            .collect();
+        uids.sort_unstable();
+        uids
+    });
     drop(msgs);
-    let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
-    s.out.extend_from_slice(line.as_bytes());
+    let Some(mut uids) = saved else {
+        let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
+        s.out.extend_from_slice(line.as_bytes());
+        return Reply::ok("SEARCH completed");
+    };
+    let r = q.ret.unwrap_or_default();
+    // RFC 5182 2.4: with MIN and/or MAX and neither ALL nor COUNT, `$` holds only the
+    // messages returned as MIN and MAX (the lowest and highest: UIDs and sequence
+    // numbers are in the same order).
+    if (r.min || r.max) && !(r.all || r.count) && !uids.is_empty() {
+        let (lo, hi) = (uids[0], uids[uids.len() - 1]);
+        uids = match (r.min, r.max) {
+            (true, true) if lo != hi => vec![lo, hi],
+            (true, _) => vec![lo],
+            _ => vec![hi],
+        };
+    }
+    s.saved = uids;
+    // SAVE alone asks for no ESEARCH response (RFC 5182 2.2, example 1).
+    if r.min || r.max || r.all || r.count {
+        let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
+        s.out.extend_from_slice(line.as_bytes());
+    }
     Reply::ok("SEARCH completed")
 }
 

@@ -85,6 +85,8 @@ pub(crate) struct Session {
     /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
     /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
     pub qresync: bool,
+    /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
+    pub saved: Vec<u32>,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -120,6 +122,7 @@ impl Session {
             condstore: false,
             service_view: false,
             qresync: false,
+            saved: Vec::new(),
             read_size: SMALL_READ,
             big_input: false,
         }
