@@ -298,6 +298,9 @@ fn extension_responses_parse() {
         b"B285 OK FETCH completed, no messages\r\n",
         b"* 4 FETCH (UID 5)\r\n",
         b"* SEARCH\r\n",
+        // LIST-MYRIGHTS (RFC 8440), list-myrights.txt.
+        b"* CAPABILITY IMAP4rev1 SEARCHRES LIST-MYRIGHTS\r\n",
+        b"* LIST (\\NonExistent \\HasChildren) \"/\" \"~alice\"\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -319,5 +322,7 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // RFC 4731 ESEARCH (and so SEARCHRES's answers with MIN/MAX/COUNT): imap-codec
         // has no ESEARCH response.
         b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
+        // RFC 4314 MYRIGHTS (and so LIST-MYRIGHTS): imap-codec has no ACL responses.
+        b"* MYRIGHTS \"~alice/foo\" lrs\r\n",
     ]
 }

@@ -170,6 +170,8 @@ pub struct ListReturn {
     pub special_use: bool,
     /// `STATUS (items)`: answered with untagged STATUS responses.
     pub status: Vec<StatusItem>,
+    /// `MYRIGHTS` (RFC 8440): answered with untagged MYRIGHTS responses.
+    pub myrights: bool,
     /// Vendor items (`UIDVALIDITY MESSAGES UIDNEXT UNSEEN INTERNALSIZE OLDEST
     /// UNSEENMEDIA`), in the order sent; accepted in the selection-option position too,
     /// as CommuniGate Pro does (`LIST (CHILDREN UNSEEN INTERNALSIZE) "" "ma%"`).

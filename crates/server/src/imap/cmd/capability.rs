@@ -44,6 +44,7 @@ const ISSUE15: &[&str] = &[
     "CREATE-SPECIAL-USE",
     "WITHIN",
     "SEARCHRES",
+    "LIST-MYRIGHTS",
 ];
 
 /// The capability list for the session's current state and connection.

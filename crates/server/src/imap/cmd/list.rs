@@ -1,4 +1,4 @@
-//! LIST (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154
+//! LIST (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 8440 LIST-MYRIGHTS, RFC 6154
 //! SPECIAL-USE, RFC 3348 CHILDREN) and LSUB (6.3.9). Delimiter `/`; `*` matches
 //! anything, `%` anything but the delimiter; INBOX matches case-insensitively.
 
@@ -269,6 +269,18 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                 {
                     out.extend_from_slice(&st);
                 }
+            }
+        }
+        // RFC 8440 3: after the mailbox's LIST; none when the rights cannot be looked up.
+        if l.returns.myrights && e.exists {
+            if let Ok(o) =
+                crate::access::check(&s.ctx, &info, name, crate::access::Op::MyRights).await
+            {
+                out.extend_from_slice(b"* MYRIGHTS ");
+                mailbox_name(&mut out, name);
+                out.push(b' ');
+                mailroom_proto::imap::encode::astring(&mut out, o.rights.to_imap().as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
         }
         if out.len() > 32 * 1024 {
