@@ -301,6 +301,11 @@ fn extension_responses_parse() {
         // LIST-MYRIGHTS (RFC 8440), list-myrights.txt.
         b"* CAPABILITY IMAP4rev1 SEARCHRES LIST-MYRIGHTS\r\n",
         b"* LIST (\\NonExistent \\HasChildren) \"/\" \"~alice\"\r\n",
+        // MULTIAPPEND (RFC 3502), multiappend.txt.
+        b"* CAPABILITY IMAP4rev1 LIST-MYRIGHTS MULTIAPPEND\r\n",
+        b"A003 OK [APPENDUID 1796666660 1:2] APPEND completed\r\n",
+        b"A007 NO [CANNOT] empty messages are not stored\r\n",
+        b"A008 NO [OVERQUOTA] message quota exceeded: 5 + 2 messages over the limit of 6\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);

@@ -1,4 +1,6 @@
-//! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND syntax): messages
+//! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND: all messages or
+//! none; every message is checked, and the quota for all of them, before the first is
+//! stored, and a store failure removes those of the command already stored): messages
 //! arrive as streamed literals that the session writes into a [`Spool`] (one
 //! [`MessageSink`] per literal: memory, then an unlinked file).
 
@@ -128,7 +130,16 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
                 validity = o.uid_validity;
                 uids.push(o.uid);
             }
-            Err(e) => return super::store_error(e),
+            Err(e) => {
+                // RFC 3502: no partial appending. The messages of this command already
+                // stored were never acknowledged: they are removed again.
+                if !uids.is_empty() {
+                    if let Err(e2) = account.expunge(info.id, Some(&uids), true).await {
+                        tracing::warn!(error = %e2, ?uids, "MULTIAPPEND: cannot remove the messages stored before the failure");
+                    }
+                }
+                return super::store_error(e);
+            }
         }
     }
     Reply::ok_code(

@@ -45,6 +45,7 @@ const ISSUE15: &[&str] = &[
     "WITHIN",
     "SEARCHRES",
     "LIST-MYRIGHTS",
+    "MULTIAPPEND",
 ];
 
 /// The capability list for the session's current state and connection.
