@@ -306,6 +306,9 @@ fn extension_responses_parse() {
         b"A003 OK [APPENDUID 1796666660 1:2] APPEND completed\r\n",
         b"A007 NO [CANNOT] empty messages are not stored\r\n",
         b"A008 NO [OVERQUOTA] message quota exceeded: 5 + 2 messages over the limit of 6\r\n",
+        // SAVEDATE (RFC 8514), savedate.txt.
+        b"* CAPABILITY IMAP4rev1 MULTIAPPEND SAVEDATE\r\n",
+        b"* SEARCH 2 3 4\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -329,5 +332,8 @@ fn codec_lags() -> Vec<&'static [u8]> {
         b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
         // RFC 4314 MYRIGHTS (and so LIST-MYRIGHTS): imap-codec has no ACL responses.
         b"* MYRIGHTS \"~alice/foo\" lrs\r\n",
+        // RFC 8514 4.2: the FETCH item SAVEDATE (imap-codec knows no such item).
+        b"* 3 FETCH (SAVEDATE NIL)\r\n",
+        b"* 1 FETCH (UID 1 SAVEDATE NIL INTERNALDATE \"27-Dec-2014 23:59:59 +0000\")\r\n",
     ]
 }

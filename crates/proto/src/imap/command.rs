@@ -257,6 +257,8 @@ pub enum FetchAttribute {
     Uid,
     /// `MODSEQ` (RFC 7162).
     ModSeq,
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
     /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
     BodySection {
         /// `.PEEK`: do not set `\Seen`.
@@ -353,6 +355,14 @@ pub enum SearchKey {
     Unkeyword(String),
     /// `UNSEEN`.
     Unseen,
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514).
+    SaveDateSupported,
     /// `OLDER interval` (RFC 5032): INTERNALDATE at or before now minus `interval` seconds.
     Older(NonZeroU32),
     /// `YOUNGER interval` (RFC 5032): INTERNALDATE at or after now minus `interval` seconds.

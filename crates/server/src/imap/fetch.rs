@@ -419,6 +419,8 @@ pub async fn prepare(
             FetchAttribute::ModSeq => {
                 let _ = write!(Adapter(buf), "MODSEQ ({})", msg.meta.modseq);
             }
+            // RFC 8514 4.2: NIL where the storage keeps no save date (none here does).
+            FetchAttribute::SaveDate => buf.extend_from_slice(b"SAVEDATE NIL"),
             FetchAttribute::InternalDate => {
                 buf.extend_from_slice(b"INTERNALDATE ");
                 internal_date(buf, msg.meta);

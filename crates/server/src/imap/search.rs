@@ -108,6 +108,12 @@ fn compile(key: &SearchKey) -> Key {
         S::SentBefore(d) => Key::SentBefore(days(d)),
         S::SentOn(d) => Key::SentOn(days(d)),
         S::SentSince(d) => Key::SentSince(days(d)),
+        // RFC 8514 4.3: no mailbox of this store keeps a save date, so the SAVED* keys
+        // use the internal date and SAVEDATESUPPORTED matches nothing.
+        S::SavedBefore(d) => Key::Before(days(d)),
+        S::SavedOn(d) => Key::On(days(d)),
+        S::SavedSince(d) => Key::Since(days(d)),
+        S::SaveDateSupported => Key::Const(false),
         S::Older(n) => Key::AtOrBefore(now() - i64::from(n.get())),
         S::Younger(n) => Key::AtOrAfter(now() - i64::from(n.get())),
         S::Bcc(s) => Key::Address("bcc".into(), Needle::new(s)),

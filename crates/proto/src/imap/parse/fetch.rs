@@ -100,6 +100,7 @@ impl Cursor<'_> {
             "BODYSTRUCTURE" => A::BodyStructure,
             "UID" => A::Uid,
             "MODSEQ" => A::ModSeq,
+            "SAVEDATE" => A::SaveDate,
             "BODY" if self.peek() != Some(b'[') => A::Body,
             "BODY" | "BODY.PEEK" => {
                 let section = self.section()?;

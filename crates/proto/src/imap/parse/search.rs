@@ -260,6 +260,11 @@ impl Cursor<'_> {
             "SENTBEFORE" => K::SentBefore(self.search_date()?),
             "SENTON" => K::SentOn(self.search_date()?),
             "SENTSINCE" => K::SentSince(self.search_date()?),
+            // RFC 8514 SAVEDATE.
+            "SAVEDBEFORE" => K::SavedBefore(self.search_date()?),
+            "SAVEDON" => K::SavedOn(self.search_date()?),
+            "SAVEDSINCE" => K::SavedSince(self.search_date()?),
+            "SAVEDATESUPPORTED" => K::SaveDateSupported,
             "KEYWORD" => K::Keyword(self.search_keyword()?),
             "UNKEYWORD" => K::Unkeyword(self.search_keyword()?),
             "HEADER" => {

@@ -46,6 +46,7 @@ const ISSUE15: &[&str] = &[
     "SEARCHRES",
     "LIST-MYRIGHTS",
     "MULTIAPPEND",
+    "SAVEDATE",
 ];
 
 /// The capability list for the session's current state and connection.
