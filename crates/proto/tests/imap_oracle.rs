@@ -309,6 +309,10 @@ fn extension_responses_parse() {
         // SAVEDATE (RFC 8514), savedate.txt.
         b"* CAPABILITY IMAP4rev1 MULTIAPPEND SAVEDATE\r\n",
         b"* SEARCH 2 3 4\r\n",
+        // PARTIAL (RFC 9394), partial.txt (FETCH answers; its ESEARCH ones are below).
+        b"* CAPABILITY IMAP4rev1 SAVEDATE PARTIAL\r\n",
+        b"* 9 FETCH (UID 9 FLAGS (\\Deleted \\Recent))\r\n",
+        b"e6 BAD PARTIAL needs UID FETCH\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -330,6 +334,8 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // RFC 4731 ESEARCH (and so SEARCHRES's answers with MIN/MAX/COUNT): imap-codec
         // has no ESEARCH response.
         b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
+        b"* ESEARCH (TAG \"A01\") UID PARTIAL (-1:-100 1:3,5:8,10:12)\r\n",
+        b"* ESEARCH (TAG \"A04\") UID PARTIAL (24:11 NIL)\r\n",
         // RFC 4314 MYRIGHTS (and so LIST-MYRIGHTS): imap-codec has no ACL responses.
         b"* MYRIGHTS \"~alice/foo\" lrs\r\n",
         // RFC 8514 4.2: the FETCH item SAVEDATE (imap-codec knows no such item).

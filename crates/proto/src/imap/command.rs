@@ -375,6 +375,44 @@ pub enum SearchKey {
     And(Vec<SearchKey>),
 }
 
+/// A PARTIAL range (RFC 9394): the results `first:second` (either order) counted from
+/// 1 at the lowest UID, or with `from_end` (`-first:-second`) from 1 at the highest.
+///
+/// ```text
+/// partial-range-first = nz-number ":" nz-number
+/// partial-range-last  = MINUS nz-number ":" MINUS nz-number
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    /// Counted from the last result (`-1` is the last).
+    pub from_end: bool,
+    /// First number as sent (without `-`).
+    pub first: NonZeroU32,
+    /// Second number as sent (without `-`).
+    pub second: NonZeroU32,
+}
+
+impl PartialRange {
+    /// The positions (0-based, ascending) of the results it selects among `len` results
+    /// in ascending order; empty when none exists.
+    pub fn indices(&self, len: usize) -> std::ops::Range<usize> {
+        let lo = self.first.min(self.second).get() as usize;
+        let hi = self.first.max(self.second).get() as usize;
+        if self.from_end {
+            len.saturating_sub(hi)..len.saturating_sub(lo - 1)
+        } else {
+            (lo - 1).min(len)..hi.min(len)
+        }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = if self.from_end { "-" } else { "" };
+        write!(f, "{m}{}:{m}{}", self.first, self.second)
+    }
+}
+
 /// ESEARCH return options (RFC 4731).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct SearchReturn {
@@ -388,6 +426,8 @@ pub struct SearchReturn {
     pub count: bool,
     /// `SAVE` (RFC 5182): the result becomes `$`.
     pub save: bool,
+    /// `PARTIAL range` (RFC 9394); never with `ALL`.
+    pub partial: Option<PartialRange>,
 }
 
 /// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).
@@ -615,6 +655,8 @@ pub enum CommandBody {
         changed_since: Option<u64>,
         /// `VANISHED` modifier (RFC 7162 3.2.6; only with UID FETCH and CHANGEDSINCE).
         vanished: bool,
+        /// `PARTIAL` modifier (RFC 9394 3.3; only with UID FETCH).
+        partial: Option<PartialRange>,
     },
     /// `STORE` / `UID STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags`.
     Store {
@@ -930,6 +972,24 @@ impl CommandKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn partial_ranges() {
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        let p = |from_end, a, b| PartialRange {
+            from_end,
+            first: n(a),
+            second: n(b),
+        };
+        assert_eq!(p(false, 1, 5).indices(10), 0..5);
+        assert_eq!(p(false, 8, 5).indices(6), 4..6);
+        assert_eq!(p(false, 20, 30).indices(6), 6..6);
+        assert_eq!(p(true, 1, 3).indices(10), 7..10);
+        assert_eq!(p(true, 100, 1).indices(3), 0..3);
+        assert_eq!(p(true, 5, 9).indices(3), 0..0);
+        assert_eq!(p(true, 1, 100).to_string(), "-1:-100");
+        assert_eq!(p(false, 24, 11).to_string(), "24:11");
+    }
 
     #[test]
     fn table() {

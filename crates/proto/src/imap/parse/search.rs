@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use super::{Cursor, PResult};
 use crate::imap::command::{
-    CommandBody, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey, Thread,
-    ThreadAlgorithm,
+    CommandBody, PartialRange, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey,
+    Thread, ThreadAlgorithm,
 };
 
 /// The most sort criteria in one SORT.
@@ -57,8 +57,8 @@ impl Cursor<'_> {
     pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let ret = self.search_return()?;
-        if ret.is_some_and(|r| r.save) {
-            return Err("the SAVE return option is for SEARCH only".to_owned());
+        if ret.is_some_and(|r| r.save || r.partial.is_some()) {
+            return Err("the SAVE and PARTIAL return options are for SEARCH only".to_owned());
         }
         self.expect(b'(')?;
         let mut criteria = Vec::new();
@@ -165,6 +165,14 @@ impl Cursor<'_> {
                         "COUNT" => r.count = true,
                         // RFC 5182 SEARCHRES.
                         "SAVE" => r.save = true,
+                        // RFC 9394 3.1.
+                        "PARTIAL" if r.partial.is_some() => {
+                            return Err("duplicate PARTIAL".to_owned())
+                        }
+                        "PARTIAL" => {
+                            self.sp()?;
+                            r.partial = Some(self.partial_range()?);
+                        }
                         _ => return Err(format!("unknown SEARCH return option {w}")),
                     }
                     if self.try_byte(b')') {
@@ -173,10 +181,29 @@ impl Cursor<'_> {
                     self.sp()?;
                 }
             }
+            if r.all && r.partial.is_some() {
+                return Err("PARTIAL and ALL cannot be used together".to_owned());
+            }
             ret = Some(r);
             self.sp()?;
         }
         Ok(ret)
+    }
+
+    /// `partial-range = partial-range-first / partial-range-last` (RFC 9394 4).
+    pub(crate) fn partial_range(&mut self) -> PResult<PartialRange> {
+        let from_end = self.try_byte(b'-');
+        let first = self.nz_number()?;
+        self.expect(b':')?;
+        if from_end {
+            self.expect(b'-')?;
+        }
+        let second = self.nz_number()?;
+        Ok(PartialRange {
+            from_end,
+            first,
+            second,
+        })
     }
 
     fn search_string(&mut self) -> PResult<Vec<u8>> {

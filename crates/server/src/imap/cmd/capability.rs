@@ -47,6 +47,7 @@ const ISSUE15: &[&str] = &[
     "LIST-MYRIGHTS",
     "MULTIAPPEND",
     "SAVEDATE",
+    "PARTIAL",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -312,6 +312,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             attributes,
             changed_since,
             vanished,
+            partial,
         } => {
             // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
             if vanished && !s.qresync {
@@ -321,7 +322,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
                 s.enable_condstore();
             }
             let changed = changed_since.map(|since| (since, vanished));
-            Box::pin(fetch::run(s, uid, set, attributes, changed)).await
+            Box::pin(fetch::run(s, uid, set, attributes, changed, partial)).await
         }
         B::Store {
             uid,

@@ -67,7 +67,7 @@ pub(crate) fn answer_line(
             if uid {
                 line.push_str(" UID");
             }
-            let all = r.all || !(r.min || r.max || r.count);
+            let all = r.all || !(r.min || r.max || r.count || r.partial.is_some());
             let (min, max) = if in_order {
                 (nums.first().copied(), nums.last().copied())
             } else {
@@ -81,6 +81,17 @@ pub(crate) fn answer_line(
             }
             if r.count {
                 line.push_str(&format!(" COUNT {}", nums.len()));
+            }
+            // RFC 9394 3.1: the requested range and the results in it, in mailbox order.
+            if let Some(p) = r.partial {
+                let mut sorted = nums.to_vec();
+                sorted.sort_unstable();
+                match sorted.get(p.indices(sorted.len())) {
+                    Some(sel) if !sel.is_empty() => {
+                        line.push_str(&format!(" PARTIAL ({p} {})", compress_set(sel)));
+                    }
+                    _ => line.push_str(&format!(" PARTIAL ({p} NIL)")),
+                }
             }
             if all && !nums.is_empty() {
                 let set = if in_order {
@@ -194,20 +205,29 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         return Reply::ok("SEARCH completed");
     };
     let r = q.ret.unwrap_or_default();
-    // RFC 5182 2.4: with MIN and/or MAX and neither ALL nor COUNT, `$` holds only the
-    // messages returned as MIN and MAX (the lowest and highest: UIDs and sequence
-    // numbers are in the same order).
-    if (r.min || r.max) && !(r.all || r.count) && !uids.is_empty() {
+    // RFC 5182 2.4 and RFC 9394 3.2: with MIN, MAX and/or PARTIAL and neither ALL nor
+    // COUNT, `$` holds only the messages they return (MIN and MAX are the lowest and
+    // highest: UIDs and sequence numbers are in the same order).
+    if (r.min || r.max || r.partial.is_some()) && !(r.all || r.count) && !uids.is_empty() {
         let (lo, hi) = (uids[0], uids[uids.len() - 1]);
-        uids = match (r.min, r.max) {
-            (true, true) if lo != hi => vec![lo, hi],
-            (true, _) => vec![lo],
-            _ => vec![hi],
-        };
+        let mut keep: Vec<u32> = r
+            .partial
+            .and_then(|p| uids.get(p.indices(uids.len())))
+            .map(<[u32]>::to_vec)
+            .unwrap_or_default();
+        if r.min {
+            keep.push(lo);
+        }
+        if r.max {
+            keep.push(hi);
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        uids = keep;
     }
     s.saved = uids;
     // SAVE alone asks for no ESEARCH response (RFC 5182 2.2, example 1).
-    if r.min || r.max || r.all || r.count {
+    if r.min || r.max || r.all || r.count || r.partial.is_some() {
         let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
         s.out.extend_from_slice(line.as_bytes());
     }
