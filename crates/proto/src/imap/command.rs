@@ -259,6 +259,21 @@ pub enum FetchAttribute {
     ModSeq,
     /// `SAVEDATE` (RFC 8514).
     SaveDate,
+    /// `BINARY[part]<partial>` / `BINARY.PEEK[...]` (RFC 3516): the part's content with
+    /// its Content-Transfer-Encoding undone.
+    Binary {
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+        /// The part path, empty for the whole message.
+        part: Vec<NonZeroU32>,
+        /// `<start.length>`.
+        partial: Option<(u32, NonZeroU32)>,
+    },
+    /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
+    BinarySize {
+        /// The part path, empty for the whole message.
+        part: Vec<NonZeroU32>,
+    },
     /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
     BodySection {
         /// `.PEEK`: do not set `\Seen`.

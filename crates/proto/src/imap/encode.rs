@@ -42,6 +42,14 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// A literal, as `literal8` (`~{n}`, RFC 3516) when the octets hold a NUL.
+pub fn literal_or_8(out: &mut Vec<u8>, s: &[u8]) {
+    if s.contains(&0) {
+        out.push(b'~');
+    }
+    literal(out, s);
+}
+
 /// `nstring = string / nil`.
 pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
     match s {
@@ -247,6 +255,8 @@ pub enum ResponseCode {
     HasChildren,
     /// `USEATTR` (RFC 6154).
     UseAttr,
+    /// `UNKNOWN-CTE` (RFC 3516).
+    UnknownCte,
 }
 
 impl fmt::Display for ResponseCode {
@@ -335,6 +345,7 @@ impl fmt::Display for ResponseCode {
             C::Corruption => f.write_str("CORRUPTION"),
             C::HasChildren => f.write_str("HASCHILDREN"),
             C::UseAttr => f.write_str("USEATTR"),
+            C::UnknownCte => f.write_str("UNKNOWN-CTE"),
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::imap::command::{AppendMessage, CommandBody, LiteralData};
 impl Cursor<'_> {
     /// ```text
     /// append = "APPEND" SP mailbox 1*append-message
-    /// append-message = [SP flag-list] [SP date-time] SP literal
+    /// append-message = [SP flag-list] [SP date-time] SP (literal / literal8)
     /// ```
     pub(crate) fn append(&mut self) -> PResult<CommandBody> {
         self.sp()?;
@@ -28,10 +28,8 @@ impl Cursor<'_> {
             } else {
                 None
             };
-            if self.peek() == Some(b'~') {
-                // RFC 3516 literal8: only with BINARY, which is not offered.
-                return Err("literal8 (~{n}) needs BINARY, which is not offered".into());
-            }
+            // RFC 3516 4.3: append-data =/ literal8 (`~{n}`, octets of any value).
+            self.try_byte(b'~');
             if self.peek() != Some(b'{') {
                 return Err(self.unexpected("message literal"));
             }

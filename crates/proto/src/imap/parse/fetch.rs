@@ -113,6 +113,27 @@ impl Cursor<'_> {
             "UID" => A::Uid,
             "MODSEQ" => A::ModSeq,
             "SAVEDATE" => A::SaveDate,
+            // RFC 3516: section-binary = "[" [section-part] "]"
+            "BINARY" | "BINARY.PEEK" => {
+                let part = self.section_binary()?;
+                let partial = if self.try_byte(b'<') {
+                    let start = self.number()?;
+                    self.expect(b'.')?;
+                    let len = self.nz_number()?;
+                    self.expect(b'>')?;
+                    Some((start, len))
+                } else {
+                    None
+                };
+                A::Binary {
+                    peek: w == "BINARY.PEEK",
+                    part,
+                    partial,
+                }
+            }
+            "BINARY.SIZE" => A::BinarySize {
+                part: self.section_binary()?,
+            },
             "BODY" if self.peek() != Some(b'[') => A::Body,
             "BODY" | "BODY.PEEK" => {
                 let section = self.section()?;
@@ -168,6 +189,25 @@ impl Cursor<'_> {
         }
         self.expect(b']')?;
         Ok(Section { part, text })
+    }
+
+    /// `section-binary = "[" [section-part] "]"` (RFC 3516).
+    fn section_binary(&mut self) -> PResult<Vec<NonZeroU32>> {
+        self.expect(b'[')?;
+        let mut part: Vec<NonZeroU32> = Vec::new();
+        if self.peek() != Some(b']') {
+            loop {
+                if part.len() == MAX_SECTION_DEPTH {
+                    return Err("section part nested too deep".to_owned());
+                }
+                part.push(self.nz_number()?);
+                if !self.try_byte(b'.') {
+                    break;
+                }
+            }
+        }
+        self.expect(b']')?;
+        Ok(part)
     }
 
     fn section_text(&mut self, after_part: bool) -> PResult<SectionText> {

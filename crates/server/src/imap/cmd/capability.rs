@@ -48,6 +48,7 @@ const ISSUE15: &[&str] = &[
     "MULTIAPPEND",
     "SAVEDATE",
     "PARTIAL",
+    "BINARY",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -140,6 +140,12 @@ pub(crate) async fn run(
         let response = match prepare(&sel.account, sel.id, msg, these).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
+            Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {
+                return Reply::no(
+                    Some(mailroom_proto::imap::encode::ResponseCode::UnknownCte),
+                    &why,
+                )
+            }
             Err(e) => return super::store_error(e),
         };
         s.out
