@@ -314,6 +314,12 @@ fn extension_responses_parse() {
         b"a6 NO [UNKNOWN-CTE] unknown Content-Transfer-Encoding x-uuencode in part 3\r\n",
         b"* 1 FETCH (BINARY[1] {10}\r\ncaf\xc3\xa9 soft BINARY.SIZE[1] 10)\r\n",
         b"* 1 FETCH (BINARY[2] ~{5}\r\n\x00\x01\x02hi)\r\n",
+        // REPLACE (RFC 8508), replace.txt.
+        b"* CAPABILITY IMAP4rev1 BINARY REPLACE\r\n",
+        b"* OK [APPENDUID 1796667950 5] Replacement Message ready\r\n",
+        b"* 4 EXPUNGE\r\n",
+        b"A003 OK REPLACE completed\r\n",
+        b"A009 NO [NONEXISTENT] no such message\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);

@@ -639,6 +639,17 @@ pub enum CommandBody {
         /// One or more messages.
         messages: Vec<AppendMessage>,
     },
+    /// `REPLACE` / `UID REPLACE n mailbox message` (RFC 8508).
+    Replace {
+        /// `UID REPLACE`.
+        uid: bool,
+        /// The message replaced: one number (`*` allowed, no range).
+        set: SequenceSet,
+        /// Where the new message goes.
+        mailbox: Mailbox,
+        /// The new message.
+        message: AppendMessage,
+    },
     /// `CHECK`.
     Check,
     /// `CLOSE`.
@@ -781,6 +792,7 @@ impl CommandBody {
             | B::Unsubscribe { mailbox }
             | B::Status { mailbox, .. }
             | B::Append { mailbox, .. }
+            | B::Replace { mailbox, .. }
             | B::Copy { mailbox, .. }
             | B::Move { mailbox, .. }
             | B::GetAcl { mailbox }
@@ -835,6 +847,8 @@ impl CommandBody {
             B::Copy { .. } => K::Copy,
             B::Move { uid: true, .. } => K::UidMove,
             B::Move { .. } => K::Move,
+            B::Replace { uid: true, .. } => K::UidReplace,
+            B::Replace { .. } => K::Replace,
             B::Idle => K::Idle,
             B::Namespace => K::Namespace,
             B::Id(_) => K::Id,
@@ -967,6 +981,8 @@ command_table! {
     UidCopy => "UID COPY", Selected, uses_seqs: false, breaks_seqs: false;
     Move => "MOVE", Selected, uses_seqs: true, breaks_seqs: true;
     UidMove => "UID MOVE", Selected, uses_seqs: false, breaks_seqs: true;
+    Replace => "REPLACE", Selected, uses_seqs: true, breaks_seqs: true;
+    UidReplace => "UID REPLACE", Selected, uses_seqs: false, breaks_seqs: true;
 }
 
 impl CommandKind {
@@ -1015,6 +1031,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 49);
+        assert_eq!(CommandKind::ALL.len(), 51);
     }
 }

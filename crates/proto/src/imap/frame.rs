@@ -45,7 +45,7 @@
 //!   `{99999999999}` is over every limit.
 //! * With `literal_minus` (LITERAL- advertised instead of LITERAL+), `{n+}` with n > 4096
 //!   is refused in the same way (RFC 7888 section 5).
-//! * Literals inside APPEND that carry a message (every literal except a mailbox name
+//! * Literals inside APPEND and REPLACE (RFC 8508) that carry a message (every literal except a mailbox name
 //!   sent as a literal) are limited by `max_append` and streamed; all other literals are
 //!   limited by `max_literal` each and `max_literals_total` per command, and kept inline.
 //!
@@ -723,10 +723,24 @@ impl Framer {
             return false;
         };
         let rest = &data[sp + 1..];
-        if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case(b"APPEND ") {
+        let starts =
+            |s: &[u8], p: &[u8]| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p);
+        if starts(rest, b"APPEND ") {
+            return rest.len() > 7;
+        }
+        // RFC 8508: `[UID ]REPLACE n mailbox ... {`: a message once the mailbox is there.
+        let rest = if starts(rest, b"UID ") {
+            &rest[4..]
+        } else {
+            rest
+        };
+        if !starts(rest, b"REPLACE ") {
             return false;
         }
-        rest.len() > 7
+        let args = &rest[8..];
+        args.iter()
+            .position(|&b| b == b' ')
+            .is_some_and(|p| args.len() > p + 1)
     }
 }
 

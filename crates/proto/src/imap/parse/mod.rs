@@ -81,9 +81,19 @@ pub fn append_target(prefix: &[u8]) -> Result<(Tag, Mailbox), ParseError> {
         .map_err(|message| ParseError { tag: None, message })?;
     let r = (|| {
         c.sp()?;
-        if !c.eat_keyword("APPEND") {
-            return Err("not an APPEND command".to_owned());
+        if c.eat_keyword("APPEND") {
+            c.sp()?;
+            return c.mailbox();
         }
+        // RFC 8508: [UID SP] REPLACE SP seq-number SP mailbox.
+        if c.eat_keyword("UID") {
+            c.sp()?;
+        }
+        if !c.eat_keyword("REPLACE") {
+            return Err("not an APPEND or REPLACE command".to_owned());
+        }
+        c.sp()?;
+        c.seq_number()?;
         c.sp()?;
         c.mailbox()
     })();
@@ -382,7 +392,7 @@ impl<'a> Cursor<'a> {
         Ok(mutf7::decode(&raw).ok())
     }
 
-    fn seq_number(&mut self) -> PResult<SeqNumber> {
+    pub(crate) fn seq_number(&mut self) -> PResult<SeqNumber> {
         if self.try_byte(b'*') {
             return Ok(SeqNumber::Largest);
         }
@@ -653,6 +663,7 @@ impl<'a> Cursor<'a> {
                 CommandBody::Status { mailbox, items }
             }
             "APPEND" => self.append()?,
+            "REPLACE" => self.replace(false)?,
             "SEARCH" => self.search(false)?,
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
@@ -669,6 +680,7 @@ impl<'a> Cursor<'a> {
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" | "MOVE" => self.copy_move(&sub, true)?,
+                    "REPLACE" => self.replace(true)?,
                     "EXPUNGE" => {
                         self.sp()?;
                         CommandBody::Expunge {

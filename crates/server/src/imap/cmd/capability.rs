@@ -49,6 +49,7 @@ const ISSUE15: &[&str] = &[
     "SAVEDATE",
     "PARTIAL",
     "BINARY",
+    "REPLACE",
 ];
 
 /// The capability list for the session's current state and connection.

@@ -24,6 +24,7 @@ pub(crate) mod namespace;
 pub(crate) mod noop;
 pub(crate) mod quota;
 pub(crate) mod rename;
+pub(crate) mod replace;
 pub(crate) mod search;
 pub(crate) mod searchres;
 pub(crate) mod select;
@@ -283,6 +284,12 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             Box::pin(status::run(s, mailbox, items)).await
         }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
+        B::Replace {
+            uid,
+            set,
+            mailbox,
+            message,
+        } => Box::pin(replace::run(s, uid, set, mailbox, message)).await,
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
