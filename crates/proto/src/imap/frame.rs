@@ -854,6 +854,39 @@ mod tests {
         );
     }
 
+    /// RFC 8508: REPLACE's message literal streams like APPEND's; its mailbox literal and
+    /// the literals of other commands naming REPLACE do not.
+    #[test]
+    fn replace_streams() {
+        let cfg = FramerConfig::default();
+        let ev = all_splits(&cfg, b"a UID REPLACE 4 {2}\r\nDr {3+}\r\nxyz\r\n");
+        assert_eq!(
+            ev,
+            vec![
+                Ev::Cont(2),
+                Ev::Start(3, false),
+                Ev::Data(b"xyz".to_vec()),
+                Ev::End,
+                Ev::Cmd(
+                    b"a UID REPLACE 4 {2}\r\nDr {3+}\r\n".to_vec(),
+                    vec![StreamedLiteral {
+                        offset: 30,
+                        size: 3
+                    }]
+                ),
+            ]
+        );
+        let ev = all_splits(
+            &cfg,
+            b"b REPLACE 1 Drafts {1+}\r\nx\r\nc SEARCH TEXT {1+}\r\ny\r\n",
+        );
+        assert_eq!(ev[0], Ev::Start(1, false));
+        assert_eq!(
+            ev.last(),
+            Some(&Ev::Cmd(b"c SEARCH TEXT {1+}\r\ny".to_vec(), vec![]))
+        );
+    }
+
     #[test]
     fn oversized_literals() {
         let cfg = FramerConfig::default();
