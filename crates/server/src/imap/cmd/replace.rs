@@ -1,6 +1,7 @@
 //! REPLACE and UID REPLACE (RFC 8508): APPEND of the new message to the named mailbox
-//! (everything APPEND checks, [`super::append`]), then the replaced message removed from
-//! the selected mailbox as by UID EXPUNGE, as one action to the client: `* OK
+//! (everything APPEND checks, [`super::append`]; the quota net of the replaced message
+//! when both are in one account, 3.4), then the replaced message removed from the
+//! selected mailbox as by UID EXPUNGE, as one action to the client: `* OK
 //! [APPENDUID ...] Replacement Message ready`, the EXPUNGE (or VANISHED) with the
 //! command's updates, then the tagged OK. Nothing is removed when the append fails.
 
@@ -39,7 +40,21 @@ pub(crate) async fn run(
     if !access::allows(sel.rights, Op::MoveFrom) {
         return Reply::no(Some(ResponseCode::NoPerm), "permission denied");
     }
-    let r = Box::pin(super::append::run(s, mailbox, vec![message])).await;
+    // RFC 8508 3.4: the quota counts the net change when both are in one account.
+    let credit = idx
+        .first()
+        .and_then(|&i| sel.msgs.get(i))
+        .map(|m| super::append::Credit {
+            key: sel.account.key().clone(),
+            bytes: m.size,
+        });
+    let r = Box::pin(super::append::run_with_credit(
+        s,
+        mailbox,
+        vec![message],
+        credit,
+    ))
+    .await;
     if r.status != Status::Ok {
         return r;
     }
