@@ -411,6 +411,42 @@ impl Account for MaildirAccount {
         self.run(move |c| c.append(mailbox, request)).await
     }
 
+    async fn set_uid_validity(
+        &self,
+        mailbox: MailboxId,
+        uid_validity: u32,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| c.set_uid_validity(mailbox, uid_validity))
+            .await
+    }
+
+    async fn append_with_uid(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.run(move |c| c.append_at(mailbox, request, Some(uid)))
+            .await
+    }
+
+    async fn finish_import(&self, mailbox: MailboxId, uid_next: Uid) -> Result<(), StoreError> {
+        self.run(move |c| c.finish_import(mailbox, uid_next)).await
+    }
+
+    async fn set_pop3_uidls(
+        &self,
+        mailbox: MailboxId,
+        uidls: &[(Uid, String)],
+    ) -> Result<(), StoreError> {
+        let uidls = uidls.to_vec();
+        self.run(move |c| c.set_pop3_uidls(mailbox, &uidls)).await
+    }
+
+    async fn pop3_uidls(&self, mailbox: MailboxId) -> Result<Vec<(Uid, String)>, StoreError> {
+        self.run(move |c| c.pop3_uidls(mailbox)).await
+    }
+
     async fn store_flags(
         &self,
         mailbox: MailboxId,

@@ -228,6 +228,7 @@ impl Core {
             "DELETE FROM messages WHERE mailbox = ?1",
             "DELETE FROM expunged WHERE mailbox = ?1",
             "DELETE FROM acl WHERE mailbox = ?1",
+            "DELETE FROM pop3_uidls WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
             exec(&tx, sql, [row.id]).map_err(sql_err)?;
