@@ -48,6 +48,9 @@ scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
 step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
 scripts/qresync-client.sh
 
+step "migration: a real Dovecot filled, imported (mailroom import dovecot) and compared"
+scripts/import-dovecot.sh
+
 step "fuzz targets, ${CHECK_FUZZ_SECS:-25} s each"
 # Every libFuzzer target of fuzz/ from the corpus kept in fuzz/corpus, on the stable
 # toolchain (scripts/fuzz.sh); a crash fails the check with its reproducer kept in

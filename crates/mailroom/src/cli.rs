@@ -65,6 +65,9 @@ pub enum Cmd {
     Deliver(DeliverArgs),
     /// List the live sessions of the running server.
     Sessions,
+    /// Copy mail from another server's Maildir++ tree, keeping UIDVALIDITY, UIDs, UIDNEXT,
+    /// flags, keywords, subscriptions and POP3 UIDLs (resumable: run it again to go on).
+    Import(ImportArgs),
     /// Serve one POP3 session on standard input/output (inetd, tcpserver, systemd).
     Pop3 {
         /// Required: speak on standard input/output.
@@ -224,6 +227,44 @@ pub enum AlertOp {
     List { account: String },
     /// Remove an alert by id.
     Remove { id: i64 },
+}
+
+/// Where imported mail comes from.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ImportFrom {
+    /// Dovecot (dovecot-uidlist, dovecot-keywords, subscriptions; UIDLs `%08Xu%08Xv`).
+    Dovecot,
+    /// Courier-IMAP (courierimapuiddb, courierimapkeywords/, courierimapsubscribed; UIDLs `%f`).
+    Courier,
+    /// A plain Maildir++ tree (any of the above files that exist are used; UIDLs `%f`).
+    Maildir,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The server the mail comes from.
+    #[arg(value_enum)]
+    pub from: ImportFrom,
+    /// The account to import into (it must exist); PATH is its Maildir.
+    #[arg(long, conflicts_with = "passwd_file")]
+    pub account: Option<String>,
+    /// Whole server: add or update the accounts of this Dovecot passwd-file and import
+    /// each one's Maildir from PATH (the mail root) + `--mail-template`.
+    #[arg(long, value_name = "FILE")]
+    pub passwd_file: Option<PathBuf>,
+    /// Where a user's Maildir is under the mail root (`%u` user, `%n` local part,
+    /// `%d` domain).
+    #[arg(long, default_value = "%u/Maildir")]
+    pub mail_template: String,
+    /// Scheme of passwd-file hashes without a `{SCHEME}` prefix.
+    #[arg(long, default_value = "CRYPT")]
+    pub default_scheme: String,
+    /// The old server's POP3 UIDL format (Dovecot's `pop3_uidl_format`: `%u`, `%v`,
+    /// `%f`, `%g`). Default: `%08Xu%08Xv` for dovecot, `%f` otherwise.
+    #[arg(long, value_name = "FORMAT")]
+    pub pop3_uidl_format: Option<String>,
+    /// The account's Maildir, or with `--passwd-file` the mail root.
+    pub path: PathBuf,
 }
 
 #[derive(Args)]

@@ -68,6 +68,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Alert { op } => cmd::alert::run(&config, op),
         Cmd::Deliver(args) => cmd::deliver::run(config, args),
         Cmd::Sessions => cmd::sessions::run(&config),
+        Cmd::Import(args) => cmd::import::run(&config, args),
         Cmd::Pop3 { stdio } => cmd::pop3::run(config, stdio),
     }
 }

@@ -201,7 +201,7 @@ fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
 }
 
 /// One passwd-file line: `(name, hash)`, or `None` for a comment or a blank line.
-fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() || line.trim_start().starts_with('#') {
         return Ok(None);

@@ -12,6 +12,7 @@ pub mod alias;
 pub mod check_config;
 pub mod deliver;
 pub mod domain;
+pub mod import;
 pub mod mailbox;
 pub mod pop3;
 pub mod router;
