@@ -48,6 +48,9 @@ scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
 step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
 scripts/qresync-client.sh
 
+step "reload: a new certificate for the next TLS client while an older session goes on"
+scripts/reload.sh
+
 step "migration: a real Dovecot filled, imported (mailroom import dovecot) and compared"
 scripts/import-dovecot.sh
 

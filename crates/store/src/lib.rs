@@ -59,6 +59,24 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an account's whole mail store. Used when an operator removes the account.
     async fn remove_account(&self, key: &AccountKey) -> Result<(), StoreError>;
 
+    /// Moves an account's whole mail store to another key (`mailroom account rename`),
+    /// then runs `then` (the directory's rename) before anyone can open either account:
+    /// while it runs, opening `from` or `to` fails with `Busy` in every process working
+    /// on the storage (a delivery is retried later, a login told to try again). When
+    /// `then` fails, the store is moved back. `NotFound` if `from` has no store,
+    /// `AlreadyExists` if `to` has one.
+    async fn rename_account(
+        &self,
+        from: &AccountKey,
+        to: &AccountKey,
+        then: Box<dyn FnOnce() -> Result<(), StoreError> + Send>,
+    ) -> Result<(), StoreError> {
+        let _ = (from, to, then);
+        Err(StoreError::Invalid(
+            "renaming accounts is not supported by this storage backend".into(),
+        ))
+    }
+
     /// The change hub sessions use to learn of changes made by others.
     fn hub(&self) -> Arc<dyn ChangeHub>;
 }

@@ -1,33 +1,61 @@
 //! `mailroom serve`: the listener flags over the configuration, the async runtime, the
-//! listening addresses on standard output, and a graceful stop on SIGTERM or Ctrl-C.
+//! listening addresses on standard output, a reload on SIGHUP (the configuration file and
+//! the TLS certificate read again, see `mailroom_server::reload`), and a graceful stop on
+//! SIGTERM or Ctrl-C.
 //!
 //! The listeners and sessions themselves live in `mailroom-server` (`server::start`).
 
 use crate::cli::ServeArgs;
-use crate::logging::init_logging;
+use crate::logging::{init_logging, LogLevels};
 use anyhow::{anyhow, Context, Result};
 use mailroom_server::Config;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
-pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
-    if let Some(v) = parse_addrs(&args.imap, "imap")? {
-        config.imap.listen = v;
+/// How a reload reads the configuration: the file (or the embedded default), the
+/// `--data` override and the listener flags, as at start.
+struct Source {
+    file: Option<PathBuf>,
+    data: Option<PathBuf>,
+    args: ServeArgs,
+    levels: LogLevels,
+}
+
+impl mailroom_server::reload::Reloader for Source {
+    fn read_config(&self) -> Result<Config, String> {
+        let mut config = match &self.file {
+            Some(path) => crate::config_file::load(path).map_err(|e| format!("{e:#}"))?,
+            None => Config::embedded(),
+        };
+        if let Some(d) = &self.data {
+            config.server.data_dir = d.clone();
+        }
+        apply_args(&mut config, &self.args).map_err(|e| format!("{e:#}"))?;
+        Ok(config)
     }
-    if let Some(v) = parse_addrs(&args.imaps, "imaps")? {
-        config.imap.listen_tls = v;
+
+    fn applied(&self, config: &Config) {
+        self.levels.apply(config);
     }
-    if let Some(v) = parse_addrs(&args.pop3, "pop3")? {
-        config.pop3.listen = v;
-    }
-    if let Some(v) = parse_addrs(&args.pop3s, "pop3s")? {
-        config.pop3.listen_tls = v;
-    }
-    if let Some(v) = parse_addrs(&args.lmtp, "lmtp")? {
-        config.lmtp.listen = v;
-    }
-    init_logging(&config);
+}
+
+pub fn run(
+    mut config: Config,
+    args: ServeArgs,
+    file: Option<PathBuf>,
+    data: Option<PathBuf>,
+) -> Result<ExitCode> {
+    apply_args(&mut config, &args)?;
+    let levels = init_logging(&config);
+    let source = Source {
+        file,
+        data,
+        args,
+        levels,
+    };
     // Blocking work (SQLite, password hashing, file reads) runs on a bounded pool: each
     // extra thread costs stack pages, and the work is short.
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -39,6 +67,7 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
     rt.block_on(async move {
         let store = super::open_store(&config)?;
         let running = mailroom_server::server::start(config, store).await?;
+        let _ = running.ctx.reloader.set(Box::new(source));
         {
             let mut out = std::io::stdout().lock();
             for (p, tls, addr) in &running.listeners {
@@ -55,14 +84,24 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
         }
         tracing::info!(
             target: "mailroom_major",
-            data = %running.ctx.config.server.data_dir.display(),
+            data = %running.ctx.config().server.data_dir.display(),
             "mailroom {} started",
             env!("CARGO_PKG_VERSION")
         );
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = tokio::signal::ctrl_c() => {}
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut hup = signal(SignalKind::hangup())?;
+        loop {
+            tokio::select! {
+                _ = term.recv() => break,
+                _ = tokio::signal::ctrl_c() => break,
+                _ = hup.recv() => {
+                    tracing::info!(target: "mailroom_major", "SIGHUP: reloading");
+                    let ctx = Arc::clone(&running.ctx);
+                    // The outcome is logged by the reload itself.
+                    let _ = tokio::task::spawn_blocking(move || ctx.reload()).await;
+                }
+            }
         }
         tracing::info!(target: "mailroom_major", "shutting down");
         running.shutdown().await;
@@ -70,6 +109,26 @@ pub fn run(mut config: Config, args: ServeArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listener flags over the configuration.
+fn apply_args(config: &mut Config, args: &ServeArgs) -> Result<()> {
+    if let Some(v) = parse_addrs(&args.imap, "imap")? {
+        config.imap.listen = v;
+    }
+    if let Some(v) = parse_addrs(&args.imaps, "imaps")? {
+        config.imap.listen_tls = v;
+    }
+    if let Some(v) = parse_addrs(&args.pop3, "pop3")? {
+        config.pop3.listen = v;
+    }
+    if let Some(v) = parse_addrs(&args.pop3s, "pop3s")? {
+        config.pop3.listen_tls = v;
+    }
+    if let Some(v) = parse_addrs(&args.lmtp, "lmtp")? {
+        config.lmtp.listen = v;
+    }
+    Ok(())
 }
 
 fn parse_addrs(list: &[String], what: &str) -> Result<Option<Vec<SocketAddr>>> {

@@ -125,7 +125,7 @@ impl Maildrop {
         account.sync(inbox.id).await?;
         let snap = account.messages(inbox.id).await?;
         let mut msgs = Vec::with_capacity(snap.messages.len());
-        let header_name = &ctx.config.server.real_to_header;
+        let header_name = &ctx.config().server.real_to_header;
         for m in snap.messages.iter() {
             // Seed 001 (I12): `$Service` messages are not part of any POP3 maildrop.
             if !crate::service::shown(&m) {
@@ -158,7 +158,7 @@ impl Maildrop {
             mailbox: inbox.id,
             uid_validity: snap.uid_validity,
             msgs,
-            uidl: UidlFormat::parse(&ctx.config.pop3.uidl_format),
+            uidl: UidlFormat::parse(&ctx.config().pop3.uidl_format),
             kept_uidls,
             rights,
             name: mailbox.map(str::to_string),

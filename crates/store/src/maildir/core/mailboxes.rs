@@ -51,8 +51,8 @@ impl Core {
 
     /// [`Core::list_mailboxes`] on the caller's thread: when the mailbox list is known and
     /// small (at most [`IN_PLACE_LIST`] mailboxes), the directories are walked here (a
-    /// few small directory reads) and, if they hold no mailbox the list lacks, the list
-    /// is the answer. `None`: take the blocking path (which adds what was made outside).
+    /// few small directory reads) and, if they hold exactly the mailboxes of the list,
+    /// the list is the answer. `None`: take the blocking path (which adds what was made outside).
     pub fn list_mailboxes_in_memory(&self) -> Option<Vec<MailboxInfo>> {
         let known = self.listing().all_boxes()?;
         if known.len() > IN_PLACE_LIST {
@@ -60,7 +60,10 @@ impl Core {
         }
         let mut found = vec!["INBOX".to_string()];
         self.walk(&self.maildir, "", &mut found).ok()?;
-        if !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
+        // Every directory known and every known mailbox still there (another process,
+        // `mailroom mailbox delete` say, may have deleted one: its row is gone from the
+        // index, and the blocking path reads the index).
+        if found.len() != known.len() || !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
             return None;
         }
         self.touch();
