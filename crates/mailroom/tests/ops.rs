@@ -335,3 +335,141 @@ fn mailbox_message_and_account_commands_while_the_server_runs() {
     assert_ne!(code, 0);
     s.stop();
 }
+
+/// `import courier` from a Courier-IMAP Maildir++ tree (UIDs from `courierimapuiddb`,
+/// keywords from `courierimapkeywords/:list`, subscriptions from
+/// `courierimapsubscribed`, a message in `new/` the UID list does not know yet), and the
+/// same import again: nothing imported twice.
+#[test]
+fn import_courier_keeps_uids_keywords_subscriptions_and_uidls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let src = dir.join("courier/Maildir");
+    let put = |rel: &str, body: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    for d in [
+        "cur",
+        "new",
+        "tmp",
+        ".Archive/cur",
+        ".Archive/new",
+        ".Archive/tmp",
+    ] {
+        std::fs::create_dir_all(src.join(d)).unwrap();
+    }
+    put("cur/1700000000.M1P1.host:2,S", "Subject: one\n\nbody one\n");
+    put(
+        "cur/1700000100.M2P1.host:2,RF",
+        "Subject: two\n\nbody two\n",
+    );
+    put("new/1700000200.M3P1.host", "Subject: three\n\nbody three\n");
+    put(
+        "courierimapuiddb",
+        "1 424242 8\n3 1700000000.M1P1.host\n7 1700000100.M2P1.host\n",
+    );
+    put(
+        "courierimapkeywords/:list",
+        "Work\nPersonal\n\n1700000100.M2P1.host:0 1\n",
+    );
+    put("courierimapsubscribed", "INBOX.Archive\n");
+    put(
+        ".Archive/cur/1700000300.M4P1.host:2,S",
+        "Subject: old\n\nbody old\n",
+    );
+    put(
+        ".Archive/courierimapuiddb",
+        "1 515151 3\n2 1700000300.M4P1.host\n",
+    );
+    let data = dir.join("data");
+    let d = data.to_str().unwrap();
+    let (code, _, err) = run(
+        dir,
+        &["--data", d, "account", "add", "alice", "--password", "pw"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let s = src.to_str().unwrap();
+    let (code, out, err) = run(
+        dir,
+        &["--data", d, "import", "courier", "--account", "alice", s],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("imported 4 messages"), "{out}");
+    let ok = |args: &[&str]| {
+        let mut all = vec!["--data", d];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(dir, &all);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        out
+    };
+    let st = ok(&["mailbox", "status", "alice", "INBOX"]);
+    assert!(
+        st.contains("messages=3 ")
+            && st.contains(" uidnext=9 ")
+            && st.contains(" uidvalidity=424242 "),
+        "{st}"
+    );
+    assert_eq!(
+        ok(&["message", "search", "alice", "INBOX", "ALL"]),
+        "3\n7\n8\n"
+    );
+    assert_eq!(
+        ok(&["message", "search", "alice", "INBOX", "KEYWORD", "Personal"]),
+        "7\n"
+    );
+    assert_eq!(
+        ok(&["message", "search", "alice", "INBOX", "ANSWERED FLAGGED"]),
+        "7\n"
+    );
+    assert_eq!(ok(&["message", "search", "alice", "INBOX", "SEEN"]), "3\n");
+    assert_eq!(ok(&["message", "search", "alice", "INBOX", "RECENT"]), "");
+    let st = ok(&["mailbox", "status", "alice", "Archive"]);
+    assert!(
+        st.contains(" uidnext=3 ") && st.contains(" uidvalidity=515151 "),
+        "{st}"
+    );
+    // POP3 shows Courier's unique-ids (the file names), not the configured format.
+    let mut c = bin()
+        .current_dir(dir)
+        .args(["--data", d, "pop3", "--stdio"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(b"USER alice\r\nPASS pw\r\nUIDL\r\nQUIT\r\n")
+        .unwrap();
+    let pop = String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap();
+    for line in [
+        "1 1700000000.M1P1.host\r\n",
+        "2 1700000100.M2P1.host\r\n",
+        "3 1700000200.M3P1.host\r\n",
+    ] {
+        assert!(pop.contains(line), "{line:?} in {pop}");
+    }
+    // Again: nothing new, nothing changed.
+    let (code, out, err) = run(
+        dir,
+        &["--data", d, "import", "courier", "--account", "alice", s],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("imported 0 messages (0 octets)") && out.contains("4 already there"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&["message", "search", "alice", "INBOX", "ALL"]),
+        "3\n7\n8\n"
+    );
+    // An account that does not exist is refused with a clear error.
+    let (code, _, err) = run(
+        dir,
+        &["--data", d, "import", "courier", "--account", "bob", s],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("add the account first"), "{err}");
+}
