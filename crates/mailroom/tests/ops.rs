@@ -465,6 +465,18 @@ fn import_courier_keeps_uids_keywords_subscriptions_and_uidls() {
         ok(&["message", "search", "alice", "INBOX", "ALL"]),
         "3\n7\n8\n"
     );
+    // Mail that reached the old server since is taken by the next run.
+    put("new/1700000400.M5P1.host", "Subject: four\n\nbody four\n");
+    let (code, out, err) = run(
+        dir,
+        &["--data", d, "import", "courier", "--account", "alice", s],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("imported 1 messages"), "{out}");
+    assert_eq!(
+        ok(&["message", "search", "alice", "INBOX", "ALL"]),
+        "3\n7\n8\n9\n"
+    );
     // An account that does not exist is refused with a clear error.
     let (code, _, err) = run(
         dir,
