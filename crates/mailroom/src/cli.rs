@@ -308,7 +308,8 @@ pub struct ImportArgs {
     #[arg(long, value_name = "FILE")]
     pub passwd_file: Option<PathBuf>,
     /// Where a user's Maildir is under the mail root (`%u` user, `%n` local part,
-    /// `%d` domain).
+    /// `%d` domain, `%h` the passwd-file's home: `%h/Maildir` for Dovecot's
+    /// `maildir:~/Maildir`).
     #[arg(long, default_value = "%u/Maildir")]
     pub mail_template: String,
     /// Scheme of passwd-file hashes without a `{SCHEME}` prefix.

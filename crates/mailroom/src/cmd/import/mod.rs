@@ -92,7 +92,9 @@ pub fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
                     continue;
                 }
             };
-            let path = args.path.join(mail_path(&args.mail_template, &name));
+            // The passwd-file's sixth field is the user's home (Dovecot's `~`).
+            let home = line.split(':').nth(5).unwrap_or_default().trim();
+            let path = args.path.join(mail_path(&args.mail_template, &name, home));
             if !path.join("cur").is_dir() {
                 println!(
                     "{}: no Maildir at {}, nothing to import",
@@ -183,8 +185,9 @@ pub fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
 }
 
 /// The Maildir of `user` under the mail root: `%u` the whole name, `%n` its local part,
-/// `%d` its domain, `%%` a percent sign (Dovecot's variables).
-fn mail_path(template: &str, user: &str) -> PathBuf {
+/// `%d` its domain, `%h` the home of the passwd-file line (an absolute result does not
+/// depend on the mail root), `%%` a percent sign (Dovecot's variables).
+fn mail_path(template: &str, user: &str, home: &str) -> PathBuf {
     let (n, d) = user.split_once('@').unwrap_or((user, ""));
     let mut out = String::new();
     let mut chars = template.chars();
@@ -197,6 +200,7 @@ fn mail_path(template: &str, user: &str) -> PathBuf {
             Some('u') => out.push_str(user),
             Some('n') => out.push_str(n),
             Some('d') => out.push_str(d),
+            Some('h') => out.push_str(home),
             Some(o) => out.push(o),
             None => out.push('%'),
         }
@@ -466,12 +470,16 @@ mod tests {
     #[test]
     fn mail_templates() {
         assert_eq!(
-            mail_path("%u/Maildir", "user1"),
+            mail_path("%u/Maildir", "user1", ""),
             PathBuf::from("user1/Maildir")
         );
         assert_eq!(
-            mail_path("%d/%n/Maildir", "j@example.org"),
+            mail_path("%d/%n/Maildir", "j@example.org", "/home/j"),
             PathBuf::from("example.org/j/Maildir")
+        );
+        assert_eq!(
+            Path::new("/mailroot").join(mail_path("%h/Maildir", "j", "/home/j")),
+            PathBuf::from("/home/j/Maildir")
         );
     }
 }
