@@ -134,7 +134,7 @@ pub async fn start(
         return Ok(Vec::new());
     }
     let tls = ctx.tls.clone().ok_or(WebError::NoTls)?;
-    let idle = Duration::from_secs(ctx.config.admin.session_idle_secs.max(60));
+    let idle = Duration::from_secs(ctx.config().admin.session_idle_secs.max(60));
     let web = Arc::new(Web {
         ctx: ctx.clone(),
         prometheus,

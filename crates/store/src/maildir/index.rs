@@ -183,6 +183,8 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     }
     // Tables added after version 1: created on every open, so older indexes migrate.
     conn.execute_batch(super::acl::SCHEMA).map_err(sql_err)?;
+    conn.execute_batch(super::core::IMPORT_SCHEMA)
+        .map_err(sql_err)?;
     Ok((conn, fresh))
 }
 

@@ -22,7 +22,7 @@ impl Session {
     pub(crate) async fn fill(&mut self) -> io::Result<bool> {
         // Before login the deadline is absolute from connect: input does not extend it.
         let (deadline, why) = if self.user.is_some() {
-            let secs = self.ctx.config.imap.idle_timeout_secs.max(1);
+            let secs = self.ctx.config().imap.idle_timeout_secs.max(1);
             (
                 tokio::time::Instant::now() + Duration::from_secs(secs),
                 "autologout; idle for too long",
@@ -97,7 +97,7 @@ impl Session {
             match self.framer.next()? {
                 Event::StreamData(d) => {
                     if let Some(s) = self.spools.last_mut() {
-                        s.write(d, &self.ctx.config.server.data_dir.join("spool"));
+                        s.write(d, &self.ctx.config().server.data_dir.join("spool"));
                     }
                 }
                 Event::StreamEnd => {}
