@@ -50,7 +50,7 @@ grep -q "^imported 0 messages (0 octets)" "$WORK/import2.out" \
     || { echo "FAIL the second import imported again" >&2; exit 1; }
 
 "$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 127.0.0.1:0 --pop3s off \
-    --lmtp off >"$WORK/serve.out" 2>"$WORK/serve.log" &
+    --lmtp off --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
 for _ in $(seq 1 100); do
     grep -q '^pop3 ' "$WORK/serve.out" 2>/dev/null && break

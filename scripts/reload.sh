@@ -41,6 +41,8 @@ max_channels = $1
 listen = []
 [lmtp]
 listen = []
+[admin]
+listen = []
 [log]
 level = "$2"
 CONF

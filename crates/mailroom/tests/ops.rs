@@ -108,7 +108,7 @@ fn json_log_lines() {
     std::fs::write(
         &cfg,
         "[server]\ndata_dir = \"data\"\nlog_format = \"json\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\n\
-         [pop3]\nlisten = []\n[lmtp]\nlisten = []\n",
+         [pop3]\nlisten = []\n[lmtp]\nlisten = []\n[admin]\nlisten = []\n",
     )
     .unwrap();
     let c = cfg.to_str().unwrap();
@@ -202,7 +202,7 @@ fn mailbox_message_and_account_commands_while_the_server_runs() {
     std::fs::write(
         &cfg,
         "[server]\ndata_dir = \"data\"\n[imap]\nlisten = [\"127.0.0.1:0\"]\n\
-         [pop3]\nlisten = []\n[lmtp]\nlisten = []\n",
+         [pop3]\nlisten = []\n[lmtp]\nlisten = []\n[admin]\nlisten = []\n",
     )
     .unwrap();
     let c = cfg.to_str().unwrap();
