@@ -8,7 +8,7 @@ started server: VmHWM is the peak since the process started.
 
     mailroom --data /tmp/streamdata account add --password pw user
     mailroom --data /tmp/streamdata deliver --to user@localhost < big.eml
-    mailroom --data /tmp/streamdata serve --imap 127.0.0.1:11143 --pop3 off --lmtp off &
+    mailroom --data /tmp/streamdata serve --imap 127.0.0.1:11143 --pop3 off --lmtp off --admin off &
     benches/fetch-rss.py 11143 $! user@localhost pw ['BODY.PEEK[]<1000.40000000>']
 """
 import hashlib

@@ -51,7 +51,7 @@ rm -rf "$MR" && mkdir -p "$MR"
 for i in $(seq 1 200); do echo "user$i:{PLAIN}pass"; done >"$MR/passwd"
 "$BIN" --data "$MR/data" account import "$MR/passwd" >/dev/null || exit 1
 "$BIN" --data "$MR/data" serve --imap "127.0.0.1:$MR_IMAP" --imaps off \
-    --pop3 "127.0.0.1:$MR_POP3" --pop3s off --lmtp off >"$MR/serve.out" 2>"$MR/serve.log" &
+    --pop3 "127.0.0.1:$MR_POP3" --pop3s off --lmtp off --admin off >"$MR/serve.out" 2>"$MR/serve.log" &
 MPID=$!
 DPID=
 cleanup() {

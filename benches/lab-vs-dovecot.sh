@@ -40,7 +40,7 @@ else
     "$BIN" --data "$MR/data" account import "$MR/passwd"
 fi
 "$BIN" --data "$MR/data" serve --imap 127.0.0.1:20143 --imaps off --pop3 127.0.0.1:20110 \
-    --pop3s off --lmtp 127.0.0.1:20024 >"$MR/serve.out" 2>"$MR/serve.log" &
+    --pop3s off --lmtp 127.0.0.1:20024 --admin off >"$MR/serve.out" 2>"$MR/serve.log" &
 MPID=$!
 trap 'kill $MPID 2>/dev/null; [ "${SKIP_DOVECOT:-0}" = 1 ] || "$LAB/dovecot-stop.sh" >/dev/null 2>&1' EXIT
 for _ in $(seq 100); do grep -q '^lmtp' "$MR/serve.out" 2>/dev/null && break; sleep 0.1; done

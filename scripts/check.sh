@@ -4,8 +4,8 @@
 # CHECK_FUZZ_SECS=N, CHECK_SKIP_FUZZ=1), and the real-client acceptance kit
 # (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
 # fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
-# resynchronisation with Python imapclient (scripts/qresync-client.sh) runs even without
-# the kit.
+# resynchronisation with Python imapclient (scripts/qresync-client.sh) and the web admin
+# in Chromium (scripts/web-admin.sh) run even without the kit.
 #
 # Usage: scripts/check.sh            everything
 #        CHECK_SKIP_KIT=1 scripts/check.sh   everything but the client kit
@@ -47,6 +47,18 @@ scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
 
 step "a real QRESYNC client (Python imapclient) resynchronises after another session's changes"
 scripts/qresync-client.sh
+
+step "the web admin in a real browser (Chromium + playwright-core), screenshots in target/web-admin/screenshots"
+scripts/web-admin.sh
+
+step "reload: a new certificate for the next TLS client while an older session goes on"
+scripts/reload.sh
+
+step "migration: a real Dovecot filled, imported (mailroom import dovecot) and compared"
+scripts/import-dovecot.sh
+
+step "Debian package: cargo deb, installed into a throwaway root, started from its unit"
+scripts/package.sh
 
 step "fuzz targets, ${CHECK_FUZZ_SECS:-25} s each"
 # Every libFuzzer target of fuzz/ from the corpus kept in fuzz/corpus, on the stable

@@ -32,7 +32,7 @@ for u in user1 user2; do
 done
 
 "$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 127.0.0.1:0 --pop3s off \
-    --lmtp 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.log" &
+    --lmtp 127.0.0.1:0 --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
 cleanup() {
     kill -TERM "$PID" 2>/dev/null || true

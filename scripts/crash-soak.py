@@ -46,6 +46,7 @@ class Server:
         args = [a.bin, "--data", data, "serve"]
         for proto in ("imap", "imaps", "pop3", "pop3s", "lmtp"):
             args += [f"--{proto}", "127.0.0.1:0"]
+        args += ["--admin", "off"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True)
         self.ports = {}

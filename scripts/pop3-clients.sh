@@ -17,7 +17,7 @@ chmod 755 "$WORK"
 DATA=$WORK/data
 "$BIN" --data "$DATA" account add popuser --password 'pop pw' >/dev/null
 "$BIN" --data "$DATA" serve --imap off --imaps off --pop3 127.0.0.1:0 --pop3s off \
-    --lmtp 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.log" &
+    --lmtp 127.0.0.1:0 --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 100); do

@@ -16,7 +16,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-qresync.XXXXXX")
 DATA=$WORK/data
 "$BIN" --data "$DATA" account add qruser --password 'qr pw' >/dev/null
 "$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 off --pop3s off \
-    --lmtp off >"$WORK/serve.out" 2>"$WORK/serve.log" &
+    --lmtp off --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do

@@ -15,7 +15,7 @@
 //! Not here: the ACLs themselves (in each account's store, keyed by mailbox id) and the
 //! rights evaluation (`mailroom_server::access`).
 
-use rusqlite::params;
+use rusqlite::{params, OptionalExtension};
 
 use crate::{AccountInfo, DirError, Directory};
 
@@ -152,6 +152,33 @@ impl Directory {
     pub fn quota(&self, account: &str) -> Result<QuotaLimits, DirError> {
         let a = self.account(account)?;
         self.quota_of(&a)
+    }
+
+    /// [`Directory::quota`] on the caller's thread when the directory connection is free
+    /// and nothing has to wait; `None`: take the blocking path (which also reports an
+    /// unknown account).
+    pub fn quota_now(&self, account: &str) -> Option<Result<QuotaLimits, DirError>> {
+        let (n, d) = self.account_ident(account).ok()?;
+        let found = self.read_now(|c| {
+            c.prepare_cached(
+                "SELECT q.storage_kib, q.messages FROM accounts a
+                 JOIN domains d ON d.id = a.domain_id
+                 LEFT JOIN quotas q ON q.account_id = a.id
+                 WHERE a.name = ?1 AND d.name = ?2",
+            )?
+            .query_row(params![n, d], |r| {
+                Ok(QuotaLimits {
+                    storage_kib: from_i64(r.get(0)?),
+                    messages: from_i64(r.get(1)?),
+                })
+            })
+            .optional()
+        })?;
+        match found {
+            Ok(Some(q)) => Some(Ok(q)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        }
     }
 
     /// The quota limits of an account already looked up (no name resolution).

@@ -221,6 +221,17 @@ mod tests {
     }
 
     #[test]
+    fn admin_section() {
+        let c = parse("m.toml", "").unwrap();
+        assert_eq!(c.admin.listen, vec!["127.0.0.1:8443".parse().unwrap()]);
+        let c = parse("m.toml", "[admin]\nlisten = []\nsession_idle_secs = 600\n").unwrap();
+        assert!(c.admin.listen.is_empty());
+        assert_eq!(c.admin.session_idle_secs, 600);
+        let e = parse("m.toml", "[admin]\nlisten = \"nowhere\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("admin.listen"));
+    }
+
+    #[test]
     fn type_error_names_line_and_key() {
         let e = parse(
             "m.toml",

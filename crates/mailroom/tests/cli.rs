@@ -101,7 +101,7 @@ fn serve_with_embedded_default_listens_on_the_documented_ports() {
     let (code, out, err) = run(tmp.path(), &["account", "add", "alice", "--password", "pw"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "account alice@localhost added\n");
-    let mut s = Server::start(tmp.path(), &["serve"], 5);
+    let mut s = Server::start(tmp.path(), &["serve"], 6);
     assert_eq!(
         s.lines,
         vec![
@@ -109,7 +109,8 @@ fn serve_with_embedded_default_listens_on_the_documented_ports() {
             "imaps 127.0.0.1:1993",
             "pop3 127.0.0.1:1110",
             "pop3s 127.0.0.1:1995",
-            "lmtp 127.0.0.1:2424"
+            "lmtp 127.0.0.1:2424",
+            "admin 127.0.0.1:8443"
         ]
     );
     // Data directory and certificate created on first start.
@@ -431,6 +432,8 @@ fn sigkill_during_lmtp_delivery_loses_nothing_acknowledged() {
         "off",
         "--lmtp",
         "127.0.0.1:0",
+        "--admin",
+        "off",
     ];
     let mut acked: Vec<u32> = Vec::new();
     let mut seq = 0u32;
@@ -783,4 +786,56 @@ fn account_import_and_password_hashes() {
     assert_ne!(account("add", "ivy", "{NOSUCH}x").0, 0);
     let (_, out, _) = run(d, &["--data", data, "account", "list"]);
     assert!(!out.contains("ivy"), "{out}");
+}
+
+/// Settings changed in the web admin are kept in `DATA/settings.toml` and apply at the
+/// next start (P11, I14): a kept POP3 maximum of one channel refuses a second connection.
+/// A broken file stops `serve` with an error that names it.
+#[test]
+fn kept_settings_apply_at_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let data_s = data.to_str().unwrap().to_string();
+    std::fs::write(
+        data.join("settings.toml"),
+        "[pop3]\nlog_level = \"Problems\"\nmax_channels = 1\n",
+    )
+    .unwrap();
+    let args = [
+        "--data",
+        &data_s,
+        "serve",
+        "--imap",
+        "off",
+        "--imaps",
+        "off",
+        "--pop3",
+        "127.0.0.1:0",
+        "--pop3s",
+        "off",
+        "--lmtp",
+        "off",
+        "--admin",
+        "off",
+    ];
+    let server = Server::start(tmp.path(), &args, 1);
+    let addr = server.addr("pop3");
+    let first = TcpStream::connect(&addr).unwrap();
+    let mut greeting = String::new();
+    BufReader::new(&first).read_line(&mut greeting).unwrap();
+    assert!(greeting.starts_with("+OK"), "{greeting}");
+    let second = TcpStream::connect(&addr).unwrap();
+    let mut refusal = String::new();
+    BufReader::new(&second).read_line(&mut refusal).unwrap();
+    assert_eq!(
+        refusal,
+        "-ERR [SYS/TEMP] too many POP3 connections, try again later\r\n"
+    );
+    drop(server);
+
+    std::fs::write(data.join("settings.toml"), "[pop3]\nmax_channels = 0\n").unwrap();
+    let (code, _, err) = run(tmp.path(), &args);
+    assert_ne!(code, 0);
+    assert!(err.contains("settings.toml"), "{err}");
 }

@@ -29,6 +29,8 @@ pub struct Config {
     pub submit: SubmitSection,
     /// POP-before-SMTP: the Postfix policy service (P13).
     pub popbsmtp: PopbsmtpSection,
+    /// The web admin and the Prometheus `/metrics` endpoint (issue 17).
+    pub admin: AdminSection,
 }
 
 impl Config {
@@ -100,6 +102,20 @@ pub struct ServerSection {
     /// `mail_max_userip_connections`); past it a login is refused (IMAP `NO [LIMIT]`,
     /// POP3 `-ERR [IN-USE]`). 0 = no limit.
     pub max_userip_connections: u32,
+    /// Log lines as text (the default) or one JSON object a line, for log shippers.
+    pub log_format: LogFormat,
+}
+
+/// `[server] log_format`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `fields.message`, the fields, and
+    /// the session's span as `span`/`spans`).
+    Json,
 }
 
 impl ServerSection {
@@ -139,6 +155,7 @@ impl Default for ServerSection {
             login_penalty_forget_secs: 15 * 60,
             max_prelogin_per_ip: 20,
             max_userip_connections: 10,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -195,6 +212,31 @@ pub enum LogLevel {
 }
 
 impl LogLevel {
+    /// Every level, from the least to the most verbose.
+    pub const ALL: [LogLevel; 5] = [
+        LogLevel::Nothing,
+        LogLevel::Major,
+        LogLevel::Problems,
+        LogLevel::LowLevel,
+        LogLevel::AllInfo,
+    ];
+
+    /// The name as the configuration file spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogLevel::Nothing => "Nothing",
+            LogLevel::Major => "Major",
+            LogLevel::Problems => "Problems",
+            LogLevel::LowLevel => "LowLevel",
+            LogLevel::AllInfo => "AllInfo",
+        }
+    }
+
+    /// The level named `name` (as [`LogLevel::name`] spells it).
+    pub fn from_name(name: &str) -> Option<LogLevel> {
+        LogLevel::ALL.into_iter().find(|l| l.name() == name)
+    }
+
     /// The tracing level this maps onto (`None` = off).
     pub fn tracing_level(self) -> Option<tracing::Level> {
         match self {
@@ -371,6 +413,27 @@ impl Default for PopbsmtpSection {
             enabled: false,
             listen: "127.0.0.1:10040".parse().expect("literal address"),
             ttl_secs: 1800,
+        }
+    }
+}
+
+/// `[admin]`: the web admin and the Prometheus statistics at `/metrics` (issue 17),
+/// served over HTTPS with the server's certificate.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminSection {
+    /// HTTPS listeners; empty: no web admin and no `/metrics`. Keep them on loopback or
+    /// behind a firewall: `/metrics` needs no login.
+    pub listen: Vec<SocketAddr>,
+    /// A web admin login ends after this many seconds without a request.
+    pub session_idle_secs: u64,
+}
+
+impl Default for AdminSection {
+    fn default() -> AdminSection {
+        AdminSection {
+            listen: vec!["127.0.0.1:8443".parse().expect("literal address")],
+            session_idle_secs: 1800,
         }
     }
 }

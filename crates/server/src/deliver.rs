@@ -186,6 +186,7 @@ pub async fn deliver_to(
                 return Err(StoreError::OverQuota);
             }
         }
+        let size = body.len().saturating_add(prefix.len() as u64);
         let out = account
             .append(
                 inbox.id,
@@ -198,6 +199,7 @@ pub async fn deliver_to(
                 },
             )
             .await?;
+        crate::metrics::stored("delivery", size);
         Ok(out.uid)
     }
     .await;

@@ -19,8 +19,12 @@
 //! - [`service`]: `$Service` messages, left out of ordinary mailbox views (I12).
 //! - [`limits`]: abuse limits shared by the sessions: the login penalty per address and
 //!   account, pre-login connections per address, sessions per account and address.
-//! - [`registry`]: live sessions for `mailroom sessions`; [`admin`]: the local admin
-//!   socket.
+//! - [`registry`]: live sessions for `mailroom sessions` and the web admin's monitor
+//!   (which can close one); [`admin`]: the local admin socket; [`reload`]: the
+//!   configuration and TLS certificate re-read while running (SIGHUP, `mailroom reload`).
+//! - [`metrics`]: the statistics the sessions record (I9), through the `metrics` facade.
+//! - [`settings`]: per-module settings changed live (log levels, channel limits), kept in
+//!   `settings.toml`.
 //!
 //! Does not live here: parsing (in `mailroom-proto`, pure), storage (`mailroom-store`),
 //! accounts and passwords (`mailroom-directory`), command-line handling (the binary).
@@ -38,12 +42,15 @@ pub mod deliver;
 pub mod imap;
 pub mod limits;
 pub mod lmtp;
+pub mod metrics;
 pub mod net;
 pub mod pop3;
 pub mod popbsmtp;
 pub mod registry;
+pub mod reload;
 pub mod server;
 pub mod service;
+pub mod settings;
 pub mod smtp_client;
 pub mod submit;
 
@@ -57,14 +64,18 @@ pub use config::Config;
 
 /// What every session shares: configuration, directory, store, TLS, registry, shutdown.
 pub struct Ctx {
-    /// The configuration in force.
-    pub config: Arc<Config>,
+    /// The configuration in force (see [`Ctx::config`]; replaced by a reload).
+    pub(crate) live_config: std::sync::RwLock<Arc<Config>>,
     /// Domains, accounts, aliases, router, alerts.
     pub directory: Arc<Directory>,
     /// The mail store.
     pub store: Arc<dyn Store>,
     /// TLS for implicit-TLS listeners and STARTTLS/STLS; `None` when TLS is unavailable.
     pub tls: Option<TlsAcceptor>,
+    /// Where the acceptor takes its certificate from (replaced by a reload).
+    pub tls_certs: Option<Arc<net::tls::Certs>>,
+    /// How a reload reads the configuration again (set by the binary).
+    pub reloader: std::sync::OnceLock<Box<dyn reload::Reloader>>,
     /// Live sessions.
     pub registry: Arc<registry::Registry>,
     /// Becomes true when the server shuts down.
@@ -80,9 +91,21 @@ pub struct Ctx {
     /// Login penalties, pre-login connections per address, sessions per account and
     /// address (issue 14).
     pub limits: Arc<limits::Limits>,
+    /// Per-module settings changed while the server runs (P11, I14: log levels, channel
+    /// limits), kept in `settings.toml` of the data directory.
+    pub settings: Arc<settings::Settings>,
 }
 
 impl Ctx {
+    /// The configuration in force now. Sessions read it when they need a value, so a
+    /// reload reaches them at their next read.
+    pub fn config(&self) -> Arc<Config> {
+        self.live_config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Runs blocking directory work (SQLite, password hashing) off the async threads.
     pub async fn dir<T, F>(&self, f: F) -> T
     where

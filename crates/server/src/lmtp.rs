@@ -44,6 +44,8 @@ struct Session {
     lhlo: Option<String>,
     from: Option<String>,
     rcpts: Vec<(String, Resolved)>,
+    /// The registry entry (set when the session runs).
+    reg: Option<crate::registry::SessionHandle>,
 }
 
 enum Next {
@@ -64,6 +66,7 @@ impl Session {
             lhlo: None,
             from: None,
             rcpts: Vec::new(),
+            reg: None,
         }
     }
 
@@ -76,6 +79,7 @@ impl Session {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await?;
+            crate::metrics::bytes_out(crate::net::Protocol::Lmtp, self.out.len());
             self.out.clear();
             if self.out.capacity() > 4096 {
                 self.out.shrink_to(1024);
@@ -87,8 +91,9 @@ impl Session {
     /// Reads more input; `Ok(false)` at end of stream, time-out or shutdown (after saying
     /// so to the client).
     async fn fill(&mut self) -> std::io::Result<bool> {
-        let timeout = Duration::from_secs(self.ctx.config.lmtp.idle_timeout_secs.max(1));
+        let timeout = Duration::from_secs(self.ctx.config().lmtp.idle_timeout_secs.max(1));
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut closed = self.reg.as_ref().map(|r| r.close_signal());
         let mut chunk = [0u8; 8192];
         let n = tokio::select! {
             r = tokio::time::timeout(timeout, self.stream.read(&mut chunk)) => match r {
@@ -104,7 +109,18 @@ impl Session {
                 self.flush().await?;
                 return Ok(false);
             }
+            _ = async {
+                match closed.as_mut() {
+                    Some(c) => c.wait().await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                self.reply("421 4.3.2 closed by the administrator");
+                self.flush().await?;
+                return Ok(false);
+            }
         };
+        crate::metrics::bytes_in(crate::net::Protocol::Lmtp, n);
         if n == 0 {
             return Ok(false);
         }
@@ -113,8 +129,8 @@ impl Session {
     }
 
     async fn run(mut self) -> std::io::Result<()> {
-        let _reg = self.ctx.registry.register(&self.info, "greeting");
-        let host = self.ctx.config.server.hostname.clone();
+        self.reg = Some(self.ctx.registry.register(&self.info, "greeting"));
+        let host = self.ctx.config().server.hostname.clone();
         self.reply(&format!("220 {host} LMTP mailroom ready"));
         loop {
             // Answer every complete line already buffered (pipelining), then flush.
@@ -143,7 +159,20 @@ impl Session {
                         self.reply(&e.to_string());
                         Next::Continue
                     }
-                    Some(Ok(c)) => self.command(c).await,
+                    Some(Ok(c)) => {
+                        let name = command_name(&c);
+                        let (at, began) = (self.out.len(), std::time::Instant::now());
+                        let next = self.command(c).await;
+                        // The reply's class: 4xx and 5xx are failures.
+                        let failed = matches!(self.out.get(at), Some(b'4' | b'5'));
+                        crate::metrics::command(
+                            crate::net::Protocol::Lmtp,
+                            name,
+                            if failed { "ERR" } else { "OK" },
+                            began.elapsed(),
+                        );
+                        next
+                    }
                 };
                 match next {
                     Next::Continue => {}
@@ -173,8 +202,8 @@ impl Session {
     async fn command(&mut self, cmd: Command) -> Next {
         match cmd {
             Command::Lhlo(domain) => {
-                let host = self.ctx.config.server.hostname.clone();
-                let size = self.ctx.config.lmtp.max_message_size;
+                let host = self.ctx.config().server.hostname.clone();
+                let size = self.ctx.config().lmtp.max_message_size;
                 self.reply(&format!("250-{host}"));
                 self.reply("250-PIPELINING");
                 self.reply("250-ENHANCEDSTATUSCODES");
@@ -190,7 +219,7 @@ impl Session {
                     self.reply("503 5.5.1 send LHLO first");
                 } else if self.from.is_some() {
                     self.reply("503 5.5.1 nested MAIL command");
-                } else if size.is_some_and(|s| s > self.ctx.config.lmtp.max_message_size) {
+                } else if size.is_some_and(|s| s > self.ctx.config().lmtp.max_message_size) {
                     self.reply("552 5.3.4 message size exceeds fixed maximum message size");
                 } else {
                     self.from = Some(from);
@@ -200,7 +229,7 @@ impl Session {
             Command::Rcpt { to } => {
                 if self.from.is_none() {
                     self.reply("503 5.5.1 send MAIL first");
-                } else if self.rcpts.len() >= self.ctx.config.lmtp.max_recipients {
+                } else if self.rcpts.len() >= self.ctx.config().lmtp.max_recipients {
                     self.reply("452 4.5.3 too many recipients");
                 } else {
                     let to2 = to.clone();
@@ -211,7 +240,8 @@ impl Session {
                             self.rcpts.push((to, resolved));
                         }
                         Resolved::Refused(o) => {
-                            let line = o.lmtp_reply_with(&to, self.ctx.config.lmtp.quota_temporary);
+                            let line =
+                                o.lmtp_reply_with(&to, self.ctx.config().lmtp.quota_temporary);
                             tracing::info!(rcpt = %to, reply = %line, "recipient refused");
                             self.reply(&line);
                         }
@@ -237,7 +267,7 @@ impl Session {
             Command::Vrfy(_) => self
                 .reply("252 2.5.2 cannot VRFY user, but will accept message and attempt delivery"),
             Command::Quit => {
-                let host = self.ctx.config.server.hostname.clone();
+                let host = self.ctx.config().server.hostname.clone();
                 self.reply(&format!("221 2.0.0 {host} closing connection"));
                 return Next::Quit;
             }
@@ -248,8 +278,8 @@ impl Session {
     /// Receives the message after `354` and answers once per recipient. `Ok(false)` when
     /// the connection ended before the terminator (nothing is delivered then).
     async fn data(&mut self) -> std::io::Result<bool> {
-        let max = self.ctx.config.lmtp.max_message_size;
-        let mut incoming = Incoming::new(max, self.ctx.config.server.data_dir.join("spool"));
+        let max = self.ctx.config().lmtp.max_message_size;
+        let mut incoming = Incoming::new(max, self.ctx.config().server.data_dir.join("spool"));
         loop {
             let used = incoming.feed(&self.buf);
             self.buf.drain(..used);
@@ -286,7 +316,7 @@ impl Session {
                 return Ok(true);
             }
         };
-        let header = self.ctx.config.server.real_to_header.clone();
+        let header = self.ctx.config().server.real_to_header.clone();
         for (to, resolved) in &rcpts {
             let outcome =
                 deliver::deliver_to(&self.ctx.store, resolved, &from, to, &body, &header).await;
@@ -296,8 +326,30 @@ impl Session {
                 }
                 o => tracing::warn!(rcpt = %to, outcome = ?o, "not delivered"),
             }
-            self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
+            crate::metrics::delivery(match &outcome {
+                Outcome::Delivered { .. } => "delivered",
+                Outcome::Unknown | Outcome::Remote(_) => "unknown",
+                Outcome::OverQuota => "over_quota",
+                Outcome::DiskFull => "disk_full",
+                Outcome::Temporary(_) => "temporary",
+            });
+            self.reply(&outcome.lmtp_reply_with(to, self.ctx.config().lmtp.quota_temporary));
         }
         Ok(true)
+    }
+}
+
+/// A command's name, for the statistics.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Lhlo(_) => "LHLO",
+        Command::Mail { .. } => "MAIL",
+        Command::Rcpt { .. } => "RCPT",
+        Command::Data => "DATA",
+        Command::Rset => "RSET",
+        Command::Noop => "NOOP",
+        Command::Quit => "QUIT",
+        Command::Vrfy(_) => "VRFY",
+        Command::Helo => "HELO",
     }
 }

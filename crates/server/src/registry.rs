@@ -4,6 +4,11 @@
 //! A session registers when it starts and is removed when its [`SessionHandle`] drops.
 //! The per-session entry is small (a few words and the account name) so that idle
 //! connections stay cheap.
+//!
+//! An administrator can close a session ([`Registry::close`], the web admin's monitor):
+//! the session is marked and every session's [`CloseSignal`] wakes; the marked one says
+//! `BYE` (IMAP), `-ERR` (POP3) or `421` (LMTP) at its next read wait (or in IDLE) and
+//! ends like a session at shutdown. A command that is running finishes first.
 
 use crate::net::ConnInfo;
 use std::collections::BTreeMap;
@@ -18,12 +23,46 @@ struct Entry {
     account: Option<String>,
     state: &'static str,
     command: Option<(&'static str, Instant)>,
+    /// An administrator asked to close the session.
+    closing: bool,
 }
 
 /// All live sessions.
-#[derive(Default)]
 pub struct Registry {
     entries: Mutex<BTreeMap<u64, Entry>>,
+    /// Bumped whenever a session is marked for closing: wakes every [`CloseSignal`].
+    kick: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Registry {
+    fn default() -> Registry {
+        Registry {
+            entries: Mutex::default(),
+            kick: tokio::sync::watch::Sender::new(0),
+        }
+    }
+}
+
+/// Resolves when an administrator closes one session (see [`SessionHandle::close_signal`]).
+pub struct CloseSignal {
+    registry: Arc<Registry>,
+    rx: tokio::sync::watch::Receiver<u64>,
+    id: u64,
+}
+
+impl CloseSignal {
+    /// Waits until the session is marked for closing (at once if it already is).
+    pub async fn wait(&mut self) {
+        loop {
+            if self.registry.is_closing(self.id) {
+                return;
+            }
+            if self.rx.changed().await.is_err() {
+                // The registry is gone with the server: never.
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// One session's registration; dropping it removes the session from the registry.
@@ -35,6 +74,8 @@ pub struct SessionHandle {
 /// A session as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionView {
+    /// The session id (the number in the label).
+    pub id: u64,
     pub label: String,
     pub peer: Option<std::net::SocketAddr>,
     pub connected_for: Duration,
@@ -60,6 +101,7 @@ impl Registry {
                 account: None,
                 state,
                 command: None,
+                closing: false,
             },
         );
         SessionHandle {
@@ -82,8 +124,9 @@ impl Registry {
     pub fn list(&self) -> Vec<SessionView> {
         let now = Instant::now();
         self.lock()
-            .values()
-            .map(|e| SessionView {
+            .iter()
+            .map(|(id, e)| SessionView {
+                id: *id,
                 label: e.label.clone(),
                 peer: e.peer,
                 connected_for: now.saturating_duration_since(e.since),
@@ -94,6 +137,26 @@ impl Registry {
                     .map(|(c, t)| (c, now.saturating_duration_since(t))),
             })
             .collect()
+    }
+
+    fn is_closing(&self, id: u64) -> bool {
+        self.lock().get(&id).is_some_and(|e| e.closing)
+    }
+
+    /// Asks the session `id` to close (it ends at its next read wait, after the command
+    /// it is running). False when there is no such session.
+    pub fn close(&self, id: u64) -> bool {
+        let found = match self.lock().get_mut(&id) {
+            Some(e) => {
+                e.closing = true;
+                true
+            }
+            None => false,
+        };
+        if found {
+            self.kick.send_modify(|g| *g = g.wrapping_add(1));
+        }
+        found
     }
 
     /// The listing `mailroom sessions` prints: a header and one line per session.
@@ -121,6 +184,14 @@ impl Registry {
 }
 
 impl SessionHandle {
+    /// What the session's read waits select on, to end when an administrator closes it.
+    pub fn close_signal(&self) -> CloseSignal {
+        CloseSignal {
+            rx: self.registry.kick.subscribe(),
+            registry: self.registry.clone(),
+            id: self.id,
+        }
+    }
     fn with(&self, f: impl FnOnce(&mut Entry)) {
         if let Some(e) = self.registry.lock().get_mut(&self.id) {
             f(e);

@@ -14,7 +14,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 /// Why the server could not start (the operator's configuration or the system).
@@ -78,13 +77,13 @@ impl Running {
     /// and say goodbye), wait up to the grace period, then drop whatever is left.
     pub async fn shutdown(mut self) {
         self.trigger.trigger();
-        let grace = Duration::from_secs(self.ctx.config.server.shutdown_grace_secs);
+        let grace = Duration::from_secs(self.ctx.config().server.shutdown_grace_secs);
         let deadline = Instant::now() + grace;
         while self.tasks.join_next().await.is_some() {}
         while !self.ctx.registry.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let sock = admin_path(&self.ctx.config);
+        let sock = admin_path(&self.ctx.config());
         let _ = std::fs::remove_file(sock);
     }
 }
@@ -110,29 +109,34 @@ pub fn context(
 ) -> Result<(Arc<Ctx>, ShutdownTrigger), StartError> {
     let config = Arc::new(config);
     let directory = open_directory(&config)?;
-    let tls = if with_tls {
-        Some(net::tls::acceptor(
+    let (tls, tls_certs) = if with_tls {
+        let (a, c) = net::tls::acceptor(
             &config.tls,
             &config.server.data_dir,
             &config.server.hostname,
-        )?)
+        )?;
+        (Some(a), Some(c))
     } else {
-        None
+        (None, None)
     };
     let (trigger, shutdown) = net::shutdown_pair();
     let relay_ttl = Duration::from_secs(config.popbsmtp.ttl_secs);
     let limits = crate::limits::Limits::new(&config.server);
+    let settings = Arc::new(crate::settings::Settings::new(&config));
     let ctx = Arc::new(Ctx {
-        config,
+        live_config: std::sync::RwLock::new(config),
         directory,
         store,
         tls,
+        tls_certs,
+        reloader: std::sync::OnceLock::new(),
         registry: Arc::new(Registry::default()),
         shutdown,
         alerts: tokio::sync::watch::channel(0).0,
         started: Instant::now(),
         relay: Arc::new(crate::popbsmtp::RelayRegistry::new(relay_ttl)),
         limits,
+        settings,
     });
     Ok((ctx, trigger))
 }
@@ -142,55 +146,44 @@ pub fn context(
 /// binds every listener of the config and the admin socket, and begins accepting.
 pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
     let (ctx, trigger) = context(config, store, true)?;
-    let config = ctx.config.clone();
-    let plan: [(Protocol, bool, &Vec<SocketAddr>, usize, SessionFn); 5] = [
+    let config = ctx.config().clone();
+    let plan: [(Protocol, bool, &Vec<SocketAddr>, SessionFn); 5] = [
         (
             Protocol::Imap,
             false,
             &config.imap.listen,
-            config.imap.max_channels,
             crate::imap::serve,
         ),
         (
             Protocol::Imap,
             true,
             &config.imap.listen_tls,
-            config.imap.max_channels,
             crate::imap::serve,
         ),
         (
             Protocol::Pop3,
             false,
             &config.pop3.listen,
-            config.pop3.max_channels,
             crate::pop3::serve,
         ),
         (
             Protocol::Pop3,
             true,
             &config.pop3.listen_tls,
-            config.pop3.max_channels,
             crate::pop3::serve,
         ),
         (
             Protocol::Lmtp,
             false,
             &config.lmtp.listen,
-            config.lmtp.max_channels,
             crate::lmtp::serve,
         ),
     ];
     let mut bound = Vec::new();
-    let mut limits: Vec<(Protocol, Arc<Semaphore>)> = Vec::new();
-    for (protocol, tls, addrs, max, session) in plan {
-        let limit = match limits.iter().find(|(p, _)| *p == protocol) {
-            Some((_, l)) => l.clone(),
-            None => {
-                let l = Arc::new(Semaphore::new(max.max(1)));
-                limits.push((protocol, l.clone()));
-                l
-            }
-        };
+    for (protocol, tls, addrs, session) in plan {
+        // One channel limit per protocol, shared by its listeners, changed live by the
+        // web admin (`Ctx::settings`).
+        let limit = ctx.settings.channels(protocol).clone();
         for addr in addrs {
             let b = net::bind(protocol, tls, *addr)
                 .await
@@ -256,5 +249,7 @@ pub fn test_config(data: &Path) -> Config {
     c.pop3.listen = vec![any];
     c.pop3.listen_tls = vec![any];
     c.lmtp.listen = vec![any];
+    // The web admin is started by the binary (`mailroom-web`), never by `start`.
+    c.admin.listen = vec![any];
     c
 }

@@ -96,10 +96,11 @@ pub enum QuotaError {
 /// The limits and usage of the account with store key `key`.
 pub async fn quota_of(ctx: &Ctx, key: &AccountKey) -> Result<(QuotaLimits, Usage), QuotaError> {
     let addr = format!("{}@{}", key.name(), key.domain());
-    let limits = ctx
-        .dir(move |d| d.quota(&addr))
-        .await
-        .map_err(|e| QuotaError::Lookup(e.to_string()))?;
+    let limits = match ctx.directory.quota_now(&addr) {
+        Some(r) => r,
+        None => ctx.dir(move |d| d.quota(&addr)).await,
+    }
+    .map_err(|e| QuotaError::Lookup(e.to_string()))?;
     if limits.is_unlimited() {
         return Ok((limits, Usage::default()));
     }

@@ -16,10 +16,10 @@ use crate::Ctx;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 /// Which protocol a listener speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -149,6 +149,64 @@ where
     )
 }
 
+/// A module's channel limit (P11, I14: "maximum number of channels"): the connections
+/// open now and the maximum, which the web admin changes while the server runs (a lower
+/// maximum refuses new connections until enough have ended; none is closed).
+#[derive(Debug)]
+pub struct ChannelLimit {
+    protocol: Protocol,
+    open: AtomicUsize,
+    max: AtomicUsize,
+}
+
+/// One connection's place within its module's [`ChannelLimit`]; released on drop.
+pub struct ChannelPermit {
+    limit: Arc<ChannelLimit>,
+}
+
+impl ChannelLimit {
+    /// A limit of `max` (at least 1) connections.
+    pub fn new(protocol: Protocol, max: usize) -> Arc<ChannelLimit> {
+        Arc::new(ChannelLimit {
+            protocol,
+            open: AtomicUsize::new(0),
+            max: AtomicUsize::new(max.max(1)),
+        })
+    }
+    /// The connections open now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+    /// The maximum.
+    pub fn max(&self) -> usize {
+        self.max.load(Ordering::Relaxed)
+    }
+    /// Changes the maximum (at least 1).
+    pub fn set_max(&self, max: usize) {
+        self.max.store(max.max(1), Ordering::Relaxed);
+    }
+    /// A place for one more connection, unless the maximum is reached.
+    pub fn try_acquire(self: &Arc<Self>) -> Option<ChannelPermit> {
+        let max = self.max();
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()?;
+        crate::metrics::connection_opened(self.protocol);
+        Some(ChannelPermit {
+            limit: self.clone(),
+        })
+    }
+}
+
+impl Drop for ChannelPermit {
+    fn drop(&mut self) {
+        self.limit.open.fetch_sub(1, Ordering::AcqRel);
+        crate::metrics::connection_closed(self.limit.protocol);
+    }
+}
+
 /// One bound listener.
 pub struct Bound {
     pub protocol: Protocol,
@@ -195,7 +253,9 @@ fn refusal(protocol: Protocol) -> &'static [u8] {
 /// failed (logged).
 async fn tls_accept(ctx: &Ctx, sock: tokio::net::TcpStream, info: &ConnInfo) -> Option<Stream> {
     let acceptor = ctx.tls.clone()?;
-    match tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(sock)).await {
+    let r = tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(sock)).await;
+    crate::metrics::tls_handshake(info.protocol, matches!(r, Ok(Ok(_))));
+    match r {
         Ok(Ok(s)) => Some(Stream::Tls(Box::new(s))),
         Ok(Err(e)) => {
             tracing::info!(session = %info.label(), error = %e, "TLS handshake failed");
@@ -211,7 +271,12 @@ async fn tls_accept(ctx: &Ctx, sock: tokio::net::TcpStream, info: &ConnInfo) -> 
 /// Accepts connections on `bound` until shutdown, running `session` for each within the
 /// protocol's channel limit (`limit`). Past the limit a connection gets the protocol's
 /// refusal line and is closed.
-pub async fn accept_loop(ctx: Arc<Ctx>, bound: Bound, limit: Arc<Semaphore>, session: SessionFn) {
+pub async fn accept_loop(
+    ctx: Arc<Ctx>,
+    bound: Bound,
+    limit: Arc<ChannelLimit>,
+    session: SessionFn,
+) {
     let mut shutdown = ctx.shutdown.clone();
     let protocol = bound.protocol;
     loop {
@@ -230,9 +295,10 @@ pub async fn accept_loop(ctx: Arc<Ctx>, bound: Bound, limit: Arc<Semaphore>, ses
         };
         let _ = sock.set_nodelay(true);
         let local = sock.local_addr().ok();
-        let permit = match limit.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => {
+        let permit = match limit.try_acquire() {
+            Some(p) => p,
+            None => {
+                crate::metrics::refused(protocol);
                 tracing::warn!(module = protocol.tag(), %peer, "channel limit reached, connection refused");
                 tokio::spawn(async move {
                     use tokio::io::AsyncWriteExt;

@@ -95,7 +95,7 @@ struct Session {
 impl Session {
     fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo, reg: SessionHandle) -> Session {
         let login_deadline = tokio::time::Instant::now()
-            + Duration::from_secs(ctx.config.pop3.login_timeout_secs.max(1));
+            + Duration::from_secs(ctx.config().pop3.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,
@@ -127,7 +127,7 @@ impl Session {
     }
 
     fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.ctx.config.pop3.idle_timeout_secs.max(1))
+        Duration::from_secs(self.ctx.config().pop3.idle_timeout_secs.max(1))
     }
 
     /// Writes the queued replies, with the idle time-out as a write time-out (a client
@@ -142,6 +142,9 @@ impl Session {
             self.stream.flush().await
         })
         .await;
+        if matches!(r, Ok(Ok(()))) {
+            crate::metrics::bytes_out(crate::net::Protocol::Pop3, self.out.len());
+        }
         // The buffer is kept (a long RETR reuses it chunk after chunk); `fill` releases
         // it before waiting for the client.
         self.out.clear();
@@ -189,6 +192,7 @@ impl Session {
             }
         };
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut closed = self.reg.close_signal();
         let n = tokio::select! {
             r = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)) => match r {
                 Ok(r) => r?,
@@ -204,7 +208,14 @@ impl Session {
                 self.write_out().await?;
                 return Ok(false);
             }
+            _ = closed.wait() => {
+                tracing::info!("closed by an administrator");
+                self.reply("-ERR [SYS/TEMP] closed by the administrator");
+                self.write_out().await?;
+                return Ok(false);
+            }
         };
+        crate::metrics::bytes_in(crate::net::Protocol::Pop3, n);
         Ok(n > 0)
     }
 
@@ -262,8 +273,8 @@ impl Session {
                 return Ok(());
             }
         }
-        let greeting = if self.ctx.config.pop3.apop {
-            let host = self.ctx.config.server.hostname.clone();
+        let greeting = if self.ctx.config().pop3.apop {
+            let host = self.ctx.config().server.hostname.clone();
             let ts = mailroom_directory::sasl::make_timestamp(&host);
             let g = format!("+OK POP3 mailroom ready {ts}");
             self.timestamp = Some(ts);
@@ -291,8 +302,19 @@ impl Session {
                             tracing::debug!(command = ?c, "command");
                             let name = c.name();
                             self.reg.begin_command(name);
+                            let began = std::time::Instant::now();
+                            let at = self.out.len();
                             let n = self.command(c).await;
                             self.reg.end_command();
+                            // A streamed answer (RETR, TOP, LIST) was flushed: those
+                            // stream only after their `+OK`.
+                            let failed = self.out.len() > at && self.out[at..].starts_with(b"-ERR");
+                            crate::metrics::command(
+                                crate::net::Protocol::Pop3,
+                                name,
+                                if failed { "ERR" } else { "OK" },
+                                began.elapsed(),
+                            );
                             n?
                         }
                     },

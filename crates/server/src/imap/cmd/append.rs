@@ -147,8 +147,10 @@ pub(crate) async fn run_with_credit(
     let mut uids = Vec::with_capacity(requests.len());
     let mut validity = info.uid_validity;
     for r in requests {
+        let size = r.data.len().saturating_add(r.prefix.len() as u64);
         match account.append(info.id, r).await {
             Ok(o) => {
+                crate::metrics::stored("append", size);
                 validity = o.uid_validity;
                 uids.push(o.uid);
             }

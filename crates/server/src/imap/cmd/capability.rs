@@ -76,7 +76,7 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
         }
         for m in mailroom_directory::sasl::MECHANISMS {
             if (plain_off && matches!(*m, "PLAIN" | "LOGIN"))
-                || !s.ctx.config.server.sasl_enabled(m)
+                || !s.ctx.config().server.sasl_enabled(m)
             {
                 continue;
             }

@@ -18,7 +18,8 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     s.refresh(true).await;
     s.check_alerts().await;
     let mut shutdown = s.ctx.shutdown.clone();
-    let timeout = Duration::from_secs(s.ctx.config.imap.idle_timeout_secs.max(1));
+    let mut closed = s.reg.close_signal();
+    let timeout = Duration::from_secs(s.ctx.config().imap.idle_timeout_secs.max(1));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut alerts_alive = true;
     loop {
@@ -60,6 +61,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
             Alert(bool),
             Timeout,
             Shutdown,
+            Closed,
         }
         let stream = &mut s.stream;
         let wake = tokio::select! {
@@ -79,6 +81,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
             r = s.alerts.changed(), if alerts_alive => Wake::Alert(r.is_ok()),
             _ = tokio::time::sleep_until(deadline) => Wake::Timeout,
             _ = shutdown.wait() => Wake::Shutdown,
+            _ = closed.wait() => Wake::Closed,
         };
         match wake {
             Wake::Read(Err(_)) => {
@@ -91,7 +94,10 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
                 s.out.clear();
                 return Reply::sent();
             }
-            Wake::Read(Ok(buf)) => s.framer.push(&buf),
+            Wake::Read(Ok(buf)) => {
+                crate::metrics::bytes_in(crate::net::Protocol::Imap, buf.len());
+                s.framer.push(&buf)
+            }
             Wake::Mailbox => s.refresh(true).await,
             Wake::Alert(alive) => {
                 alerts_alive = alive;
@@ -107,6 +113,12 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
             }
             Wake::Shutdown => {
                 let _ = s.bye_shutdown().await;
+                s.closing = true;
+                return Reply::sent();
+            }
+            Wake::Closed => {
+                tracing::info!("closed by an administrator");
+                s.line(None, Status::Bye, None, "closed by the administrator");
                 s.closing = true;
                 return Reply::sent();
             }

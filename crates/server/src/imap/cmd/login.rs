@@ -66,8 +66,8 @@ pub(crate) async fn run(s: &mut Session, username: String, password: Secret) -> 
         })
         .await;
     match &outcome {
-        Outcome::Ok(..) => s.login_checked(&username, true).await,
-        Outcome::Fail => s.login_checked(&username, false).await,
+        Outcome::Ok(..) => s.login_checked(&username, true, "LOGIN").await,
+        Outcome::Fail => s.login_checked(&username, false, "LOGIN").await,
         Outcome::Referral(_) | Outcome::Temporary(_) => {}
     }
     match outcome {

@@ -19,7 +19,9 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
         return Reply::sent();
     }
     s.framer = Framer::new(s.framer.config().clone());
-    if let Err(e) = s.stream.upgrade(&acceptor).await {
+    let upgraded = s.stream.upgrade(&acceptor).await;
+    crate::metrics::tls_handshake(crate::net::Protocol::Imap, upgraded.is_ok());
+    if let Err(e) = upgraded {
         tracing::info!(error = %e, "TLS handshake failed");
         s.out.clear();
         s.closing = true;

@@ -23,7 +23,7 @@ impl Session {
 
     /// Plaintext authentication is refused on this connection (I6).
     pub(crate) fn plaintext_disabled(&self) -> bool {
-        self.ctx.config.server.require_tls_for_plaintext && !self.stream.is_tls()
+        self.ctx.config().server.require_tls_for_plaintext && !self.stream.is_tls()
     }
 
     pub(super) async fn command(&mut self, raw: RawCommand) -> io::Result<()> {
@@ -54,6 +54,7 @@ impl Session {
             return Ok(());
         }
         self.reg.begin_command(kind.name());
+        let began = std::time::Instant::now();
         tracing::debug!(command = kind.name(), tag = %cmd.tag, "command");
         let tag = cmd.tag.clone();
         // Boxed: the largest command future lives on the heap only while it runs, so an
@@ -66,10 +67,21 @@ impl Session {
             }
             self.check_alerts().await;
         }
+        let result = match (reply.sent, &reply.status) {
+            (false, Status::No) => "NO",
+            (false, Status::Bad) => "BAD",
+            _ => "OK",
+        };
         if !reply.sent {
             reply.write(self, &tag);
         }
         self.reg.end_command();
+        crate::metrics::command(
+            crate::net::Protocol::Imap,
+            kind.name(),
+            result,
+            began.elapsed(),
+        );
         self.maybe_flush().await
     }
 }

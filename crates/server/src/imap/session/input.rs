@@ -23,7 +23,7 @@ impl Session {
     pub(crate) async fn fill(&mut self) -> io::Result<bool> {
         // Before login the deadline is absolute from connect: input does not extend it.
         let (deadline, why) = if self.user.is_some() {
-            let secs = self.ctx.config.imap.idle_timeout_secs.max(1);
+            let secs = self.ctx.config().imap.idle_timeout_secs.max(1);
             (
                 tokio::time::Instant::now() + Duration::from_secs(secs),
                 "autologout; idle for too long",
@@ -34,6 +34,7 @@ impl Session {
             (self.login_deadline, "autologout; idle for too long")
         };
         let mut shutdown = self.ctx.shutdown.clone();
+        let mut closed = self.reg.close_signal();
         if !self.framer.is_idle() {
             // In the middle of a command (a literal received, its line not yet): the
             // client may be waiting for our ACK to send the rest (Stream::ack_now).
@@ -68,9 +69,16 @@ impl Session {
                 self.bye_shutdown().await?;
                 return Ok(false);
             }
+            _ = closed.wait() => {
+                tracing::info!("closed by an administrator");
+                self.line(None, Status::Bye, None, "closed by the administrator");
+                self.flush().await?;
+                return Ok(false);
+            }
         };
         let buf = n;
         let n = buf.len();
+        crate::metrics::bytes_in(crate::net::Protocol::Imap, n);
         if n == 0 {
             return Ok(false);
         }
@@ -90,7 +98,7 @@ impl Session {
             match self.framer.next()? {
                 Event::StreamData(d) => {
                     if let Some(s) = self.spools.last_mut() {
-                        s.write(d, &self.ctx.config.server.data_dir.join("spool"));
+                        s.write(d, &self.ctx.config().server.data_dir.join("spool"));
                     }
                 }
                 Event::StreamEnd => {}

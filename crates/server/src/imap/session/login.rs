@@ -82,9 +82,11 @@ impl Session {
 
     /// After a credentials check for `login`: waits out the account's penalty (unless
     /// this address logged in to it since), then records the outcome.
-    pub(crate) async fn login_checked(&self, login: &str, ok: bool) {
+    /// `mechanism`: `LOGIN` or the SASL mechanism (the statistics' label).
+    pub(crate) async fn login_checked(&self, login: &str, ok: bool, mechanism: &'static str) {
         let peer = self.info.peer.map(|a| a.ip());
         self.ctx.limits.wait_answer(peer, login).await;
+        crate::metrics::login(Protocol::Imap, mechanism, ok);
         if ok {
             self.ctx.limits.succeeded(peer, login);
         } else {

@@ -94,7 +94,7 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo) -> Session {
-        let max_append = u32::try_from(ctx.config.imap.max_literal).unwrap_or(u32::MAX);
+        let max_append = u32::try_from(ctx.config().imap.max_literal).unwrap_or(u32::MAX);
         let framer = Framer::new(FramerConfig {
             max_append,
             literal_minus: ctx.config.imap.literal_minus,
@@ -103,7 +103,7 @@ impl Session {
         let reg = ctx.registry.register(&info, "not authenticated");
         let alerts = ctx.alerts.subscribe();
         let login_deadline = tokio::time::Instant::now()
-            + std::time::Duration::from_secs(ctx.config.imap.login_timeout_secs.max(1));
+            + std::time::Duration::from_secs(ctx.config().imap.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,

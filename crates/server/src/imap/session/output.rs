@@ -32,6 +32,7 @@ impl Session {
         if !self.out.is_empty() {
             self.stream.write_all(&self.out).await?;
             self.stream.flush().await?;
+            crate::metrics::bytes_out(crate::net::Protocol::Imap, self.out.len());
             self.out.clear();
             if self.out.capacity() > 16 * 1024 {
                 self.out = Vec::new();

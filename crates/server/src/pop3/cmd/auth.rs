@@ -99,13 +99,13 @@ enum Verdict {
 impl Session {
     /// True when clear-text passwords are accepted on this connection.
     pub(crate) fn plaintext_allowed(&self) -> bool {
-        !self.ctx.config.server.require_tls_for_plaintext || self.stream.is_tls()
+        !self.ctx.config().server.require_tls_for_plaintext || self.stream.is_tls()
     }
 
     /// The mechanisms offered on this connection.
     pub(crate) fn mechanisms(&self) -> Vec<&'static str> {
         let plain = self.plaintext_allowed();
-        let server = &self.ctx.config.server;
+        let server = &self.ctx.config().server;
         MECHANISMS
             .iter()
             .copied()
@@ -173,7 +173,7 @@ impl Session {
             })
             .await;
         let verdict = verdict(step);
-        self.conclude(&user, &user, verdict, mailbox).await;
+        self.conclude(&user, &user, verdict, mailbox, "USER").await;
     }
 
     /// `APOP name digest`.
@@ -210,7 +210,7 @@ impl Session {
                 Err(e) => Verdict::Temporary(e.to_string()),
             })
             .await;
-        self.conclude(&name, &name, verdict, mailbox).await;
+        self.conclude(&name, &name, verdict, mailbox, "APOP").await;
     }
 
     /// `AUTH [mechanism [initial-response]]`. `Ok(false)` when the connection ended in the
@@ -230,7 +230,7 @@ impl Session {
             self.reply(".");
             return Ok(true);
         };
-        if !MECHANISMS.contains(&mech.as_str()) || !self.ctx.config.server.sasl_enabled(&mech) {
+        if !MECHANISMS.contains(&mech.as_str()) || !self.ctx.config().server.sasl_enabled(&mech) {
             self.err("unsupported SASL mechanism");
             return Ok(true);
         }
@@ -252,7 +252,7 @@ impl Session {
         };
         let ip = self.local_ip();
         let opts = SaslOptions {
-            hostname: self.ctx.config.server.hostname.clone(),
+            hostname: self.ctx.config().server.hostname.clone(),
             ..SaslOptions::default()
         };
         let m = mech.clone();
@@ -286,7 +286,8 @@ impl Session {
                     };
                     let v = verdict(done);
                     let login = login.unwrap_or_default();
-                    self.conclude(&mech, &login, v, mailbox).await;
+                    let m = crate::metrics::mechanism(&mech);
+                    self.conclude(&mech, &login, v, mailbox, m).await;
                     return Ok(true);
                 }
             };
@@ -346,16 +347,23 @@ impl Session {
     /// since), then a failure is recorded and answered; a success shows a pending alert
     /// instead of logging in (P10), or opens the maildrop within the sessions-per-account-
     /// and-address limit. `mailbox` is the mailbox part of a `mailbox#account` name (P8).
+    /// `mechanism`: `USER`, `APOP` or the SASL mechanism (the statistics' label).
     async fn conclude(
         &mut self,
         who: &str,
         login: &str,
         verdict: Verdict,
         mailbox: Option<String>,
+        mechanism: &'static str,
     ) {
         let peer = self.info.peer.map(|a| a.ip());
         if matches!(verdict, Verdict::Ok(..) | Verdict::Failed) {
             self.ctx.limits.wait_answer(peer, login).await;
+            crate::metrics::login(
+                Protocol::Pop3,
+                mechanism,
+                matches!(verdict, Verdict::Ok(..)),
+            );
         }
         let (account, real_to) = match verdict {
             Verdict::Ok(a, r) => {

@@ -29,10 +29,10 @@ impl Session {
         if !trans && self.stls_available() {
             lines.push("STLS".into());
         }
-        if let Some(e) = &self.ctx.config.pop3.expire {
+        if let Some(e) = &self.ctx.config().pop3.expire {
             lines.push(format!("EXPIRE {e}"));
         }
-        if let Some(d) = self.ctx.config.pop3.login_delay {
+        if let Some(d) = self.ctx.config().pop3.login_delay {
             lines.push(format!("LOGIN-DELAY {d}"));
         }
         lines.push("IMPLEMENTATION mailroom".into());
@@ -61,7 +61,9 @@ impl Session {
         self.write_out().await?;
         self.buf = Vec::new();
         self.framer = mailroom_proto::line::LineFramer::new(mailroom_proto::pop3::MAX_LINE);
-        if let Err(e) = self.stream.upgrade(&acceptor).await {
+        let upgraded = self.stream.upgrade(&acceptor).await;
+        crate::metrics::tls_handshake(crate::net::Protocol::Pop3, upgraded.is_ok());
+        if let Err(e) = upgraded {
             tracing::info!(error = %e, "STLS handshake failed");
             return Ok(Next::Close);
         }

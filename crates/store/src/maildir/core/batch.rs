@@ -169,6 +169,7 @@ impl Core {
         let jobs =
             std::mem::take(&mut self.batch.queue.lock().unwrap_or_else(|e| e.into_inner()).1);
         let result = light_sync(&mut conn, |conn| {
+            let began = std::time::Instant::now();
             let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
                 Ok(tx) => tx,
                 Err(e) => {
@@ -181,12 +182,25 @@ impl Core {
             };
             let mut done: Vec<(Box<dyn Job>, Effects)> = Vec::new();
             let mut broken: Option<StoreError> = None;
+            // A job alone needs no savepoint: if it fails, the transaction rolls back.
+            let alone = jobs.len() == 1;
             for Queued { mut job, .. } in jobs {
                 if let Some(why) = &broken {
                     job.finish(Some(same_error(why)));
                     continue;
                 }
                 let mut eff = Effects::default();
+                if alone {
+                    match job.run(self, &tx, &mut eff) {
+                        Ok(()) => done.push((job, eff)),
+                        Err(e) => {
+                            eff.roll_back();
+                            job.finish(Some(e));
+                            broken = Some(StoreError::Index("its only write failed".into()));
+                        }
+                    }
+                    continue;
+                }
                 if let Err(e) = exec(&tx, "SAVEPOINT job", []).map_err(sql_err) {
                     broken = Some(e);
                     job.finish(broken.as_ref().map(same_error));
@@ -219,6 +233,11 @@ impl Core {
                 }
                 None => tx.commit().map_err(sql_err),
             };
+            if committed.is_ok() {
+                // Named as in `mailroom_server::metrics::STORE_COMMIT_SECONDS`.
+                metrics::histogram!("mailroom_store_commit_duration_seconds")
+                    .record(began.elapsed().as_secs_f64());
+            }
             match committed {
                 Ok(()) => {
                     use std::sync::atomic::Ordering::Relaxed;
@@ -261,6 +280,49 @@ impl Core {
 }
 
 impl Core {
+    /// Runs `f` in a write transaction of its own on the caller's thread when the index
+    /// connection is free and nothing has to wait ([`Core::without_waiting`]), with
+    /// unflushed commits ([`light_sync`]); catches the changed mailboxes up and runs the
+    /// job's commit hooks, as a batch does. `None`: take the blocking path
+    /// ([`Core::write`]); `f` did nothing that stays (its transaction rolled back, its
+    /// undo hooks ran).
+    pub(super) fn write_now<T, F>(&self, f: F) -> Option<Result<T, StoreError>>
+    where
+        F: FnOnce(&Core, &Transaction<'_>, &mut Effects) -> Result<T, StoreError>,
+    {
+        self.without_waiting(|guard| {
+            light_sync(guard, |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                let mut eff = Effects::default();
+                let v = match f(self, &tx, &mut eff) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        drop(tx);
+                        eff.roll_back();
+                        return Err(e);
+                    }
+                };
+                if let Err(e) = tx.commit() {
+                    eff.roll_back();
+                    return Err(sql_err(e));
+                }
+                use std::sync::atomic::Ordering::Relaxed;
+                self.batch.transactions.fetch_add(1, Relaxed);
+                self.batch.jobs.fetch_add(1, Relaxed);
+                let changed: BTreeSet<i64> = eff.changed.iter().copied().collect();
+                for id in changed {
+                    self.changed(conn, id);
+                }
+                for f in eff.after {
+                    f();
+                }
+                Ok(v)
+            })
+        })
+    }
+
     /// (write transactions committed, jobs committed in them) since the account opened.
     pub fn write_batches(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;

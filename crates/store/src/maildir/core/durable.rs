@@ -13,9 +13,13 @@
 //!   message is there with its UID, flags, lettered keywords and internal date.
 //! - COPY: hard links in the target's `cur/`, the same way.
 //! - EXPUNGE: the UID high-water mark file is at or above UIDNEXT first, then the files
-//!   are unlinked, the tombstones commit without a flush, and `cur/` is flushed here: a
-//!   power failure cannot bring an expunged message back (its file is gone; the sync
-//!   records the expunge again if the index lost it).
+//!   are unlinked, the tombstones commit without a flush, and the caller is answered at
+//!   once; `cur/` is flushed within [`FLUSH_DELAY`] by the next flush of that directory
+//!   (an APPEND's usually, else a deferred one scheduled here). A power failure in that
+//!   window can bring an expunged message back (nothing acknowledged is lost: the file
+//!   reappears; if the index kept its tombstone, the next sync unlinks it again, else it
+//!   is shown under its old UID), the trade Dovecot makes with every expunge. A MOVE's
+//!   source side is flushed before the answer (the file is in another directory now).
 //!
 //! What does not live here: the index transactions themselves (`append.rs`,
 //! `expunge.rs`).
@@ -42,7 +46,13 @@ struct GateState {
     flushed: u64,
     /// A flush is running.
     running: bool,
+    /// A deferred flush ([`DirGate::flush_soon`]) is scheduled and has not started.
+    deferred: bool,
 }
+
+/// How long a deferred flush waits for another flush of the directory (an APPEND's,
+/// say) to cover the changes it was scheduled for.
+pub(super) const FLUSH_DELAY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl DirGate {
     fn lock(&self) -> MutexGuard<'_, GateState> {
@@ -57,6 +67,53 @@ impl DirGate {
         let mut g = self.lock();
         g.announced += 1;
         let mine = g.announced;
+        self.flush_upto(g, dir, mine)
+    }
+
+    /// Flushes every change announced so far, unless a flush already covered them.
+    fn flush_pending(&self, dir: &Path) -> io::Result<()> {
+        let mut g = self.lock();
+        g.deferred = false;
+        let upto = g.announced;
+        self.flush_upto(g, dir, upto)
+    }
+
+    /// Announces a change made in `dir` and returns at once; the change becomes durable
+    /// with the next flush of `dir`, which starts within [`FLUSH_DELAY`] (a deferred flush
+    /// is scheduled on the runtime unless one is already waiting). Without a runtime, the
+    /// flush runs now.
+    pub(super) fn flush_soon(self: &Arc<Self>, dir: &Path) -> io::Result<()> {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return self.flush(dir);
+        };
+        let mut g = self.lock();
+        g.announced += 1;
+        if g.deferred {
+            return Ok(());
+        }
+        g.deferred = true;
+        drop(g);
+        let gate = Arc::clone(self);
+        let dir = dir.to_path_buf();
+        rt.spawn(async move {
+            tokio::time::sleep(FLUSH_DELAY).await;
+            let shown = dir.clone();
+            let r = tokio::task::spawn_blocking(move || gate.flush_pending(&dir)).await;
+            match r {
+                Ok(Err(e)) => tracing::warn!("deferred flush of {} failed: {e}", shown.display()),
+                Err(e) => tracing::warn!("deferred flush of {} failed: {e}", shown.display()),
+                Ok(Ok(())) => {}
+            }
+        });
+        Ok(())
+    }
+
+    fn flush_upto<'a>(
+        &'a self,
+        mut g: MutexGuard<'a, GateState>,
+        dir: &Path,
+        mine: u64,
+    ) -> io::Result<()> {
         loop {
             if g.flushed >= mine {
                 return Ok(());
@@ -85,14 +142,21 @@ impl DirGate {
 pub(super) struct DirGates(Mutex<HashMap<PathBuf, Arc<DirGate>>>);
 
 impl Core {
+    fn gate(&self, dir: &Path) -> Arc<DirGate> {
+        let mut map = self.gates.0.lock().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(map.entry(dir.to_path_buf()).or_default())
+    }
+
     /// Makes the renames and unlinks already done in `dir` durable, sharing one flush
     /// with concurrent callers (blocking).
     pub(super) fn flush_dir(&self, dir: &Path) -> io::Result<()> {
-        let gate = {
-            let mut map = self.gates.0.lock().unwrap_or_else(|e| e.into_inner());
-            Arc::clone(map.entry(dir.to_path_buf()).or_default())
-        };
-        gate.flush(dir)
+        self.gate(dir).flush(dir)
+    }
+
+    /// Makes the unlinks already done in `dir` durable within [`FLUSH_DELAY`], without
+    /// waiting (see [`DirGate::flush_soon`]).
+    pub(super) fn flush_dir_soon(&self, dir: &Path) -> io::Result<()> {
+        self.gate(dir).flush_soon(dir)
     }
 }
 
@@ -119,6 +183,43 @@ mod tests {
         assert_eq!(g.announced, 8);
         assert_eq!(g.flushed, 8);
         assert!(!g.running);
+    }
+
+    #[test]
+    fn deferred_flush_runs_later_or_rides_on_the_next_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        let gate = Arc::new(DirGate::default());
+        rt.block_on(async {
+            gate.flush_soon(dir.path()).unwrap();
+            gate.flush_soon(dir.path()).unwrap();
+            {
+                let g = gate.lock();
+                assert_eq!((g.announced, g.flushed, g.deferred), (2, 0, true));
+            }
+            // An immediate flush covers both deferred changes.
+            gate.flush(dir.path()).unwrap();
+            assert_eq!(gate.lock().flushed, 3);
+            gate.flush_soon(dir.path()).unwrap();
+            assert_eq!(gate.lock().flushed, 3);
+            // Nothing else flushes: the deferred flush does (within FLUSH_DELAY; the wait
+            // is generous for a loaded machine).
+            for _ in 0..200 {
+                if gate.lock().flushed == 4 {
+                    break;
+                }
+                tokio::time::sleep(FLUSH_DELAY / 2).await;
+            }
+            let g = gate.lock();
+            assert_eq!((g.announced, g.flushed, g.deferred), (4, 4, false));
+        });
+        // Without a runtime the flush happens at once.
+        gate.flush_soon(dir.path()).unwrap();
+        assert_eq!(gate.lock().flushed, 5);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Removing messages (EXPUNGE, and the source side of a move).
 
+use super::batch::Effects;
 use super::files::{is_not_found, locate, UidsFile};
+use super::flags::IN_PLACE_FLAGS;
 use super::rows::{exec, get_mailbox, sorted_uids, MailboxRow};
 use super::Core;
 use crate::maildir::index::sql_err;
@@ -8,6 +10,7 @@ use crate::maildir::names::{self, FileName};
 use crate::{Flags, MailboxId, StoreError, Uid};
 use rusqlite::{params, OptionalExtension, Transaction};
 use std::fs;
+use std::path::{Path, PathBuf};
 
 impl Core {
     pub fn expunge(
@@ -16,21 +19,33 @@ impl Core {
         uids: Option<&[Uid]>,
         force: bool,
     ) -> Result<Vec<Uid>, StoreError> {
-        let uids = uids.map(<[Uid]>::to_vec);
-        let (removed, cur) = self.write(move |core, tx, eff| {
-            let m = get_mailbox(tx, mailbox.0)?;
-            let removed = core.expunge_in(tx, &m, uids.as_deref(), force)?;
-            if !removed.is_empty() {
-                eff.changed(m.id);
-            }
-            Ok((
-                removed,
-                names::mailbox_dir(&core.maildir, &m.name).join("cur"),
-            ))
-        })?;
+        let job = expunge_job(mailbox, uids.map(<[Uid]>::to_vec), force, usize::MAX);
+        let (removed, cur) = self.write(job)?;
+        self.expunged(removed, &cur)
+    }
+
+    /// [`Core::expunge`] on the caller's thread when the index connection is free and
+    /// at most [`IN_PLACE_FLAGS`] messages go (unlinks and an unflushed commit: no flush
+    /// is waited for, see [`Core::expunged`]); `None`: take the blocking path.
+    pub fn expunge_in_place(
+        &self,
+        mailbox: MailboxId,
+        uids: Option<&[Uid]>,
+        force: bool,
+    ) -> Option<Result<Vec<Uid>, StoreError>> {
+        if uids.is_some_and(|u| u.len() > IN_PLACE_FLAGS) {
+            return None;
+        }
+        let job = expunge_job(mailbox, uids.map(<[Uid]>::to_vec), force, IN_PLACE_FLAGS);
+        let done = self.write_now(job)?;
+        Some(done.and_then(|(removed, cur)| self.expunged(removed, &cur)))
+    }
+
+    /// After an expunge committed: the unlinks become durable with the next flush of
+    /// `cur/`, within FLUSH_DELAY (see durable.rs); the answer does not wait for it.
+    fn expunged(&self, removed: Vec<Uid>, cur: &Path) -> Result<Vec<Uid>, StoreError> {
         if !removed.is_empty() {
-            // The unlinks are durable once cur/ is flushed (see durable.rs).
-            self.flush_dir(&cur)?;
+            self.flush_dir_soon(cur)?;
         }
         Ok(removed)
     }
@@ -38,24 +53,29 @@ impl Core {
     /// Removes messages inside the caller's write transaction: the UID high-water file is
     /// made to cover UIDNEXT first (written only when neither it nor the newest message's
     /// file already does), then files are unlinked, then the rows
-    /// become tombstones. The caller flushes `cur/` after its commit.
+    /// become tombstones. The caller flushes `cur/` after its commit. More than `max`
+    /// victims: `Busy`, before anything is done.
     pub(super) fn expunge_in(
         &self,
         tx: &Transaction<'_>,
         m: &MailboxRow,
         uids: Option<&[Uid]>,
         force: bool,
+        max: usize,
     ) -> Result<Vec<Uid>, StoreError> {
-        let deleted = Flags::DELETED.0;
+        // The partial index messages_deleted spells \Deleted as 8.
+        const _: () = assert!(Flags::DELETED.0 == 8);
         let victims: Vec<(Uid, String)> = match uids {
             None => {
                 let mut st = tx
                     .prepare_cached(
-                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+                        // `(flags & 8) != 0` spelled as in the partial index
+                        // messages_deleted (index.rs), so SQLite uses it.
+                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & 8) != 0 ORDER BY uid",
                     )
                     .map_err(sql_err)?;
                 let rows = st
-                    .query_map(params![m.id, deleted], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_map(params![m.id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(sql_err)?;
                 rows.collect::<Result<_, _>>().map_err(sql_err)?
             }
@@ -84,6 +104,10 @@ impl Core {
         };
         if victims.is_empty() {
             return Ok(Vec::new());
+        }
+        if victims.len() > max {
+            // Too many for the caller's thread: the blocking path takes it (nothing done).
+            return Err(StoreError::Busy);
         }
         let dir = names::mailbox_dir(&self.maildir, &m.name);
         let cur = dir.join("cur");
@@ -169,5 +193,27 @@ impl Core {
         )
         .map_err(sql_err)?;
         Ok(())
+    }
+}
+
+/// The write job of an expunge: the removed UIDs and the mailbox's `cur/`.
+fn expunge_job(
+    mailbox: MailboxId,
+    uids: Option<Vec<Uid>>,
+    force: bool,
+    max: usize,
+) -> impl FnOnce(&Core, &Transaction<'_>, &mut Effects) -> Result<(Vec<Uid>, PathBuf), StoreError>
+       + Send
+       + 'static {
+    move |core, tx, eff| {
+        let m = get_mailbox(tx, mailbox.0)?;
+        let removed = core.expunge_in(tx, &m, uids.as_deref(), force, max)?;
+        if !removed.is_empty() {
+            eff.changed(m.id);
+        }
+        Ok((
+            removed,
+            names::mailbox_dir(&core.maildir, &m.name).join("cur"),
+        ))
     }
 }

@@ -2,7 +2,8 @@
 
 use super::files::{is_not_found, locate};
 use super::rows::{
-    encode_keywords, exec, get_mailbox, meta_row, normalize_keywords, sorted_uids, META_COLS,
+    encode_keywords, exec, get_mailbox, meta_row, normalize_keywords, sorted_uids, MailboxRow,
+    META_COLS,
 };
 use super::{ConnGuard, Core};
 use crate::maildir::index::sql_err;
@@ -228,14 +229,21 @@ impl Core {
         mailbox: MailboxId,
         upto: Option<Uid>,
     ) -> Result<Uid, StoreError> {
+        let claim_to = |m: &MailboxRow| {
+            upto.unwrap_or(m.uidnext)
+                .min(m.uidnext)
+                .max(m.recent_from_uid)
+        };
+        // Most SELECTs find nothing new to claim: no write transaction then.
+        let seen = get_mailbox(conn, mailbox.0)?;
+        if claim_to(&seen) == seen.recent_from_uid {
+            return Ok(seen.recent_from_uid);
+        }
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
         let m = get_mailbox(&tx, mailbox.0)?;
-        let to = upto
-            .unwrap_or(m.uidnext)
-            .min(m.uidnext)
-            .max(m.recent_from_uid);
+        let to = claim_to(&m);
         exec(
             &tx,
             "UPDATE mailboxes SET recent_from_uid = ?2 WHERE id = ?1",
@@ -253,16 +261,14 @@ impl Core {
 /// of the Maildir file that carries the same flags may be; a later full commit flushes
 /// it. Appends, copies and expunges commit the same way, but only after their files are
 /// flushed, and they return after a flush of their directory ([`super::durable`]).
+/// The connection stays light until [`Core::conn`] hands it out for anything else.
 pub(super) fn light_sync<T>(
     conn: &mut ConnGuard<'_>,
     f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    exec(conn, "PRAGMA synchronous = NORMAL", []).map_err(sql_err)?;
-    let r = f(conn);
-    if let Err(e) = exec(conn, "PRAGMA synchronous = FULL", []) {
-        // Never leave a connection that does not flush: close it (it reopens with FULL).
-        tracing::warn!("cannot restore synchronous=FULL, closing the index: {e}");
-        conn.discard();
+    if !conn.is_light() {
+        exec(conn, "PRAGMA synchronous = NORMAL", []).map_err(sql_err)?;
+        conn.set_light(true);
     }
-    r
+    f(conn)
 }

@@ -12,12 +12,18 @@
 use super::Core;
 use crate::MailboxInfo;
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::MutexGuard;
 
 #[derive(Default)]
 pub(super) struct Listing {
     boxes: Option<HashMap<String, MailboxInfo>>,
     subs: Option<Vec<String>>,
+    /// The directories the last LIST's walk read, with their mtimes, when that walk found
+    /// nothing unknown and every mtime was old enough to trust (see `sync::slack`): while
+    /// none of them changes, no mailbox was made or removed outside, and LIST skips the
+    /// walk (one `stat` per directory instead of reading each).
+    walked: Option<Vec<(PathBuf, i64)>>,
 }
 
 impl Listing {
@@ -47,6 +53,14 @@ impl Listing {
 
     pub(super) fn subscriptions(&self) -> Option<Vec<String>> {
         self.subs.clone()
+    }
+
+    pub(super) fn walked(&self) -> Option<&[(PathBuf, i64)]> {
+        self.walked.as_deref()
+    }
+
+    pub(super) fn remember_walk(&mut self, read: Vec<(PathBuf, i64)>) {
+        self.walked = Some(read);
     }
 }
 

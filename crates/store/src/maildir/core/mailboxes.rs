@@ -2,18 +2,20 @@
 //! status and usage.
 
 use super::files::{
-    is_not_found, make_maildir, move_dir, remove_files, sync_dir, UidsFile, UIDS_FILE,
+    is_not_found, make_maildir, move_dir, mtime_nanos, remove_files, sync_dir, UidsFile, UIDS_FILE,
 };
 use super::rows::{
     exec, find_mailbox, get_mailbox, mailbox_row, next_uidvalidity, MailboxRow, MAILBOX_COLS,
 };
-use super::Core;
+use super::sync::slack;
+use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords;
 use crate::maildir::names;
 use crate::{MailboxId, MailboxInfo, MailboxStatus, SpecialUse, StoreError, Uid, Usage};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::fs;
+use std::path::PathBuf;
 
 /// Accounts with at most this many mailboxes are listed on the session's thread.
 const IN_PLACE_LIST: usize = 64;
@@ -51,17 +53,35 @@ impl Core {
 
     /// [`Core::list_mailboxes`] on the caller's thread: when the mailbox list is known and
     /// small (at most [`IN_PLACE_LIST`] mailboxes), the directories are walked here (a
-    /// few small directory reads) and, if they hold no mailbox the list lacks, the list
-    /// is the answer. `None`: take the blocking path (which adds what was made outside).
+    /// few small directory reads) and, if they hold exactly the mailboxes of the list,
+    /// the list is the answer. `None`: take the blocking path (which adds what was made outside).
     pub fn list_mailboxes_in_memory(&self) -> Option<Vec<MailboxInfo>> {
         let known = self.listing().all_boxes()?;
         if known.len() > IN_PLACE_LIST {
             return None;
         }
+        let unchanged =
+            |walked: &[(PathBuf, i64)]| walked.iter().all(|(dir, t)| mtime_nanos(dir) == *t);
+        if self.listing().walked().is_some_and(unchanged) {
+            self.touch();
+            return Some(known);
+        }
         let mut found = vec!["INBOX".to_string()];
-        self.walk(&self.maildir, "", &mut found).ok()?;
-        if !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
+        let mut read = Vec::new();
+        self.walk(&self.maildir, "", &mut found, &mut read).ok()?;
+        // Every directory known and every known mailbox still there (another process,
+        // `mailroom mailbox delete` say, may have deleted one: its row is gone from the
+        // index, and the blocking path reads the index).
+        if found.len() != known.len() || !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
             return None;
+        }
+        let now = now_nanos();
+        if read.iter().all(|&(_, t)| t != 0 && now - t > slack(t)) {
+            let mut listing = self.listing();
+            // Only if the listing was not forgotten meanwhile (a change by this process).
+            if listing.knows_boxes() {
+                listing.remember_walk(read);
+            }
         }
         self.touch();
         Some(known)
@@ -228,6 +248,7 @@ impl Core {
             "DELETE FROM messages WHERE mailbox = ?1",
             "DELETE FROM expunged WHERE mailbox = ?1",
             "DELETE FROM acl WHERE mailbox = ?1",
+            "DELETE FROM pop3_uidls WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
             exec(&tx, sql, [row.id]).map_err(sql_err)?;

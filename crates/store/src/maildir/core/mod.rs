@@ -21,6 +21,7 @@ mod durable;
 mod expunge;
 mod files;
 mod flags;
+mod import;
 mod listing;
 mod mailboxes;
 mod read;
@@ -30,8 +31,10 @@ mod state;
 mod sync;
 
 use self::files::make_maildir;
+pub(super) use self::import::SCHEMA as IMPORT_SCHEMA;
+use self::rows::exec;
 use self::state::{CatchUp, MailboxState};
-use super::index;
+use super::index::{self, sql_err};
 use super::watch::Tracker;
 use crate::hub::LocalHub;
 use crate::{
@@ -76,10 +79,19 @@ pub struct Core {
     pub(crate) tracker: Arc<Tracker>,
     /// The mailbox list and subscriptions ([`listing`]).
     listing: Mutex<listing::Listing>,
+    /// The open index connection commits without flushing (`synchronous=NORMAL`, set by
+    /// [`flags::light_sync`]); [`Core::conn`] sets it back to `FULL`. Read and written
+    /// only while `conn` is locked, so a run of light writes switches once, not twice per
+    /// write (the pragma takes effect when prepared: each switch is a fresh prepare).
+    light: std::sync::atomic::AtomicBool,
 }
 
-/// The index connection of an account, locked for one operation.
-pub(crate) struct ConnGuard<'a>(MutexGuard<'a, Option<Connection>>);
+/// The index connection of an account, locked for one operation, and its
+/// [`Core::light`] flag.
+pub(crate) struct ConnGuard<'a>(
+    MutexGuard<'a, Option<Connection>>,
+    &'a std::sync::atomic::AtomicBool,
+);
 
 impl std::ops::Deref for ConnGuard<'_> {
     type Target = Connection;
@@ -96,6 +108,15 @@ impl ConnGuard<'_> {
     /// Closes the connection; the next [`Core::conn`] opens a new one.
     fn discard(&mut self) {
         self.0.take();
+    }
+
+    /// Whether the connection commits without flushing (see [`Core::light`]).
+    fn is_light(&self) -> bool {
+        self.1.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn set_light(&self, light: bool) {
+        self.1.store(light, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -154,6 +175,7 @@ impl Core {
             batch: batch::Batch::default(),
             tracker,
             listing: Mutex::new(listing::Listing::default()),
+            light: std::sync::atomic::AtomicBool::new(false),
         };
         if !complete {
             drop(core.conn()?);
@@ -237,17 +259,30 @@ impl Core {
             None => {
                 let (c, fresh) = self.open_index()?;
                 *g = Some(c);
+                // A new connection flushes every commit (index::open).
+                self.light.store(false, Release);
                 fresh
             }
         };
+        let mut guard = ConnGuard(g, &self.light);
+        if guard.is_light() {
+            if let Err(e) = exec(&guard, "PRAGMA synchronous = FULL", []) {
+                // Never hand out a connection that does not flush: close it (it reopens
+                // with FULL).
+                tracing::warn!("cannot restore synchronous=FULL, closing the index: {e}");
+                guard.discard();
+                return Err(sql_err(e));
+            }
+            guard.set_light(false);
+        }
         if !ready {
-            if let Some(c) = g.as_mut() {
+            if let Some(c) = guard.0.as_mut() {
                 self.prepare(c, fresh)?;
             }
             self.ready.store(true, Release);
         }
         self.touch();
-        Ok(ConnGuard(g))
+        Ok(guard)
     }
 
     /// Runs a short call on the caller's thread without waiting for anything: only when
@@ -260,10 +295,10 @@ impl Core {
     ) -> Option<Result<T, StoreError>> {
         let g = self.conn.try_lock().ok()?;
         g.as_ref()?;
-        let mut guard = ConnGuard(g);
+        let mut guard = ConnGuard(g, &self.light);
         guard.busy_timeout(Duration::ZERO).ok()?;
         let r = f(&mut guard);
-        // `light_sync` may have closed a connection it could not restore.
+        // `f` may have closed the connection (ConnGuard::discard).
         if guard.0.is_some() {
             let _ = guard.busy_timeout(index::BUSY_TIMEOUT);
         }

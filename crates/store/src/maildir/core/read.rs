@@ -109,23 +109,38 @@ impl Core {
         mailbox: MailboxId,
         uid: Uid,
     ) -> Result<MessageLocation, StoreError> {
-        let name: String = conn
-            .prepare_cached("SELECT name FROM mailboxes WHERE id = ?1")
-            .and_then(|mut st| st.query_row([mailbox.0], |r| r.get(0)).optional())
-            .map_err(sql_err)?
-            .ok_or(StoreError::NotFound("mailbox"))?;
-        let row: Option<(String, String, i64, i64, bool)> = conn
+        // One statement (one read transaction) on the path every message read takes.
+        let row: Option<(String, String, String, i64, i64, bool)> = conn
             .prepare_cached(
-                "SELECT base, file, size, raw_size, crlf_clean FROM messages WHERE mailbox = ?1 AND uid = ?2",
+                "SELECT b.name, m.base, m.file, m.size, m.raw_size, m.crlf_clean
+                 FROM messages m JOIN mailboxes b ON b.id = m.mailbox
+                 WHERE m.mailbox = ?1 AND m.uid = ?2",
             )
             .and_then(|mut st| {
                 st.query_row(params![mailbox.0, uid], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
                 })
                 .optional()
             })
             .map_err(sql_err)?;
-        let (base, file, size, raw_size, clean) = row.ok_or(StoreError::NotFound("message"))?;
+        let Some((name, base, file, size, raw_size, clean)) = row else {
+            let mailbox_exists = conn
+                .prepare_cached("SELECT 1 FROM mailboxes WHERE id = ?1")
+                .and_then(|mut st| st.exists([mailbox.0]))
+                .map_err(sql_err)?;
+            return Err(StoreError::NotFound(if mailbox_exists {
+                "message"
+            } else {
+                "mailbox"
+            }));
+        };
         Ok(MessageLocation {
             cur: names::mailbox_dir(&self.maildir, &name).join("cur"),
             base,

@@ -1,7 +1,7 @@
 //! The index from the files: rebuilding an empty index, discovering mailbox directories
 //! made by outside programs.
 
-use super::files::{is_not_found, make_maildir, UidsFile};
+use super::files::{is_not_found, make_maildir, mtime_nanos, UidsFile};
 use super::rows::{exec, find_mailbox, next_uidvalidity, note_uidvalidity};
 use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
@@ -10,7 +10,7 @@ use crate::StoreError;
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::collections::HashSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl Core {
     /// Fills a new index from the files: every mailbox directory, its UIDVALIDITY and
@@ -28,7 +28,7 @@ impl Core {
             return Ok(());
         }
         let mut found = vec!["INBOX".to_string()];
-        self.walk(&self.maildir, "", &mut found)?;
+        self.walk(&self.maildir, "", &mut found, &mut Vec::new())?;
         for name in &found {
             let id = self.insert_mailbox_from_disk(&tx, name)?;
             self.sync_mailbox(&tx, id, true, true)?;
@@ -41,7 +41,7 @@ impl Core {
     pub(super) fn discover_on(&self, conn: &mut Connection) -> Result<(), StoreError> {
         let _stale = self.listing_changes();
         let mut found = vec!["INBOX".to_string()];
-        self.walk(&self.maildir, "", &mut found)?;
+        self.walk(&self.maildir, "", &mut found, &mut Vec::new())?;
         let known: HashSet<String> = {
             let mut st = conn
                 .prepare_cached("SELECT name FROM mailboxes")
@@ -65,12 +65,15 @@ impl Core {
     }
 
     /// Collects mailbox names (directories holding `cur/`) below `dir`.
+    /// `read`: every directory whose entries were read, with its mtime taken before.
     pub(super) fn walk(
         &self,
         dir: &Path,
         prefix: &str,
         out: &mut Vec<String>,
+        read: &mut Vec<(PathBuf, i64)>,
     ) -> Result<(), StoreError> {
+        read.push((dir.to_path_buf(), mtime_nanos(dir)));
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if is_not_found(&e) => return Ok(()),
@@ -105,7 +108,7 @@ impl Core {
                 out.push(name.clone());
             }
             if depth(&name) < 64 {
-                self.walk(&entry.path(), &name, out)?;
+                self.walk(&entry.path(), &name, out, read)?;
             }
         }
         Ok(())

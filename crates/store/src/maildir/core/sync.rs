@@ -26,7 +26,7 @@ const MTIME_SLACK_FINE_NS: i64 = 100_000_000;
 
 /// The slack for a directory mtime `t` (nanoseconds since the epoch), see
 /// [`MTIME_SLACK_NS`].
-fn slack(t: i64) -> i64 {
+pub(super) fn slack(t: i64) -> i64 {
     if t % 1_000_000_000 == 0 {
         MTIME_SLACK_NS
     } else {
