@@ -56,7 +56,7 @@ const ISSUE15: &[&str] = &[
 pub(crate) fn list(s: &Session) -> Vec<String> {
     let mut v = vec!["IMAP4rev1".to_string()];
     // RFC 7888 section 5: LITERAL- and LITERAL+ are never advertised together.
-    let literal = if s.ctx.config.imap.literal_minus {
+    let literal = if s.ctx.config().imap.literal_minus {
         "LITERAL-"
     } else {
         "LITERAL+"
@@ -88,7 +88,7 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
 
 /// The largest message APPEND accepts (RFC 7889), in octets.
 pub(crate) fn append_limit(s: &Session) -> u64 {
-    s.ctx.config.imap.max_literal.min(u64::from(u32::MAX))
+    s.ctx.config().imap.max_literal.min(u64::from(u32::MAX))
 }
 
 pub(crate) fn run(s: &mut Session) -> Reply {

@@ -18,7 +18,7 @@ pub(crate) fn run(s: &mut Session) -> Reply {
     s.reg.clear_account();
     s.reg.set_state("not authenticated");
     s.login_deadline = tokio::time::Instant::now()
-        + std::time::Duration::from_secs(s.ctx.config.imap.login_timeout_secs.max(1));
+        + std::time::Duration::from_secs(s.ctx.config().imap.login_timeout_secs.max(1));
     match s.ctx.limits.prelogin(s.info.peer.map(|a| a.ip())) {
         Some(slot) => s.prelogin = Some(slot),
         None => {

@@ -97,7 +97,7 @@ impl Session {
         let max_append = u32::try_from(ctx.config().imap.max_literal).unwrap_or(u32::MAX);
         let framer = Framer::new(FramerConfig {
             max_append,
-            literal_minus: ctx.config.imap.literal_minus,
+            literal_minus: ctx.config().imap.literal_minus,
             ..FramerConfig::default()
         });
         let reg = ctx.registry.register(&info, "not authenticated");
