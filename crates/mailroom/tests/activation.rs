@@ -26,13 +26,19 @@ const TRAMPOLINE: &str = "exec 3<&0 </dev/null; \
 /// A configuration file: IMAP configured on `imap` (which the test keeps bound), POP3 on
 /// an ephemeral port, nothing else (no web admin).
 fn config(dir: &Path, imap: SocketAddr) -> PathBuf {
+    config_with_admin(dir, imap, None)
+}
+
+/// As [`config`], with the web admin configured on `admin` when given.
+fn config_with_admin(dir: &Path, imap: SocketAddr, admin: Option<SocketAddr>) -> PathBuf {
     let cfg = dir.join("mailroom.toml");
+    let admin = admin.map(|a| format!("\"{a}\"")).unwrap_or_default();
     std::fs::write(
         &cfg,
         format!(
             "[server]\ndata_dir = \"data\"\n[imap]\nlisten = [\"{imap}\"]\nlisten_tls = []\n\
              [pop3]\nlisten = [\"127.0.0.1:0\"]\nlisten_tls = []\n[lmtp]\nlisten = []\n\
-             [admin]\nlisten = []\n"
+             [admin]\nlisten = [{admin}]\n"
         ),
     )
     .unwrap();
@@ -154,6 +160,31 @@ fn serves_imap_on_the_passed_socket() {
     assert!(text.contains("socket activation"), "{text}");
     // Held until here: the server started and served while its configured IMAP address
     // was taken, so it never tried to bind it.
+    drop(configured);
+}
+
+#[test]
+fn admin_socket_replaces_the_configured_web_admin_address() {
+    let tmp = tempfile::tempdir().unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    // The configured admin address: held by the test, as in the IMAP test above.
+    let configured = TcpListener::bind("127.0.0.1:0").unwrap();
+    let cfg = config_with_admin(tmp.path(), any, Some(configured.local_addr().unwrap()));
+    let passed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let passed_addr = passed.local_addr().unwrap();
+    let log = tmp.path().join("serve.log");
+    let mut child = spawn_activated(tmp.path(), &cfg, passed.into(), "admin", &log);
+    // IMAP and POP3 from the configuration, the web admin on the passed socket.
+    let lines = listener_lines(&mut child, 3, &log);
+    let imap_port = lines[0].strip_prefix("imap 127.0.0.1:").unwrap();
+    assert!(imap_port != "0", "{lines:?}");
+    assert!(lines[1].starts_with("pop3 127.0.0.1:"), "{lines:?}");
+    assert_eq!(lines[2], format!("admin {passed_addr}"), "{lines:?}");
+    // The configuration's IMAP address is served (not passed, so kept).
+    let imap_addr = format!("127.0.0.1:{imap_port}");
+    let out = imap_session(TcpStream::connect(&imap_addr).unwrap(), &["LOGIN alice pw"]);
+    assert!(out.contains("t0 OK"), "{out}");
+    stop(child);
     drop(configured);
 }
 
