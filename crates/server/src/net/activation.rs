@@ -110,7 +110,8 @@ pub fn parse(
 }
 
 /// Reads `LISTEN_PID`, `LISTEN_FDS` and `LISTEN_FDNAMES` (see [`parse`]) and unsets them,
-/// as `sd_listen_fds(1)` does, so that child processes do not inherit them.
+/// as `sd_listen_fds(3)` does, so that child processes do not inherit them. Call it once,
+/// first thing, while the process has a single thread (it changes the environment).
 pub fn from_env() -> Result<Vec<(RawFd, String)>, ActivationError> {
     let var = |k: &str| std::env::var(k).ok();
     let (pid, fds, names) = (var("LISTEN_PID"), var("LISTEN_FDS"), var("LISTEN_FDNAMES"));
