@@ -48,6 +48,10 @@ UNIT=$R/lib/systemd/system/mailroom.service
 for k in 'User=mailroom' 'NoNewPrivileges=yes' 'ProtectSystem=strict' 'ExecReload='; do
     grep -q "^$k" "$UNIT" || fail "unit lacks $k"
 done
+for s in imap imaps pop3 pop3s lmtp; do
+    grep -q "^FileDescriptorName=$s\$" "$R/lib/systemd/system/mailroom-$s.socket" \
+        || fail "no socket unit mailroom-$s.socket"
+done
 grep -q '^mailroom:' "$R/etc/passwd" || fail "no mailroom user"
 grep -q '^mailroom:' "$R/etc/group" || fail "no mailroom group"
 uid=$(awk -F: '$1=="mailroom"{print $3}' "$R/etc/passwd")

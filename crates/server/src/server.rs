@@ -145,6 +145,18 @@ pub fn context(
 /// up TLS (generating a self-signed certificate on first start when none is configured),
 /// binds every listener of the config and the admin socket, and begins accepting.
 pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
+    start_with(config, store, Vec::new()).await
+}
+
+/// As [`start`], with listeners already open (systemd socket activation, see
+/// [`net::activation`]): `passed` holds protocol, implicit TLS and socket. The passed
+/// sockets of a protocol (and TLS mode) replace its configured addresses, which are then
+/// not bound; the others are bound from the configuration.
+pub async fn start_with(
+    config: Config,
+    store: Arc<dyn Store>,
+    mut passed: Vec<(Protocol, bool, std::net::TcpListener)>,
+) -> Result<Running, StartError> {
     let (ctx, trigger) = context(config, store, true)?;
     let config = ctx.config().clone();
     let plan: [(Protocol, bool, &Vec<SocketAddr>, SessionFn); 5] = [
@@ -184,6 +196,17 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, Sta
         // One channel limit per protocol, shared by its listeners, changed live by the
         // web admin (`Ctx::settings`).
         let limit = ctx.settings.channels(protocol).clone();
+        let (mine, rest) = passed
+            .into_iter()
+            .partition::<Vec<_>, _>(|(p, t, _)| *p == protocol && *t == tls);
+        passed = rest;
+        if !mine.is_empty() {
+            for (_, _, l) in mine {
+                let b = net::adopt(protocol, tls, l).map_err(StartError::Listen)?;
+                bound.push((b, limit.clone(), session));
+            }
+            continue;
+        }
         for addr in addrs {
             let b = net::bind(protocol, tls, *addr)
                 .await

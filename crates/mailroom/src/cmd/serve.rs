@@ -3,15 +3,21 @@
 //! the TLS certificate read again, see `mailroom_server::reload`), and a graceful stop on
 //! SIGTERM or Ctrl-C.
 //!
+//! Under systemd socket activation (`packaging/mailroom.socket`) the listening sockets
+//! systemd passes replace the configured addresses of their protocols
+//! (`mailroom_server::net::activation`); this file only claims the descriptors.
+//!
 //! The listeners and sessions themselves live in `mailroom-server` (`server::start`);
 //! the web admin and `/metrics` in `mailroom-web` (`start`), over the same shared state.
 
 use crate::cli::ServeArgs;
 use crate::logging::{init_logging, LogLevels};
 use anyhow::{anyhow, Context, Result};
+use mailroom_server::net::activation;
 use mailroom_server::Config;
 use std::io::Write;
 use std::net::SocketAddr;
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -51,6 +57,8 @@ pub fn run(
     file: Option<PathBuf>,
     data: Option<PathBuf>,
 ) -> Result<ExitCode> {
+    // First, before anything opens a file: the descriptors systemd passed.
+    let passed = passed_sockets()?;
     apply_args(&mut config, &args)?;
     // Per-module settings changed in the web admin and kept (P11, I14).
     mailroom_server::settings::apply_saved(&mut config)?;
@@ -75,12 +83,22 @@ pub fn run(
     rt.block_on(async move {
         let store = super::open_store(&config)?;
         let admin_listen = config.admin.listen.clone();
-        let running = mailroom_server::server::start(config, store).await?;
+        if !passed.is_empty() {
+            tracing::info!(
+                target: "mailroom_major",
+                listeners = passed.listeners.len(),
+                admin = passed.admin.len(),
+                "socket activation: using the sockets systemd passed"
+            );
+        }
+        let running = mailroom_server::server::start_with(config, store, passed.listeners).await?;
         let _ = running.ctx.reloader.set(Box::new(source));
         if let Some(hook) = log_hook {
             running.ctx.settings.on_log_change(hook);
         }
-        let admin = mailroom_web::start(running.ctx.clone(), &admin_listen, prometheus).await?;
+        let admin =
+            mailroom_web::start_with(running.ctx.clone(), &admin_listen, passed.admin, prometheus)
+                .await?;
         {
             let mut out = std::io::stdout().lock();
             for (p, tls, addr) in &running.listeners {
@@ -125,6 +143,25 @@ pub fn run(
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The listening sockets systemd passed (socket activation), checked and mapped by name;
+/// empty when the process was not started that way. `LISTEN_PID`, `LISTEN_FDS` and
+/// `LISTEN_FDNAMES` are unset.
+fn passed_sockets() -> Result<activation::Activated> {
+    let mut fds = Vec::new();
+    for (fd, name) in activation::from_env()? {
+        // SAFETY: `from_env` names descriptors only when `LISTEN_PID` is this process:
+        // by the `sd_listen_fds(3)` protocol, systemd (or `systemd-socket-activate`)
+        // opened descriptors 3 .. 3 + LISTEN_FDS for this process and nothing else owns
+        // them (being open, their numbers cannot have gone to a file this process opened).
+        // Each is claimed once: the variables are unset, and this runs first in `serve`.
+        // `take` then checks that it is a listening TCP socket.
+        #[allow(unsafe_code)]
+        let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+        fds.push((fd, name, owned));
+    }
+    Ok(activation::take(fds)?)
 }
 
 /// The listener flags over the configuration.
