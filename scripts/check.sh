@@ -55,6 +55,15 @@ scripts/compress-client.sh
 step "the web admin in a real browser (Chromium + playwright-core), screenshots in target/web-admin/screenshots"
 scripts/web-admin.sh
 
+step "reload: a new certificate for the next TLS client while an older session goes on"
+scripts/reload.sh
+
+step "migration: a real Dovecot filled, imported (mailroom import dovecot) and compared"
+scripts/import-dovecot.sh
+
+step "Debian package: cargo deb, installed into a throwaway root, started from its unit"
+scripts/package.sh
+
 step "fuzz targets, ${CHECK_FUZZ_SECS:-25} s each"
 # Every libFuzzer target of fuzz/ from the corpus kept in fuzz/corpus, on the stable
 # toolchain (scripts/fuzz.sh); a crash fails the check with its reproducer kept in

@@ -32,7 +32,6 @@ fn refused_by_design(msg: &str) -> bool {
         "nested too deep",
         "number out of range",
         "duplicate",
-        "BINARY",
         "invalid header field name",
         // RFC 7162 3.2.5.2: known-uids and seq-match name messages, never `*`.
         "is not allowed in known UIDs",

@@ -180,3 +180,46 @@ fn persists_across_reopen() {
     assert_eq!(d.quota("jsmith").unwrap().storage_kib, Some(2048));
     assert_eq!(d.list_mailbox_aliases("jsmith").unwrap().len(), 1);
 }
+
+/// `account rename`: the account keeps its id and password, and what names it follows
+/// (address aliases, other accounts' mailbox aliases into it, the grants hint).
+#[test]
+fn rename_account_carries_references() {
+    let d = dir();
+    let before = d.account("jsmith").unwrap();
+    d.add_alias("john@company.com", "jsmith").unwrap();
+    d.add_mailbox_alias("boss", "js-inbox", "~jsmith/INBOX")
+        .unwrap();
+    let boss = d.account("boss").unwrap();
+    d.note_grant(&boss, "jsmith@company.com").unwrap();
+    let (old, new) = d
+        .rename_account("jsmith", "john.smith@client1.com")
+        .unwrap();
+    assert_eq!(old.id, before.id);
+    assert_eq!(
+        (new.id, new.address()),
+        (before.id, "john.smith@client1.com".into())
+    );
+    assert!(matches!(d.account("jsmith"), Err(DirError::NotFound(_))));
+    assert_eq!(d.account("john.smith@client1.com").unwrap().id, before.id);
+    assert!(d
+        .list_aliases()
+        .unwrap()
+        .contains(&("john@company.com".into(), "john.smith@client1.com".into())));
+    let aliases = d.list_mailbox_aliases("boss").unwrap();
+    assert_eq!(aliases[0].target, "~john.smith@client1.com/INBOX");
+    assert_eq!(
+        d.owners_granting("john.smith@client1.com").unwrap()[0].id,
+        boss.id
+    );
+    // Taken names and unknown domains are refused, and change nothing.
+    assert!(matches!(
+        d.rename_account("boss", "jsmith@client1.com"),
+        Err(DirError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        d.rename_account("boss", "boss@nowhere.org"),
+        Err(DirError::NotFound(_))
+    ));
+    assert!(d.account("boss").is_ok());
+}

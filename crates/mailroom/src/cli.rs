@@ -45,10 +45,16 @@ pub enum Cmd {
         #[command(subcommand)]
         op: AliasOp,
     },
-    /// Manage mailboxes (mailbox aliases for clients that cannot subscribe, I5).
+    /// Manage mailboxes: list, status, create, delete, rename (while the server runs),
+    /// and mailbox aliases for clients that cannot subscribe (I5).
     Mailbox {
         #[command(subcommand)]
         op: MailboxOp,
+    },
+    /// Search and expunge messages (while the server runs, like doveadm).
+    Message {
+        #[command(subcommand)]
+        op: MessageOp,
     },
     /// Manage router entries (CommuniGate Pro syntax).
     Router {
@@ -65,6 +71,12 @@ pub enum Cmd {
     Deliver(DeliverArgs),
     /// List the live sessions of the running server.
     Sessions,
+    /// Make the running server read its configuration and TLS certificate again (as
+    /// SIGHUP does); prints what changed and what needs a restart.
+    Reload,
+    /// Copy mail from another server's Maildir++ tree, keeping UIDVALIDITY, UIDs, UIDNEXT,
+    /// flags, keywords, subscriptions and POP3 UIDLs (resumable: run it again to go on).
+    Import(ImportArgs),
     /// Serve one POP3 session on standard input/output (inetd, tcpserver, systemd).
     Pop3 {
         /// Required: speak on standard input/output.
@@ -148,6 +160,16 @@ pub enum AccountOp {
     },
     /// Remove an account and its mail.
     Remove { name: String },
+    /// Rename an account (NEW may name another existing domain): its mail, password,
+    /// quota and sharing follow; mail to the old address is refused afterwards unless
+    /// `--keep-alias`.
+    Rename {
+        name: String,
+        new_name: String,
+        /// Keep the old address as an alias of the new one (mail and logins).
+        #[arg(long)]
+        keep_alias: bool,
+    },
     /// List accounts (of one domain, or all).
     List { domain: Option<String> },
     /// Set the APOP/CRAM-MD5 mail secret from standard input (the seed's `apoppasswd`).
@@ -182,6 +204,42 @@ pub enum MailboxOp {
     Alias {
         #[command(subcommand)]
         op: MailboxAliasOp,
+    },
+    /// List ACCOUNT's mailboxes (one name a line, `/` between levels, UTF-8).
+    List { account: String },
+    /// Counters of one mailbox, or of every mailbox of ACCOUNT.
+    Status {
+        account: String,
+        name: Option<String>,
+    },
+    /// Create a mailbox (and its missing parents).
+    Create { account: String, name: String },
+    /// Delete a mailbox and its messages (not INBOX).
+    Delete { account: String, name: String },
+    /// Rename a mailbox and its inferiors (INBOX: its messages move, INBOX stays).
+    Rename {
+        account: String,
+        name: String,
+        new_name: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum MessageOp {
+    /// Print the UIDs of the messages of MAILBOX that match QUERY (IMAP SEARCH keys,
+    /// RFC 3501 6.4.4: `UNSEEN FROM bob`, `BEFORE 1-Jan-2026`, `ALL`), one a line.
+    Search {
+        account: String,
+        mailbox: String,
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        query: Vec<String>,
+    },
+    /// Remove for good the messages of MAILBOX that match QUERY (whatever their flags).
+    Expunge {
+        account: String,
+        mailbox: String,
+        #[arg(required = true, num_args = 1.., allow_hyphen_values = true)]
+        query: Vec<String>,
     },
 }
 
@@ -227,6 +285,45 @@ pub enum AlertOp {
     List { account: String },
     /// Remove an alert by id.
     Remove { id: i64 },
+}
+
+/// Where imported mail comes from.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum ImportFrom {
+    /// Dovecot (dovecot-uidlist, dovecot-keywords, subscriptions; UIDLs `%08Xu%08Xv`).
+    Dovecot,
+    /// Courier-IMAP (courierimapuiddb, courierimapkeywords/, courierimapsubscribed; UIDLs `%f`).
+    Courier,
+    /// A plain Maildir++ tree (any of the above files that exist are used; UIDLs `%f`).
+    Maildir,
+}
+
+#[derive(Args)]
+pub struct ImportArgs {
+    /// The server the mail comes from.
+    #[arg(value_enum)]
+    pub from: ImportFrom,
+    /// The account to import into (it must exist); PATH is its Maildir.
+    #[arg(long, conflicts_with = "passwd_file")]
+    pub account: Option<String>,
+    /// Whole server: add or update the accounts of this Dovecot passwd-file and import
+    /// each one's Maildir from PATH (the mail root) + `--mail-template`.
+    #[arg(long, value_name = "FILE")]
+    pub passwd_file: Option<PathBuf>,
+    /// Where a user's Maildir is under the mail root (`%u` user, `%n` local part,
+    /// `%d` domain, `%h` the passwd-file's home: `%h/Maildir` for Dovecot's
+    /// `maildir:~/Maildir`).
+    #[arg(long, default_value = "%u/Maildir")]
+    pub mail_template: String,
+    /// Scheme of passwd-file hashes without a `{SCHEME}` prefix.
+    #[arg(long, default_value = "CRYPT")]
+    pub default_scheme: String,
+    /// The old server's POP3 UIDL format (Dovecot's `pop3_uidl_format`: `%u`, `%v`,
+    /// `%f`, `%g`). Default: `%08Xu%08Xv` for dovecot, `%f` otherwise.
+    #[arg(long, value_name = "FORMAT")]
+    pub pop3_uidl_format: Option<String>,
+    /// The account's Maildir, or with `--passwd-file` the mail root.
+    pub path: PathBuf,
 }
 
 #[derive(Args)]

@@ -58,16 +58,19 @@ fn load_config(cli: &Cli) -> Result<Config> {
 fn run(cli: Cli) -> Result<ExitCode> {
     let config = load_config(&cli)?;
     match cli.command {
-        Cmd::Serve(args) => cmd::serve::run(config, args),
+        Cmd::Serve(args) => cmd::serve::run(config, args, cli.config.clone(), cli.data.clone()),
         Cmd::CheckConfig => cmd::check_config::run(cli.config.as_deref()),
         Cmd::Domain { op } => cmd::domain::run(&config, op),
         Cmd::Account { op } => cmd::account::run(&config, op),
         Cmd::Mailbox { op } => cmd::mailbox::run(&config, op),
+        Cmd::Message { op } => cmd::message::run(&config, op),
         Cmd::Alias { op } => cmd::alias::run(&config, op),
         Cmd::Router { op } => cmd::router::run(&config, op),
         Cmd::Alert { op } => cmd::alert::run(&config, op),
         Cmd::Deliver(args) => cmd::deliver::run(config, args),
         Cmd::Sessions => cmd::sessions::run(&config),
+        Cmd::Reload => cmd::reload::run(&config),
+        Cmd::Import(args) => cmd::import::run(&config, args),
         Cmd::Pop3 { stdio } => cmd::pop3::run(config, stdio),
     }
 }

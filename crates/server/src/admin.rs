@@ -1,7 +1,9 @@
 //! The local admin socket: a Unix socket in the data directory (mode 0600) through which
 //! the CLI talks to the running server. One request line per connection:
 //! - `sessions`: the session registry, as [`crate::registry::Registry::render`] prints it;
-//! - `alerts-changed`: an alert was posted; sessions re-read pending alerts (I7).
+//! - `alerts-changed`: an alert was posted; sessions re-read pending alerts (I7);
+//! - `reload`: the configuration and TLS certificate are read again ([`crate::reload`]);
+//!   the reply is what was done, one line each, `error: ...` when nothing changed.
 
 use crate::Ctx;
 use std::path::{Path, PathBuf};
@@ -57,6 +59,14 @@ async fn handle(ctx: Arc<Ctx>, conn: UnixStream) -> std::io::Result<()> {
         "alerts-changed" => {
             ctx.alerts_changed();
             "ok\n".to_string()
+        }
+        "reload" => {
+            let c = ctx.clone();
+            match tokio::task::spawn_blocking(move || c.reload()).await {
+                Ok(Ok(lines)) => lines.iter().map(|l| format!("{l}\n")).collect(),
+                Ok(Err(e)) => format!("error: {e}\n"),
+                Err(e) => format!("error: reload failed: {e}\n"),
+            }
         }
         other => format!("error: unknown request {other:?}\n"),
     };

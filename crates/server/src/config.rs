@@ -102,6 +102,20 @@ pub struct ServerSection {
     /// `mail_max_userip_connections`); past it a login is refused (IMAP `NO [LIMIT]`,
     /// POP3 `-ERR [IN-USE]`). 0 = no limit.
     pub max_userip_connections: u32,
+    /// Log lines as text (the default) or one JSON object a line, for log shippers.
+    pub log_format: LogFormat,
+}
+
+/// `[server] log_format`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object a line (`timestamp`, `level`, `fields.message`, the fields, and
+    /// the session's span as `span`/`spans`).
+    Json,
 }
 
 impl ServerSection {
@@ -141,6 +155,7 @@ impl Default for ServerSection {
             login_penalty_forget_secs: 15 * 60,
             max_prelogin_per_ip: 20,
             max_userip_connections: 10,
+            log_format: LogFormat::Text,
         }
     }
 }
@@ -267,8 +282,11 @@ pub struct ImapSection {
     pub idle_timeout_secs: u64,
     /// Log level of the module.
     pub log_level: LogLevel,
-    /// Largest literal accepted (APPEND), octets.
+    /// Largest literal accepted (APPEND), octets; advertised as `APPENDLIMIT=` (RFC 7889).
     pub max_literal: u64,
+    /// Advertise LITERAL- instead of LITERAL+ (RFC 7888 section 5: non-synchronizing
+    /// literals over 4096 octets are refused, APPEND's with `BAD [TOOBIG]`).
+    pub literal_minus: bool,
 }
 
 impl Default for ImapSection {
@@ -281,6 +299,7 @@ impl Default for ImapSection {
             idle_timeout_secs: 30 * 60,
             log_level: LogLevel::LowLevel,
             max_literal: 64 * 1024 * 1024,
+            literal_minus: false,
         }
     }
 }

@@ -20,7 +20,8 @@
 //! - [`limits`]: abuse limits shared by the sessions: the login penalty per address and
 //!   account, pre-login connections per address, sessions per account and address.
 //! - [`registry`]: live sessions for `mailroom sessions` and the web admin's monitor
-//!   (which can close one); [`admin`]: the local admin socket.
+//!   (which can close one); [`admin`]: the local admin socket; [`reload`]: the
+//!   configuration and TLS certificate re-read while running (SIGHUP, `mailroom reload`).
 //! - [`metrics`]: the statistics the sessions record (I9), through the `metrics` facade.
 //! - [`settings`]: per-module settings changed live (log levels, channel limits), kept in
 //!   `settings.toml`.
@@ -46,6 +47,7 @@ pub mod net;
 pub mod pop3;
 pub mod popbsmtp;
 pub mod registry;
+pub mod reload;
 pub mod server;
 pub mod service;
 pub mod settings;
@@ -62,14 +64,18 @@ pub use config::Config;
 
 /// What every session shares: configuration, directory, store, TLS, registry, shutdown.
 pub struct Ctx {
-    /// The configuration in force.
-    pub config: Arc<Config>,
+    /// The configuration in force (see [`Ctx::config`]; replaced by a reload).
+    pub(crate) live_config: std::sync::RwLock<Arc<Config>>,
     /// Domains, accounts, aliases, router, alerts.
     pub directory: Arc<Directory>,
     /// The mail store.
     pub store: Arc<dyn Store>,
     /// TLS for implicit-TLS listeners and STARTTLS/STLS; `None` when TLS is unavailable.
     pub tls: Option<TlsAcceptor>,
+    /// Where the acceptor takes its certificate from (replaced by a reload).
+    pub tls_certs: Option<Arc<net::tls::Certs>>,
+    /// How a reload reads the configuration again (set by the binary).
+    pub reloader: std::sync::OnceLock<Box<dyn reload::Reloader>>,
     /// Live sessions.
     pub registry: Arc<registry::Registry>,
     /// Becomes true when the server shuts down.
@@ -91,6 +97,15 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// The configuration in force now. Sessions read it when they need a value, so a
+    /// reload reaches them at their next read.
+    pub fn config(&self) -> Arc<Config> {
+        self.live_config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// Runs blocking directory work (SQLite, password hashing) off the async threads.
     pub async fn dir<T, F>(&self, f: F) -> T
     where

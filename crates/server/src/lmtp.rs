@@ -91,7 +91,7 @@ impl Session {
     /// Reads more input; `Ok(false)` at end of stream, time-out or shutdown (after saying
     /// so to the client).
     async fn fill(&mut self) -> std::io::Result<bool> {
-        let timeout = Duration::from_secs(self.ctx.config.lmtp.idle_timeout_secs.max(1));
+        let timeout = Duration::from_secs(self.ctx.config().lmtp.idle_timeout_secs.max(1));
         let mut shutdown = self.ctx.shutdown.clone();
         let mut closed = self.reg.as_ref().map(|r| r.close_signal());
         let mut chunk = [0u8; 8192];
@@ -130,7 +130,7 @@ impl Session {
 
     async fn run(mut self) -> std::io::Result<()> {
         self.reg = Some(self.ctx.registry.register(&self.info, "greeting"));
-        let host = self.ctx.config.server.hostname.clone();
+        let host = self.ctx.config().server.hostname.clone();
         self.reply(&format!("220 {host} LMTP mailroom ready"));
         loop {
             // Answer every complete line already buffered (pipelining), then flush.
@@ -202,8 +202,8 @@ impl Session {
     async fn command(&mut self, cmd: Command) -> Next {
         match cmd {
             Command::Lhlo(domain) => {
-                let host = self.ctx.config.server.hostname.clone();
-                let size = self.ctx.config.lmtp.max_message_size;
+                let host = self.ctx.config().server.hostname.clone();
+                let size = self.ctx.config().lmtp.max_message_size;
                 self.reply(&format!("250-{host}"));
                 self.reply("250-PIPELINING");
                 self.reply("250-ENHANCEDSTATUSCODES");
@@ -219,7 +219,7 @@ impl Session {
                     self.reply("503 5.5.1 send LHLO first");
                 } else if self.from.is_some() {
                     self.reply("503 5.5.1 nested MAIL command");
-                } else if size.is_some_and(|s| s > self.ctx.config.lmtp.max_message_size) {
+                } else if size.is_some_and(|s| s > self.ctx.config().lmtp.max_message_size) {
                     self.reply("552 5.3.4 message size exceeds fixed maximum message size");
                 } else {
                     self.from = Some(from);
@@ -229,7 +229,7 @@ impl Session {
             Command::Rcpt { to } => {
                 if self.from.is_none() {
                     self.reply("503 5.5.1 send MAIL first");
-                } else if self.rcpts.len() >= self.ctx.config.lmtp.max_recipients {
+                } else if self.rcpts.len() >= self.ctx.config().lmtp.max_recipients {
                     self.reply("452 4.5.3 too many recipients");
                 } else {
                     let to2 = to.clone();
@@ -240,7 +240,8 @@ impl Session {
                             self.rcpts.push((to, resolved));
                         }
                         Resolved::Refused(o) => {
-                            let line = o.lmtp_reply_with(&to, self.ctx.config.lmtp.quota_temporary);
+                            let line =
+                                o.lmtp_reply_with(&to, self.ctx.config().lmtp.quota_temporary);
                             tracing::info!(rcpt = %to, reply = %line, "recipient refused");
                             self.reply(&line);
                         }
@@ -266,7 +267,7 @@ impl Session {
             Command::Vrfy(_) => self
                 .reply("252 2.5.2 cannot VRFY user, but will accept message and attempt delivery"),
             Command::Quit => {
-                let host = self.ctx.config.server.hostname.clone();
+                let host = self.ctx.config().server.hostname.clone();
                 self.reply(&format!("221 2.0.0 {host} closing connection"));
                 return Next::Quit;
             }
@@ -277,8 +278,8 @@ impl Session {
     /// Receives the message after `354` and answers once per recipient. `Ok(false)` when
     /// the connection ended before the terminator (nothing is delivered then).
     async fn data(&mut self) -> std::io::Result<bool> {
-        let max = self.ctx.config.lmtp.max_message_size;
-        let mut incoming = Incoming::new(max, self.ctx.config.server.data_dir.join("spool"));
+        let max = self.ctx.config().lmtp.max_message_size;
+        let mut incoming = Incoming::new(max, self.ctx.config().server.data_dir.join("spool"));
         loop {
             let used = incoming.feed(&self.buf);
             self.buf.drain(..used);
@@ -315,7 +316,7 @@ impl Session {
                 return Ok(true);
             }
         };
-        let header = self.ctx.config.server.real_to_header.clone();
+        let header = self.ctx.config().server.real_to_header.clone();
         for (to, resolved) in &rcpts {
             let outcome =
                 deliver::deliver_to(&self.ctx.store, resolved, &from, to, &body, &header).await;
@@ -332,7 +333,7 @@ impl Session {
                 Outcome::DiskFull => "disk_full",
                 Outcome::Temporary(_) => "temporary",
             });
-            self.reply(&outcome.lmtp_reply_with(to, self.ctx.config.lmtp.quota_temporary));
+            self.reply(&outcome.lmtp_reply_with(to, self.ctx.config().lmtp.quota_temporary));
         }
         Ok(true)
     }

@@ -202,6 +202,10 @@ impl SessionHandle {
         let a = account.to_string();
         self.with(|e| e.account = Some(a));
     }
+    /// Forgets the account (IMAP UNAUTHENTICATE).
+    pub fn clear_account(&self) {
+        self.with(|e| e.account = None);
+    }
     /// Records the protocol state (`not authenticated`, `selected`, `transaction`...).
     pub fn set_state(&self, state: &'static str) {
         self.with(|e| e.state = state);

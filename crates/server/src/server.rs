@@ -77,13 +77,13 @@ impl Running {
     /// and say goodbye), wait up to the grace period, then drop whatever is left.
     pub async fn shutdown(mut self) {
         self.trigger.trigger();
-        let grace = Duration::from_secs(self.ctx.config.server.shutdown_grace_secs);
+        let grace = Duration::from_secs(self.ctx.config().server.shutdown_grace_secs);
         let deadline = Instant::now() + grace;
         while self.tasks.join_next().await.is_some() {}
         while !self.ctx.registry.is_empty() && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        let sock = admin_path(&self.ctx.config);
+        let sock = admin_path(&self.ctx.config());
         let _ = std::fs::remove_file(sock);
     }
 }
@@ -109,24 +109,27 @@ pub fn context(
 ) -> Result<(Arc<Ctx>, ShutdownTrigger), StartError> {
     let config = Arc::new(config);
     let directory = open_directory(&config)?;
-    let tls = if with_tls {
-        Some(net::tls::acceptor(
+    let (tls, tls_certs) = if with_tls {
+        let (a, c) = net::tls::acceptor(
             &config.tls,
             &config.server.data_dir,
             &config.server.hostname,
-        )?)
+        )?;
+        (Some(a), Some(c))
     } else {
-        None
+        (None, None)
     };
     let (trigger, shutdown) = net::shutdown_pair();
     let relay_ttl = Duration::from_secs(config.popbsmtp.ttl_secs);
     let limits = crate::limits::Limits::new(&config.server);
     let settings = Arc::new(crate::settings::Settings::new(&config));
     let ctx = Arc::new(Ctx {
-        config,
+        live_config: std::sync::RwLock::new(config),
         directory,
         store,
         tls,
+        tls_certs,
+        reloader: std::sync::OnceLock::new(),
         registry: Arc::new(Registry::default()),
         shutdown,
         alerts: tokio::sync::watch::channel(0).0,
@@ -142,8 +145,20 @@ pub fn context(
 /// up TLS (generating a self-signed certificate on first start when none is configured),
 /// binds every listener of the config and the admin socket, and begins accepting.
 pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, StartError> {
+    start_with(config, store, Vec::new()).await
+}
+
+/// As [`start`], with listeners already open (systemd socket activation, see
+/// [`net::activation`]): `passed` holds protocol, implicit TLS and socket. The passed
+/// sockets of a protocol (and TLS mode) replace its configured addresses, which are then
+/// not bound; the others are bound from the configuration.
+pub async fn start_with(
+    config: Config,
+    store: Arc<dyn Store>,
+    mut passed: Vec<(Protocol, bool, std::net::TcpListener)>,
+) -> Result<Running, StartError> {
     let (ctx, trigger) = context(config, store, true)?;
-    let config = ctx.config.clone();
+    let config = ctx.config().clone();
     let plan: [(Protocol, bool, &Vec<SocketAddr>, SessionFn); 5] = [
         (
             Protocol::Imap,
@@ -181,6 +196,17 @@ pub async fn start(config: Config, store: Arc<dyn Store>) -> Result<Running, Sta
         // One channel limit per protocol, shared by its listeners, changed live by the
         // web admin (`Ctx::settings`).
         let limit = ctx.settings.channels(protocol).clone();
+        let (mine, rest) = passed
+            .into_iter()
+            .partition::<Vec<_>, _>(|(p, t, _)| *p == protocol && *t == tls);
+        passed = rest;
+        if !mine.is_empty() {
+            for (_, _, l) in mine {
+                let b = net::adopt(protocol, tls, l).map_err(StartError::Listen)?;
+                bound.push((b, limit.clone(), session));
+            }
+            continue;
+        }
         for addr in addrs {
             let b = net::bind(protocol, tls, *addr)
                 .await

@@ -125,7 +125,7 @@ pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> Subm
     };
 
     // Resolve every recipient before sending anything.
-    let main = ctx.config.server.main_domain.clone();
+    let main = ctx.config().server.main_domain.clone();
     let list = rcpts.clone();
     let routes: Vec<(String, Result<Route, String>)> = ctx
         .dir(move |d| {
@@ -152,7 +152,7 @@ pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> Subm
                 .collect()
         })
         .await;
-    let smarthost = ctx.config.submit.smarthost.clone();
+    let smarthost = ctx.config().submit.smarthost.clone();
     let mut refused = Vec::new();
     let mut local = Vec::new();
     let mut remote = Vec::new();
@@ -172,8 +172,17 @@ pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> Subm
     let from = account.address();
     let mut relayed = Vec::new();
     if let (Some(host), false) = (smarthost, remote.is_empty()) {
-        let t = Duration::from_secs(ctx.config.submit.timeout_secs.unwrap_or(60).max(1));
-        match relay(&host, &ctx.config.server.hostname, &from, &remote, &body, t).await {
+        let t = Duration::from_secs(ctx.config().submit.timeout_secs.unwrap_or(60).max(1));
+        match relay(
+            &host,
+            &ctx.config().server.hostname,
+            &from,
+            &remote,
+            &body,
+            t,
+        )
+        .await
+        {
             Ok(()) => relayed = remote,
             Err(RelayError::Refused(v)) => return SubmitReport::Refused(v),
             Err(RelayError::Failed(e)) => {
@@ -183,7 +192,7 @@ pub async fn submit(ctx: &Ctx, account: &AccountInfo, body: MessageData) -> Subm
         }
         tracing::info!(smarthost = %host, recipients = relayed.len(), "relayed");
     }
-    let header_name = ctx.config.server.real_to_header.clone();
+    let header_name = ctx.config().server.real_to_header.clone();
     let mut done_local = Vec::new();
     let mut failed = Vec::new();
     for (r, res) in &local {
@@ -364,7 +373,7 @@ async fn without_bcc(
     header_end: usize,
 ) -> std::io::Result<MessageData> {
     let new_header = strip_bcc(header);
-    let dir = ctx.config.server.data_dir.join("spool");
+    let dir = ctx.config().server.data_dir.join("spool");
     deliver::spool(&new_header, body, header_end as u64, &dir).await
 }
 

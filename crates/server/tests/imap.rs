@@ -849,3 +849,37 @@ async fn compress_deflate_over_tls() {
     .await
     .unwrap();
 }
+
+/// RFC 3516 4.4: APPEND with a literal8 holding NULs stores them unchanged; BINARY
+/// answers them as a literal8, BODY as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn append_literal8_with_nul_round_trips() {
+    tokio::spawn(async move {
+        let server = TestServer::start().await;
+        server.add_account("u", "pw");
+        let mut c = login(&server, "u").await;
+        let msg = b"Subject: nul\r\nContent-Transfer-Encoding: binary\r\n\r\na\x00b\x00c";
+        c.send_raw(format!("A1 APPEND INBOX ~{{{}+}}\r\n", msg.len()).as_bytes())
+            .await;
+        c.send_raw(msg).await;
+        c.send("").await;
+        exp(&mut c, "A1 OK [APPENDUID {*} 1] APPEND completed").await;
+        c.send("S SELECT INBOX").await;
+        until_tagged(&mut c, "S").await;
+        c.send("F1 FETCH 1 (BINARY.PEEK[1] BINARY.SIZE[1])").await;
+        exp(&mut c, "* 1 FETCH (BINARY[1] ~{5}").await;
+        let got = Box::pin(c.read_exact(5)).await;
+        assert_eq!(got, b"a\x00b\x00c");
+        exp(&mut c, " BINARY.SIZE[1] 5)").await;
+        exp(&mut c, "F1 OK FETCH completed").await;
+        c.send("F2 FETCH 1 (BODY.PEEK[])").await;
+        exp(&mut c, &format!("* 1 FETCH (BODY[] {{{}}}", msg.len())).await;
+        let got = Box::pin(c.read_exact(msg.len())).await;
+        assert_eq!(got, msg);
+        exp(&mut c, ")").await;
+        exp(&mut c, "F2 OK FETCH completed").await;
+        server.stop().await;
+    })
+    .await
+    .unwrap();
+}

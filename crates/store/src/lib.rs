@@ -59,6 +59,24 @@ pub trait Store: Send + Sync + 'static {
     /// Removes an account's whole mail store. Used when an operator removes the account.
     async fn remove_account(&self, key: &AccountKey) -> Result<(), StoreError>;
 
+    /// Moves an account's whole mail store to another key (`mailroom account rename`),
+    /// then runs `then` (the directory's rename) before anyone can open either account:
+    /// while it runs, opening `from` or `to` fails with `Busy` in every process working
+    /// on the storage (a delivery is retried later, a login told to try again). When
+    /// `then` fails, the store is moved back. `NotFound` if `from` has no store,
+    /// `AlreadyExists` if `to` has one.
+    async fn rename_account(
+        &self,
+        from: &AccountKey,
+        to: &AccountKey,
+        then: Box<dyn FnOnce() -> Result<(), StoreError> + Send>,
+    ) -> Result<(), StoreError> {
+        let _ = (from, to, then);
+        Err(StoreError::Invalid(
+            "renaming accounts is not supported by this storage backend".into(),
+        ))
+    }
+
     /// The change hub sessions use to learn of changes made by others.
     fn hub(&self) -> Arc<dyn ChangeHub>;
 }
@@ -311,6 +329,60 @@ pub trait Account: Send + Sync {
     /// with a UID at or above it is recent for the caller and for no other session.
     async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError>;
 
+    // ---- migration (`mailroom import`) ------------------------------------------------
+    //
+    // The default implementations fail with `Invalid`: a backend that cannot keep another
+    // server's UIDs must say so, never renumber silently.
+
+    /// Gives a mailbox that holds no message the UIDVALIDITY of the server the mail comes
+    /// from (UIDNEXT restarts at 1). `Invalid` if it holds messages (their UIDs belong to
+    /// its current UIDVALIDITY) or `uid_validity` is 0.
+    async fn set_uid_validity(
+        &self,
+        mailbox: MailboxId,
+        uid_validity: u32,
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, uid_validity);
+        Err(import_unsupported())
+    }
+
+    /// [`Account::append`] under a given UID, at or above the mailbox's UIDNEXT
+    /// (`Invalid` otherwise: UIDs are never reused); UIDNEXT becomes `uid + 1`.
+    async fn append_with_uid(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        let _ = (mailbox, uid, request);
+        Err(import_unsupported())
+    }
+
+    /// Ends an import into a mailbox: UIDNEXT raised to `uid_next` (never lowered), and
+    /// the messages below it no longer `\Recent`.
+    async fn finish_import(&self, mailbox: MailboxId, uid_next: Uid) -> Result<(), StoreError> {
+        let _ = (mailbox, uid_next);
+        Err(import_unsupported())
+    }
+
+    /// Keeps POP3 unique-ids for messages (RFC 1939 section 7: 1 to 70 characters in
+    /// 0x21..=0x7E, `Invalid` otherwise), shown by UIDL instead of the configured format.
+    async fn set_pop3_uidls(
+        &self,
+        mailbox: MailboxId,
+        uidls: &[(Uid, String)],
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, uidls);
+        Err(import_unsupported())
+    }
+
+    /// The POP3 unique-ids kept by [`Account::set_pop3_uidls`], ascending by UID (a
+    /// backend that keeps none has none).
+    async fn pop3_uidls(&self, mailbox: MailboxId) -> Result<Vec<(Uid, String)>, StoreError> {
+        let _ = mailbox;
+        Ok(Vec::new())
+    }
+
     /// Like [`Account::claim_recent`], but claims only the messages below `upto` (the
     /// UIDNEXT of the snapshot the session shows), so a message that arrives meanwhile
     /// stays recent for whichever session sees it first. Returns the lowest UID recent
@@ -329,6 +401,12 @@ pub trait Account: Send + Sync {
 pub fn open_default(root: std::path::PathBuf) -> Result<Arc<dyn Store>, StoreError> {
     let store: Arc<dyn Store> = maildir::MaildirStore::open(root)?;
     Ok(store)
+}
+
+fn import_unsupported() -> StoreError {
+    StoreError::Invalid(
+        "keeping another server's UIDs is not supported by this storage backend".into(),
+    )
 }
 
 fn acl_unsupported() -> StoreError {

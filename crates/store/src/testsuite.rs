@@ -631,6 +631,62 @@ pub async fn uids_monotonic_across_restart(h: &dyn Harness) {
     assert_eq!(append(&a, mb, &msg(4)).await.uid, 4);
 }
 
+/// Migration: a mailbox takes another server's UIDVALIDITY while empty, messages keep
+/// their UIDs (never below UIDNEXT), UIDNEXT is raised, POP3 unique-ids are kept; all of
+/// it survives a restart.
+pub async fn import_keeps_uids(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = a.create_mailbox("Old", None).await.expect("create").id;
+    a.set_uid_validity(mb, 1_234_567)
+        .await
+        .expect("set UIDVALIDITY");
+    let out = a
+        .append_with_uid(mb, 5, request(&msg(5), Flags::SEEN, &["$Label1"]))
+        .await
+        .expect("append under UID 5");
+    assert_eq!((out.uid, out.uid_validity), (5, 1_234_567));
+    a.append_with_uid(mb, 9, request(&msg(9), Flags::EMPTY, &[]))
+        .await
+        .expect("append under UID 9");
+    let below = a
+        .append_with_uid(mb, 7, request(&msg(7), Flags::EMPTY, &[]))
+        .await;
+    assert!(matches!(below, Err(StoreError::Invalid(_))), "{below:?}");
+    let refused = a.set_uid_validity(mb, 42).await;
+    assert!(
+        matches!(refused, Err(StoreError::Invalid(_))),
+        "{refused:?}"
+    );
+    a.finish_import(mb, 20).await.expect("finish");
+    a.finish_import(mb, 3)
+        .await
+        .expect("UIDNEXT is never lowered");
+    a.set_pop3_uidls(mb, &[(5, "0000000500126d87".into()), (9, "x9".into())])
+        .await
+        .expect("UIDLs");
+    let bad = a.set_pop3_uidls(mb, &[(5, "has space".into())]).await;
+    assert!(matches!(bad, Err(StoreError::Invalid(_))), "{bad:?}");
+    drop((a, store));
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = a.mailbox("Old").await.expect("Old");
+    assert_eq!(mb.uid_validity, 1_234_567);
+    let st = a.status(mb.id).await.expect("status");
+    assert_eq!((st.uid_next, st.messages, st.recent), (20, 2, 0));
+    assert_eq!(uids(&a, mb.id).await, vec![5, 9]);
+    let snap = a.messages(mb.id).await.expect("messages");
+    let first = snap.messages.get(0).expect("UID 5");
+    assert!(first.flags.contains(Flags::SEEN));
+    assert_eq!(first.keywords, ["$Label1".to_string()]);
+    assert_eq!(content(&a, mb.id, 9).await, msg(9));
+    assert_eq!(
+        a.pop3_uidls(mb.id).await.expect("UIDLs"),
+        vec![(5, "0000000500126d87".to_string()), (9, "x9".to_string())]
+    );
+    assert_eq!(append(&a, mb.id, &msg(20)).await.uid, 20);
+}
+
 /// `\Recent` goes to exactly one session.
 pub async fn recent_to_one_claimer(h: &dyn Harness) {
     let store = h.open().await;
@@ -1208,6 +1264,7 @@ macro_rules! conformance_suite {
             store_unchanged_since,
             preview_cache,
             metadata_storage,
+            import_keeps_uids,
         );
     };
     (@checks $harness:expr; $($check:ident),* $(,)?) => {$(

@@ -52,6 +52,8 @@ pub enum WebError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("the passed admin socket (socket activation): {0}")]
+    Passed(std::io::Error),
     #[error("the web admin needs TLS, and the server has no certificate")]
     NoTls,
 }
@@ -130,29 +132,52 @@ pub async fn start(
     addrs: &[SocketAddr],
     prometheus: Option<PrometheusHandle>,
 ) -> Result<Vec<SocketAddr>, WebError> {
-    if addrs.is_empty() {
+    start_with(ctx, addrs, Vec::new(), prometheus).await
+}
+
+/// As [`start`], with listeners already open (systemd socket activation): when `passed`
+/// is not empty, its sockets replace the configured `addrs`, which are then not bound.
+pub async fn start_with(
+    ctx: Arc<Ctx>,
+    addrs: &[SocketAddr],
+    passed: Vec<std::net::TcpListener>,
+    prometheus: Option<PrometheusHandle>,
+) -> Result<Vec<SocketAddr>, WebError> {
+    if addrs.is_empty() && passed.is_empty() {
         return Ok(Vec::new());
     }
     let tls = ctx.tls.clone().ok_or(WebError::NoTls)?;
-    let idle = Duration::from_secs(ctx.config.admin.session_idle_secs.max(60));
+    let idle = Duration::from_secs(ctx.config().admin.session_idle_secs.max(60));
     let web = Arc::new(Web {
         ctx: ctx.clone(),
         prometheus,
         logins: auth::Logins::new(idle),
     });
     let app = router(web);
+    let mut listeners = Vec::new();
+    if passed.is_empty() {
+        for addr in addrs {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| WebError::Listen {
+                    addr: *addr,
+                    source,
+                })?;
+            listeners.push((*addr, l));
+        }
+    } else {
+        for l in passed {
+            let addr = l.local_addr().map_err(WebError::Passed)?;
+            l.set_nonblocking(true).map_err(WebError::Passed)?;
+            let l = tokio::net::TcpListener::from_std(l).map_err(WebError::Passed)?;
+            listeners.push((addr, l));
+        }
+    }
     let mut bound = Vec::new();
-    for addr in addrs {
-        let l = tokio::net::TcpListener::bind(addr)
-            .await
-            .map_err(|source| WebError::Listen {
-                addr: *addr,
-                source,
-            })?;
-        let local = l.local_addr().map_err(|source| WebError::Listen {
-            addr: *addr,
-            source,
-        })?;
+    for (addr, l) in listeners {
+        let local = l
+            .local_addr()
+            .map_err(|source| WebError::Listen { addr, source })?;
         bound.push(local);
         tokio::spawn(accept_loop(ctx.clone(), l, tls.clone(), app.clone()));
     }

@@ -151,7 +151,7 @@ pub async fn overview(State(web): State<Arc<Web>>, headers: HeaderMap) -> Respon
         "</table><p>Live sessions: <a href=/sessions>{}</a>. Up for {}. Data directory: <code>{}</code>.</p>",
         ctx.registry.len(),
         human_secs(ctx.started.elapsed().as_secs()),
-        esc(&ctx.config.server.data_dir.display().to_string())
+        esc(&ctx.config().server.data_dir.display().to_string())
     );
     render("Overview", &login, &b)
 }

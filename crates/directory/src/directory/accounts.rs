@@ -208,3 +208,82 @@ impl Directory {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
+
+impl Directory {
+    /// Renames an account (`name`, `name@domain`; the new domain must exist), keeping its
+    /// id, password, secrets, quota, alerts and mailbox aliases, in one transaction with
+    /// what names it elsewhere: address aliases whose target is the old address, mailbox
+    /// aliases of other accounts that point into it (`~old/...`), and the grants hint
+    /// (`acl_grants`). The ACL entries in the owners' mail stores are the caller's
+    /// (`owners_granting`); the mail store itself too.
+    pub fn rename_account(
+        &self,
+        from: &str,
+        to: &str,
+    ) -> Result<(AccountInfo, AccountInfo), DirError> {
+        let (n, d) = self.account_ident(to)?;
+        let mut c = self.db();
+        let tx = c.transaction()?;
+        let (on, od) = self.account_ident(from)?;
+        let old = Self::find_account(&tx, &on, &od)?
+            .ok_or_else(|| DirError::NotFound(format!("account {on}@{od}")))?;
+        if Self::find_account(&tx, &n, &d)?.is_some() {
+            return Err(DirError::AlreadyExists(format!("account {n}@{d}")));
+        }
+        let domain_id =
+            Self::domain_id(&tx, &d)?.ok_or_else(|| DirError::NotFound(format!("domain {d}")))?;
+        tx.execute(
+            "UPDATE accounts SET name = ?2, domain_id = ?3 WHERE id = ?1",
+            params![old.id, n, domain_id],
+        )?;
+        let old_addr = old.address();
+        let new_addr = format!("{n}@{d}");
+        tx.execute(
+            "UPDATE aliases SET target = ?2 WHERE lower(target) = ?1",
+            params![old_addr, new_addr],
+        )?;
+        tx.execute(
+            "UPDATE acl_grants SET grantee = ?2 WHERE grantee = ?1",
+            params![old_addr, new_addr],
+        )?;
+        // `~name/...` names an account of the main domain, `~name@domain/...` any.
+        let new_ref = if d == self.main {
+            n.clone()
+        } else {
+            new_addr.clone()
+        };
+        let mut olds = vec![format!("~{old_addr}/")];
+        if od == self.main {
+            olds.push(format!("~{on}/"));
+        }
+        for o in &olds {
+            tx.execute(
+                "UPDATE mailbox_aliases SET target = ?2 || substr(target, ?3)
+                 WHERE substr(target, 1, ?4) = ?1",
+                params![
+                    o,
+                    format!("~{new_ref}/"),
+                    o.len() as i64 + 1,
+                    o.len() as i64
+                ],
+            )?;
+        }
+        let new = Self::find_account(&tx, &n, &d)?
+            .ok_or_else(|| DirError::NotFound(format!("account {n}@{d}")))?;
+        tx.commit()?;
+        tracing::info!(from = %old_addr, to = %new.address(), "account renamed");
+        Ok((old, new))
+    }
+
+    /// The accounts that granted rights to `grantee` (`user@domain`), by the grants
+    /// hint: whose ACLs name it.
+    pub fn owners_granting(&self, grantee: &str) -> Result<Vec<AccountInfo>, DirError> {
+        let c = self.db();
+        let mut st = c.prepare(&format!(
+            "SELECT {ACCOUNT_COLS} FROM accounts a JOIN domains d ON d.id = a.domain_id
+             WHERE a.id IN (SELECT owner_id FROM acl_grants WHERE grantee = ?1)"
+        ))?;
+        let rows = st.query_map(params![grantee], account_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}

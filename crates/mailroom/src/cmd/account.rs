@@ -1,6 +1,7 @@
-//! `mailroom account add|passwd|import|remove|list|mail-secret|admin|quota`: accounts,
-//! their passwords (clear, hashed, or a Dovecot passwd-file), mail secrets, administrator
-//! rights and quotas, and making a new account's mail store.
+//! `mailroom account add|passwd|import|remove|rename|list|mail-secret|admin|quota`:
+//! accounts, their passwords (clear, hashed, or a Dovecot passwd-file), mail secrets,
+//! administrator rights and quotas, making a new account's mail store, and renaming an
+//! account with its mail store.
 //!
 //! Password schemes and the account rules live in `mailroom-directory`; the mail store
 //! in `mailroom-store`.
@@ -95,6 +96,14 @@ pub fn run(config: &Config, op: AccountOp) -> Result<ExitCode> {
                 rt.block_on(store.remove_account(&key))?;
             }
             println!("account {} removed", a.address());
+        }
+        AccountOp::Rename {
+            name,
+            new_name,
+            keep_alias,
+        } => {
+            drop(dir);
+            return rename(config, &name, &new_name, keep_alias);
         }
         AccountOp::List { domain } => {
             for a in dir.list_accounts(domain.as_deref())? {
@@ -201,7 +210,7 @@ fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
 }
 
 /// One passwd-file line: `(name, hash)`, or `None` for a comment or a blank line.
-fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
+pub(crate) fn passwd_line(line: &str, default_scheme: &str) -> Result<Option<(String, String)>> {
     let line = line.trim_end_matches(['\r', '\n']);
     if line.trim().is_empty() || line.trim_start().starts_with('#') {
         return Ok(None);
@@ -266,4 +275,102 @@ fn show_quota(q: &mailroom_directory::QuotaLimits) -> String {
         .map_or("none".to_string(), |k| format!("{k} KiB"));
     let m = q.messages.map_or("none".to_string(), |m| m.to_string());
     format!("storage {s}, messages {m}")
+}
+
+/// `account rename`: the mail store moves (no one can open the old or the new account
+/// meanwhile, in any process: deliveries are retried, logins told to try again), the
+/// directory renames the account in the same step, then the ACL entries that name the
+/// old address in other accounts' stores are rewritten. Refused while the running server
+/// has sessions of the account.
+fn rename(config: &Config, name: &str, new_name: &str, keep_alias: bool) -> Result<ExitCode> {
+    let dir = std::sync::Arc::new(open_directory(config)?);
+    let old = dir.account(name)?;
+    let old_addr = old.address();
+    let sock = mailroom_server::server::admin_path(config);
+    if let Ok(list) = mailroom_server::admin::request(&sock, "sessions") {
+        let busy = list.lines().skip(1).any(|l| {
+            l.split('\t')
+                .nth(2)
+                .is_some_and(|a| a == old_addr || a == old.name)
+        });
+        if busy {
+            bail!("{old_addr} has sessions on the running server (`mailroom sessions`); try again when they ended");
+        }
+    }
+    let (n, d) = match new_name
+        .trim()
+        .rsplit_once('@')
+        .or_else(|| new_name.trim().rsplit_once('%'))
+    {
+        Some((n, d)) => (n.to_ascii_lowercase(), d.to_ascii_lowercase()),
+        None => (new_name.trim().to_ascii_lowercase(), dir.main_domain()),
+    };
+    let (od, on) = old.store_key();
+    let from = mailroom_store::AccountKey::new(&od, &on)
+        .ok_or_else(|| anyhow!("{old_addr}: not a valid store key"))?;
+    let to = mailroom_store::AccountKey::new(&d, &n)
+        .ok_or_else(|| anyhow!("{new_name}: not a valid account name"))?;
+    let store = super::open_store(config)?;
+    let rt = super::runtime()?;
+    let (d2, old_name, new_spec) = (dir.clone(), name.to_string(), new_name.to_string());
+    let renamed = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let slot = renamed.clone();
+    let then = Box::new(move || -> Result<(), mailroom_store::StoreError> {
+        let r = d2
+            .rename_account(&old_name, &new_spec)
+            .map_err(|e| mailroom_store::StoreError::Invalid(e.to_string()))?;
+        *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(r.1);
+        Ok(())
+    });
+    match rt.block_on(store.rename_account(&from, &to, then)) {
+        Ok(()) => {}
+        // No mail store yet (never logged in, never delivered to): the directory alone.
+        Err(mailroom_store::StoreError::NotFound(_)) => {
+            let (_, new) = dir.rename_account(name, new_name)?;
+            *renamed.lock().unwrap_or_else(|e| e.into_inner()) = Some(new);
+        }
+        Err(e) => bail!("{old_addr} not renamed: {e}"),
+    }
+    let new = renamed
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take()
+        .ok_or_else(|| anyhow!("the directory did not rename {old_addr}"))?;
+    let new_addr = new.address();
+    // ACL entries naming the old address, in the stores of those who granted them.
+    let mut failed = false;
+    for owner in dir.owners_granting(&new_addr)? {
+        let r = rt.block_on(async {
+            let (_, acc) = super::open_account(config, &dir, &owner.address()).await?;
+            for (mb, e) in acc.all_acls().await? {
+                let (neg, id) = match e.identifier.strip_prefix('-') {
+                    Some(id) => ("-", id),
+                    None => ("", e.identifier.as_str()),
+                };
+                if id == old_addr {
+                    acc.set_acl(mb, &format!("{neg}{new_addr}"), e.rights)
+                        .await?;
+                    acc.delete_acl(mb, &e.identifier).await?;
+                }
+            }
+            anyhow::Ok(())
+        });
+        if let Err(e) = r {
+            eprintln!(
+                "mailroom: warning: ACLs of {} still name {old_addr}: {e:#}",
+                owner.address()
+            );
+            failed = true;
+        }
+    }
+    if keep_alias {
+        dir.add_alias(&old_addr, &new_addr)?;
+        println!("alias {old_addr} -> {new_addr} added");
+    }
+    println!("account {old_addr} renamed to {new_addr}");
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

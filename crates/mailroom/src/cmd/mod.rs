@@ -12,8 +12,11 @@ pub mod alias;
 pub mod check_config;
 pub mod deliver;
 pub mod domain;
+pub mod import;
 pub mod mailbox;
+pub mod message;
 pub mod pop3;
+pub mod reload;
 pub mod router;
 pub mod serve;
 pub mod sessions;
@@ -30,6 +33,33 @@ use std::sync::Arc;
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
     let store: Arc<dyn Store> = MaildirStore::open(config.server.data_dir.join("mail"))?;
     Ok(store)
+}
+
+/// Opens the mail store of an existing account (`name` or `name@domain`), with the
+/// directory's view of it, on a runtime of the caller's. For the subcommands that work
+/// on mail while the server may run (the store is shared between processes).
+pub async fn open_account(
+    config: &Config,
+    dir: &Directory,
+    name: &str,
+) -> Result<(
+    mailroom_directory::AccountInfo,
+    Arc<dyn mailroom_store::Account>,
+)> {
+    let info = dir.account(name)?;
+    let (d, n) = info.store_key();
+    let key = mailroom_store::AccountKey::new(&d, &n)
+        .with_context(|| format!("{}: not a valid store key", info.address()))?;
+    let store = open_store(config)?;
+    let account = store.open_account(&key).await?;
+    Ok((info, account))
+}
+
+/// A small runtime for the subcommands that call the store.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 pub fn open_directory(config: &Config) -> Result<Directory> {

@@ -100,6 +100,8 @@ pub enum StatusItem {
     Oldest,
     /// `UNSEENMEDIA` (vendor: messages with `$Media` and without `\Seen`).
     UnseenMedia,
+    /// `APPENDLIMIT` (RFC 7889): the largest message APPEND accepts.
+    AppendLimit,
 }
 
 impl StatusItem {
@@ -118,6 +120,7 @@ impl StatusItem {
             "INTERNALSIZE" => StatusItem::InternalSize,
             "OLDEST" => StatusItem::Oldest,
             "UNSEENMEDIA" => StatusItem::UnseenMedia,
+            "APPENDLIMIT" => StatusItem::AppendLimit,
             _ => return None,
         })
     }
@@ -137,6 +140,7 @@ impl StatusItem {
             StatusItem::InternalSize => "INTERNALSIZE",
             StatusItem::Oldest => "OLDEST",
             StatusItem::UnseenMedia => "UNSEENMEDIA",
+            StatusItem::AppendLimit => "APPENDLIMIT",
         }
     }
 }
@@ -166,6 +170,8 @@ pub struct ListReturn {
     pub special_use: bool,
     /// `STATUS (items)`: answered with untagged STATUS responses.
     pub status: Vec<StatusItem>,
+    /// `MYRIGHTS` (RFC 8440): answered with untagged MYRIGHTS responses.
+    pub myrights: bool,
     /// Vendor items (`UIDVALIDITY MESSAGES UIDNEXT UNSEEN INTERNALSIZE OLDEST
     /// UNSEENMEDIA`), in the order sent; accepted in the selection-option position too,
     /// as CommuniGate Pro does (`LIST (CHILDREN UNSEEN INTERNALSIZE) "" "ma%"`).
@@ -255,6 +261,23 @@ pub enum FetchAttribute {
     Preview {
         /// `LAZY`: NIL is allowed when the preview is not readily available.
         lazy: bool,
+    },
+    /// `SAVEDATE` (RFC 8514).
+    SaveDate,
+    /// `BINARY[part]<partial>` / `BINARY.PEEK[...]` (RFC 3516): the part's content with
+    /// its Content-Transfer-Encoding undone.
+    Binary {
+        /// `.PEEK`: do not set `\Seen`.
+        peek: bool,
+        /// The part path, empty for the whole message.
+        part: Vec<NonZeroU32>,
+        /// `<start.length>`.
+        partial: Option<(u32, NonZeroU32)>,
+    },
+    /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
+    BinarySize {
+        /// The part path, empty for the whole message.
+        part: Vec<NonZeroU32>,
     },
     /// `BODY[section]<partial>` / `BODY.PEEK[...]`.
     BodySection {
@@ -349,7 +372,7 @@ pub enum SearchKey {
     Text(Vec<u8>),
     /// `TO string`.
     To(Vec<u8>),
-    /// `UID sequence-set`.
+    /// `UID sequence-set` (`$`: the saved result, RFC 5182).
     Uid(SequenceSet),
     /// `UNANSWERED`.
     Unanswered,
@@ -363,12 +386,62 @@ pub enum SearchKey {
     Unkeyword(String),
     /// `UNSEEN`.
     Unseen,
+    /// `SAVEDBEFORE date` (RFC 8514).
+    SavedBefore(Date),
+    /// `SAVEDON date` (RFC 8514).
+    SavedOn(Date),
+    /// `SAVEDSINCE date` (RFC 8514).
+    SavedSince(Date),
+    /// `SAVEDATESUPPORTED` (RFC 8514).
+    SaveDateSupported,
+    /// `OLDER interval` (RFC 5032): INTERNALDATE at or before now minus `interval` seconds.
+    Older(NonZeroU32),
+    /// `YOUNGER interval` (RFC 5032): INTERNALDATE at or after now minus `interval` seconds.
+    Younger(NonZeroU32),
     /// `MODSEQ n` (RFC 7162; entry-name arguments are accepted and dropped).
     ModSeq(u64),
     /// A bare sequence set.
     SequenceSet(SequenceSet),
     /// `( key *(SP key) )`, and the implicit AND of the top level.
     And(Vec<SearchKey>),
+}
+
+/// A PARTIAL range (RFC 9394): the results `first:second` (either order) counted from
+/// 1 at the lowest UID, or with `from_end` (`-first:-second`) from 1 at the highest.
+///
+/// ```text
+/// partial-range-first = nz-number ":" nz-number
+/// partial-range-last  = MINUS nz-number ":" MINUS nz-number
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartialRange {
+    /// Counted from the last result (`-1` is the last).
+    pub from_end: bool,
+    /// First number as sent (without `-`).
+    pub first: NonZeroU32,
+    /// Second number as sent (without `-`).
+    pub second: NonZeroU32,
+}
+
+impl PartialRange {
+    /// The positions (0-based, ascending) of the results it selects among `len` results
+    /// in ascending order; empty when none exists.
+    pub fn indices(&self, len: usize) -> std::ops::Range<usize> {
+        let lo = self.first.min(self.second).get() as usize;
+        let hi = self.first.max(self.second).get() as usize;
+        if self.from_end {
+            len.saturating_sub(hi)..len.saturating_sub(lo - 1)
+        } else {
+            (lo - 1).min(len)..hi.min(len)
+        }
+    }
+}
+
+impl std::fmt::Display for PartialRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let m = if self.from_end { "-" } else { "" };
+        write!(f, "{m}{}:{m}{}", self.first, self.second)
+    }
 }
 
 /// ESEARCH return options (RFC 4731).
@@ -382,6 +455,10 @@ pub struct SearchReturn {
     pub all: bool,
     /// `COUNT`.
     pub count: bool,
+    /// `SAVE` (RFC 5182): the result becomes `$`.
+    pub save: bool,
+    /// `PARTIAL range` (RFC 9394); never with `ALL`.
+    pub partial: Option<PartialRange>,
 }
 
 /// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).
@@ -578,12 +655,25 @@ pub enum CommandBody {
         /// One or more messages.
         messages: Vec<AppendMessage>,
     },
+    /// `REPLACE` / `UID REPLACE n mailbox message` (RFC 8508).
+    Replace {
+        /// `UID REPLACE`.
+        uid: bool,
+        /// The message replaced: one number (`*` allowed, no range).
+        set: SequenceSet,
+        /// Where the new message goes.
+        mailbox: Mailbox,
+        /// The new message.
+        message: AppendMessage,
+    },
     /// `CHECK`.
     Check,
     /// `CLOSE`.
     Close,
     /// `UNSELECT` (RFC 3691).
     Unselect,
+    /// `UNAUTHENTICATE` (RFC 8437).
+    Unauthenticate,
     /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315) when `uids` is given.
     Expunge {
         /// The UID set of `UID EXPUNGE`.
@@ -607,6 +697,8 @@ pub enum CommandBody {
         changed_since: Option<u64>,
         /// `VANISHED` modifier (RFC 7162 3.2.6; only with UID FETCH and CHANGEDSINCE).
         vanished: bool,
+        /// `PARTIAL` modifier (RFC 9394 3.3; only with UID FETCH).
+        partial: Option<PartialRange>,
     },
     /// `STORE` / `UID STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags`.
     Store {
@@ -740,6 +832,7 @@ impl CommandBody {
             | B::Unsubscribe { mailbox }
             | B::Status { mailbox, .. }
             | B::Append { mailbox, .. }
+            | B::Replace { mailbox, .. }
             | B::Copy { mailbox, .. }
             | B::Move { mailbox, .. }
             | B::GetAcl { mailbox }
@@ -777,6 +870,7 @@ impl CommandBody {
             B::Check => K::Check,
             B::Close => K::Close,
             B::Unselect => K::Unselect,
+            B::Unauthenticate => K::Unauthenticate,
             B::Expunge { uids: None } => K::Expunge,
             B::Expunge { uids: Some(_) } => K::UidExpunge,
             B::Search(s) if s.uid => K::UidSearch,
@@ -793,6 +887,8 @@ impl CommandBody {
             B::Copy { .. } => K::Copy,
             B::Move { uid: true, .. } => K::UidMove,
             B::Move { .. } => K::Move,
+            B::Replace { uid: true, .. } => K::UidReplace,
+            B::Replace { .. } => K::Replace,
             B::Idle => K::Idle,
             B::Namespace => K::Namespace,
             B::Id(_) => K::Id,
@@ -911,6 +1007,7 @@ command_table! {
     Compress => "COMPRESS", Authenticated, uses_seqs: false, breaks_seqs: false;
     GetMetadata => "GETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetMetadata => "SETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Unauthenticate => "UNAUTHENTICATE", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
@@ -930,6 +1027,8 @@ command_table! {
     UidCopy => "UID COPY", Selected, uses_seqs: false, breaks_seqs: false;
     Move => "MOVE", Selected, uses_seqs: true, breaks_seqs: true;
     UidMove => "UID MOVE", Selected, uses_seqs: false, breaks_seqs: true;
+    Replace => "REPLACE", Selected, uses_seqs: true, breaks_seqs: true;
+    UidReplace => "UID REPLACE", Selected, uses_seqs: false, breaks_seqs: true;
 }
 
 impl CommandKind {
@@ -952,6 +1051,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn partial_ranges() {
+        let n = |v: u32| NonZeroU32::new(v).unwrap_or(NonZeroU32::MIN);
+        let p = |from_end, a, b| PartialRange {
+            from_end,
+            first: n(a),
+            second: n(b),
+        };
+        assert_eq!(p(false, 1, 5).indices(10), 0..5);
+        assert_eq!(p(false, 8, 5).indices(6), 4..6);
+        assert_eq!(p(false, 20, 30).indices(6), 6..6);
+        assert_eq!(p(true, 1, 3).indices(10), 7..10);
+        assert_eq!(p(true, 100, 1).indices(3), 0..3);
+        assert_eq!(p(true, 5, 9).indices(3), 0..0);
+        assert_eq!(p(true, 1, 100).to_string(), "-1:-100");
+        assert_eq!(p(false, 24, 11).to_string(), "24:11");
+    }
+
+    #[test]
     fn table() {
         assert!(CommandKind::Login.allowed_in(SessionState::NotAuthenticated));
         assert!(!CommandKind::Login.allowed_in(SessionState::Selected));
@@ -960,6 +1077,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 51);
+        assert_eq!(CommandKind::ALL.len(), 54);
     }
 }

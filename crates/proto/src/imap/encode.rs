@@ -42,6 +42,14 @@ pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(s);
 }
 
+/// A literal, as `literal8` (`~{n}`, RFC 3516) when the octets hold a NUL.
+pub fn literal_or_8(out: &mut Vec<u8>, s: &[u8]) {
+    if s.contains(&0) {
+        out.push(b'~');
+    }
+    literal(out, s);
+}
+
 /// `nstring = string / nil`.
 pub fn nstring(out: &mut Vec<u8>, s: Option<&[u8]>) {
     match s {
@@ -257,6 +265,8 @@ pub enum ResponseCode {
     MetadataTooMany,
     /// `METADATA NOPRIVATE`.
     MetadataNoPrivate,
+    /// `UNKNOWN-CTE` (RFC 3516).
+    UnknownCte,
 }
 
 impl fmt::Display for ResponseCode {
@@ -350,6 +360,7 @@ impl fmt::Display for ResponseCode {
             C::MetadataMaxSize(n) => write!(f, "METADATA MAXSIZE {n}"),
             C::MetadataTooMany => f.write_str("METADATA TOOMANY"),
             C::MetadataNoPrivate => f.write_str("METADATA NOPRIVATE"),
+            C::UnknownCte => f.write_str("UNKNOWN-CTE"),
         }
     }
 }

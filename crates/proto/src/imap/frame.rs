@@ -45,7 +45,7 @@
 //!   `{99999999999}` is over every limit.
 //! * With `literal_minus` (LITERAL- advertised instead of LITERAL+), `{n+}` with n > 4096
 //!   is refused in the same way (RFC 7888 section 5).
-//! * Literals inside APPEND that carry a message (every literal except a mailbox name
+//! * Literals inside APPEND and REPLACE (RFC 8508) that carry a message (every literal except a mailbox name
 //!   sent as a literal) are limited by `max_append` and streamed; all other literals are
 //!   limited by `max_literal` each and `max_literals_total` per command, and kept inline.
 //!
@@ -723,10 +723,24 @@ impl Framer {
             return false;
         };
         let rest = &data[sp + 1..];
-        if rest.len() < 7 || !rest[..7].eq_ignore_ascii_case(b"APPEND ") {
+        let starts =
+            |s: &[u8], p: &[u8]| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p);
+        if starts(rest, b"APPEND ") {
+            return rest.len() > 7;
+        }
+        // RFC 8508: `[UID ]REPLACE n mailbox ... {`: a message once the mailbox is there.
+        let rest = if starts(rest, b"UID ") {
+            &rest[4..]
+        } else {
+            rest
+        };
+        if !starts(rest, b"REPLACE ") {
             return false;
         }
-        rest.len() > 7
+        let args = &rest[8..];
+        args.iter()
+            .position(|&b| b == b' ')
+            .is_some_and(|p| args.len() > p + 1)
     }
 }
 
@@ -837,6 +851,39 @@ mod tests {
                 ),
                 Ev::Cmd(b"b NOOP".to_vec(), vec![]),
             ]
+        );
+    }
+
+    /// RFC 8508: REPLACE's message literal streams like APPEND's; its mailbox literal and
+    /// the literals of other commands naming REPLACE do not.
+    #[test]
+    fn replace_streams() {
+        let cfg = FramerConfig::default();
+        let ev = all_splits(&cfg, b"a UID REPLACE 4 {2}\r\nDr {3+}\r\nxyz\r\n");
+        assert_eq!(
+            ev,
+            vec![
+                Ev::Cont(2),
+                Ev::Start(3, false),
+                Ev::Data(b"xyz".to_vec()),
+                Ev::End,
+                Ev::Cmd(
+                    b"a UID REPLACE 4 {2}\r\nDr {3+}\r\n".to_vec(),
+                    vec![StreamedLiteral {
+                        offset: 30,
+                        size: 3
+                    }]
+                ),
+            ]
+        );
+        let ev = all_splits(
+            &cfg,
+            b"b REPLACE 1 Drafts {1+}\r\nx\r\nc SEARCH TEXT {1+}\r\ny\r\n",
+        );
+        assert_eq!(ev[0], Ev::Start(1, false));
+        assert_eq!(
+            ev.last(),
+            Some(&Ev::Cmd(b"c SEARCH TEXT {1+}\r\ny".to_vec(), vec![]))
         );
     }
 

@@ -255,6 +255,18 @@ impl SequenceSet {
         out
     }
 
+    /// `$` (RFC 5182 `seq-last-command`): the saved search result. It is held as a set
+    /// without ranges, which matches nothing: the server replaces it with the saved
+    /// result before use.
+    pub fn saved() -> SequenceSet {
+        SequenceSet(Vec::new())
+    }
+
+    /// Whether this is `$`, the saved search result (RFC 5182).
+    pub fn is_saved(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether the set mentions `*`.
     pub fn has_largest(&self) -> bool {
         self.0
@@ -265,6 +277,9 @@ impl SequenceSet {
 
 impl fmt::Display for SequenceSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_saved() {
+            return f.write_str("$");
+        }
         for (i, r) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(",")?;

@@ -23,6 +23,7 @@ use mailroom_store::{
     Account, BodyStructure, MailboxId, MessageContent, MessageRef, MessageStructure, StoreError,
 };
 use std::fmt::Write as _;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
@@ -49,6 +50,7 @@ pub fn sets_seen(attrs: &[FetchAttribute]) -> bool {
             FetchAttribute::Rfc822
                 | FetchAttribute::Rfc822Text
                 | FetchAttribute::BodySection { peek: false, .. }
+                | FetchAttribute::Binary { peek: false, .. }
         )
     })
 }
@@ -287,6 +289,58 @@ async fn section_data(
     })
 }
 
+/// The start of the `StoreError::Invalid` text of a part whose Content-Transfer-Encoding
+/// BINARY cannot undo (the FETCH answers `NO [UNKNOWN-CTE]`, RFC 3516 4.2).
+pub(crate) const UNKNOWN_CTE: &str = "unknown Content-Transfer-Encoding";
+
+/// The content of a part with its Content-Transfer-Encoding undone (RFC 3516 4.2): the
+/// whole message for an empty path (no encoding applies to it), nothing for a part
+/// that does not exist. The part is held in memory while it is decoded (as SEARCH
+/// holds one body part).
+async fn binary_data(loader: &mut Loader<'_>, part: &[NonZeroU32]) -> Result<Vec<u8>, StoreError> {
+    if part.is_empty() {
+        let size = loader.content().await?.size();
+        return loader.range(0, size).await;
+    }
+    let s = loader.structure().await?;
+    let path: Vec<u32> = part.iter().map(|n| n.get()).collect();
+    let Some(p) = resolve_part(&s.body, &path) else {
+        return Ok(Vec::new());
+    };
+    let enc = p.encoding.to_ascii_lowercase();
+    let raw = loader.range(p.body_offset, p.end_offset).await?;
+    match enc.as_str() {
+        "7bit" | "8bit" | "binary" | "" => Ok(raw),
+        "base64" => mail_parser::decoders::base64::base64_decode(&raw).ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{UNKNOWN_CTE}: invalid base64 in part {}",
+                part_name(part)
+            ))
+        }),
+        "quoted-printable" => mail_parser::decoders::quoted_printable::quoted_printable_decode(
+            &raw,
+        )
+        .ok_or_else(|| {
+            StoreError::Invalid(format!(
+                "{UNKNOWN_CTE}: invalid quoted-printable in part {}",
+                part_name(part)
+            ))
+        }),
+        other => Err(StoreError::Invalid(format!(
+            "{UNKNOWN_CTE} {other} in part {}",
+            part_name(part)
+        ))),
+    }
+}
+
+/// A part path as sent: `1.2`.
+fn part_name(part: &[NonZeroU32]) -> String {
+    part.iter()
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(".")
+}
+
 /// `section-spec` as it is echoed in the response name: `1.2.HEADER.FIELDS (A B)`.
 fn section_name(out: &mut Vec<u8>, section: &Section) {
     let mut s = String::new();
@@ -425,6 +479,37 @@ pub async fn prepare(
                 b.text.extend_from_slice(b"PREVIEW ");
                 encode::nstring(&mut b.text, text.as_deref().map(str::as_bytes));
             }
+            FetchAttribute::Binary { part, partial, .. } => {
+                let data = binary_data(&mut loader, part).await?;
+                let buf = &mut b.text;
+                let _ = write!(Adapter(buf), "BINARY[{}]", part_name(part));
+                let slice = match partial {
+                    Some((origin, len)) => {
+                        let _ = write!(Adapter(buf), "<{origin}>");
+                        let from = usize::try_from(*origin)
+                            .unwrap_or(usize::MAX)
+                            .min(data.len());
+                        let to = from
+                            .saturating_add(usize::try_from(len.get()).unwrap_or(usize::MAX))
+                            .min(data.len());
+                        data.get(from..to).unwrap_or_default()
+                    }
+                    None => &data[..],
+                };
+                buf.push(b' ');
+                encode::literal_or_8(buf, slice);
+            }
+            FetchAttribute::BinarySize { part } => {
+                let data = binary_data(&mut loader, part).await?;
+                let _ = write!(
+                    Adapter(&mut b.text),
+                    "BINARY.SIZE[{}] {}",
+                    part_name(part),
+                    data.len()
+                );
+            }
+            // RFC 8514 4.2: NIL where the storage keeps no save date (none here does).
+            FetchAttribute::SaveDate => buf.extend_from_slice(b"SAVEDATE NIL"),
             FetchAttribute::InternalDate => {
                 buf.extend_from_slice(b"INTERNALDATE ");
                 internal_date(buf, msg.meta);

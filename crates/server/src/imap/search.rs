@@ -51,6 +51,9 @@ enum Key {
     SentBefore(i64),
     SentOn(i64),
     SentSince(i64),
+    /// Internal date (Unix seconds) at or before / at or after (RFC 5032 OLDER, YOUNGER).
+    AtOrBefore(i64),
+    AtOrAfter(i64),
     /// A header field (lower-case name) containing the needle.
     Header(String, Needle),
     /// An address header field (`from`, `to`, `cc`, `bcc`) containing the needle, as
@@ -68,6 +71,13 @@ enum Key {
 
 fn days(d: &Date) -> i64 {
     d.days_since_epoch()
+}
+
+/// The server's clock in Unix seconds (RFC 5032 3: intervals count back from it).
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 fn compile(key: &SearchKey) -> Key {
@@ -98,6 +108,14 @@ fn compile(key: &SearchKey) -> Key {
         S::SentBefore(d) => Key::SentBefore(days(d)),
         S::SentOn(d) => Key::SentOn(days(d)),
         S::SentSince(d) => Key::SentSince(days(d)),
+        // RFC 8514 4.3: no mailbox of this store keeps a save date, so the SAVED* keys
+        // use the internal date and SAVEDATESUPPORTED matches nothing.
+        S::SavedBefore(d) => Key::Before(days(d)),
+        S::SavedOn(d) => Key::On(days(d)),
+        S::SavedSince(d) => Key::Since(days(d)),
+        S::SaveDateSupported => Key::Const(false),
+        S::Older(n) => Key::AtOrBefore(now() - i64::from(n.get())),
+        S::Younger(n) => Key::AtOrAfter(now() - i64::from(n.get())),
         S::Bcc(s) => Key::Address("bcc".into(), Needle::new(s)),
         S::Cc(s) => Key::Address("cc".into(), Needle::new(s)),
         S::From(s) => Key::Address("from".into(), Needle::new(s)),
@@ -233,6 +251,8 @@ fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
         Key::Before(d) => internal_day() < *d,
         Key::On(d) => internal_day() == *d,
         Key::Since(d) => internal_day() >= *d,
+        Key::AtOrBefore(t) => meta.internal_date <= *t,
+        Key::AtOrAfter(t) => meta.internal_date >= *t,
         Key::Seq(set) => set.contains(m.seq, view.max_seq),
         Key::Uid(set) => set.contains(meta.uid, view.max_uid),
         Key::ModSeq(n) => meta.modseq >= *n,

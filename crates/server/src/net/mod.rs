@@ -7,6 +7,7 @@
 //! Architecture invariant: one tokio task per connection, no thread per connection; an idle
 //! connection holds only its socket, its small read buffer and its session state.
 
+pub mod activation;
 pub mod deflate;
 pub mod stream;
 pub mod tls;
@@ -232,6 +233,26 @@ pub async fn bind(
         std::io::Error::new(
             e.kind(),
             format!("cannot listen on {addr} ({}): {e}", protocol.tag()),
+        )
+    })?;
+    Ok(Bound {
+        protocol,
+        implicit_tls,
+        listener,
+    })
+}
+
+/// Takes a listener already open (systemd socket activation, see [`activation`]).
+pub fn adopt(
+    protocol: Protocol,
+    implicit_tls: bool,
+    listener: std::net::TcpListener,
+) -> std::io::Result<Bound> {
+    listener.set_nonblocking(true)?;
+    let listener = TcpListener::from_std(listener).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot use the passed {} socket: {e}", protocol.tag()),
         )
     })?;
     Ok(Bound {

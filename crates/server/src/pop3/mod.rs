@@ -95,7 +95,7 @@ struct Session {
 impl Session {
     fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo, reg: SessionHandle) -> Session {
         let login_deadline = tokio::time::Instant::now()
-            + Duration::from_secs(ctx.config.pop3.login_timeout_secs.max(1));
+            + Duration::from_secs(ctx.config().pop3.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,
@@ -127,7 +127,7 @@ impl Session {
     }
 
     fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.ctx.config.pop3.idle_timeout_secs.max(1))
+        Duration::from_secs(self.ctx.config().pop3.idle_timeout_secs.max(1))
     }
 
     /// Writes the queued replies, with the idle time-out as a write time-out (a client
@@ -273,8 +273,8 @@ impl Session {
                 return Ok(());
             }
         }
-        let greeting = if self.ctx.config.pop3.apop {
-            let host = self.ctx.config.server.hostname.clone();
+        let greeting = if self.ctx.config().pop3.apop {
+            let host = self.ctx.config().server.hostname.clone();
             let ts = mailroom_directory::sasl::make_timestamp(&host);
             let g = format!("+OK POP3 mailroom ready {ts}");
             self.timestamp = Some(ts);

@@ -38,6 +38,8 @@
 //!   value (a client that sends back what it was told: the UIDVALIDITY of a QRESYNC
 //!   SELECT, RFC 7162 3.2.5).
 //! - `@sleep MS` waits.
+//! - `@config KEY VALUE` sets a configuration value before the server starts, wherever
+//!   the line is: `imap.literal_minus true|false`, `imap.max_literal OCTETS`.
 //! - `@append ACCOUNT` then message lines up to `@end`: appends the message to the
 //!   account's INBOX directly through the store (no trace header fields), lines joined
 //!   with CRLF; `\xHH` in a line is the octet HH, `\\` a backslash (for messages
@@ -455,7 +457,24 @@ const SILENCE_MS: u64 = 200;
 /// Runs one transcript against a fresh server; returns the lines that matched a `{*}`
 /// pattern (line number, the line received) for `TRANSCRIPT_FILL`.
 pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
-    let server = TestServer::start().await;
+    let settings: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("@config "))
+        .map(|l| {
+            let (k, v) = l.split_once(' ').expect("@config KEY VALUE");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
+    let server = TestServer::start_with(|cfg| {
+        for (k, v) in &settings {
+            match k.as_str() {
+                "imap.literal_minus" => cfg.imap.literal_minus = v.parse().unwrap(),
+                "imap.max_literal" => cfg.imap.max_literal = v.parse().unwrap(),
+                other => panic!("@config: unknown key {other}"),
+            }
+        }
+    })
+    .await;
     let mut conns: HashMap<u32, Client> = HashMap::new();
     let mut filled = Vec::new();
     let mut vars: HashMap<String, String> = HashMap::new();
@@ -538,6 +557,7 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                         );
                     }
                 }
+                "config" => {}
                 "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
                 "appendto" => {
                     let mut msg = Vec::new();

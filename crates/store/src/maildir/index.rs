@@ -11,8 +11,10 @@ use std::time::Duration;
 /// Schema version written into `PRAGMA user_version`. Version 2 made `messages` a rowid
 /// table (see [`migrate_1_to_2`]); version 3 indexes tombstones by modseq (every
 /// catch-up of an in-memory mailbox state reads the tombstones above its modseq; without
-/// the index that read scanned every tombstone the mailbox ever had).
-const VERSION: i64 = 3;
+/// the index that read scanned every tombstone the mailbox ever had); version 4 indexes
+/// the messages flagged `\Deleted` (EXPUNGE looks them up instead of scanning the
+/// mailbox; the literal 8 is `Flags::DELETED`).
+const VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -57,6 +59,7 @@ CREATE TABLE IF NOT EXISTS expunged (
     PRIMARY KEY (mailbox, uid)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);
+CREATE INDEX IF NOT EXISTS messages_deleted ON messages (mailbox, uid) WHERE (flags & 8) != 0;
 ";
 
 /// Version 1 kept `messages` as a `WITHOUT ROWID` table. Its rows carry the parsed
@@ -94,6 +97,14 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
             conn.execute_batch(
                 "CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);
                  PRAGMA user_version = 3;",
+            )
+            .map_err(sql_err)?;
+        }
+        if version <= 3 {
+            conn.execute_batch(
+                "CREATE INDEX IF NOT EXISTS messages_deleted ON messages (mailbox, uid)
+                     WHERE (flags & 8) != 0;
+                 PRAGMA user_version = 4;",
             )
             .map_err(sql_err)?;
         }
@@ -175,6 +186,8 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     conn.execute_batch(super::metadata::SCHEMA)
         .map_err(sql_err)?;
     conn.execute_batch(super::preview::SCHEMA)
+        .map_err(sql_err)?;
+    conn.execute_batch(super::core::IMPORT_SCHEMA)
         .map_err(sql_err)?;
     Ok((conn, fresh))
 }

@@ -185,9 +185,14 @@ impl MaildirStore {
         let hub = self.hub.clone();
         let k = key.clone();
         let tracker = self.watcher.tracker();
-        let core = tokio::task::spawn_blocking(move || Core::open(k, &dir, hub, tracker))
-            .await
-            .map_err(join_err)??;
+        let core = tokio::task::spawn_blocking(move || {
+            if moving_marker(&dir).exists() {
+                return Err(StoreError::Busy); // an account rename is moving it
+            }
+            Core::open(k, &dir, hub, tracker)
+        })
+        .await
+        .map_err(join_err)??;
         let mut map = self.accounts.lock().unwrap_or_else(|e| e.into_inner());
         // Someone may have opened it meanwhile: keep theirs so state stays shared.
         if let Some(a) = map.get(key).and_then(Weak::upgrade) {
@@ -253,9 +258,78 @@ impl Store for MaildirStore {
         .map_err(join_err)?
     }
 
+    async fn rename_account(
+        &self,
+        from: &AccountKey,
+        to: &AccountKey,
+        then: Box<dyn FnOnce() -> Result<(), StoreError> + Send>,
+    ) -> Result<(), StoreError> {
+        let src = self.account_dir(from);
+        let dst = self.account_dir(to);
+        if self
+            .open_account_if_live(from)
+            .is_some_and(|a| Arc::strong_count(&a) > 2)
+        {
+            return Err(StoreError::Invalid(format!(
+                "account {} is in use in this process",
+                from.as_str()
+            )));
+        }
+        self.forget(from);
+        self.forget(to);
+        tokio::task::spawn_blocking(move || move_account(&src, &dst, then))
+            .await
+            .map_err(join_err)?
+    }
+
     fn hub(&self) -> Arc<dyn ChangeHub> {
         self.hub.clone()
     }
+}
+
+/// The file whose presence makes opening the account at `dir` fail with `Busy` (an
+/// account rename is moving it). `@` is never part of an account or domain name.
+fn moving_marker(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push("@moving");
+    dir.with_file_name(name)
+}
+
+/// [`Store::rename_account`]'s file work: markers, the move, `then`, markers away.
+fn move_account(
+    src: &Path,
+    dst: &Path,
+    then: Box<dyn FnOnce() -> Result<(), StoreError> + Send>,
+) -> Result<(), StoreError> {
+    if !src.is_dir() {
+        return Err(StoreError::NotFound("account store"));
+    }
+    if dst.exists() {
+        return Err(StoreError::AlreadyExists("account store"));
+    }
+    if let Some(parent) = dst.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let markers = [moving_marker(src), moving_marker(dst)];
+    for m in &markers {
+        std::fs::File::create(m)?;
+    }
+    let moved = (|| -> Result<(), StoreError> {
+        std::fs::rename(src, dst)?;
+        for d in [src.parent(), dst.parent()].into_iter().flatten() {
+            std::fs::File::open(d)?.sync_all()?;
+        }
+        if let Err(e) = then() {
+            // The directory still names the old account: its store goes back.
+            std::fs::rename(dst, src)?;
+            return Err(e);
+        }
+        Ok(())
+    })();
+    for m in &markers {
+        let _ = std::fs::remove_file(m);
+    }
+    moved
 }
 
 /// One account of a [`MaildirStore`]. Cheap to share; all sessions of the account in
@@ -411,6 +485,42 @@ impl Account for MaildirAccount {
         request: AppendRequest,
     ) -> Result<AppendOutcome, StoreError> {
         self.run(move |c| c.append(mailbox, request)).await
+    }
+
+    async fn set_uid_validity(
+        &self,
+        mailbox: MailboxId,
+        uid_validity: u32,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| c.set_uid_validity(mailbox, uid_validity))
+            .await
+    }
+
+    async fn append_with_uid(
+        &self,
+        mailbox: MailboxId,
+        uid: Uid,
+        request: AppendRequest,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.run(move |c| c.append_at(mailbox, request, Some(uid)))
+            .await
+    }
+
+    async fn finish_import(&self, mailbox: MailboxId, uid_next: Uid) -> Result<(), StoreError> {
+        self.run(move |c| c.finish_import(mailbox, uid_next)).await
+    }
+
+    async fn set_pop3_uidls(
+        &self,
+        mailbox: MailboxId,
+        uidls: &[(Uid, String)],
+    ) -> Result<(), StoreError> {
+        let uidls = uidls.to_vec();
+        self.run(move |c| c.set_pop3_uidls(mailbox, &uidls)).await
+    }
+
+    async fn pop3_uidls(&self, mailbox: MailboxId) -> Result<Vec<(Uid, String)>, StoreError> {
+        self.run(move |c| c.pop3_uidls(mailbox)).await
     }
 
     async fn store_flags(

@@ -110,6 +110,41 @@ fn header_fields(block: &[u8]) -> Vec<Field> {
     out
 }
 
+/// The raw lines (with their continuation lines) of the `Content-Type` and
+/// `Content-Disposition` fields of a header block, in their order, then an empty line.
+fn content_fields(block: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut keep = false;
+    let mut rest = block;
+    while !rest.is_empty() {
+        let len = rest
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(rest.len(), |i| i + 1);
+        let (line, tail) = rest.split_at(len);
+        rest = tail;
+        let text = line.strip_suffix(b"\n").unwrap_or(line);
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.is_empty() {
+            keep = false;
+            continue;
+        }
+        if !matches!(text[0], b' ' | b'\t') {
+            keep = text.iter().position(|&b| b == b':').is_some_and(|colon| {
+                let name = text[..colon].trim_ascii();
+                name.eq_ignore_ascii_case(b"content-type")
+                    || name.eq_ignore_ascii_case(b"content-disposition")
+            });
+        }
+        if keep {
+            out.extend_from_slice(text);
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out
+}
+
 fn lowercase(s: &str) -> String {
     s.to_ascii_lowercase()
 }
@@ -139,7 +174,10 @@ fn parse_part(
         .iter()
         .any(|(n, _)| n == "content-type" || n == "content-disposition")
     {
-        if let Some(msg) = MessageParser::new().parse_headers(&data[start..body_start]) {
+        // Only the two fields read below go to mail-parser, which would otherwise decode
+        // every field of the header (addresses, dates, Received: chains) for nothing.
+        let wanted = content_fields(&data[start..body_start]);
+        if let Some(msg) = MessageParser::new().parse_headers(&wanted) {
             if let Some(ct) = msg
                 .header(HeaderName::ContentType)
                 .and_then(|v| v.as_content_type())
@@ -585,6 +623,45 @@ pub fn count_bare_lf(data: &[u8], prev_cr: bool) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// mail-parser reads the same Content-Type and Content-Disposition from the two
+    /// fields alone as from the whole header.
+    #[test]
+    fn content_fields_parse_as_the_whole_header() {
+        let headers: &[&[u8]] = &[
+            b"From: a@b.c\r\nContent-Type: text/html; charset=utf-8\r\nSubject: x\r\n\r\n",
+            b"Received: from x\r\n\tby y\r\ncontent-type: multipart/mixed;\r\n boundary=\"=_a b\"\r\nContent-Disposition: attachment;\r\n\tfilename=\"r\xe9sum\xe9.pdf\"\r\n\r\n",
+            b"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\n",
+            b"CONTENT-DISPOSITION : inline\r\nX-Content-Type: nope/nope\r\n",
+            b"Subject: no content fields\r\n\r\n",
+            b"Content-Type: application/octet-stream; name*=UTF-8''%E2%82%AC.bin\r\n\r\n",
+        ];
+        for h in headers {
+            let whole = MessageParser::new().parse_headers(*h);
+            let fields = content_fields(h);
+            let part = MessageParser::new().parse_headers(&fields);
+            let ct = |m: &Option<mail_parser::Message<'_>>| {
+                m.as_ref()
+                    .and_then(|m| m.header(HeaderName::ContentType))
+                    .and_then(|v| v.as_content_type())
+                    .map(|c| {
+                        (
+                            c.ctype().to_string(),
+                            c.subtype().map(str::to_string),
+                            attributes(c.attributes()),
+                        )
+                    })
+            };
+            let cd = |m: &Option<mail_parser::Message<'_>>| {
+                m.as_ref()
+                    .and_then(|m| m.header(HeaderName::ContentDisposition))
+                    .and_then(|v| v.as_content_type())
+                    .map(|c| (c.ctype().to_string(), attributes(c.attributes())))
+            };
+            assert_eq!(ct(&whole), ct(&part), "{}", String::from_utf8_lossy(h));
+            assert_eq!(cd(&whole), cd(&part), "{}", String::from_utf8_lossy(h));
+        }
+    }
 
     #[test]
     fn simple_message_sizes_and_lines() {

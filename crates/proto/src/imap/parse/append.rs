@@ -1,49 +1,77 @@
-//! APPEND (RFC 3501 6.3.11, RFC 3502 MULTIAPPEND).
+//! APPEND (RFC 3501 6.3.11, RFC 3502 MULTIAPPEND) and REPLACE (RFC 8508).
 
 use super::{Cursor, Lit, PResult};
 use crate::imap::command::{AppendMessage, CommandBody, LiteralData};
+use crate::imap::types::{SeqRange, SequenceSet};
 
 impl Cursor<'_> {
     /// ```text
     /// append = "APPEND" SP mailbox 1*append-message
-    /// append-message = [SP flag-list] [SP date-time] SP literal
+    /// append-message = [SP flag-list] [SP date-time] SP (literal / literal8)
     /// ```
     pub(crate) fn append(&mut self) -> PResult<CommandBody> {
         self.sp()?;
         let mailbox = self.mailbox()?;
         let mut messages = Vec::new();
         while !self.at_end() {
-            self.sp()?;
-            let flags = if self.peek() == Some(b'(') {
-                let f = self.flag_list()?;
-                self.sp()?;
-                f
-            } else {
-                Vec::new()
-            };
-            let date = if self.peek() == Some(b'"') {
-                let d = self.date_time()?;
-                self.sp()?;
-                Some(d)
-            } else {
-                None
-            };
-            if self.peek() == Some(b'~') {
-                // RFC 3516 literal8: only with BINARY, which is not offered.
-                return Err("literal8 (~{n}) needs BINARY, which is not offered".into());
-            }
-            if self.peek() != Some(b'{') {
-                return Err(self.unexpected("message literal"));
-            }
-            let data = match self.literal()? {
-                Lit::Inline(d) => LiteralData::Inline(d.to_vec()),
-                Lit::Streamed { index, size } => LiteralData::Streamed { index, size },
-            };
-            messages.push(AppendMessage { flags, date, data });
+            messages.push(self.append_message()?);
         }
         if messages.is_empty() {
             return Err(self.unexpected("message literal"));
         }
         Ok(CommandBody::Append { mailbox, messages })
+    }
+
+    /// `append-message = SP [flag-list SP] [date-time SP] (literal / literal8)`, the
+    /// leading SP included.
+    fn append_message(&mut self) -> PResult<AppendMessage> {
+        self.sp()?;
+        let flags = if self.peek() == Some(b'(') {
+            let f = self.flag_list()?;
+            self.sp()?;
+            f
+        } else {
+            Vec::new()
+        };
+        let date = if self.peek() == Some(b'"') {
+            let d = self.date_time()?;
+            self.sp()?;
+            Some(d)
+        } else {
+            None
+        };
+        // RFC 3516 4.3: append-data =/ literal8 (`~{n}`, octets of any value).
+        self.try_byte(b'~');
+        if self.peek() != Some(b'{') {
+            return Err(self.unexpected("message literal"));
+        }
+        let data = match self.literal()? {
+            Lit::Inline(d) => LiteralData::Inline(d.to_vec()),
+            Lit::Streamed { index, size } => LiteralData::Streamed { index, size },
+        };
+        Ok(AppendMessage { flags, date, data })
+    }
+
+    /// ```text
+    /// replace = "REPLACE" SP seq-number SP mailbox append-message   ; RFC 8508
+    /// uid     =/ "UID" SP replace
+    /// ```
+    pub(crate) fn replace(&mut self, uid: bool) -> PResult<CommandBody> {
+        self.sp()?;
+        let n = self.seq_number()?;
+        let set = SequenceSet::new(vec![SeqRange { from: n, to: n }])
+            .ok_or_else(|| "missing message number".to_owned())?;
+        self.sp()?;
+        let mailbox = self.mailbox()?;
+        let message = self.append_message()?;
+        if !self.at_end() {
+            return Err(self.unexpected("end of command (REPLACE takes one message)"));
+        }
+        Ok(CommandBody::Replace {
+            uid,
+            set,
+            mailbox,
+            message,
+        })
     }
 }

@@ -14,6 +14,7 @@ impl Cursor<'_> {
     ///         fetch-att / "(" fetch-att *(SP fetch-att) ")") [fetch-modifiers]
     /// fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
     /// fetch-modifier  = "CHANGEDSINCE" SP mod-sequence-value / "VANISHED"   ; RFC 7162
+    /// fetch-modifier  =/ "PARTIAL" SP partial-range                          ; RFC 9394
     /// ```
     pub(crate) fn fetch(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
@@ -45,6 +46,7 @@ impl Cursor<'_> {
         }
         let mut changed_since = None;
         let mut vanished = false;
+        let mut partial = None;
         if self.try_byte(b' ') {
             self.expect(b'(')?;
             loop {
@@ -59,6 +61,11 @@ impl Cursor<'_> {
                     }
                     "VANISHED" if vanished => return Err("duplicate VANISHED".to_owned()),
                     "VANISHED" => vanished = true,
+                    "PARTIAL" if partial.is_some() => return Err("duplicate PARTIAL".to_owned()),
+                    "PARTIAL" => {
+                        self.sp()?;
+                        partial = Some(self.partial_range()?);
+                    }
                     _ => return Err(format!("unknown FETCH modifier {w}")),
                 }
                 if self.try_byte(b')') {
@@ -71,12 +78,17 @@ impl Cursor<'_> {
         if vanished && !(uid && changed_since.is_some()) {
             return Err("VANISHED needs UID FETCH with CHANGEDSINCE".to_owned());
         }
+        // RFC 9394 3.3: PARTIAL extends UID FETCH.
+        if partial.is_some() && !uid {
+            return Err("PARTIAL needs UID FETCH".to_owned());
+        }
         Ok(CommandBody::Fetch {
             uid,
             set,
             attributes,
             changed_since,
             vanished,
+            partial,
         })
     }
 
@@ -133,6 +145,28 @@ impl Cursor<'_> {
             "PREVIEW" => A::Preview {
                 lazy: self.preview_mods()?,
             },
+            "SAVEDATE" => A::SaveDate,
+            // RFC 3516: section-binary = "[" [section-part] "]"
+            "BINARY" | "BINARY.PEEK" => {
+                let part = self.section_binary()?;
+                let partial = if self.try_byte(b'<') {
+                    let start = self.number()?;
+                    self.expect(b'.')?;
+                    let len = self.nz_number()?;
+                    self.expect(b'>')?;
+                    Some((start, len))
+                } else {
+                    None
+                };
+                A::Binary {
+                    peek: w == "BINARY.PEEK",
+                    part,
+                    partial,
+                }
+            }
+            "BINARY.SIZE" => A::BinarySize {
+                part: self.section_binary()?,
+            },
             "BODY" if self.peek() != Some(b'[') => A::Body,
             "BODY" | "BODY.PEEK" => {
                 let section = self.section()?;
@@ -188,6 +222,25 @@ impl Cursor<'_> {
         }
         self.expect(b']')?;
         Ok(Section { part, text })
+    }
+
+    /// `section-binary = "[" [section-part] "]"` (RFC 3516).
+    fn section_binary(&mut self) -> PResult<Vec<NonZeroU32>> {
+        self.expect(b'[')?;
+        let mut part: Vec<NonZeroU32> = Vec::new();
+        if self.peek() != Some(b']') {
+            loop {
+                if part.len() == MAX_SECTION_DEPTH {
+                    return Err("section part nested too deep".to_owned());
+                }
+                part.push(self.nz_number()?);
+                if !self.try_byte(b'.') {
+                    break;
+                }
+            }
+        }
+        self.expect(b']')?;
+        Ok(part)
     }
 
     fn section_text(&mut self, after_part: bool) -> PResult<SectionText> {

@@ -20,7 +20,7 @@ impl Cursor<'_> {
     /// mbox-or-pat = list-mailbox / patterns
     /// patterns = "(" list-mailbox *(SP list-mailbox) ")"
     /// list-return-opts = "RETURN" SP "(" [return-option *(SP return-option)] ")"
-    /// return-option = "SUBSCRIBED" / "CHILDREN" / "SPECIAL-USE" /
+    /// return-option = "SUBSCRIBED" / "CHILDREN" / "SPECIAL-USE" / "MYRIGHTS" /
     ///                 "STATUS" SP "(" status-att *(SP status-att) ")" / vendor-item
     /// ```
     /// Vendor items and `CHILDREN` are accepted among the selection options too, as
@@ -92,6 +92,8 @@ impl Cursor<'_> {
                         "SUBSCRIBED" => returns.subscribed = true,
                         "CHILDREN" => returns.children = true,
                         "SPECIAL-USE" => returns.special_use = true,
+                        // RFC 8440 LIST-MYRIGHTS.
+                        "MYRIGHTS" => returns.myrights = true,
                         "STATUS" => {
                             self.sp()?;
                             for i in self.status_items()? {

@@ -82,9 +82,19 @@ pub fn append_target(prefix: &[u8]) -> Result<(Tag, Mailbox), ParseError> {
         .map_err(|message| ParseError { tag: None, message })?;
     let r = (|| {
         c.sp()?;
-        if !c.eat_keyword("APPEND") {
-            return Err("not an APPEND command".to_owned());
+        if c.eat_keyword("APPEND") {
+            c.sp()?;
+            return c.mailbox();
         }
+        // RFC 8508: [UID SP] REPLACE SP seq-number SP mailbox.
+        if c.eat_keyword("UID") {
+            c.sp()?;
+        }
+        if !c.eat_keyword("REPLACE") {
+            return Err("not an APPEND or REPLACE command".to_owned());
+        }
+        c.sp()?;
+        c.seq_number()?;
         c.sp()?;
         c.mailbox()
     })();
@@ -383,7 +393,7 @@ impl<'a> Cursor<'a> {
         Ok(mutf7::decode(&raw).ok())
     }
 
-    fn seq_number(&mut self) -> PResult<SeqNumber> {
+    pub(crate) fn seq_number(&mut self) -> PResult<SeqNumber> {
         if self.try_byte(b'*') {
             return Ok(SeqNumber::Largest);
         }
@@ -401,6 +411,13 @@ impl<'a> Cursor<'a> {
 
     /// `sequence-set` (RFC 3501 9; see [`SequenceSet`]).
     pub(crate) fn sequence_set(&mut self) -> PResult<SequenceSet> {
+        // RFC 5182: sequence-set =/ seq-last-command; seq-last-command = "$"
+        if self.try_byte(b'$') {
+            if self.peek().is_some_and(|b| b != b' ' && b != b')') {
+                return Err(self.unexpected("end of sequence set after $"));
+            }
+            return Ok(SequenceSet::saved());
+        }
         let mut ranges = Vec::new();
         loop {
             let from = self.seq_number()?;
@@ -573,6 +590,7 @@ impl<'a> Cursor<'a> {
             "CHECK" => CommandBody::Check,
             "CLOSE" => CommandBody::Close,
             "UNSELECT" => CommandBody::Unselect,
+            "UNAUTHENTICATE" => CommandBody::Unauthenticate,
             "EXPUNGE" => CommandBody::Expunge { uids: None },
             "IDLE" => CommandBody::Idle,
             "NAMESPACE" => CommandBody::Namespace,
@@ -646,6 +664,7 @@ impl<'a> Cursor<'a> {
                 CommandBody::Status { mailbox, items }
             }
             "APPEND" => self.append()?,
+            "REPLACE" => self.replace(false)?,
             "SEARCH" => self.search(false)?,
             "SORT" => self.sort(false)?,
             "THREAD" => self.thread(false)?,
@@ -662,6 +681,7 @@ impl<'a> Cursor<'a> {
                     "FETCH" => self.fetch(true)?,
                     "STORE" => self.store(true)?,
                     "COPY" | "MOVE" => self.copy_move(&sub, true)?,
+                    "REPLACE" => self.replace(true)?,
                     "EXPUNGE" => {
                         self.sp()?;
                         CommandBody::Expunge {
@@ -831,6 +851,8 @@ impl<'a> Cursor<'a> {
         let no_star = |s: SequenceSet| -> PResult<SequenceSet> {
             if s.has_largest() {
                 Err("* is not allowed in known UIDs or sequence numbers".to_owned())
+            } else if s.is_saved() {
+                Err("$ is not allowed in known UIDs or sequence numbers".to_owned())
             } else {
                 Ok(s)
             }

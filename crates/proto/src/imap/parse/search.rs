@@ -8,8 +8,8 @@ use std::borrow::Cow;
 
 use super::{Cursor, PResult};
 use crate::imap::command::{
-    CommandBody, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey, Thread,
-    ThreadAlgorithm,
+    CommandBody, PartialRange, Search, SearchKey as K, SearchReturn, Sort, SortCriterion, SortKey,
+    Thread, ThreadAlgorithm,
 };
 
 /// The most sort criteria in one SORT.
@@ -57,6 +57,9 @@ impl Cursor<'_> {
     pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let ret = self.search_return()?;
+        if ret.is_some_and(|r| r.save || r.partial.is_some()) {
+            return Err("the SAVE and PARTIAL return options are for SEARCH only".to_owned());
+        }
         self.expect(b'(')?;
         let mut criteria = Vec::new();
         loop {
@@ -160,6 +163,16 @@ impl Cursor<'_> {
                         "MAX" => r.max = true,
                         "ALL" => r.all = true,
                         "COUNT" => r.count = true,
+                        // RFC 5182 SEARCHRES.
+                        "SAVE" => r.save = true,
+                        // RFC 9394 3.1.
+                        "PARTIAL" if r.partial.is_some() => {
+                            return Err("duplicate PARTIAL".to_owned())
+                        }
+                        "PARTIAL" => {
+                            self.sp()?;
+                            r.partial = Some(self.partial_range()?);
+                        }
                         _ => return Err(format!("unknown SEARCH return option {w}")),
                     }
                     if self.try_byte(b')') {
@@ -168,10 +181,29 @@ impl Cursor<'_> {
                     self.sp()?;
                 }
             }
+            if r.all && r.partial.is_some() {
+                return Err("PARTIAL and ALL cannot be used together".to_owned());
+            }
             ret = Some(r);
             self.sp()?;
         }
         Ok(ret)
+    }
+
+    /// `partial-range = partial-range-first / partial-range-last` (RFC 9394 4).
+    pub(crate) fn partial_range(&mut self) -> PResult<PartialRange> {
+        let from_end = self.try_byte(b'-');
+        let first = self.nz_number()?;
+        self.expect(b':')?;
+        if from_end {
+            self.expect(b'-')?;
+        }
+        let second = self.nz_number()?;
+        Ok(PartialRange {
+            from_end,
+            first,
+            second,
+        })
     }
 
     fn search_string(&mut self) -> PResult<Vec<u8>> {
@@ -223,7 +255,7 @@ impl Cursor<'_> {
                 }
                 return Ok(K::And(v));
             }
-            Some(b'*' | b'0'..=b'9') => return Ok(K::SequenceSet(self.sequence_set()?)),
+            Some(b'*' | b'$' | b'0'..=b'9') => return Ok(K::SequenceSet(self.sequence_set()?)),
             _ => {}
         }
         let w = self.word("search key")?;
@@ -255,6 +287,11 @@ impl Cursor<'_> {
             "SENTBEFORE" => K::SentBefore(self.search_date()?),
             "SENTON" => K::SentOn(self.search_date()?),
             "SENTSINCE" => K::SentSince(self.search_date()?),
+            // RFC 8514 SAVEDATE.
+            "SAVEDBEFORE" => K::SavedBefore(self.search_date()?),
+            "SAVEDON" => K::SavedOn(self.search_date()?),
+            "SAVEDSINCE" => K::SavedSince(self.search_date()?),
+            "SAVEDATESUPPORTED" => K::SaveDateSupported,
             "KEYWORD" => K::Keyword(self.search_keyword()?),
             "UNKEYWORD" => K::Unkeyword(self.search_keyword()?),
             "HEADER" => {
@@ -273,6 +310,15 @@ impl Cursor<'_> {
             "SMALLER" => {
                 self.sp()?;
                 K::Smaller(self.number()?)
+            }
+            // RFC 5032: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
+            "OLDER" => {
+                self.sp()?;
+                K::Older(self.nz_number()?)
+            }
+            "YOUNGER" => {
+                self.sp()?;
+                K::Younger(self.nz_number()?)
             }
             "UID" => {
                 self.sp()?;

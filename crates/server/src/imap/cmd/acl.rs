@@ -91,7 +91,8 @@ pub(crate) async fn getacl(s: &mut Session, mailbox: Mailbox) -> Reply {
         Ok(n) => n,
         Err(e) => return super::access_error(e),
     };
-    let main = s.ctx.config.server.main_domain.as_str();
+    let config = s.ctx.config();
+    let main = config.server.main_domain.as_str();
     let mut out = b"* ACL ".to_vec();
     mailbox_name(&mut out, &name);
     for e in &entries {

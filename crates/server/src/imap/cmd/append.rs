@@ -1,4 +1,6 @@
-//! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND syntax): messages
+//! APPEND (RFC 3501 6.3.11, RFC 4315 APPENDUID, RFC 3502 MULTIAPPEND: all messages or
+//! none; every message is checked, and the quota for all of them, before the first is
+//! stored, and a store failure removes those of the command already stored): messages
 //! arrive as streamed literals that the session writes into a [`Spool`] (one
 //! [`MessageSink`] per literal: memory, then an unlinked file).
 
@@ -45,6 +47,23 @@ impl Spool {
 }
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendMessage>) -> Reply {
+    run_with_credit(s, mailbox, messages, None).await
+}
+
+/// A message about to leave an account (REPLACE, RFC 8508 3.4): an APPEND into the same
+/// account is checked against the quota net of it.
+pub(crate) struct Credit {
+    pub key: mailroom_store::AccountKey,
+    pub bytes: u64,
+}
+
+/// APPEND, with the quota checked net of `credit` when the target is in its account.
+pub(crate) async fn run_with_credit(
+    s: &mut Session,
+    mailbox: Mailbox,
+    messages: Vec<AppendMessage>,
+    credit: Option<Credit>,
+) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
@@ -106,8 +125,13 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
             internal_date: m.date.map(|d| (d.to_unix(), i32::from(d.zone_minutes()))),
         });
     }
-    let bytes: u64 = requests.iter().map(|r| r.data.len()).sum();
-    match access::quota_check(&s.ctx, &target.key, bytes, requests.len() as u64).await {
+    let mut bytes: u64 = requests.iter().map(|r| r.data.len()).sum();
+    let mut count = requests.len() as u64;
+    if let Some(c) = credit.filter(|c| c.key == target.key) {
+        bytes = bytes.saturating_sub(c.bytes);
+        count = count.saturating_sub(1);
+    }
+    match access::quota_check(&s.ctx, &target.key, bytes, count).await {
         Ok(()) => {}
         Err(access::QuotaError::Exceeded(e)) => {
             return Reply::no(Some(ResponseCode::OverQuota), &e.to_string())
@@ -130,7 +154,16 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, messages: Vec<AppendM
                 validity = o.uid_validity;
                 uids.push(o.uid);
             }
-            Err(e) => return super::store_error(e),
+            Err(e) => {
+                // RFC 3502: no partial appending. The messages of this command already
+                // stored were never acknowledged: they are removed again.
+                if !uids.is_empty() {
+                    if let Err(e2) = account.expunge(info.id, Some(&uids), true).await {
+                        tracing::warn!(error = %e2, ?uids, "MULTIAPPEND: cannot remove the messages stored before the failure");
+                    }
+                }
+                return super::store_error(e);
+            }
         }
     }
     Reply::ok_code(

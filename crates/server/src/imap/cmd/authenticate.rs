@@ -13,7 +13,7 @@ use mailroom_proto::imap::Secret;
 
 pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secret>) -> Reply {
     let mech = mechanism.to_ascii_uppercase();
-    if !MECHANISMS.contains(&mech.as_str()) || !s.ctx.config.server.sasl_enabled(&mech) {
+    if !MECHANISMS.contains(&mech.as_str()) || !s.ctx.config().server.sasl_enabled(&mech) {
         return Reply::no(
             Some(ResponseCode::Cannot),
             &format!("unsupported authentication mechanism {mech}"),
@@ -30,7 +30,7 @@ pub(crate) async fn run(s: &mut Session, mechanism: String, initial: Option<Secr
     }
     let ip = s.info.local.map(|a| a.ip());
     let opts = SaslOptions {
-        hostname: s.ctx.config.server.hostname.clone(),
+        hostname: s.ctx.config().server.hostname.clone(),
         ..SaslOptions::default()
     };
     let ir = initial.map(|r| r.expose().to_vec());

@@ -4,8 +4,8 @@ use super::Reply;
 use crate::imap::session::Session;
 
 /// Extensions advertised in every state.
+/// (LITERAL+ or LITERAL- and APPENDLIMIT come from the configuration, see [`list`].)
 const EXTENSIONS: &[&str] = &[
-    "LITERAL+",
     "SASL-IR",
     "LOGIN-REFERRALS",
     "ID",
@@ -44,10 +44,35 @@ const EXTENSIONS: &[&str] = &[
     "METADATA-SERVER",
 ];
 
+/// Issue 15's extensions (RFC 9051's and the others the issue names), after
+/// `APPENDLIMIT=`: kept together here so that other branches' additions merge cleanly.
+const ISSUE15: &[&str] = &[
+    "UNAUTHENTICATE",
+    "CREATE-SPECIAL-USE",
+    "WITHIN",
+    "SEARCHRES",
+    "LIST-MYRIGHTS",
+    "MULTIAPPEND",
+    "SAVEDATE",
+    "PARTIAL",
+    "BINARY",
+    "REPLACE",
+];
+
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {
     let mut v = vec!["IMAP4rev1".to_string()];
+    // RFC 7888 section 5: LITERAL- and LITERAL+ are never advertised together.
+    let literal = if s.ctx.config().imap.literal_minus {
+        "LITERAL-"
+    } else {
+        "LITERAL+"
+    };
+    v.push(literal.into());
     v.extend(EXTENSIONS.iter().map(|e| e.to_string()));
+    // RFC 7889: one limit for every mailbox (the framer's `max_append`).
+    v.push(format!("APPENDLIMIT={}", append_limit(s)));
+    v.extend(ISSUE15.iter().map(|e| e.to_string()));
     if s.user.is_none() {
         if s.ctx.tls.is_some() && s.stream.can_starttls() {
             v.push("STARTTLS".into());
@@ -58,7 +83,7 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
         }
         for m in mailroom_directory::sasl::MECHANISMS {
             if (plain_off && matches!(*m, "PLAIN" | "LOGIN"))
-                || !s.ctx.config.server.sasl_enabled(m)
+                || !s.ctx.config().server.sasl_enabled(m)
             {
                 continue;
             }
@@ -66,6 +91,11 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
         }
     }
     v
+}
+
+/// The largest message APPEND accepts (RFC 7889), in octets.
+pub(crate) fn append_limit(s: &Session) -> u64 {
+    s.ctx.config().imap.max_literal.min(u64::from(u32::MAX))
 }
 
 pub(crate) fn run(s: &mut Session) -> Reply {

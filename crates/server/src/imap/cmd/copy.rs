@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 /// Where cross-account copies spool large messages.
 pub(crate) fn spool_dir(s: &Session) -> PathBuf {
-    s.ctx.config.server.data_dir.join("spool")
+    s.ctx.config().server.data_dir.join("spool")
 }
 
 /// Opens a COPY/MOVE target for the user with the `i` right checked.

@@ -27,6 +27,15 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<Stri
     let mut use_ = None;
     for u in &special_use {
         match SpecialUse::from_imap(u) {
+            // RFC 6154 3: the server MUST NOT create a mailbox whose special use it
+            // cannot honour; `\All` and `\Flagged` are virtual mailboxes (the messages
+            // of every mailbox, the flagged ones) that the store does not have.
+            Some(SpecialUse::All | SpecialUse::Flagged) => {
+                return Reply::no(
+                    Some(ResponseCode::UseAttr),
+                    &format!("{u} not supported (virtual mailboxes are not offered)"),
+                )
+            }
             Some(x) if use_.is_none() => use_ = Some(x),
             Some(_) => {
                 return Reply::no(

@@ -1,4 +1,4 @@
-//! FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8): resolves the set against the view, sets
+//! FETCH and UID FETCH (RFC 3501 6.4.5, 6.4.8; RFC 9394 PARTIAL): resolves the set against the view, sets
 //! `\Seen` first when the items imply it (read-write only), and writes one
 //! `* n FETCH (...)` per message with the data rendered by [`crate::imap::fetch`]: body
 //! sections are streamed from the store into the session's output, which is written to
@@ -8,7 +8,7 @@ use super::Reply;
 use crate::imap::fetch::{prepare, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use crate::imap::session::FLUSH_AT;
-use mailroom_proto::imap::command::FetchAttribute;
+use mailroom_proto::imap::command::{FetchAttribute, PartialRange};
 use mailroom_proto::imap::encode::compress_set;
 use mailroom_proto::imap::SequenceSet;
 use mailroom_store::acl::Rights;
@@ -20,6 +20,7 @@ pub(crate) async fn run(
     set: SequenceSet,
     mut attrs: Vec<FetchAttribute>,
     changed: Option<(u64, bool)>,
+    partial: Option<PartialRange>,
 ) -> Reply {
     let changed_since = changed.map(|(since, _)| since);
     let vanished = changed.is_some_and(|(_, v)| v);
@@ -62,6 +63,13 @@ pub(crate) async fn run(
                 );
             }
         }
+    }
+    // RFC 9394 3.3: only the messages of the range among those of the set (after
+    // CHANGEDSINCE), in UID order.
+    if let Some(p) = partial {
+        idx.sort_unstable();
+        let r = p.indices(idx.len());
+        idx = idx.get(r).map(<[usize]>::to_vec).unwrap_or_default();
     }
     let mut seen_now: Vec<u32> = Vec::new();
     // RFC 4314 section 4 (FETCH): without `s` the implicit `\Seen` is not set.
@@ -132,6 +140,12 @@ pub(crate) async fn run(
         let response = match prepare(&sel.account, sel.id, msg, these).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
+            Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {
+                return Reply::no(
+                    Some(mailroom_proto::imap::encode::ResponseCode::UnknownCte),
+                    &why,
+                )
+            }
             Err(e) => return super::store_error(e),
         };
         s.out

@@ -19,7 +19,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     s.check_alerts().await;
     let mut shutdown = s.ctx.shutdown.clone();
     let mut closed = s.reg.close_signal();
-    let timeout = Duration::from_secs(s.ctx.config.imap.idle_timeout_secs.max(1));
+    let timeout = Duration::from_secs(s.ctx.config().imap.idle_timeout_secs.max(1));
     let deadline = tokio::time::Instant::now() + timeout;
     let mut alerts_alive = true;
     loop {

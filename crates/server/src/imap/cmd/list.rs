@@ -1,4 +1,4 @@
-//! LIST (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 6154
+//! LIST (RFC 3501 6.3.8, RFC 5258 LIST-EXTENDED, RFC 5819 LIST-STATUS, RFC 8440 LIST-MYRIGHTS, RFC 6154
 //! SPECIAL-USE, RFC 3348 CHILDREN) and LSUB (6.3.9). Delimiter `/`; `*` matches
 //! anything, `%` anything but the delimiter; INBOX matches case-insensitively.
 
@@ -118,6 +118,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     let account = user.account.clone();
     let info = user.info.clone();
     let hide_service = !s.service_view;
+    let limit = super::capability::append_limit(s);
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -220,7 +221,8 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
             // Seed 001: `\UNSEEN(14)`-style attributes.
             if let Some((account, id)) = &src {
                 if let Ok(vals) =
-                    super::status::values(account, *id, &l.returns.vendor, hide_service).await
+                    super::status::values(account, *id, &l.returns.vendor, hide_service, limit)
+                        .await
                 {
                     for (item, v) in vals {
                         let v = match v {
@@ -260,12 +262,25 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                     name,
                     &l.returns.status,
                     hide_service,
+                    limit,
                 )
                 .await
                 .is_ok()
                 {
                     out.extend_from_slice(&st);
                 }
+            }
+        }
+        // RFC 8440 3: after the mailbox's LIST; none when the rights cannot be looked up.
+        if l.returns.myrights && e.exists {
+            if let Ok(o) =
+                crate::access::check(&s.ctx, &info, name, crate::access::Op::MyRights).await
+            {
+                out.extend_from_slice(b"* MYRIGHTS ");
+                mailbox_name(&mut out, name);
+                out.push(b' ');
+                mailroom_proto::imap::encode::astring(&mut out, o.rights.to_imap().as_bytes());
+                out.extend_from_slice(b"\r\n");
             }
         }
         if out.len() > 32 * 1024 {

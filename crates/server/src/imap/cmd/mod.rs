@@ -26,7 +26,9 @@ pub(crate) mod namespace;
 pub(crate) mod noop;
 pub(crate) mod quota;
 pub(crate) mod rename;
+pub(crate) mod replace;
 pub(crate) mod search;
+pub(crate) mod searchres;
 pub(crate) mod select;
 pub(crate) mod sort;
 pub(crate) mod starttls;
@@ -34,6 +36,7 @@ pub(crate) mod status;
 pub(crate) mod store;
 pub(crate) mod subscribe;
 pub(crate) mod thread;
+pub(crate) mod unauthenticate;
 pub(crate) mod unselect;
 
 use super::session::Session;
@@ -234,7 +237,11 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         };
         return Reply::no(Some(code), &why.to_string());
     }
-    match cmd.body {
+    let body = match searchres::resolve(s, kind, cmd.body) {
+        Ok(b) => b,
+        Err(done) => return done,
+    };
+    match body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
         B::Logout => logout::run(s),
@@ -279,9 +286,16 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             Box::pin(status::run(s, mailbox, items)).await
         }
         B::Append { mailbox, messages } => Box::pin(append::run(s, mailbox, messages)).await,
+        B::Replace {
+            uid,
+            set,
+            mailbox,
+            message,
+        } => Box::pin(replace::run(s, uid, set, mailbox, message)).await,
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
+        B::Unauthenticate => unauthenticate::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
         B::Search(q) => {
             if search::uses_modseq(&q.criteria) {
@@ -307,6 +321,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             attributes,
             changed_since,
             vanished,
+            partial,
         } => {
             // RFC 7162 3.2.6: VANISHED only once QRESYNC is enabled.
             if vanished && !s.qresync {
@@ -316,7 +331,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
                 s.enable_condstore();
             }
             let changed = changed_since.map(|since| (since, vanished));
-            Box::pin(fetch::run(s, uid, set, attributes, changed)).await
+            Box::pin(fetch::run(s, uid, set, attributes, changed, partial)).await
         }
         B::Store {
             uid,

@@ -67,7 +67,7 @@ pub(crate) fn answer_line(
             if uid {
                 line.push_str(" UID");
             }
-            let all = r.all || !(r.min || r.max || r.count);
+            let all = r.all || !(r.min || r.max || r.count || r.partial.is_some());
             let (min, max) = if in_order {
                 (nums.first().copied(), nums.last().copied())
             } else {
@@ -81,6 +81,17 @@ pub(crate) fn answer_line(
             }
             if r.count {
                 line.push_str(&format!(" COUNT {}", nums.len()));
+            }
+            // RFC 9394 3.1: the requested range and the results in it, in mailbox order.
+            if let Some(p) = r.partial {
+                let mut sorted = nums.to_vec();
+                sorted.sort_unstable();
+                match sorted.get(p.indices(sorted.len())) {
+                    Some(sel) if !sel.is_empty() => {
+                        line.push_str(&format!(" PARTIAL ({p} {})", compress_set(sel)));
+                    }
+                    _ => line.push_str(&format!(" PARTIAL ({p} NIL)")),
+                }
             }
             if all && !nums.is_empty() {
                 let set = if in_order {
@@ -144,6 +155,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         return Reply::bad("no mailbox selected");
     };
     let msgs = view_refs(sel);
+    let save = q.ret.is_some_and(|r| r.save);
     let hits = match search(
         &sel.account,
         sel.id,
@@ -154,7 +166,13 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
     .await
     {
         Ok(h) => h,
-        Err(e) => return search_failed(e),
+        Err(e) => {
+            // RFC 5182 2.1: a SEARCH (SAVE) answered NO empties `$`.
+            if save {
+                s.saved.clear();
+            }
+            return search_failed(e);
+        }
     };
     let nums: Vec<u32> = hits
         .iter()
@@ -171,9 +189,48 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
                 .max()
         })
         .flatten();
+    let saved = save.then(|| {
+        let mut uids: Vec<u32> = hits
+            .iter()
+            .filter_map(|&i| msgs.get(i))
+            .map(|m| m.meta.uid)
+            .collect();
+        uids.sort_unstable();
+        uids
+    });
     drop(msgs);
-    let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
-    s.out.extend_from_slice(line.as_bytes());
+    let Some(mut uids) = saved else {
+        let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
+        s.out.extend_from_slice(line.as_bytes());
+        return Reply::ok("SEARCH completed");
+    };
+    let r = q.ret.unwrap_or_default();
+    // RFC 5182 2.4 and RFC 9394 3.2: with MIN, MAX and/or PARTIAL and neither ALL nor
+    // COUNT, `$` holds only the messages they return (MIN and MAX are the lowest and
+    // highest: UIDs and sequence numbers are in the same order).
+    if (r.min || r.max || r.partial.is_some()) && !(r.all || r.count) && !uids.is_empty() {
+        let (lo, hi) = (uids[0], uids[uids.len() - 1]);
+        let mut keep: Vec<u32> = r
+            .partial
+            .and_then(|p| uids.get(p.indices(uids.len())))
+            .map(<[u32]>::to_vec)
+            .unwrap_or_default();
+        if r.min {
+            keep.push(lo);
+        }
+        if r.max {
+            keep.push(hi);
+        }
+        keep.sort_unstable();
+        keep.dedup();
+        uids = keep;
+    }
+    s.saved = uids;
+    // SAVE alone asks for no ESEARCH response (RFC 5182 2.2, example 1).
+    if r.min || r.max || r.all || r.count || r.partial.is_some() {
+        let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
+        s.out.extend_from_slice(line.as_bytes());
+    }
     Reply::ok("SEARCH completed")
 }
 

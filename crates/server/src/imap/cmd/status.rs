@@ -1,4 +1,4 @@
-//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, and the vendor items of seed
+//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, RFC 7889 APPENDLIMIT, and the vendor items of seed
 //! 001: INTERNALSIZE, OLDEST, UNSEENMEDIA); also used by LIST-STATUS (RFC 5819).
 
 use super::Reply;
@@ -24,6 +24,7 @@ pub(crate) async fn values(
     id: MailboxId,
     items: &[StatusItem],
     hide_service: bool,
+    append_limit: u64,
 ) -> Result<Vec<(StatusItem, Value)>, StoreError> {
     let mut st = account.status(id).await?;
     let needs_snapshot = items.iter().any(|i| {
@@ -66,6 +67,7 @@ pub(crate) async fn values(
                 .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
                 .count() as u64,
             StatusItem::DeletedStorage => 0,
+            StatusItem::AppendLimit => append_limit,
             StatusItem::Oldest => {
                 let oldest = msgs.iter().filter(shown).min_by_key(|m| m.internal_date);
                 let dt = oldest.and_then(|m| {
@@ -101,8 +103,9 @@ pub(crate) async fn write_status(
     name: &str,
     items: &[StatusItem],
     hide_service: bool,
+    append_limit: u64,
 ) -> Result<(), StoreError> {
-    let vals = values(account, id, items, hide_service).await?;
+    let vals = values(account, id, items, hide_service, append_limit).await?;
     out.extend_from_slice(b"* STATUS ");
     mailbox_name(out, name);
     out.extend_from_slice(b" (");
@@ -129,6 +132,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
         Err(e) => return super::access_error(e),
     };
     let name = access::client_name(&user.info, &o.owner, &o.mailbox.name);
+    let limit = super::capability::append_limit(s);
     let mut out = Vec::new();
     if let Err(e) = write_status(
         &mut out,
@@ -137,6 +141,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
         &name,
         &items,
         !s.service_view,
+        limit,
     )
     .await
     {

@@ -23,7 +23,7 @@ impl Session {
 
     /// Plaintext authentication is refused on this connection (I6).
     pub(crate) fn plaintext_disabled(&self) -> bool {
-        self.ctx.config.server.require_tls_for_plaintext && !self.stream.is_tls()
+        self.ctx.config().server.require_tls_for_plaintext && !self.stream.is_tls()
     }
 
     pub(super) async fn command(&mut self, raw: RawCommand) -> io::Result<()> {

@@ -8,6 +8,7 @@ use super::{Ev, Session};
 use crate::imap::cmd;
 use crate::imap::cmd::append::Spool;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
+use mailroom_proto::imap::frame::FrameErrorKind;
 use mailroom_proto::imap::{append_target, Event};
 use std::io;
 use std::time::Duration;
@@ -22,7 +23,7 @@ impl Session {
     pub(crate) async fn fill(&mut self) -> io::Result<bool> {
         // Before login the deadline is absolute from connect: input does not extend it.
         let (deadline, why) = if self.user.is_some() {
-            let secs = self.ctx.config.imap.idle_timeout_secs.max(1);
+            let secs = self.ctx.config().imap.idle_timeout_secs.max(1);
             (
                 tokio::time::Instant::now() + Duration::from_secs(secs),
                 "autologout; idle for too long",
@@ -97,7 +98,7 @@ impl Session {
             match self.framer.next()? {
                 Event::StreamData(d) => {
                     if let Some(s) = self.spools.last_mut() {
-                        s.write(d, &self.ctx.config.server.data_dir.join("spool"));
+                        s.write(d, &self.ctx.config().server.data_dir.join("spool"));
                     }
                 }
                 Event::StreamEnd => {}
@@ -189,7 +190,9 @@ impl Session {
             Ev::Error(e) => {
                 self.spools.clear();
                 let code = e.is_too_big().then_some(ResponseCode::TooBig);
-                let status = if e.is_too_big() && !e.fatal {
+                // RFC 7888 section 5: a LITERAL- refusal is a tagged BAD [TOOBIG].
+                let minus = matches!(e.kind, FrameErrorKind::LiteralMinus { .. });
+                let status = if e.is_too_big() && !e.fatal && !minus {
                     Status::No
                 } else {
                     Status::Bad

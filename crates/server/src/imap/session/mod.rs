@@ -85,6 +85,8 @@ pub(crate) struct Session {
     /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
     /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
     pub qresync: bool,
+    /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
+    pub saved: Vec<u32>,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -92,15 +94,16 @@ pub(crate) struct Session {
 
 impl Session {
     pub(crate) fn new(ctx: Arc<Ctx>, stream: Stream, info: ConnInfo) -> Session {
-        let max_append = u32::try_from(ctx.config.imap.max_literal).unwrap_or(u32::MAX);
+        let max_append = u32::try_from(ctx.config().imap.max_literal).unwrap_or(u32::MAX);
         let framer = Framer::new(FramerConfig {
             max_append,
+            literal_minus: ctx.config().imap.literal_minus,
             ..FramerConfig::default()
         });
         let reg = ctx.registry.register(&info, "not authenticated");
         let alerts = ctx.alerts.subscribe();
         let login_deadline = tokio::time::Instant::now()
-            + std::time::Duration::from_secs(ctx.config.imap.login_timeout_secs.max(1));
+            + std::time::Duration::from_secs(ctx.config().imap.login_timeout_secs.max(1));
         Session {
             ctx,
             stream,
@@ -119,6 +122,7 @@ impl Session {
             condstore: false,
             service_view: false,
             qresync: false,
+            saved: Vec::new(),
             read_size: SMALL_READ,
             big_input: false,
         }

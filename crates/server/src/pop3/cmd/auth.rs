@@ -99,13 +99,13 @@ enum Verdict {
 impl Session {
     /// True when clear-text passwords are accepted on this connection.
     pub(crate) fn plaintext_allowed(&self) -> bool {
-        !self.ctx.config.server.require_tls_for_plaintext || self.stream.is_tls()
+        !self.ctx.config().server.require_tls_for_plaintext || self.stream.is_tls()
     }
 
     /// The mechanisms offered on this connection.
     pub(crate) fn mechanisms(&self) -> Vec<&'static str> {
         let plain = self.plaintext_allowed();
-        let server = &self.ctx.config.server;
+        let server = &self.ctx.config().server;
         MECHANISMS
             .iter()
             .copied()
@@ -230,7 +230,7 @@ impl Session {
             self.reply(".");
             return Ok(true);
         };
-        if !MECHANISMS.contains(&mech.as_str()) || !self.ctx.config.server.sasl_enabled(&mech) {
+        if !MECHANISMS.contains(&mech.as_str()) || !self.ctx.config().server.sasl_enabled(&mech) {
             self.err("unsupported SASL mechanism");
             return Ok(true);
         }
@@ -252,7 +252,7 @@ impl Session {
         };
         let ip = self.local_ip();
         let opts = SaslOptions {
-            hostname: self.ctx.config.server.hostname.clone(),
+            hostname: self.ctx.config().server.hostname.clone(),
             ..SaslOptions::default()
         };
         let m = mech.clone();

@@ -29,10 +29,10 @@ impl Session {
         if !trans && self.stls_available() {
             lines.push("STLS".into());
         }
-        if let Some(e) = &self.ctx.config.pop3.expire {
+        if let Some(e) = &self.ctx.config().pop3.expire {
             lines.push(format!("EXPIRE {e}"));
         }
-        if let Some(d) = self.ctx.config.pop3.login_delay {
+        if let Some(d) = self.ctx.config().pop3.login_delay {
             lines.push(format!("LOGIN-DELAY {d}"));
         }
         lines.push("IMPLEMENTATION mailroom".into());

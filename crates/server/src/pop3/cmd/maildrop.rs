@@ -88,6 +88,9 @@ pub struct Maildrop {
     pub uid_validity: u32,
     pub msgs: Vec<Msg>,
     pub uidl: UidlFormat,
+    /// Unique-ids kept from the server the mail was imported from (ascending by UID),
+    /// shown instead of `uidl`'s (`mailroom import`).
+    pub kept_uidls: Vec<(u32, String)>,
     /// The logged-in account's rights on the mailbox (every right on its own mailboxes).
     pub rights: Rights,
     /// The mailbox as named in the login (`None`: the account's INBOX).
@@ -122,7 +125,7 @@ impl Maildrop {
         account.sync(inbox.id).await?;
         let snap = account.messages(inbox.id).await?;
         let mut msgs = Vec::with_capacity(snap.messages.len());
-        let header_name = &ctx.config.server.real_to_header;
+        let header_name = &ctx.config().server.real_to_header;
         for m in snap.messages.iter() {
             // Seed 001 (I12): `$Service` messages are not part of any POP3 maildrop.
             if !crate::service::shown(&m) {
@@ -148,13 +151,15 @@ impl Maildrop {
                 size: m.size,
             });
         }
+        let kept_uidls = account.pop3_uidls(inbox.id).await?;
         Ok(Maildrop {
             owner: who.clone(),
             account,
             mailbox: inbox.id,
             uid_validity: snap.uid_validity,
             msgs,
-            uidl: UidlFormat::parse(&ctx.config.pop3.uidl_format),
+            uidl: UidlFormat::parse(&ctx.config().pop3.uidl_format),
+            kept_uidls,
             rights,
             name: mailbox.map(str::to_string),
         })
@@ -199,6 +204,9 @@ impl Maildrop {
 
     /// The unique-id of a message.
     pub fn uid_of(&self, m: &Msg) -> String {
+        if let Ok(i) = self.kept_uidls.binary_search_by_key(&m.uid, |k| k.0) {
+            return self.kept_uidls[i].1.clone();
+        }
         self.uidl.render(self.uid_validity, m.uid)
     }
 }

@@ -32,8 +32,8 @@ impl Session {
             State::Authorization { .. } => return Ok(Next::Continue),
         };
         self.reply("+OK send the message, end with a line holding only \".\"");
-        let max = self.ctx.config.lmtp.max_message_size;
-        let mut incoming = Incoming::new(max, self.ctx.config.server.data_dir.join("spool"));
+        let max = self.ctx.config().lmtp.max_message_size;
+        let mut incoming = Incoming::new(max, self.ctx.config().server.data_dir.join("spool"));
         loop {
             let used = incoming.feed(&self.buf);
             self.buf.drain(..used);

@@ -20,6 +20,17 @@ impl Core {
         mailbox: MailboxId,
         req: AppendRequest,
     ) -> Result<AppendOutcome, StoreError> {
+        self.append_at(mailbox, req, None)
+    }
+
+    /// [`Core::append`] under a given UID (`want`, at or above the mailbox's UIDNEXT:
+    /// migration keeps the UIDs of the old server), or the next one (`None`).
+    pub fn append_at(
+        &self,
+        mailbox: MailboxId,
+        req: AppendRequest,
+        want: Option<Uid>,
+    ) -> Result<AppendOutcome, StoreError> {
         let dir = {
             let conn = self.conn()?;
             let m = get_mailbox(&conn, mailbox.0)?;
@@ -34,7 +45,7 @@ impl Core {
         // that queue meanwhile (group commit, see batch.rs).
         let committed = self.write(move |core, tx, eff| {
             core.commit_append_in(
-                tx, eff, mailbox.0, &job_dir, &written, flags, &keywords, date, tz,
+                tx, eff, mailbox.0, &job_dir, &written, flags, &keywords, date, tz, want,
             )
         });
         let outcome = match committed {
@@ -61,12 +72,22 @@ impl Core {
         keywords: &[String],
         date: i64,
         tz: i32,
+        want: Option<Uid>,
     ) -> Result<AppendOutcome, StoreError> {
         let m = get_mailbox(tx, id)?;
         if names::mailbox_dir(&self.maildir, &m.name) != dir {
             return Err(StoreError::Busy); // renamed meanwhile; the caller may retry
         }
-        let uid = m.uidnext;
+        let uid = match want {
+            None => m.uidnext,
+            Some(u) if u >= m.uidnext && u > 0 => u,
+            Some(u) => {
+                return Err(StoreError::Invalid(format!(
+                    "UID {u} is below the mailbox's UIDNEXT {}",
+                    m.uidnext
+                )))
+            }
+        };
         if uid == u32::MAX {
             return Err(StoreError::Corrupt("UIDs exhausted".into()));
         }

@@ -63,16 +63,19 @@ impl Core {
         force: bool,
         max: usize,
     ) -> Result<Vec<Uid>, StoreError> {
-        let deleted = Flags::DELETED.0;
+        // The partial index messages_deleted spells \Deleted as 8.
+        const _: () = assert!(Flags::DELETED.0 == 8);
         let victims: Vec<(Uid, String)> = match uids {
             None => {
                 let mut st = tx
                     .prepare_cached(
-                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & ?2) != 0 ORDER BY uid",
+                        // `(flags & 8) != 0` spelled as in the partial index
+                        // messages_deleted (index.rs), so SQLite uses it.
+                        "SELECT uid, file FROM messages WHERE mailbox = ?1 AND (flags & 8) != 0 ORDER BY uid",
                     )
                     .map_err(sql_err)?;
                 let rows = st
-                    .query_map(params![m.id, deleted], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .query_map(params![m.id], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(sql_err)?;
                 rows.collect::<Result<_, _>>().map_err(sql_err)?
             }

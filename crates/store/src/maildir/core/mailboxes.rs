@@ -53,8 +53,8 @@ impl Core {
 
     /// [`Core::list_mailboxes`] on the caller's thread: when the mailbox list is known and
     /// small (at most [`IN_PLACE_LIST`] mailboxes), the directories are walked here (a
-    /// few small directory reads) and, if they hold no mailbox the list lacks, the list
-    /// is the answer. `None`: take the blocking path (which adds what was made outside).
+    /// few small directory reads) and, if they hold exactly the mailboxes of the list,
+    /// the list is the answer. `None`: take the blocking path (which adds what was made outside).
     pub fn list_mailboxes_in_memory(&self) -> Option<Vec<MailboxInfo>> {
         let known = self.listing().all_boxes()?;
         if known.len() > IN_PLACE_LIST {
@@ -69,7 +69,10 @@ impl Core {
         let mut found = vec!["INBOX".to_string()];
         let mut read = Vec::new();
         self.walk(&self.maildir, "", &mut found, &mut read).ok()?;
-        if !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
+        // Every directory known and every known mailbox still there (another process,
+        // `mailroom mailbox delete` say, may have deleted one: its row is gone from the
+        // index, and the blocking path reads the index).
+        if found.len() != known.len() || !found.iter().all(|n| known.iter().any(|m| &m.name == n)) {
             return None;
         }
         let now = now_nanos();
@@ -247,6 +250,7 @@ impl Core {
             "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM previews WHERE mailbox = ?1",
             "DELETE FROM metadata WHERE mailbox = ?1",
+            "DELETE FROM pop3_uidls WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
         ] {
             exec(&tx, sql, [row.id]).map_err(sql_err)?;

@@ -21,6 +21,7 @@ mod durable;
 mod expunge;
 mod files;
 mod flags;
+mod import;
 mod listing;
 mod mailboxes;
 mod read;
@@ -30,6 +31,7 @@ mod state;
 mod sync;
 
 use self::files::make_maildir;
+pub(super) use self::import::SCHEMA as IMPORT_SCHEMA;
 use self::rows::exec;
 use self::state::{CatchUp, MailboxState};
 use super::index::{self, sql_err};
