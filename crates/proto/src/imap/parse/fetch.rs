@@ -149,15 +149,7 @@ impl Cursor<'_> {
             // RFC 3516: section-binary = "[" [section-part] "]"
             "BINARY" | "BINARY.PEEK" => {
                 let part = self.section_binary()?;
-                let partial = if self.try_byte(b'<') {
-                    let start = self.number()?;
-                    self.expect(b'.')?;
-                    let len = self.nz_number()?;
-                    self.expect(b'>')?;
-                    Some((start, len))
-                } else {
-                    None
-                };
+                let partial = self.partial()?;
                 A::Binary {
                     peek: w == "BINARY.PEEK",
                     part,
@@ -170,15 +162,7 @@ impl Cursor<'_> {
             "BODY" if self.peek() != Some(b'[') => A::Body,
             "BODY" | "BODY.PEEK" => {
                 let section = self.section()?;
-                let partial = if self.try_byte(b'<') {
-                    let start = self.number()?;
-                    self.expect(b'.')?;
-                    let len = self.nz_number()?;
-                    self.expect(b'>')?;
-                    Some((start, len))
-                } else {
-                    None
-                };
+                let partial = self.partial()?;
                 A::BodySection {
                     peek: w == "BODY.PEEK",
                     section,
@@ -190,6 +174,18 @@ impl Cursor<'_> {
         };
         out.push(a);
         Ok(())
+    }
+
+    /// `["<" number "." nz-number ">"]` after a BODY or BINARY section (RFC 3501, 3516).
+    fn partial(&mut self) -> PResult<Option<(u32, NonZeroU32)>> {
+        if !self.try_byte(b'<') {
+            return Ok(None);
+        }
+        let start = self.number()?;
+        self.expect(b'.')?;
+        let len = self.nz_number()?;
+        self.expect(b'>')?;
+        Ok(Some((start, len)))
     }
 
     /// ```text
