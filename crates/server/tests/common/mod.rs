@@ -37,6 +37,9 @@
 //!   `{*}`, and remembers it; `{$NAME}` in a later `C:` or `S:` line stands for that
 //!   value (a client that sends back what it was told: the UIDVALIDITY of a QRESYNC
 //!   SELECT, RFC 7162 3.2.5).
+//! - `{$CAPS}` is predefined: the IMAP capability list after login with the default
+//!   configuration ([`CAPS`]); `capability.txt` spells it out, every other transcript
+//!   names it, so that a new capability changes two files and not a hundred.
 //! - `@sleep MS` waits.
 //! - `@config KEY VALUE` sets a configuration value before the server starts, wherever
 //!   the line is: `imap.literal_minus true|false`, `imap.max_literal OCTETS`.
@@ -287,6 +290,10 @@ impl Client {
 }
 
 /// Replaces each `{$NAME}` of `text` by the value captured as `{=NAME}`.
+/// The IMAP capability list after login with the default configuration, as
+/// `tests/transcripts/imap/capability.txt` spells it out (`{$CAPS}` in a transcript).
+pub const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT MOVE NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC X-SERVICE COMPRESS=DEFLATE PREVIEW METADATA METADATA-SERVER APPENDLIMIT=67108864 UNAUTHENTICATE CREATE-SPECIAL-USE WITHIN SEARCHRES LIST-MYRIGHTS MULTIAPPEND SAVEDATE PARTIAL BINARY REPLACE";
+
 fn substitute(text: &str, vars: &HashMap<String, String>, no: usize) -> String {
     let mut out = String::new();
     let mut rest = text;
@@ -478,6 +485,7 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
     let mut conns: HashMap<u32, Client> = HashMap::new();
     let mut filled = Vec::new();
     let mut vars: HashMap<String, String> = HashMap::new();
+    vars.insert("CAPS".into(), CAPS.into());
     let mut lines = text.lines().enumerate();
     while let Some((no, raw)) = lines.next() {
         let no = no + 1;
