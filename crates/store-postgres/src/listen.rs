@@ -1,0 +1,122 @@
+//! The change feed between nodes: PostgreSQL `LISTEN`/`NOTIFY` feeding the local hub.
+//!
+//! Every write transaction that changes a mailbox sends `pg_notify(channel, payload)`
+//! with the payload `<mailbox id> <account key>` ([`payload`]); PostgreSQL delivers it to
+//! every listening session when (and only if) the transaction commits. Each [`PgStore`]
+//! keeps one connection of its own (outside the pool) that `LISTEN`s on the channel and
+//! wakes the local [`LocalHub`]'s watchers of that mailbox; a woken session asks the
+//! store for `changes_since` as with any other wake-up.
+//!
+//! A notification is not a durable message: while the listening connection is down
+//! (network trouble, a database failover) some are lost. So after every (re)connection
+//! the listener wakes every mailbox watched on this node (a spurious wake-up costs one
+//! `changes_since`; a missed one is not allowed by the hub's contract).
+//!
+//! [`PgStore`]: crate::PgStore
+
+use crate::schema::quote_ident;
+use futures_util::StreamExt;
+use mailroom_store::hub::LocalHub;
+use mailroom_store::{AccountKey, ChangeHub, MailboxId};
+use std::sync::Weak;
+use std::time::Duration;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The payload of a change notification.
+pub fn payload(key: &AccountKey, mailbox: MailboxId) -> String {
+    format!("{} {}", mailbox.0, key.as_str())
+}
+
+/// Reads a payload made by [`payload`].
+pub fn parse_payload(p: &str) -> Option<(AccountKey, MailboxId)> {
+    let (id, key) = p.split_once(' ')?;
+    let id: i64 = id.parse().ok()?;
+    let (domain, name) = key.split_once('/')?;
+    Some((AccountKey::new(domain, name)?, MailboxId(id)))
+}
+
+/// Listens until the hub is gone, reconnecting after a pause when the connection fails.
+pub async fn run(cfg: tokio_postgres::Config, channel: String, hub: Weak<LocalHub>) {
+    let mut pause = Duration::from_millis(200);
+    loop {
+        if hub.strong_count() == 0 {
+            return;
+        }
+        match listen_once(&cfg, &channel, &hub).await {
+            Ok(()) => pause = Duration::from_millis(200),
+            Err(e) => {
+                tracing::warn!(error = %e, "PostgreSQL change feed: connection lost, reconnecting");
+                pause = (pause * 2).min(Duration::from_secs(5));
+            }
+        }
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// One connection's life: LISTEN, wake everything watched, then relay notifications
+/// until the connection ends.
+async fn listen_once(
+    cfg: &tokio_postgres::Config,
+    channel: &str,
+    hub: &Weak<LocalHub>,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = cfg.connect(NoTls).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(m) = messages.next().await {
+            match m {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n.payload().to_string()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "PostgreSQL change feed: connection error");
+                    return;
+                }
+            }
+        }
+    });
+    let listening = client
+        .batch_execute(&format!("LISTEN {}", quote_ident(channel)))
+        .await;
+    if let Err(e) = listening {
+        driver.abort();
+        return Err(e);
+    }
+    // Whatever changed while no connection listened.
+    if let Some(h) = hub.upgrade() {
+        for (key, mailbox) in h.watched() {
+            h.notify(&key, mailbox);
+        }
+    }
+    while let Some(p) = rx.recv().await {
+        let Some(h) = hub.upgrade() else {
+            break;
+        };
+        match parse_payload(&p) {
+            Some((key, mailbox)) => h.notify(&key, mailbox),
+            None => tracing::warn!(payload = %p, "PostgreSQL change feed: unreadable payload"),
+        }
+    }
+    drop(client);
+    driver.abort();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payload_round_trip() {
+        let key = AccountKey::new("example.org", "alice").expect("key");
+        let p = payload(&key, MailboxId(42));
+        assert_eq!(p, "42 example.org/alice");
+        assert_eq!(parse_payload(&p), Some((key, MailboxId(42))));
+        assert_eq!(parse_payload("x example.org/alice"), None);
+        assert_eq!(parse_payload("1 nokey"), None);
+    }
+}
