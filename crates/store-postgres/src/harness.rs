@@ -53,6 +53,19 @@ impl PgHarness {
         }
     }
 
+    /// A plain connection working in the harness's schema, for tests that look at the
+    /// tables themselves.
+    pub async fn client(&self) -> tokio_postgres::Client {
+        let mut cfg: tokio_postgres::Config = self.url.parse().expect("MAILROOM_PG_URL");
+        cfg.options(format!("-c search_path={}", self.schema));
+        let (client, conn) = cfg
+            .connect(tokio_postgres::NoTls)
+            .await
+            .expect("connect to the PostgreSQL of MAILROOM_PG_URL");
+        tokio::spawn(conn);
+        client
+    }
+
     /// Opens a store over the harness's schema, with the concrete type.
     pub async fn open_pg(&self) -> Arc<PgStore> {
         PgStore::connect(self.options())

@@ -173,7 +173,24 @@ impl PgStore {
             hub: Arc::new(LocalHub::default()),
             channel: channel.clone(),
         });
-        let listener = tokio::spawn(listen::run(cfg, channel, Arc::downgrade(&shared.hub)));
+        let (ready, listening) = tokio::sync::oneshot::channel();
+        let listener = tokio::spawn(listen::run(
+            cfg,
+            channel,
+            Arc::downgrade(&shared.hub),
+            ready,
+        ));
+        // A node without its change feed would leave its sessions blind to the others'
+        // changes: it does not start without one.
+        if !matches!(
+            tokio::time::timeout(Duration::from_secs(15), listening).await,
+            Ok(Ok(()))
+        ) {
+            listener.abort();
+            return Err(StoreError::Index(
+                "PostgreSQL change feed: LISTEN did not succeed within 15 s".into(),
+            ));
+        }
         let sweeper = tokio::spawn(sweep(Arc::downgrade(&shared)));
         Ok(Arc::new(PgStore {
             shared,

@@ -36,13 +36,20 @@ pub fn parse_payload(p: &str) -> Option<(AccountKey, MailboxId)> {
 }
 
 /// Listens until the hub is gone, reconnecting after a pause when the connection fails.
-pub async fn run(cfg: tokio_postgres::Config, channel: String, hub: Weak<LocalHub>) {
+/// `ready` is told once the first `LISTEN` is in place.
+pub async fn run(
+    cfg: tokio_postgres::Config,
+    channel: String,
+    hub: Weak<LocalHub>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
     let mut pause = Duration::from_millis(200);
+    let mut ready = Some(ready);
     loop {
         if hub.strong_count() == 0 {
             return;
         }
-        match listen_once(&cfg, &channel, &hub).await {
+        match listen_once(&cfg, &channel, &hub, &mut ready).await {
             Ok(()) => pause = Duration::from_millis(200),
             Err(e) => {
                 tracing::warn!(error = %e, "PostgreSQL change feed: connection lost, reconnecting");
@@ -59,6 +66,7 @@ async fn listen_once(
     cfg: &tokio_postgres::Config,
     channel: &str,
     hub: &Weak<LocalHub>,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
 ) -> Result<(), tokio_postgres::Error> {
     let (client, mut connection) = cfg.connect(NoTls).await?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -85,6 +93,9 @@ async fn listen_once(
     if let Err(e) = listening {
         driver.abort();
         return Err(e);
+    }
+    if let Some(r) = ready.take() {
+        let _ = r.send(());
     }
     // Whatever changed while no connection listened.
     if let Some(h) = hub.upgrade() {

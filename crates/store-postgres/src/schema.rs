@@ -2,7 +2,8 @@
 //!
 //! Each entry of [`MIGRATIONS`] runs once, in order, in one transaction with its row in
 //! `mailroom_schema`; every node that starts takes the same advisory lock first, so two
-//! nodes starting together apply each migration exactly once. A migration is never edited
+//! nodes starting together apply each migration exactly once (the lock is per database:
+//! installations in other schemas of it wait for each other's migrations too). A migration is never edited
 //! once released: a change is a new entry.
 //!
 //! Tables (migration 1):
@@ -119,9 +120,31 @@ CREATE TRIGGER messages_blob_refs AFTER INSERT OR DELETE ON messages
 "#,
 ];
 
+/// The advisory lock every migrator takes first ("mailroom" in ASCII).
+const MIGRATION_LOCK: i64 = 7021820985617335661;
+
 /// Brings the schema up to date: creates `schema` if given and missing, then applies the
-/// migrations not yet recorded, each in its own transaction, under an advisory lock.
+/// migrations not yet recorded, each in its own transaction, all under a session
+/// advisory lock (one migrator at a time across every node). Returns how many it applied.
 pub async fn migrate(
+    client: &mut deadpool_postgres::Object,
+    schema: Option<&str>,
+) -> Result<u32, StoreError> {
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_err)?;
+    let result = migrate_locked(client, schema).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(pg_err);
+    let applied = result?;
+    unlocked?;
+    Ok(applied)
+}
+
+async fn migrate_locked(
     client: &mut deadpool_postgres::Object,
     schema: Option<&str>,
 ) -> Result<u32, StoreError> {
@@ -131,15 +154,8 @@ pub async fn migrate(
             .await
             .map_err(pg_err)?;
     }
-    let mut applied = 0u32;
-    for (i, sql) in MIGRATIONS.iter().enumerate() {
-        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
-        let tx = client.transaction().await.map_err(pg_err)?;
-        // One migrator at a time across every node (the key: "mailroom" in ASCII).
-        tx.execute("SELECT pg_advisory_xact_lock(7021820985617335661)", &[])
-            .await
-            .map_err(pg_err)?;
-        tx.batch_execute(
+    client
+        .batch_execute(
             "CREATE TABLE IF NOT EXISTS mailroom_schema (
                  version    integer PRIMARY KEY,
                  applied_at timestamptz NOT NULL DEFAULT now()
@@ -147,7 +163,10 @@ pub async fn migrate(
         )
         .await
         .map_err(pg_err)?;
-        let done = tx
+    let mut applied = 0u32;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        let done = client
             .query_opt(
                 "SELECT 1 FROM mailroom_schema WHERE version = $1",
                 &[&version],
@@ -156,9 +175,9 @@ pub async fn migrate(
             .map_err(pg_err)?
             .is_some();
         if done {
-            tx.rollback().await.map_err(pg_err)?;
             continue;
         }
+        let tx = client.transaction().await.map_err(pg_err)?;
         tx.batch_execute(sql).await.map_err(pg_err)?;
         tx.execute(
             "INSERT INTO mailroom_schema (version) VALUES ($1)",
