@@ -6,7 +6,8 @@
 # fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
 # resynchronisation with Python imapclient (scripts/qresync-client.sh), COMPRESS=DEFLATE
 # with Python imaplib (scripts/compress-client.sh) and the web admin
-# in Chromium (scripts/web-admin.sh) run even without the kit.
+# in Chromium (scripts/web-admin.sh) run even without the kit. The PostgreSQL store backend's
+# tests run against a throwaway PostgreSQL cluster (scripts/postgres.sh).
 #
 # Usage: scripts/check.sh            everything
 #        CHECK_SKIP_KIT=1 scripts/check.sh   everything but the client kit
@@ -42,6 +43,12 @@ step "cargo test"
 # tests/submit.rs relays through a real SMTP server (tests/smtp-sink.py, aiosmtpd).
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
 cargo test --workspace --locked
+
+step "the PostgreSQL store backend against a throwaway PostgreSQL (scripts/postgres.sh)"
+# Installs Debian's postgresql if missing, starts a private cluster as an unprivileged
+# user, runs `cargo test -p mailroom-store-postgres` with MAILROOM_PG_URL set (in the
+# workspace run above those tests print SKIPPED), and stops the cluster.
+scripts/postgres.sh
 
 step "crash soak: SIGKILL during concurrent LMTP, APPEND, COPY, MOVE, STORE, EXPUNGE, POP3 DELE"
 scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"

@@ -8,12 +8,18 @@
 # Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres --locked
 #        scripts/postgres.sh CMD [ARGS...]   CMD with MAILROOM_PG_URL set (for a shell:
 #                                            scripts/postgres.sh bash)
-# Environment: PG_PORT (default 54329), PG_BIN (default /usr/lib/postgresql/15/bin).
+# Environment: PG_PORT (default: the first free of 54329..54399), PG_BIN (default
+# /usr/lib/postgresql/15/bin).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-PG_PORT=${PG_PORT:-54329}
+if [ -z "${PG_PORT:-}" ]; then
+    # The first port of 54329..54399 that nothing listens on.
+    for PG_PORT in $(seq 54329 54399); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PG_PORT") 2>/dev/null || break
+    done
+fi
 
 if [ ! -x "$PG_BIN/initdb" ]; then
     if [ "$(id -u)" != 0 ]; then
