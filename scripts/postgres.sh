@@ -5,7 +5,9 @@
 # that directory, exports MAILROOM_PG_URL, runs the tests, and stops the cluster and
 # removes the directory whatever happens (trap).
 #
-# Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres --locked
+# Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres, then
+#                                            the IMAP transcript suite on PostgreSQL
+#                                            (MAILROOM_TEST_STORE=postgres)
 #        scripts/postgres.sh CMD [ARGS...]   CMD with MAILROOM_PG_URL set (for a shell:
 #                                            scripts/postgres.sh bash)
 # Environment: PG_PORT (default: the first free of 54329..54399), PG_BIN (default
@@ -61,11 +63,20 @@ trap cleanup EXIT INT TERM
 export MAILROOM_PG_URL="postgres://mailroom@127.0.0.1:$PG_PORT/mailroom"
 echo "postgres.sh: PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (socket dir $SOCK), MAILROOM_PG_URL=$MAILROOM_PG_URL"
 
-if [ $# -eq 0 ]; then
-    set -- cargo test -p mailroom-store-postgres --locked
-fi
 status=0
-"$@" || status=$?
+if [ $# -eq 0 ]; then
+    # The backend's own tests (conformance suite, two nodes, concurrency, blobs), then
+    # the IMAP transcript suite against servers on the PostgreSQL backend.
+    set -- cargo test -p mailroom-store-postgres --locked
+    "$@" || status=$?
+    if [ $status -eq 0 ]; then
+        set -- env MAILROOM_TEST_STORE=postgres \
+            cargo test -p mailroom-server --locked --test imap imap_transcripts
+        "$@" || status=$?
+    fi
+else
+    "$@" || status=$?
+fi
 if [ $status -ne 0 ]; then
     echo "postgres.sh: '$*' failed ($status); server log tail:" >&2
     tail -n 30 "$TMP/server.log" >&2 || true

@@ -133,6 +133,20 @@ fn validate(c: &Config) -> Result<(), (String, String)> {
             return Err((key.into(), "must be at least 1".into()));
         }
     }
+    if c.store.backend == mailroom_server::config::StoreBackend::Postgres
+        && c.store.url.trim().is_empty()
+    {
+        return Err((
+            "store.url".into(),
+            "backend = \"postgres\" needs the database's connection string".into(),
+        ));
+    }
+    if !(1..=1000).contains(&c.store.pool_size) {
+        return Err((
+            "store.pool_size".into(),
+            "must be between 1 and 1000".into(),
+        ));
+    }
     let fmt = &c.pop3.uidl_format;
     if fmt.is_empty() || fmt.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
         return Err((
@@ -280,6 +294,33 @@ mod tests {
         assert_eq!(e.line, Some(2));
         let e = parse("m.toml", "[pop3]\nidle_timeout_secs = 60\n").unwrap_err();
         assert_eq!(e.key.as_deref(), Some("pop3.idle_timeout_secs"));
+    }
+
+    #[test]
+    fn store_section() {
+        use mailroom_server::config::StoreBackend;
+        let c = parse("m.toml", "").unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Maildir);
+        let c = parse(
+            "m.toml",
+            "[store]\nbackend = \"postgres\"\nurl = \"postgres://mail:pw@db/mailroom\"\npool_size = 4\n",
+        )
+        .unwrap();
+        assert_eq!(c.store.backend, StoreBackend::Postgres);
+        assert_eq!(c.store.pool_size, 4);
+        assert!(
+            !format!("{:?}", c.store).contains("pw"),
+            "the URL is not shown"
+        );
+        let e = parse("m.toml", "[store]\nbackend = \"postgres\"\n").unwrap_err();
+        assert_eq!(e.key.as_deref(), Some("store.url"));
+        let e = parse("m.toml", "[store]\nbackend = \"mysql\"\n").unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("store.backend")));
+        let e = parse("m.toml", "[store]\npool_size = 0\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.key.as_deref()),
+            (Some(2), Some("store.pool_size"))
+        );
     }
 
     #[test]

@@ -59,7 +59,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let config = load_config(&cli)?;
     match cli.command {
         Cmd::Serve(args) => cmd::serve::run(config, args, cli.config.clone(), cli.data.clone()),
-        Cmd::CheckConfig => cmd::check_config::run(cli.config.as_deref()),
+        Cmd::CheckConfig => cmd::check_config::run(cli.config.as_deref(), &config),
         Cmd::Domain { op } => cmd::domain::run(&config, op),
         Cmd::Account { op } => cmd::account::run(&config, op),
         Cmd::Mailbox { op } => cmd::mailbox::run(&config, op),

@@ -31,6 +31,8 @@ pub struct Config {
     pub popbsmtp: PopbsmtpSection,
     /// The web admin and the Prometheus `/metrics` endpoint (issue 17).
     pub admin: AdminSection,
+    /// Where mail is kept (the binary opens the backend; the server sees the traits).
+    pub store: StoreSection,
 }
 
 impl Config {
@@ -435,5 +437,57 @@ impl Default for AdminSection {
             listen: vec!["127.0.0.1:8443".parse().expect("literal address")],
             session_idle_secs: 1800,
         }
+    }
+}
+
+/// Which storage backend holds the mail: a name, read by the binary (which alone knows
+/// the backends' types).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    /// Maildir files plus a SQLite index per account, under `<data_dir>/mail`.
+    #[default]
+    Maildir,
+    /// One PostgreSQL database shared by every node (`url`).
+    Postgres,
+}
+
+/// `[store]`.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreSection {
+    /// `maildir` (the default) or `postgres`.
+    pub backend: StoreBackend,
+    /// PostgreSQL: the connection string, URL (`postgres://user:password@host/db`) or
+    /// key=value form. May hold a password: it is never logged or shown.
+    pub url: String,
+    /// PostgreSQL: connections in the pool of this node (plus one for the change feed).
+    pub pool_size: usize,
+    /// PostgreSQL: a schema of the database to work in instead of the default
+    /// `search_path` (several installations in one database); lower-case letters,
+    /// digits and `_`.
+    pub schema: Option<String>,
+}
+
+impl Default for StoreSection {
+    fn default() -> StoreSection {
+        StoreSection {
+            backend: StoreBackend::Maildir,
+            url: String::new(),
+            pool_size: 16,
+            schema: None,
+        }
+    }
+}
+
+/// Without the URL, which may carry a password.
+impl std::fmt::Debug for StoreSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoreSection")
+            .field("backend", &self.backend)
+            .field("url", &if self.url.is_empty() { "" } else { "(set)" })
+            .field("pool_size", &self.pool_size)
+            .field("schema", &self.schema)
+            .finish()
     }
 }

@@ -126,29 +126,7 @@ impl PgStore {
     /// Connects, applies the schema migrations not yet applied, and starts the change
     /// feed listener and the blob sweeper. Fails if the database cannot be reached.
     pub async fn connect(opts: PgOptions) -> Result<Arc<PgStore>, StoreError> {
-        let mut cfg: tokio_postgres::Config = opts
-            .url
-            .parse()
-            .map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
-        if let Some(s) = &opts.schema {
-            if s.is_empty()
-                || s.len() > 48
-                || !s
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-            {
-                return Err(StoreError::Invalid(format!(
-                    "PostgreSQL schema {s:?}: lower-case letters, digits and _ only"
-                )));
-            }
-            cfg.options(format!("-c search_path={s}"));
-        }
-        if cfg.get_application_name().is_none() {
-            cfg.application_name("mailroom");
-        }
-        if cfg.get_connect_timeout().is_none() {
-            cfg.connect_timeout(Duration::from_secs(10));
-        }
+        let cfg = pg_config(&opts)?;
         let manager = Manager::from_config(
             cfg.clone(),
             NoTls,
@@ -218,6 +196,79 @@ impl PgStore {
     pub async fn sweep_orphans(&self) -> Result<u64, StoreError> {
         sweep_once(&self.shared).await
     }
+}
+
+/// The driver's configuration for `opts`: the URL, the schema as `search_path`, an
+/// application name and a connect time-out unless the URL sets them.
+fn pg_config(opts: &PgOptions) -> Result<tokio_postgres::Config, StoreError> {
+    let mut cfg: tokio_postgres::Config = opts
+        .url
+        .parse()
+        .map_err(|e| StoreError::Invalid(format!("PostgreSQL URL: {e}")))?;
+    if let Some(s) = &opts.schema {
+        if s.is_empty()
+            || s.len() > 48
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(StoreError::Invalid(format!(
+                "PostgreSQL schema {s:?}: lower-case letters, digits and _ only"
+            )));
+        }
+        cfg.options(format!("-c search_path={s}"));
+    }
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("mailroom");
+    }
+    if cfg.get_connect_timeout().is_none() {
+        cfg.connect_timeout(Duration::from_secs(10));
+    }
+    Ok(cfg)
+}
+
+/// Checks, without changing anything, that the database of `opts` answers
+/// (`mailroom check-config`): a line naming the server version and the schema's
+/// migration state (migrations are applied by the first node that starts).
+pub async fn check(opts: &PgOptions) -> Result<String, StoreError> {
+    let cfg = pg_config(opts)?;
+    let (client, conn) = cfg.connect(NoTls).await.map_err(pg_err)?;
+    let driver = tokio::spawn(conn);
+    let result = async {
+        let version: String = client
+            .query_one("SHOW server_version", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg_err)?;
+        let has_schema: bool = client
+            .query_one("SELECT to_regclass('mailroom_schema') IS NOT NULL", &[])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(pg_err)?;
+        let at: i32 = if has_schema {
+            client
+                .query_one("SELECT coalesce(max(version), 0) FROM mailroom_schema", &[])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(pg_err)?
+        } else {
+            0
+        };
+        let latest = MIGRATIONS.len();
+        let state = match usize::try_from(at).unwrap_or(0) {
+            0 => format!("no mailroom schema yet (the first start creates it, version {latest})"),
+            n if n < latest => {
+                format!("schema at version {n} of {latest} (the next start migrates)")
+            }
+            n if n == latest => format!("schema at version {n} (current)"),
+            n => format!("schema at version {n}, newer than this mailroom ({latest})"),
+        };
+        Ok(format!("PostgreSQL {version}, {state}"))
+    }
+    .await;
+    drop(client);
+    let _ = driver.await;
+    result
 }
 
 async fn sweep_once(shared: &Shared) -> Result<u64, StoreError> {
@@ -325,7 +376,20 @@ pub(crate) fn pg_err(e: tokio_postgres::Error) -> StoreError {
     }
     match e.as_db_error() {
         Some(db) => StoreError::Index(format!("PostgreSQL {}: {}", db.code().code(), db.message())),
-        None => StoreError::Index(format!("PostgreSQL: {e}")),
+        None => {
+            // Connection errors keep their cause (refused, unknown host...) in the chain.
+            let mut msg = format!("PostgreSQL: {e}");
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                let text = c.to_string();
+                if !msg.contains(&text) {
+                    msg.push_str(": ");
+                    msg.push_str(&text);
+                }
+                cause = c.source();
+            }
+            StoreError::Index(msg)
+        }
     }
 }
 

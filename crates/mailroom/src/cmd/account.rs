@@ -90,7 +90,7 @@ pub fn run(config: &Config, op: AccountOp) -> Result<ExitCode> {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let store = super::open_store(config)?;
+            let store = rt.block_on(super::open_store(config))?;
             let (d, n) = a.store_key();
             if let Some(key) = mailroom_store::AccountKey::new(&d, &n) {
                 rt.block_on(store.remove_account(&key))?;
@@ -181,10 +181,10 @@ fn read_password(p: &PasswordArgs) -> Result<NewPassword> {
 /// finds it ready; on failure the first login makes it, and this only warns.
 fn make_stores(config: &Config, accounts: &[mailroom_directory::AccountInfo]) {
     let made = (|| -> anyhow::Result<()> {
-        let store = super::open_store(config)?;
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
+        let store = rt.block_on(super::open_store(config))?;
         rt.block_on(async {
             for a in accounts {
                 let (d, n) = a.store_key();
@@ -310,8 +310,8 @@ fn rename(config: &Config, name: &str, new_name: &str, keep_alias: bool) -> Resu
         .ok_or_else(|| anyhow!("{old_addr}: not a valid store key"))?;
     let to = mailroom_store::AccountKey::new(&d, &n)
         .ok_or_else(|| anyhow!("{new_name}: not a valid account name"))?;
-    let store = super::open_store(config)?;
     let rt = super::runtime()?;
+    let store = rt.block_on(super::open_store(config))?;
     let (d2, old_name, new_spec) = (dir.clone(), name.to_string(), new_name.to_string());
     let renamed = std::sync::Arc::new(std::sync::Mutex::new(None));
     let slot = renamed.clone();

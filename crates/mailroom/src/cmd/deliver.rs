@@ -26,10 +26,18 @@ pub fn run(config: Config, args: DeliverArgs) -> Result<ExitCode> {
             c as u8
         }
     };
+    // Made first: the store is opened on it (the PostgreSQL backend's change feed runs
+    // there).
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
     let opened = mailroom_server::server::open_directory(&config)
         .map_err(|e| e.to_string())
         .and_then(|d| {
-            let store = super::open_store(&config).map_err(|e| format!("store: {e}"))?;
+            let store = rt
+                .block_on(super::open_store(&config))
+                .map_err(|e| format!("store: {e}"))?;
             Ok((d, store))
         });
     let (directory, store) = match opened {
@@ -74,10 +82,6 @@ pub fn run(config: Config, args: DeliverArgs) -> Result<ExitCode> {
         .or_else(|| std::env::var("SENDER").ok())
         .unwrap_or_default();
     let resolved = deliver::resolve(&directory, &args.to);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
     let outcome = rt.block_on(deliver::deliver_to(
         &store,
         &resolved,

@@ -23,15 +23,34 @@ pub mod sessions;
 
 use anyhow::{Context, Result};
 use mailroom_directory::Directory;
+use mailroom_server::config::StoreBackend;
 use mailroom_server::Config;
 use mailroom_store::maildir::MaildirStore;
 use mailroom_store::{Store, StoreError};
+use mailroom_store_postgres::{PgOptions, PgStore};
 use std::sync::Arc;
 
-/// Opens the mail store under `<data>/mail`. The binary alone picks the backend (Maildir
-/// files plus a SQLite index per account); `mailroom-server` only sees `dyn Store`.
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
-    let store: Arc<dyn Store> = MaildirStore::open(config.server.data_dir.join("mail"))?;
+/// Opens the mail store the configuration names (`[store] backend`): Maildir files plus
+/// a SQLite index per account under `<data>/mail` (the default), or a PostgreSQL database
+/// shared by every node (`url`, `pool_size`, `schema`; the schema is migrated and the
+/// change feed started before this returns). The binary alone picks the backend;
+/// `mailroom-server` only sees `dyn Store`. Call it on the runtime that will use the
+/// store: the PostgreSQL backend spawns its change feed there.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = match config.store.backend {
+        StoreBackend::Maildir => MaildirStore::open(config.server.data_dir.join("mail"))?,
+        StoreBackend::Postgres => PgStore::connect(PgOptions {
+            url: config.store.url.clone(),
+            pool_size: config.store.pool_size,
+            schema: config.store.schema.clone(),
+        })
+        .await
+        .map_err(|e| match e {
+            // The driver's messages never include the password.
+            StoreError::Index(m) => StoreError::Index(format!("[store] url: {m}")),
+            e => e,
+        })?,
+    };
     Ok(store)
 }
 
@@ -50,7 +69,7 @@ pub async fn open_account(
     let (d, n) = info.store_key();
     let key = mailroom_store::AccountKey::new(&d, &n)
         .with_context(|| format!("{}: not a valid store key", info.address()))?;
-    let store = open_store(config)?;
+    let store = open_store(config).await?;
     let account = store.open_account(&key).await?;
     Ok((info, account))
 }

@@ -24,7 +24,7 @@ fn pop3_stdio(config: Config) -> Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let store = super::open_store(&config)?;
+        let store = super::open_store(&config).await?;
         let (ctx, _trigger) = mailroom_server::server::context(config, store, false)?;
         let stream = mailroom_server::net::Stream::Stdio(tokio::io::stdin(), tokio::io::stdout());
         let info = mailroom_server::net::ConnInfo {

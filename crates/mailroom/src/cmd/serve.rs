@@ -81,7 +81,7 @@ pub fn run(
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async move {
-        let store = super::open_store(&config)?;
+        let store = super::open_store(&config).await?;
         let admin_listen = config.admin.listen.clone();
         if !passed.is_empty() {
             tracing::info!(

@@ -82,6 +82,35 @@ use tokio::net::TcpStream;
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub running: Option<Running>,
+    /// The PostgreSQL schema the store lives in, with `MAILROOM_TEST_STORE=postgres`
+    /// (dropped after the server).
+    pub pg: Option<mailroom_store_postgres::PgHarness>,
+}
+
+/// The store a test server runs on: Maildir files under the data directory, as the
+/// binary puts them; with `MAILROOM_TEST_STORE=postgres`, the PostgreSQL backend in a
+/// fresh schema of the database of `MAILROOM_PG_URL` (`scripts/postgres.sh` runs the
+/// IMAP transcript suite so).
+async fn test_store(
+    data: &Path,
+) -> (
+    std::sync::Arc<dyn mailroom_store::Store>,
+    Option<mailroom_store_postgres::PgHarness>,
+) {
+    match std::env::var("MAILROOM_TEST_STORE").as_deref() {
+        Ok("postgres") => {
+            let url = std::env::var("MAILROOM_PG_URL")
+                .expect("MAILROOM_TEST_STORE=postgres needs MAILROOM_PG_URL");
+            let h = mailroom_store_postgres::PgHarness::new(url);
+            let store: std::sync::Arc<dyn mailroom_store::Store> = h.open_pg().await;
+            (store, Some(h))
+        }
+        Ok("maildir") | Err(_) => (
+            mailroom_store::open_default(data.join("mail")).unwrap(),
+            None,
+        ),
+        Ok(other) => panic!("MAILROOM_TEST_STORE={other}: maildir or postgres"),
+    }
 }
 
 impl TestServer {
@@ -96,11 +125,12 @@ impl TestServer {
         let mut cfg = server::test_config(dir.path());
         tweak(&mut cfg);
         // The mail store where the binary puts it (`tweak` may move the data directory).
-        let store = mailroom_store::open_default(cfg.server.data_dir.join("mail")).unwrap();
+        let (store, pg) = test_store(&cfg.server.data_dir).await;
         let running = server::start(cfg, store).await.unwrap();
         TestServer {
             dir,
             running: Some(running),
+            pg,
         }
     }
 

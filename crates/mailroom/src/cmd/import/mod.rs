@@ -142,10 +142,10 @@ pub fn run(config: &Config, args: ImportArgs) -> Result<ExitCode> {
     );
     let spool = config.server.data_dir.join("spool");
     std::fs::create_dir_all(&spool).with_context(|| format!("{}", spool.display()))?;
-    let store = open_store(config)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
+    let store = rt.block_on(open_store(config))?;
     let mut totals = Totals {
         failed: failed_lines,
         ..Totals::default()
