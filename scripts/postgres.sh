@@ -5,8 +5,9 @@
 # that directory, exports MAILROOM_PG_URL, runs the tests, and stops the cluster and
 # removes the directory whatever happens (trap).
 #
-# Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres, then
-#                                            the IMAP transcript suite on PostgreSQL
+# Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres, the
+#                                            two-node test (mailroom-server tests/cluster.rs)
+#                                            and the IMAP transcript suite on PostgreSQL
 #                                            (MAILROOM_TEST_STORE=postgres)
 #        scripts/postgres.sh CMD [ARGS...]   CMD with MAILROOM_PG_URL set (for a shell:
 #                                            scripts/postgres.sh bash)
@@ -69,6 +70,10 @@ if [ $# -eq 0 ]; then
     # the IMAP transcript suite against servers on the PostgreSQL backend.
     set -- cargo test -p mailroom-store-postgres --locked
     "$@" || status=$?
+    if [ $status -eq 0 ]; then
+        # Two server nodes on the database: IDLE on one sees the other's changes.
+        cargo test -p mailroom-server --locked --test cluster || status=$?
+    fi
     if [ $status -eq 0 ]; then
         set -- env MAILROOM_TEST_STORE=postgres \
             cargo test -p mailroom-server --locked --test imap imap_transcripts

@@ -134,6 +134,19 @@ impl TestServer {
         }
     }
 
+    /// Starts a server with the test config on a store made by the caller (several
+    /// nodes on one PostgreSQL database: `tests/cluster.rs`).
+    pub async fn start_on(store: std::sync::Arc<dyn mailroom_store::Store>) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = server::test_config(dir.path());
+        let running = server::start(cfg, store).await.unwrap();
+        TestServer {
+            dir,
+            running: Some(running),
+            pg: None,
+        }
+    }
+
     pub fn running(&self) -> &Running {
         self.running.as_ref().unwrap()
     }
