@@ -208,3 +208,68 @@ async fn migrations_applied_once() {
     let want: Vec<i32> = (1..=MIGRATIONS.len() as i32).collect();
     assert_eq!(versions, want);
 }
+
+/// `rename_account` moves the whole store to the new key once the directory's rename
+/// (`then`) succeeds, and leaves everything where it was when `then` fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rename_account_runs_then_or_rolls_back() {
+    use mailroom_store::{AccountKey, StoreError};
+    let h = harness!();
+    let store: Arc<dyn Store> = h.open_pg().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    append(&a, mb, &msg(1)).await;
+    drop(a);
+    let bob = AccountKey::new("example.org", "bob").expect("key");
+    let carol = AccountKey::new("example.org", "carol").expect("key");
+    // `then` fails: nothing moves.
+    let failed = store
+        .rename_account(
+            &key(),
+            &bob,
+            Box::new(|| Err(StoreError::Invalid("directory says no".into()))),
+        )
+        .await;
+    assert!(matches!(failed, Err(StoreError::Invalid(_))), "{failed:?}");
+    let a = account(&store).await;
+    assert_eq!(a.usage().await.expect("usage").messages, 1);
+    drop(a);
+    // `then` succeeds: the mail is under the new key, the old key starts empty.
+    let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = ran.clone();
+    store
+        .rename_account(
+            &key(),
+            &bob,
+            Box::new(move || {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok(())
+            }),
+        )
+        .await
+        .expect("rename");
+    assert!(ran.load(std::sync::atomic::Ordering::SeqCst));
+    let b = store.open_account(&bob).await.expect("open bob");
+    let bmb = inbox(&b).await;
+    assert_eq!(content(&b, bmb, 1).await, msg(1));
+    // Onto an existing store, or from none: refused.
+    let taken = store.open_account(&carol).await.expect("open carol");
+    drop(taken);
+    let onto = store
+        .rename_account(&bob, &carol, Box::new(|| Ok(())))
+        .await;
+    assert!(
+        matches!(onto, Err(StoreError::AlreadyExists(_))),
+        "{onto:?}"
+    );
+    let nobody = AccountKey::new("example.org", "nobody").expect("key");
+    let from_none = store
+        .rename_account(&nobody, &carol, Box::new(|| Ok(())))
+        .await;
+    assert!(
+        matches!(from_none, Err(StoreError::NotFound(_))),
+        "{from_none:?}"
+    );
+    let a = account(&store).await;
+    assert_eq!(a.usage().await.expect("usage").messages, 0);
+}
