@@ -47,8 +47,8 @@ cargo test --workspace --locked
 step "the PostgreSQL store backend against a throwaway PostgreSQL (scripts/postgres.sh)"
 # Installs Debian's postgresql if missing, starts a private cluster as an unprivileged
 # user, runs `cargo test -p mailroom-store-postgres` with MAILROOM_PG_URL set (in the
-# workspace run above those tests print SKIPPED) and the IMAP transcript suite on the
-# PostgreSQL backend (MAILROOM_TEST_STORE=postgres), and stops the cluster.
+# workspace run above those tests print SKIPPED) and the IMAP, POP3 and LMTP transcripts
+# on the PostgreSQL backend (MAILROOM_TEST_STORE=postgres), and stops the cluster.
 scripts/postgres.sh
 
 step "crash soak: SIGKILL during concurrent LMTP, APPEND, COPY, MOVE, STORE, EXPUNGE, POP3 DELE"

@@ -7,8 +7,8 @@
 #
 # Usage: scripts/postgres.sh                 cargo test -p mailroom-store-postgres, the
 #                                            two-node test (mailroom-server tests/cluster.rs)
-#                                            and the IMAP transcript suite on PostgreSQL
-#                                            (MAILROOM_TEST_STORE=postgres)
+#                                            and the IMAP, POP3 and LMTP transcripts on
+#                                            PostgreSQL (MAILROOM_TEST_STORE=postgres)
 #        scripts/postgres.sh CMD [ARGS...]   CMD with MAILROOM_PG_URL set (for a shell:
 #                                            scripts/postgres.sh bash)
 # Environment: PG_PORT (default: the first free of 54329..54399), PG_BIN (default
@@ -76,7 +76,7 @@ if [ $# -eq 0 ]; then
     fi
     if [ $status -eq 0 ]; then
         set -- env MAILROOM_TEST_STORE=postgres \
-            cargo test -p mailroom-server --locked --test imap imap_transcripts
+            cargo test -p mailroom-server --locked --test imap --test pop3 --test lmtp transcripts
         "$@" || status=$?
     fi
 else
