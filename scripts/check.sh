@@ -88,5 +88,8 @@ if [ "${CHECK_SKIP_KIT:-0}" = 1 ]; then
 fi
 scripts/clientkit.sh "$SHARED"
 
+step "the client kit against a node on PostgreSQL (scripts/postgres.sh)"
+CLIENTKIT_STORE=postgres scripts/postgres.sh scripts/clientkit.sh "$SHARED"
+
 step "real POP3 clients on a mailbox filled through LMTP"
 scripts/pop3-clients.sh

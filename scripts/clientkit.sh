@@ -2,6 +2,7 @@
 # Runs the real-client acceptance kit (../shared/clientkit) against a freshly started
 # mailroom on loopback with a temporary data directory, then stops the server.
 # Usage: scripts/clientkit.sh [SHARED_DIR]      (CK_ONLY etc. pass through to the kit)
+#        CLIENTKIT_STORE=postgres scripts/postgres.sh scripts/clientkit.sh   (on PostgreSQL)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${1:-${SHARED:-$(pwd)/../shared}}
@@ -22,16 +23,26 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 cargo build --locked -p mailroom
-BIN=$(pwd)/target/debug/mailroom
+BIN=${CARGO_TARGET_DIR:-$(pwd)/target}/debug/mailroom
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-kit.XXXXXX")
 DATA=$WORK/data
+# CLIENTKIT_STORE=postgres: the server keeps the mail in the PostgreSQL database of
+# MAILROOM_PG_URL (a schema of its own), as `scripts/postgres.sh` provides.
+CONF=()
+if [ "${CLIENTKIT_STORE:-maildir}" = postgres ]; then
+    : "${MAILROOM_PG_URL:?CLIENTKIT_STORE=postgres needs MAILROOM_PG_URL (scripts/postgres.sh sets it)}"
+    printf '[store]\nbackend = "postgres"\nurl = "%s"\nschema = "kit_%s_%s"\n' \
+        "$MAILROOM_PG_URL" "$(date +%s)" "$$" >"$WORK/mailroom.toml"
+    CONF=(--config "$WORK/mailroom.toml")
+    "$BIN" "${CONF[@]}" check-config
+fi
 for u in user1 user2; do
-    "$BIN" --data "$DATA" account add "$u" --password pass >/dev/null
+    "$BIN" "${CONF[@]}" --data "$DATA" account add "$u" --password pass >/dev/null
     # APOP and CRAM-MD5 need a secret the server can read (the seed's apoppasswd).
-    echo pass | "$BIN" --data "$DATA" account mail-secret "$u" >/dev/null
+    echo pass | "$BIN" "${CONF[@]}" --data "$DATA" account mail-secret "$u" >/dev/null
 done
 
-"$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 127.0.0.1:0 --pop3s off \
+"$BIN" "${CONF[@]}" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 127.0.0.1:0 --pop3s off \
     --lmtp 127.0.0.1:0 --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
 PID=$!
 cleanup() {
