@@ -1,7 +1,7 @@
 //! IMAP command grammar: RFC examples, every command, and the bad-input table.
 
 use mailroom_proto::imap::command::{
-    CommandBody, FetchAttribute, SearchKey, SectionText, StatusItem, StoreMode,
+    CertificateData, CommandBody, FetchAttribute, SearchKey, SectionText, StatusItem, StoreMode,
 };
 use mailroom_proto::imap::{parse_wire, CommandKind, Flag};
 
@@ -362,6 +362,60 @@ fn bad_input_table() {
         );
         assert!(!msg.is_empty());
     }
+}
+
+/// `COPY`/`MOVE … ENCRYPTED certificate-data` (seed 001, I13): `*`, or base64 as an
+/// atom, a quoted string or a literal; anything else is a syntax error.
+#[test]
+fn copy_move_encrypted() {
+    let enc = |line: &str| match ok(line) {
+        CommandBody::Copy { encrypt, .. } | CommandBody::Move { encrypt, .. } => encrypt,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(enc("a COPY 1:2 Trash"), None);
+    assert_eq!(enc("a COPY 1:2 Trash ENCRYPTED *"), Some(CertificateData::Own));
+    assert_eq!(enc("a uid move 1 Trash encrypted *"), Some(CertificateData::Own));
+    let der = Some(CertificateData::Der(b"\x30\x82hello?".to_vec()));
+    assert_eq!(enc("a MOVE 1 Trash ENCRYPTED MIJoZWxsbz8="), der);
+    assert_eq!(enc("a UID COPY 1 \"a b\" ENCRYPTED \"MIJoZWxsbz8=\""), der);
+    assert_eq!(enc("a UID COPY 1 Trash ENCRYPTED {12}\r\nMIJoZWxsbz8="), der);
+    assert!(matches!(
+        ok("a UID MOVE 4:5 \"Sent Items\" ENCRYPTED QUJD"),
+        CommandBody::Move { uid: true, mailbox, encrypt: Some(CertificateData::Der(d)), .. }
+            if mailbox.as_str() == "Sent Items" && d == b"ABC"
+    ));
+    // RFC 3501 `base64` leaves the padding's spare bits free.
+    assert_eq!(
+        enc("a COPY 1 x ENCRYPTED QR=="),
+        Some(CertificateData::Der(vec![0x41]))
+    );
+    for line in [
+        &b"a COPY 1 Trash ENCRYPTED"[..],
+        b"a COPY 1 Trash ENCRYPTED ",
+        b"a COPY 1 Trash ENCRYPTED QUJ",
+        b"a COPY 1 Trash ENCRYPTED QU=D",
+        b"a COPY 1 Trash ENCRYPTED Q===",
+        b"a COPY 1 Trash ENCRYPTED QUJD!!!!",
+        b"a COPY 1 Trash ENCRYPTED \"QUJD\r\nQUJD\"",
+        b"a COPY 1 Trash ENCRYPTED {10}\r\nQUJD\r\nQUJD",
+        b"a COPY 1 Trash ENCRYPTED \"\"",
+        b"a COPY 1 Trash ENCRYPTED **",
+        b"a COPY 1 Trash ENCRYPTED * QUJD",
+        b"a COPY 1 Trash ENCRYPT *",
+        b"a COPY 1 Trash *",
+        b"a MOVE 1 Trash  ENCRYPTED *",
+        b"a UID MOVE 1 Trash ENCRYPTED\t*",
+    ] {
+        let (tag, msg) = bad(line);
+        assert_eq!(tag.as_deref(), Some("a"), "{:?}", String::from_utf8_lossy(line));
+        assert!(!msg.is_empty());
+    }
+    assert_eq!(
+        bad(b"a COPY 1 Trash ENCRYPTED QUJ").1,
+        "certificate data is neither * nor base64 (RFC 3501 base64, no line breaks)"
+    );
+    assert_eq!(bad(b"a COPY 1 Trash ENCRYPTED \"\"").1, "certificate data is empty");
+    assert_eq!(bad(b"a COPY 1 Trash FOO").1, "expected ENCRYPTED at 'F'");
 }
 
 #[test]

@@ -548,6 +548,17 @@ pub struct QResync {
     pub seq_match: Option<(SequenceSet, SequenceSet)>,
 }
 
+/// The certificate of `COPY`/`MOVE … ENCRYPTED certificate-data` (seed 001, I13): "either
+/// a base64-encoded PKI Certificate, or the asterisk (*) symbol, referring to the personal
+/// S/MIME Certificate of the authenticated user".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateData {
+    /// `*`: the user's own certificate.
+    Own,
+    /// The certificate's octets, base64-decoded (DER, unchecked: the server parses it).
+    Der(Vec<u8>),
+}
+
 /// The rights argument of SETACL (RFC 4314 3.1): `+` adds, `-` removes, else replaces.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RightsChange {
@@ -715,7 +726,7 @@ pub enum CommandBody {
         /// `UNCHANGEDSINCE` modifier (RFC 7162).
         unchanged_since: Option<u64>,
     },
-    /// `COPY` / `UID COPY set mailbox`.
+    /// `COPY` / `UID COPY set mailbox [ENCRYPTED certificate-data]`.
     Copy {
         /// `UID COPY`.
         uid: bool,
@@ -723,8 +734,10 @@ pub enum CommandBody {
         set: SequenceSet,
         /// Target.
         mailbox: Mailbox,
+        /// `ENCRYPTED` (seed 001, I13): store S/MIME-encrypted copies.
+        encrypt: Option<CertificateData>,
     },
-    /// `MOVE` / `UID MOVE set mailbox` (RFC 6851).
+    /// `MOVE` / `UID MOVE set mailbox [ENCRYPTED certificate-data]` (RFC 6851).
     Move {
         /// `UID MOVE`.
         uid: bool,
@@ -732,6 +745,8 @@ pub enum CommandBody {
         set: SequenceSet,
         /// Target.
         mailbox: Mailbox,
+        /// `ENCRYPTED` (seed 001, I13): store S/MIME-encrypted copies.
+        encrypt: Option<CertificateData>,
     },
     /// `IDLE` (RFC 2177); the server then waits for a `DONE` line.
     Idle,

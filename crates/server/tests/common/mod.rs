@@ -66,6 +66,8 @@
 //! - `@create ACCOUNT MAILBOX` creates a mailbox in the account's store (IMAP tests).
 //! - `@quota ACCOUNT KIB MSGS` sets quota limits (`-` = unlimited).
 //! - `@mbalias ACCOUNT NAME TARGET` adds a mailbox alias.
+//! - `@smime ACCOUNT BASE64` sets the account's S/MIME certificate (DER, base64; stored
+//!   unchecked, as `COPY … ENCRYPTED *` finds it).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -566,6 +568,11 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                     }
                 }
                 "config" => {}
+                "smime" => {
+                    use base64::Engine;
+                    let der = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                    server.directory().set_smime_cert(a, Some(&der)).unwrap();
+                }
                 "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
                 "appendto" => {
                     let mut msg = Vec::new();

@@ -354,8 +354,18 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             };
             Box::pin(store::run(s, req)).await
         }
-        B::Copy { uid, set, mailbox } => Box::pin(copy::run(s, uid, set, mailbox)).await,
-        B::Move { uid, set, mailbox } => Box::pin(r#move::run(s, uid, set, mailbox)).await,
+        B::Copy {
+            uid,
+            set,
+            mailbox,
+            encrypt,
+        } => Box::pin(copy::run(s, uid, set, mailbox, encrypt)).await,
+        B::Move {
+            uid,
+            set,
+            mailbox,
+            encrypt,
+        } => Box::pin(r#move::run(s, uid, set, mailbox, encrypt)).await,
         B::Idle => idle::run(s, &tag).await,
         B::Namespace => namespace::run(s),
         B::Id(_) => id::run(s),
