@@ -41,7 +41,10 @@ cargo check -p mailroom-server --lib --locked
 step "cargo test"
 # tests/submit.rs relays through a real SMTP server (tests/smtp-sink.py, aiosmtpd).
 python3 -c "import aiosmtpd" 2>/dev/null || python3 -m pip install --quiet aiosmtpd
-cargo test --workspace --locked
+# COPY ... ENCRYPTED (I13): crates/server/tests/smime.rs and crates/smime/tests/openssl.rs
+# decrypt with Debian's openssl CLI; required here, never skipped.
+command -v openssl >/dev/null || { apt-get update -qq && apt-get install -y -qq openssl; }
+MAILROOM_REQUIRE_OPENSSL=1 cargo test --workspace --locked
 
 step "crash soak: SIGKILL during concurrent LMTP, APPEND, COPY, MOVE, STORE, EXPUNGE, POP3 DELE"
 scripts/crash-soak.sh "${CRASH_SOAK_CYCLES:-10}"
