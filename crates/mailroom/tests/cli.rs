@@ -207,7 +207,11 @@ fn account_smime_cert_and_show() {
     let pem = format!("{testdata}/rsa2048.cert.pem");
     let ec = format!("{testdata}/ec.cert.pem");
     assert_eq!(
-        run(d, &["--data", data, "account", "add", "ann", "--password", "x"]).0,
+        run(
+            d,
+            &["--data", data, "account", "add", "ann", "--password", "x"]
+        )
+        .0,
         0
     );
     let show = || run(d, &["--data", data, "account", "show", "ann"]);
@@ -220,16 +224,24 @@ fn account_smime_cert_and_show() {
                 expires 2126-11-13T20:36:47Z, RSA 2048 bits";
     let (code, out, err) = run(d, &["--data", data, "account", "smime-cert", "ann", &pem]);
     assert_eq!(code, 0, "{err}");
-    assert_eq!(out, format!("S/MIME certificate of ann@localhost set: {line}\n"));
+    assert_eq!(
+        out,
+        format!("S/MIME certificate of ann@localhost set: {line}\n")
+    );
     assert!(show().1.ends_with(&format!("smime-cert {line}\n")));
     // The directory keeps the DER of the PEM file.
-    let dir = mailroom_directory::Directory::open(&d.join("data/directory.db"), "localhost")
-        .unwrap();
+    let dir =
+        mailroom_directory::Directory::open(&d.join("data/directory.db"), "localhost").unwrap();
     let der = dir.smime_cert("ann").unwrap().unwrap();
     let text = std::fs::read_to_string(&pem).unwrap();
     let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
     use base64::Engine;
-    assert_eq!(der, base64::engine::general_purpose::STANDARD.decode(b64).unwrap());
+    assert_eq!(
+        der,
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    );
     // Refused: a key that cannot be encrypted to, a file that is no certificate, no FILE.
     let (code, _, err) = run(d, &["--data", data, "account", "smime-cert", "ann", &ec]);
     assert_eq!(code, 1);
@@ -240,10 +252,19 @@ fn account_smime_cert_and_show() {
     let (code, _, err) = run(d, &["--data", data, "account", "smime-cert", "ann", junk]);
     assert_eq!(code, 1);
     assert!(err.contains("not an X.509 certificate"), "{err}");
-    assert_eq!(run(d, &["--data", data, "account", "smime-cert", "ann"]).0, 2);
+    assert_eq!(
+        run(d, &["--data", data, "account", "smime-cert", "ann"]).0,
+        2
+    );
     assert!(show().1.ends_with(&format!("smime-cert {line}\n")));
-    let (code, out, _) = run(d, &["--data", data, "account", "smime-cert", "ann", "--clear"]);
-    assert_eq!((code, out.as_str()), (0, "S/MIME certificate of ann@localhost cleared\n"));
+    let (code, out, _) = run(
+        d,
+        &["--data", data, "account", "smime-cert", "ann", "--clear"],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "S/MIME certificate of ann@localhost cleared\n")
+    );
     assert!(show().1.ends_with("smime-cert none\n"));
     assert_eq!(run(d, &["--data", data, "account", "show", "nobody"]).0, 1);
 }

@@ -373,12 +373,21 @@ fn copy_move_encrypted() {
         other => panic!("{other:?}"),
     };
     assert_eq!(enc("a COPY 1:2 Trash"), None);
-    assert_eq!(enc("a COPY 1:2 Trash ENCRYPTED *"), Some(CertificateData::Own));
-    assert_eq!(enc("a uid move 1 Trash encrypted *"), Some(CertificateData::Own));
+    assert_eq!(
+        enc("a COPY 1:2 Trash ENCRYPTED *"),
+        Some(CertificateData::Own)
+    );
+    assert_eq!(
+        enc("a uid move 1 Trash encrypted *"),
+        Some(CertificateData::Own)
+    );
     let der = Some(CertificateData::Der(b"\x30\x82hello?".to_vec()));
     assert_eq!(enc("a MOVE 1 Trash ENCRYPTED MIJoZWxsbz8="), der);
     assert_eq!(enc("a UID COPY 1 \"a b\" ENCRYPTED \"MIJoZWxsbz8=\""), der);
-    assert_eq!(enc("a UID COPY 1 Trash ENCRYPTED {12}\r\nMIJoZWxsbz8="), der);
+    assert_eq!(
+        enc("a UID COPY 1 Trash ENCRYPTED {12}\r\nMIJoZWxsbz8="),
+        der
+    );
     assert!(matches!(
         ok("a UID MOVE 4:5 \"Sent Items\" ENCRYPTED QUJD"),
         CommandBody::Move { uid: true, mailbox, encrypt: Some(CertificateData::Der(d)), .. }
@@ -407,14 +416,22 @@ fn copy_move_encrypted() {
         b"a UID MOVE 1 Trash ENCRYPTED\t*",
     ] {
         let (tag, msg) = bad(line);
-        assert_eq!(tag.as_deref(), Some("a"), "{:?}", String::from_utf8_lossy(line));
+        assert_eq!(
+            tag.as_deref(),
+            Some("a"),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
         assert!(!msg.is_empty());
     }
     assert_eq!(
         bad(b"a COPY 1 Trash ENCRYPTED QUJ").1,
         "certificate data is neither * nor base64 (RFC 3501 base64, no line breaks)"
     );
-    assert_eq!(bad(b"a COPY 1 Trash ENCRYPTED \"\"").1, "certificate data is empty");
+    assert_eq!(
+        bad(b"a COPY 1 Trash ENCRYPTED \"\"").1,
+        "certificate data is empty"
+    );
     assert_eq!(bad(b"a COPY 1 Trash FOO").1, "expected ENCRYPTED at 'F'");
 }
 

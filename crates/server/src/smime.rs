@@ -80,14 +80,8 @@ pub async fn envelope(
     let outer = outer_header(&head, head.len() as u64 == size);
     drop(head);
     let mut out = Vec::with_capacity(CONTENT_CHUNK * 2);
-    let mut enveloper = Enveloper::new(
-        recipient,
-        &outer,
-        size,
-        &mut getrandom::SysRng,
-        &mut out,
-    )
-    .map_err(io::Error::other)?;
+    let mut enveloper = Enveloper::new(recipient, &outer, size, &mut getrandom::SysRng, &mut out)
+        .map_err(io::Error::other)?;
     let len = enveloper.len();
     let mut sink = MessageSink::new(spool_dir, SPILL_AT);
     let mut buf = Vec::with_capacity(CONTENT_CHUNK);

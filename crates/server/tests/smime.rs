@@ -56,7 +56,9 @@ fn make_cert(dir: &Path) -> (PathBuf, PathBuf, Vec<u8>) {
     let key = dir.join("key.pem");
     let subj = "/CN=COPY ENCRYPTED test/emailAddress=user1@localhost";
     openssl(
-        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subj, "-keyout"],
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", subj, "-keyout",
+        ],
         &[&key, Path::new("-out"), &cert],
     );
     let der = openssl(&["x509", "-outform", "DER", "-in"], &[&cert]);
@@ -106,7 +108,9 @@ Content-Transfer-Encoding: binary\r\n\r\n"
     );
     let mut long_header = String::from("From: long@example.org\r\n");
     for i in 0..1500 {
-        long_header.push_str(&format!("X-Trace-{i:04}: some trace field that is long\r\n"));
+        long_header.push_str(&format!(
+            "X-Trace-{i:04}: some trace field that is long\r\n"
+        ));
     }
     long_header.push_str("Subject: past the first 64 KiB\r\n\r\nbody\r\n");
     vec![
@@ -159,10 +163,18 @@ async fn openssl_decrypts_encrypted_copies_to_the_originals() {
     for seq in 1..=n {
         plain.push(fetch_body(&mut c, &format!("f{seq}"), seq).await);
     }
-    assert_eq!(plain[0], originals[0].1, "the store keeps a CRLF message as it is");
-    c.send(&format!("a3 COPY 1:{n} Trash ENCRYPTED {b64}")).await;
-    until_tagged(&mut c, "a3", &format!("a3 OK [COPYUID {{*}} 1:{n} 1:{n}] COPY completed"))
+    assert_eq!(
+        plain[0], originals[0].1,
+        "the store keeps a CRLF message as it is"
+    );
+    c.send(&format!("a3 COPY 1:{n} Trash ENCRYPTED {b64}"))
         .await;
+    until_tagged(
+        &mut c,
+        "a3",
+        &format!("a3 OK [COPYUID {{*}} 1:{n} 1:{n}] COPY completed"),
+    )
+    .await;
     c.send("a4 UID MOVE 1 Junk ENCRYPTED *").await;
     let untagged = until_tagged(&mut c, "a4", "a4 OK MOVE completed").await;
     assert_eq!(untagged.len(), 2, "{untagged:?}");

@@ -201,7 +201,11 @@ mod tests {
         assert_eq!(again.to_der(), der);
         assert_eq!(Recipient::from_pem_or_der(&der).unwrap().to_der(), der);
         let s = r.summary();
-        assert!(s.subject.contains("CN=Mailroom Test Recipient"), "{}", s.subject);
+        assert!(
+            s.subject.contains("CN=Mailroom Test Recipient"),
+            "{}",
+            s.subject
+        );
         assert_eq!(s.key, "RSA 2048 bits");
         assert!(s.not_after.starts_with("21"), "{}", s.not_after);
         assert!(s.not_after_unix > 4_000_000_000);
@@ -210,7 +214,10 @@ mod tests {
     #[test]
     fn unusable_keys_are_told_apart_from_garbage() {
         let e = Recipient::from_pem_or_der(EC).unwrap_err();
-        assert!(matches!(&e, CertError::NotRsa(n) if n == "id-ecPublicKey"), "{e}");
+        assert!(
+            matches!(&e, CertError::NotRsa(n) if n == "id-ecPublicKey"),
+            "{e}"
+        );
         assert!(e.is_unusable_key());
         let e = Recipient::from_pem_or_der(RSA1024).unwrap_err();
         assert_eq!(e, CertError::KeySize(1024));

@@ -37,8 +37,7 @@ use cbc::cipher::{BlockModeEncrypt, KeyIvInit};
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::CmsVersion;
 use cms::enveloped_data::{
-    EncryptedContentInfo, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
-    RecipientInfos,
+    EncryptedContentInfo, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos,
 };
 use const_oid::db::{rfc5911, rfc5912};
 use der::asn1::{Null, OctetString};
@@ -202,9 +201,9 @@ impl Enveloper {
         let whole = total / BLOCK * BLOCK;
         let keep = total - whole;
         self.scratch.clear();
-        self.scratch.extend_from_slice(&self.carry[..self.carry_len]);
         self.scratch
-            .extend_from_slice(&data[..data.len() - keep]);
+            .extend_from_slice(&self.carry[..self.carry_len]);
+        self.scratch.extend_from_slice(&data[..data.len() - keep]);
         self.carry[..keep].copy_from_slice(&data[data.len() - keep..]);
         self.carry_len = keep;
         let (blocks, _) = Array::slice_as_chunks_mut(&mut self.scratch);
@@ -273,8 +272,8 @@ fn layout(
         encrypted_content: None,
     };
     let too_large = || EnvelopeError::TooLarge(content_len);
-    let ct = u32::try_from((content_len / BLOCK as u64 + 1) * BLOCK as u64)
-        .map_err(|_| too_large())?;
+    let ct =
+        u32::try_from((content_len / BLOCK as u64 + 1) * BLOCK as u64).map_err(|_| too_large())?;
     let ct_len = Length::new(ct);
     let ct_header = Header::new(
         Tag::ContextSpecific {
@@ -283,14 +282,15 @@ fn layout(
         },
         ct_len,
     );
-    let eci_len = (eci.value_len()? + ct_header.encoded_len()? + ct_len).map_err(|_| too_large())?;
+    let eci_len =
+        (eci.value_len()? + ct_header.encoded_len()? + ct_len).map_err(|_| too_large())?;
     let eci_header = Header::new(Tag::Sequence, eci_len);
     // RFC 5652 6.1: no originatorInfo, no unprotectedAttrs, every RecipientInfo v0:
     // version 0.
     let version = CmsVersion::V0;
-    let ed_len = (version.encoded_len()? + recip_infos.encoded_len()? + eci_header.encoded_len()?
-        + eci_len)
-        .map_err(|_| too_large())?;
+    let ed_len =
+        (version.encoded_len()? + recip_infos.encoded_len()? + eci_header.encoded_len()? + eci_len)
+            .map_err(|_| too_large())?;
     let ed_header = Header::new(Tag::Sequence, ed_len);
     let explicit_tag = Tag::ContextSpecific {
         constructed: true,
@@ -323,7 +323,11 @@ fn layout(
 fn base64_len(n: u64) -> u64 {
     let lines = n / LINE_OCTETS as u64;
     let rest = n % LINE_OCTETS as u64;
-    let last = if rest == 0 { 0 } else { rest.div_ceil(3) * 4 + 2 };
+    let last = if rest == 0 {
+        0
+    } else {
+        rest.div_ceil(3) * 4 + 2
+    };
     lines * 78 + last
 }
 
@@ -445,9 +449,15 @@ mod tests {
         }
         let lines: Vec<&[u8]> = body.split(|&c| c == b'\n').collect();
         for l in &lines[..lines.len().saturating_sub(2)] {
-            assert_eq!(l.len(), 77, "every line but the last is 76 characters and CR");
+            assert_eq!(
+                l.len(),
+                77,
+                "every line but the last is 76 characters and CR"
+            );
         }
-        base64::engine::general_purpose::STANDARD.decode(&b64).unwrap()
+        base64::engine::general_purpose::STANDARD
+            .decode(&b64)
+            .unwrap()
     }
 
     #[test]
@@ -517,7 +527,11 @@ mod tests {
         let data = sample(3000);
         let whole = envelope(&r, b"X: y\r\n\r\n", &data, 3000);
         for split in [1, 2, 15, 16, 17, 57, 64, 999] {
-            assert_eq!(envelope(&r, b"X: y\r\n\r\n", &data, split), whole, "split {split}");
+            assert_eq!(
+                envelope(&r, b"X: y\r\n\r\n", &data, split),
+                whole,
+                "split {split}"
+            );
         }
     }
 

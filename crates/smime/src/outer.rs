@@ -100,7 +100,9 @@ mod tests {
     fn outer(head: &str, whole: bool) -> String {
         let h = outer_header(head.as_bytes(), whole);
         let s = String::from_utf8(h).unwrap_or_default();
-        s.strip_suffix(MIME_FIELDS).unwrap_or("MIME fields missing").to_owned()
+        s.strip_suffix(MIME_FIELDS)
+            .unwrap_or("MIME fields missing")
+            .to_owned()
     }
 
     #[test]
@@ -128,7 +130,10 @@ mod tests {
         // Cut in the middle of a line, or after a line that a continuation may follow.
         assert_eq!(outer("From: a\r\nSubject: lo", false), "From: a\r\n");
         assert_eq!(outer("From: a\r\nSubject: long\r\n", false), "From: a\r\n");
-        assert_eq!(outer("From: a\r\nSubject: long\r\n more", false), "From: a\r\n");
+        assert_eq!(
+            outer("From: a\r\nSubject: long\r\n more", false),
+            "From: a\r\n"
+        );
         // The same octets as a whole message (no body, no blank line).
         assert_eq!(
             outer("From: a\r\nSubject: long\r\n", true),
@@ -139,12 +144,21 @@ mod tests {
 
     #[test]
     fn lines_end_with_crlf() {
-        assert_eq!(outer("Subject: a\n b\nFrom: c\n\n", false), "Subject: a\r\n b\r\nFrom: c\r\n");
+        assert_eq!(
+            outer("Subject: a\n b\nFrom: c\n\n", false),
+            "Subject: a\r\n b\r\nFrom: c\r\n"
+        );
     }
 
     #[test]
     fn not_fields() {
-        assert_eq!(outer("From a@b Mon Dec 7 10:00:00 2026\r\nSubject x\r\n: y\r\n\r\n", false), "");
+        assert_eq!(
+            outer(
+                "From a@b Mon Dec 7 10:00:00 2026\r\nSubject x\r\n: y\r\n\r\n",
+                false
+            ),
+            ""
+        );
         assert!(is_kept(b"subject:x"));
         assert!(!is_kept(b"Subjects: x"));
         assert!(!is_kept(b"X-Subject: x"));

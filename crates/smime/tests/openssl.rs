@@ -33,7 +33,9 @@ fn make_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     let st = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=openssl interop/emailAddress=u@localhost"])
         .arg("-keyout")
         .arg(&key)
@@ -41,7 +43,11 @@ fn make_cert(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     (cert, key)
 }
 
@@ -66,13 +72,23 @@ fn openssl_cms_decrypt_gives_back_the_original() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = make_cert(dir.path());
     let r = Recipient::from_pem_or_der(&std::fs::read(&cert).unwrap()).unwrap();
-    let mut big = b"From: a@x\r\nTo: b@x\r\nSubject: big\r\nContent-Type: application/octet-stream\r\n\r\n".to_vec();
+    let mut big =
+        b"From: a@x\r\nTo: b@x\r\nSubject: big\r\nContent-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
     big.extend((0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
     let originals: Vec<(&str, Vec<u8>)> = vec![
-        ("text", b"From: Ann <ann@x>\r\nSubject: hi\r\n\r\nHello.\r\n".to_vec()),
+        (
+            "text",
+            b"From: Ann <ann@x>\r\nSubject: hi\r\n\r\nHello.\r\n".to_vec(),
+        ),
         ("empty body", b"Subject: x\r\n\r\n".to_vec()),
         ("header only", b"Subject: no body".to_vec()),
-        ("eight bit", "Subject: caf\u{e9}\r\n\r\nna\u{ef}ve \u{2603}\r\n".as_bytes().to_vec()),
+        (
+            "eight bit",
+            "Subject: caf\u{e9}\r\n\r\nna\u{ef}ve \u{2603}\r\n"
+                .as_bytes()
+                .to_vec(),
+        ),
         ("block multiple", vec![b'a'; 4096]),
         ("binary 300 KB", big),
     ];

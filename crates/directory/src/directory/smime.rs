@@ -80,7 +80,10 @@ mod tests {
         d.add_account("bob", &Secret::from("pw")).unwrap();
         assert_eq!(d.smime_cert("ann").unwrap(), None);
         d.set_smime_cert("ann", Some(b"\x30\x03abc")).unwrap();
-        assert_eq!(d.smime_cert("ann@example.com").unwrap(), Some(b"\x30\x03abc".to_vec()));
+        assert_eq!(
+            d.smime_cert("ann@example.com").unwrap(),
+            Some(b"\x30\x03abc".to_vec())
+        );
         assert_eq!(d.smime_cert("bob").unwrap(), None);
         d.set_smime_cert("ann", Some(b"\x30\x01x")).unwrap();
         assert_eq!(d.smime_cert("ann").unwrap(), Some(b"\x30\x01x".to_vec()));

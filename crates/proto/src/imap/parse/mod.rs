@@ -25,9 +25,7 @@ use std::num::NonZeroU32;
 
 use base64::Engine;
 
-use super::command::{
-    CertificateData, Command, CommandBody, QResync, RightsChange, StatusItem,
-};
+use super::command::{CertificateData, Command, CommandBody, QResync, RightsChange, StatusItem};
 use super::frame::{RawCommand, StreamedLiteral};
 use super::mutf7;
 use super::types::{
@@ -110,7 +108,7 @@ pub fn append_target(prefix: &[u8]) -> Result<(Tag, Mailbox), ParseError> {
 /// DIGIT / "+" / "/"`, `base64-terminal = (2base64-char "==") / (3base64-char "=")`.
 /// `None` for anything else (white space, line breaks, missing padding).
 fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
-    if text.len() % 4 != 0
+    if !text.len().is_multiple_of(4)
         || !text
             .iter()
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))

@@ -94,14 +94,8 @@ pub(crate) async fn run(
                 return r;
             }
         }
-        let o = match copy::transfer(
-            &copy::spool_dir(s),
-            sel,
-            &uids,
-            &target,
-            recipient.as_ref(),
-        )
-        .await
+        let o = match copy::transfer(&copy::spool_dir(s), sel, &uids, &target, recipient.as_ref())
+            .await
         {
             Ok(o) => o,
             Err(e) => return super::store_error(e),
