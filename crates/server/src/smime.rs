@@ -97,6 +97,9 @@ pub async fn envelope(
         buf.clear();
         offset += content.append_chunk(offset, size, &mut buf).await? as u64;
         enveloper.update(&buf, &mut out).map_err(io::Error::other)?;
+        // AES and base64 of a chunk cost about as much as reading it; reads from the page
+        // cache do not yield, so give other sessions their turn when the budget is spent.
+        tokio::task::coop::consume_budget().await;
     }
     if !sink.failed() {
         enveloper.finish(&mut out).map_err(io::Error::other)?;

@@ -183,14 +183,23 @@ async fn openssl_decrypts_encrypted_copies_to_the_originals() {
 
     // Each copy, and the moved message, decrypts to its original.
     let pem = (&cert, &key, tmp.path());
+    let recipient = mailroom_smime::Recipient::from_der(&der).unwrap();
     for (i, (name, _)) in originals.iter().enumerate() {
-        check(&mut c, pem, "Trash", i + 1, &plain[i], name).await;
+        let msg = check(&mut c, pem, "Trash", i + 1, &plain[i], name).await;
+        // The quota check's bound holds.
+        let bound = mailroom_server::smime::encrypted_size_bound(&recipient, plain[i].len() as u64);
+        assert!(msg.len() as u64 <= bound, "{name}: {} > {bound}", msg.len());
+        assert!(
+            bound - msg.len() as u64 <= 64 * 1024 + 300,
+            "{name}: loose bound"
+        );
     }
     check(&mut c, pem, "Junk", 1, &plain[0], "moved").await;
     c.send("z LOGOUT").await;
 }
 
-/// Message `seq` of `mailbox`, decrypted by `openssl cms -decrypt`, is `want`.
+/// Message `seq` of `mailbox`, decrypted by `openssl cms -decrypt`, is `want`; returns
+/// the encrypted message.
 async fn check(
     c: &mut Client,
     (cert, key, tmp): (&PathBuf, &PathBuf, &Path),
@@ -198,7 +207,7 @@ async fn check(
     seq: usize,
     want: &[u8],
     name: &str,
-) {
+) -> Vec<u8> {
     c.send(&format!("s SELECT {mailbox}")).await;
     until_tagged(c, "s", "s OK {*}").await;
     let msg = fetch_body(c, "f", seq).await;
@@ -224,4 +233,5 @@ async fn check(
         got.len(),
         want.len()
     );
+    msg
 }
