@@ -324,6 +324,31 @@ pub trait Account: Send + Sync {
         Ok(())
     }
 
+    /// The cached sort keys of a mailbox's messages (see [`SortKeys`]) written with
+    /// `version` (the server's version of how it computes them; rows of another version
+    /// are not returned), by UID. A cache: the default keeps nothing.
+    async fn sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+    ) -> Result<std::collections::HashMap<Uid, SortKeys>, StoreError> {
+        let _ = (mailbox, version);
+        Ok(std::collections::HashMap::new())
+    }
+
+    /// Caches sort keys (computed by the server from the structure) under `version`, all
+    /// in one write; keys of messages that are gone are not kept. They go with their
+    /// message (EXPUNGE, MOVE away) and with the mailbox (DELETE).
+    async fn set_sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+        keys: Vec<(Uid, SortKeys)>,
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, version, keys);
+        Ok(())
+    }
+
     /// Claims the `\Recent` messages for one session (RFC 3501 2.3.2: recent to exactly
     /// one session). Returns the lowest UID that is recent for the caller: every message
     /// with a UID at or above it is recent for the caller and for no other session.

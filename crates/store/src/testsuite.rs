@@ -20,7 +20,7 @@
 
 use crate::{
     Account, AccountKey, AppendOutcome, AppendRequest, FlagOp, Flags, MailboxId, MessageContent,
-    MessageData, Store, StoreError, Uid,
+    MessageData, SortKeys, Store, StoreError, Uid,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -578,6 +578,80 @@ pub async fn preview_cache(h: &dyn Harness) {
     let again = a.create_mailbox("Other", None).await.expect("create").id;
     append(&a, again, &msg(4)).await;
     assert_eq!(a.preview(again, 1).await.expect("get after delete"), None);
+}
+
+/// The sort-key cache (RFC 5256 SORT/THREAD): a backend may keep nothing (an empty
+/// map), but what it keeps is what was set for that message under that version, every
+/// field as it was given; keys go with their message (EXPUNGE, MOVE away) and with the
+/// mailbox (DELETE); keys for a message that is gone are not kept.
+pub async fn sort_key_cache(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let full = SortKeys {
+        subject: "CAF\u{c9} \u{1F600}".as_bytes().to_vec(),
+        reply: true,
+        from: b"ALICE".to_vec(),
+        to: vec![0xff, b'x'],
+        cc: Vec::new(),
+        display_from: b"ALICE LIDDELL".to_vec(),
+        display_to: b"BOB@EXAMPLE.COM".to_vec(),
+        sent_date: Some(-86_400),
+        message_id: Some("a@example.com".into()),
+        references: vec!["r1@x".into(), "r2@y".into()],
+    };
+    let empty = SortKeys::default();
+    a.set_sort_keys(
+        mb,
+        7,
+        vec![
+            (1, full.clone()),
+            (2, empty.clone()),
+            (3, full.clone()),
+            (99, full.clone()),
+        ],
+    )
+    .await
+    .expect("set");
+    let got = a.sort_keys(mb, 7).await.expect("get");
+    let keeps = !got.is_empty();
+    if keeps {
+        assert_eq!(got.len(), 3, "no keys for a message that is not there");
+        assert_eq!(got.get(&1), Some(&full));
+        assert_eq!(got.get(&2), Some(&empty));
+        assert!(
+            a.sort_keys(mb, 8).await.expect("other version").is_empty(),
+            "keys of another version are not returned"
+        );
+    }
+    // Overwritten under a new version.
+    a.set_sort_keys(mb, 8, vec![(1, empty.clone())])
+        .await
+        .expect("set again");
+    if keeps {
+        assert_eq!(a.sort_keys(mb, 8).await.expect("get").get(&1), Some(&empty));
+        assert!(a.sort_keys(mb, 7).await.expect("get").get(&1).is_none());
+    }
+    a.expunge(mb, Some(&[2]), true).await.expect("expunge");
+    assert!(a.sort_keys(mb, 7).await.expect("get").get(&2).is_none());
+    let other = a.create_mailbox("Other", None).await.expect("create").id;
+    a.move_messages(mb, &[3], other).await.expect("move");
+    assert!(a.sort_keys(mb, 7).await.expect("get").get(&3).is_none());
+    append(&a, other, &msg(4)).await;
+    a.set_sort_keys(other, 7, vec![(2, full.clone())])
+        .await
+        .expect("set");
+    a.delete_mailbox("Other").await.expect("delete");
+    let again = a.create_mailbox("Other", None).await.expect("create").id;
+    append(&a, again, &msg(5)).await;
+    assert!(a
+        .sort_keys(again, 7)
+        .await
+        .expect("get after delete")
+        .is_empty());
 }
 
 /// `changes_since` reports appends, flag changes and expunges after a modseq.
@@ -1263,6 +1337,7 @@ macro_rules! conformance_suite {
             acl_storage,
             store_unchanged_since,
             preview_cache,
+            sort_key_cache,
             metadata_storage,
             import_keeps_uids,
         );

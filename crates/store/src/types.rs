@@ -204,6 +204,32 @@ pub struct MessageMeta {
     pub size: u64,
 }
 
+/// The sort and thread keys of one message (RFC 5256 sections 3 and 4, RFC 5957),
+/// computed once by the server from the parsed structure and kept by the store
+/// (`Account::sort_keys`), so SORT and THREAD never parse messages again. Text keys are
+/// in the server's comparison form (its comparator already applied); the store only
+/// keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SortKeys {
+    /// The base subject (RFC 5256 2.1), compared as octets.
+    pub subject: Vec<u8>,
+    /// Removing a reply or forward marker made the base subject (RFC 5256 4, step 5).
+    pub reply: bool,
+    /// The `addr-mailbox` of the first From/To/Cc address (RFC 5256 3).
+    pub from: Vec<u8>,
+    pub to: Vec<u8>,
+    pub cc: Vec<u8>,
+    /// The display name of the first From/To address, else its address (RFC 5957).
+    pub display_from: Vec<u8>,
+    pub display_to: Vec<u8>,
+    /// The sent date (`Date:`) in seconds since the epoch, when usable.
+    pub sent_date: Option<i64>,
+    /// The Message-ID, without angle brackets.
+    pub message_id: Option<String>,
+    /// References (or the first In-Reply-To id), oldest first, without angle brackets.
+    pub references: Vec<String>,
+}
+
 /// Every message of a mailbox at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct MailboxSnapshot {

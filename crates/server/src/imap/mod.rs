@@ -26,6 +26,7 @@ pub mod fetch;
 pub mod search;
 pub(crate) mod session;
 pub mod sort;
+pub mod sortkeys;
 pub mod thread;
 pub(crate) mod view;
 

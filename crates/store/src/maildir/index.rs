@@ -187,6 +187,8 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
         .map_err(sql_err)?;
     conn.execute_batch(super::preview::SCHEMA)
         .map_err(sql_err)?;
+    conn.execute_batch(super::sortkeys::SCHEMA)
+        .map_err(sql_err)?;
     conn.execute_batch(super::core::IMPORT_SCHEMA)
         .map_err(sql_err)?;
     Ok((conn, fresh))

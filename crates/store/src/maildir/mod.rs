@@ -35,6 +35,7 @@ mod keywords;
 mod metadata;
 mod names;
 mod preview;
+mod sortkeys;
 mod trim;
 mod watch;
 
@@ -645,6 +646,24 @@ impl Account for MaildirAccount {
     ) -> Result<(), StoreError> {
         let text = text.to_string();
         self.run(move |c| c.set_preview(mailbox, uid, &text)).await
+    }
+
+    async fn sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+    ) -> Result<std::collections::HashMap<Uid, crate::SortKeys>, StoreError> {
+        self.run(move |c| c.sort_keys(mailbox, version)).await
+    }
+
+    async fn set_sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+        keys: Vec<(Uid, crate::SortKeys)>,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| c.set_sort_keys(mailbox, version, &keys))
+            .await
     }
 
     async fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {

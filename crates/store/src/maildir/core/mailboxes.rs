@@ -249,6 +249,7 @@ impl Core {
             "DELETE FROM expunged WHERE mailbox = ?1",
             "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM previews WHERE mailbox = ?1",
+            "DELETE FROM sort_keys WHERE mailbox = ?1",
             "DELETE FROM metadata WHERE mailbox = ?1",
             "DELETE FROM pop3_uidls WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",

@@ -238,6 +238,12 @@ impl Core {
                 .map_err(sql_err)?;
                 exec(
                     tx,
+                    "DELETE FROM sort_keys WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid],
+                )
+                .map_err(sql_err)?;
+                exec(
+                    tx,
                     "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
                     params![id, uid, modseq as i64],
                 )
