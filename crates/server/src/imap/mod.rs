@@ -22,6 +22,7 @@
 //! Does not live here: parsing and encoding (`mailroom_proto::imap`), storage, accounts.
 
 pub(crate) mod cmd;
+pub mod comparator;
 pub mod fetch;
 pub mod search;
 pub(crate) mod session;

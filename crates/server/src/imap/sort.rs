@@ -1,9 +1,10 @@
 //! SORT (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO): the sort keys of a message,
 //! the base subject of section 2.1, and the order.
 //!
-//! Strings are compared with `i;ascii-casemap` (RFC 5256 section 3: ASCII letters
-//! compared without case, other octets as they are) on UTF-8 text: encoded-words are
-//! decoded first (RFC 2047). Every tie, after all criteria, is broken by sequence number
+//! Strings are compared with `i;unicode-casemap` (RFC 5051; RFC 5255 4.2: I18NLEVEL=1
+//! makes it the comparator of SORT, in place of RFC 5256's `i;ascii-casemap`) on UTF-8
+//! text: encoded-words are decoded first (RFC 2047), and the base subject is taken
+//! before the comparator applies (RFC 5255 4.2). Every tie, after all criteria, is broken by sequence number
 //! (RFC 5256 section 3: "the messages are ... sorted ... by sequence number").
 
 use crate::imap::search::text::decode_rfc2047;
@@ -11,10 +12,10 @@ use mailroom_proto::imap::command::{SortCriterion, SortKey};
 use mailroom_store::{MessageRef, SortKeys};
 use std::cmp::Ordering;
 
-/// A string in comparison form: `i;ascii-casemap` (ASCII letters upper-cased, other
-/// octets as they are), so that keys compare as octets.
+/// A string in comparison form: `i;unicode-casemap` (RFC 5051, RFC 5255 4.2: the
+/// comparator of I18NLEVEL=1) prepared once, so that keys compare as octets.
 pub fn comparable(text: &[u8]) -> Vec<u8> {
-    text.to_ascii_uppercase()
+    crate::imap::comparator::sort_form(text)
 }
 
 /// One message to sort: its sequence number, metadata and keys.

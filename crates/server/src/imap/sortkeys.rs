@@ -16,8 +16,8 @@ use mailroom_store::mime::Address;
 use mailroom_store::{Account, MailboxId, MessageStructure, SortKeys, StoreError};
 
 /// The version of the keys' form this server writes and reads (see the module doc).
-/// 1: `i;ascii-casemap` text keys.
-pub const VERSION: u32 = 1;
+/// 1: `i;ascii-casemap` text keys; 2: `i;unicode-casemap` (I18NLEVEL=1).
+pub const VERSION: u32 = 2;
 
 /// The first real address of a list (group markers skipped).
 fn first(list: &[Address]) -> Option<&Address> {

@@ -59,6 +59,12 @@ const ISSUE15: &[&str] = &[
     "REPLACE",
 ];
 
+/// Issue 16's SORT/THREAD family beyond SORT, ESORT and the first two THREAD
+/// algorithms (branch `sort`), after [`ISSUE15`]: kept together for the same reason.
+/// I18NLEVEL=1 (RFC 5255 4.3): `i;unicode-casemap` in SEARCH, SORT and THREAD
+/// (`imap::comparator`); not I18NLEVEL=2, so no COMPARATOR command.
+const SORT_FAMILY: &[&str] = &["I18NLEVEL=1"];
+
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {
     let mut v = vec!["IMAP4rev1".to_string()];
@@ -73,6 +79,7 @@ pub(crate) fn list(s: &Session) -> Vec<String> {
     // RFC 7889: one limit for every mailbox (the framer's `max_append`).
     v.push(format!("APPENDLIMIT={}", append_limit(s)));
     v.extend(ISSUE15.iter().map(|e| e.to_string()));
+    v.extend(SORT_FAMILY.iter().map(|e| e.to_string()));
     if s.user.is_none() {
         if s.ctx.tls.is_some() && s.stream.can_starttls() {
             v.push("STARTTLS".into());
