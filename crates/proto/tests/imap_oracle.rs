@@ -320,6 +320,16 @@ fn extension_responses_parse() {
         b"* 4 EXPUNGE\r\n",
         b"A003 OK REPLACE completed\r\n",
         b"A009 NO [NONEXISTENT] no such message\r\n",
+        // I18NLEVEL=1 (RFC 5255), sort-i18n.txt.
+        b"* CAPABILITY IMAP4rev1 REPLACE I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT\r\n",
+        b"* SEARCH 1 4\r\n",
+        b"* SORT 3 2 7 6 1 4 5\r\n",
+        b"m BAD unknown command COMPARATOR\r\n",
+        // CONTEXT=SEARCH, CONTEXT=SORT (RFC 5267), context-*.txt (ESEARCH answers below).
+        b"c BAD tag already names an update context\r\n",
+        b"* NO [NOUPDATE \"m8\"] too many update contexts\r\n",
+        b"j OK no further updates\r\n",
+        b"i BAD no update context has that tag\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -343,6 +353,11 @@ fn codec_lags() -> Vec<&'static [u8]> {
         b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
         b"* ESEARCH (TAG \"A01\") UID PARTIAL (-1:-100 1:3,5:8,10:12)\r\n",
         b"* ESEARCH (TAG \"A04\") UID PARTIAL (24:11 NIL)\r\n",
+        // RFC 5267 4.3.3, 4.3.4 (context-*.txt): ADDTO and REMOVEFROM.
+        b"* ESEARCH (TAG \"c\") UID ADDTO (3 5 5 6)\r\n",
+        b"* ESEARCH (TAG \"d\") REMOVEFROM (1 3 2 2)\r\n",
+        b"* ESEARCH (TAG \"c\") UID REMOVEFROM (0 1,4)\r\n",
+        b"* ESEARCH (TAG \"e\") UID PARTIAL (2:3 1:2)\r\n",
         // RFC 4314 MYRIGHTS (and so LIST-MYRIGHTS): imap-codec has no ACL responses.
         b"* MYRIGHTS \"~alice/foo\" lrs\r\n",
         // RFC 8514 4.2: the FETCH item SAVEDATE (imap-codec knows no such item).

@@ -459,6 +459,10 @@ pub struct SearchReturn {
     pub save: bool,
     /// `PARTIAL range` (RFC 9394); never with `ALL`.
     pub partial: Option<PartialRange>,
+    /// `UPDATE` (RFC 5267 4.3): ADDTO/REMOVEFROM as the result changes.
+    pub update: bool,
+    /// `CONTEXT` (RFC 5267 4.2): a hint that the criteria will be used again.
+    pub context: bool,
 }
 
 /// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).
@@ -674,6 +678,9 @@ pub enum CommandBody {
     Unselect,
     /// `UNAUTHENTICATE` (RFC 8437).
     Unauthenticate,
+    /// `CANCELUPDATE 1*(SP quoted)` (RFC 5267 4.3.5): the tags of the searching commands
+    /// whose updates stop.
+    CancelUpdate(Vec<String>),
     /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315) when `uids` is given.
     Expunge {
         /// The UID set of `UID EXPUNGE`.
@@ -870,6 +877,7 @@ impl CommandBody {
             B::Check => K::Check,
             B::Close => K::Close,
             B::Unselect => K::Unselect,
+            B::CancelUpdate(_) => K::CancelUpdate,
             B::Unauthenticate => K::Unauthenticate,
             B::Expunge { uids: None } => K::Expunge,
             B::Expunge { uids: Some(_) } => K::UidExpunge,
@@ -1011,6 +1019,7 @@ command_table! {
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
+    CancelUpdate => "CANCELUPDATE", Selected, uses_seqs: false, breaks_seqs: false;
     Expunge => "EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
     UidExpunge => "UID EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
     Search => "SEARCH", Selected, uses_seqs: true, breaks_seqs: false;
@@ -1077,6 +1086,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 54);
+        assert_eq!(CommandKind::ALL.len(), 55);
     }
 }

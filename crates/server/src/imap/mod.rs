@@ -23,6 +23,7 @@
 
 pub(crate) mod cmd;
 pub mod comparator;
+pub(crate) mod context;
 pub mod fetch;
 pub mod search;
 pub(crate) mod session;

@@ -701,6 +701,20 @@ impl<'a> Cursor<'a> {
                     mechanism: self.atom()?.to_ascii_uppercase(),
                 }
             }
+            // RFC 5267 5: `"CANCELUPDATE" 1*(SP quoted)`.
+            "CANCELUPDATE" => {
+                let mut tags = Vec::new();
+                while self.try_byte(b' ') {
+                    let t = self.quoted()?;
+                    let t = String::from_utf8(t.into_owned())
+                        .map_err(|_| "CANCELUPDATE tag is not UTF-8".to_owned())?;
+                    tags.push(t);
+                }
+                if tags.is_empty() {
+                    return Err(self.unexpected("quoted tag"));
+                }
+                CommandBody::CancelUpdate(tags)
+            }
             "ENABLE" => {
                 let mut caps = Vec::new();
                 while self.try_byte(b' ') {

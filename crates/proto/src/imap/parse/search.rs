@@ -57,8 +57,9 @@ impl Cursor<'_> {
     pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let ret = self.search_return()?;
-        if ret.is_some_and(|r| r.save || r.partial.is_some()) {
-            return Err("the SAVE and PARTIAL return options are for SEARCH only".to_owned());
+        // PARTIAL is CONTEXT=SORT's (RFC 5267 4.4); SAVE stays SEARCH's.
+        if ret.is_some_and(|r| r.save) {
+            return Err("the SAVE return option is for SEARCH only".to_owned());
         }
         self.expect(b'(')?;
         let mut criteria = Vec::new();
@@ -165,6 +166,9 @@ impl Cursor<'_> {
                         "COUNT" => r.count = true,
                         // RFC 5182 SEARCHRES.
                         "SAVE" => r.save = true,
+                        // RFC 5267 4.2, 4.3.
+                        "CONTEXT" => r.context = true,
+                        "UPDATE" => r.update = true,
                         // RFC 9394 3.1.
                         "PARTIAL" if r.partial.is_some() => {
                             return Err("duplicate PARTIAL".to_owned())

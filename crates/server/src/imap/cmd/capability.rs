@@ -62,8 +62,10 @@ const ISSUE15: &[&str] = &[
 /// Issue 16's SORT/THREAD family beyond SORT, ESORT and the first two THREAD
 /// algorithms (branch `sort`), after [`ISSUE15`]: kept together for the same reason.
 /// I18NLEVEL=1 (RFC 5255 4.3): `i;unicode-casemap` in SEARCH, SORT and THREAD
-/// (`imap::comparator`); not I18NLEVEL=2, so no COMPARATOR command.
-const SORT_FAMILY: &[&str] = &["I18NLEVEL=1"];
+/// (`imap::comparator`); not I18NLEVEL=2, so no COMPARATOR command. CONTEXT=SEARCH and
+/// CONTEXT=SORT (RFC 5267 4): `RETURN (UPDATE)` contexts (`imap::context`), CANCELUPDATE,
+/// PARTIAL for SORT.
+const SORT_FAMILY: &[&str] = &["I18NLEVEL=1", "CONTEXT=SEARCH", "CONTEXT=SORT"];
 
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {

@@ -5,6 +5,7 @@
 pub(crate) mod acl;
 pub(crate) mod append;
 pub(crate) mod authenticate;
+pub(crate) mod cancelupdate;
 pub(crate) mod capability;
 pub(crate) mod check;
 pub(crate) mod close;
@@ -237,6 +238,13 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         };
         return Reply::no(Some(code), &why.to_string());
     }
+    // RFC 5267 4.3: updates cease when the mailbox is no longer selected.
+    if matches!(
+        cmd.body,
+        B::Select { .. } | B::Examine { .. } | B::Close | B::Unselect | B::Unauthenticate
+    ) {
+        s.contexts.clear();
+    }
     let body = match searchres::resolve(s, kind, cmd.body) {
         Ok(b) => b,
         Err(done) => return done,
@@ -295,6 +303,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
+        B::CancelUpdate(tags) => cancelupdate::run(s, &tags),
         B::Unauthenticate => unauthenticate::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
         B::Search(q) => {

@@ -14,6 +14,11 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Sort) -> Reply {
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
+    let update = q.ret.is_some_and(|r| r.update);
+    // RFC 5267 4.3: a tag in use by an updating command is refused, with no effect.
+    if update && s.contexts.has_tag(&tag.to_string()) {
+        return Reply::bad("tag already names an update context");
+    }
     let msgs = super::search::view_refs(sel);
     // RFC 5256 section 3: the charset is required; US-ASCII and UTF-8 are supported.
     let hits = match search(&sel.account, sel.id, &msgs, &q.search, Some(&q.charset)).await {
@@ -45,9 +50,23 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Sort) -> Reply {
     let modseq = super::search::uses_modseq(&q.search)
         .then(|| rows.iter().map(|r| r.meta.modseq).max())
         .flatten();
+    let results: Vec<u32> = rows.iter().map(|r| r.meta.uid).collect();
     drop(rows);
     drop(msgs);
     let line = super::search::answer_line("SORT", tag, q.uid, q.ret, &nums, true, modseq);
     s.out.extend_from_slice(line.as_bytes());
+    if update
+        && !crate::imap::context::start(
+            s,
+            tag,
+            q.uid,
+            &q.search,
+            Some(q.charset.clone()),
+            Some(q.criteria.clone()),
+            results,
+        )
+    {
+        crate::imap::context::refused(s, tag);
+    }
     Reply::ok("SORT completed")
 }

@@ -87,6 +87,8 @@ pub(crate) struct Session {
     pub qresync: bool,
     /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
     pub saved: Vec<u32>,
+    /// RFC 5267 update contexts (SEARCH/SORT `RETURN (UPDATE)`) on the selected mailbox.
+    pub contexts: crate::imap::context::Contexts,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -123,6 +125,7 @@ impl Session {
             service_view: false,
             qresync: false,
             saved: Vec::new(),
+            contexts: Default::default(),
             read_size: SMALL_READ,
             big_input: false,
         }

@@ -78,6 +78,8 @@ impl Session {
             return;
         }
         sel.modseq = sel.modseq.max(ch.highest_modseq);
+        // RFC 5267 4.3: update contexts look again after any change.
+        let changed = !ch.changed.is_empty() || !ch.expunged.is_empty();
         for u in &ch.expunged {
             if sel.index_of(*u).is_some() {
                 if let Err(i) = sel.gone.binary_search(u) {
@@ -151,6 +153,10 @@ impl Session {
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
+            // RFC 5267 4.3.4: REMOVEFROM before the EXPUNGE, while the numbers hold.
+            if !self.contexts.is_empty() {
+                self.contexts.expunging(sel, &gone, out);
+            }
             if qresync {
                 // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
                 let uids: Vec<Uid> = gone
@@ -220,6 +226,12 @@ impl Session {
                     "a caught-up view differs from the store"
                 );
                 sel.msgs = current;
+            }
+        }
+        // RFC 5267 4.3.3: ADDTO after the EXISTS (and FETCH) that show the change.
+        if changed && !self.contexts.is_empty() {
+            if let Some(sel) = self.selected.as_ref() {
+                self.contexts.refresh(sel, &mut self.out).await;
             }
         }
     }
