@@ -330,6 +330,10 @@ fn extension_responses_parse() {
         b"* NO [NOUPDATE \"m8\"] too many update contexts\r\n",
         b"j OK no further updates\r\n",
         b"i BAD no update context has that tag\r\n",
+        // THREAD=REFS (draft-ietf-morg-inthread), thread-refs.txt.
+        b"* CAPABILITY IMAP4rev1 CONTEXT=SORT THREAD=REFS\r\n",
+        b"* THREAD (4)(1 (6)(2))(3 5)\r\n",
+        b"g BAD unknown threading algorithm REFSX\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);

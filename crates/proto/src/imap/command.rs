@@ -506,6 +506,8 @@ pub struct Sort {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+    /// `REFS` (draft-ietf-morg-inthread; Dovecot's THREAD=REFS).
+    Refs,
 }
 
 /// A THREAD / UID THREAD command (RFC 5256).

@@ -120,6 +120,7 @@ impl Cursor<'_> {
         let algorithm = match w.as_str() {
             "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
             "REFERENCES" => ThreadAlgorithm::References,
+            "REFS" => ThreadAlgorithm::Refs,
             _ => return Err(format!("unknown threading algorithm {w}")),
         };
         self.sp()?;

@@ -65,7 +65,13 @@ const ISSUE15: &[&str] = &[
 /// (`imap::comparator`); not I18NLEVEL=2, so no COMPARATOR command. CONTEXT=SEARCH and
 /// CONTEXT=SORT (RFC 5267 4): `RETURN (UPDATE)` contexts (`imap::context`), CANCELUPDATE,
 /// PARTIAL for SORT.
-const SORT_FAMILY: &[&str] = &["I18NLEVEL=1", "CONTEXT=SEARCH", "CONTEXT=SORT"];
+/// THREAD=REFS: `imap::thread::refs`.
+const SORT_FAMILY: &[&str] = &[
+    "I18NLEVEL=1",
+    "CONTEXT=SEARCH",
+    "CONTEXT=SORT",
+    "THREAD=REFS",
+];
 
 /// The capability list for the session's current state and connection.
 pub(crate) fn list(s: &Session) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! THREAD and UID THREAD (RFC 5256 sections 4 and 5): ORDEREDSUBJECT and REFERENCES over
+//! THREAD and UID THREAD (RFC 5256 sections 4 and 5): ORDEREDSUBJECT, REFERENCES and REFS
+//! (draft-ietf-morg-inthread, as Dovecot does it) over
 //! the messages the search criteria match; the algorithms are in
 //! [`crate::imap::thread`].
 
@@ -6,7 +7,7 @@ use super::Reply;
 use crate::imap::search::search;
 use crate::imap::session::Session;
 use crate::imap::sortkeys::load;
-use crate::imap::thread::{ordered_subject, references, Msg};
+use crate::imap::thread::{ordered_subject, references, refs, Msg};
 use mailroom_proto::imap::command::{Thread, ThreadAlgorithm};
 
 pub(crate) async fn run(s: &mut Session, q: Thread) -> Reply {
@@ -42,6 +43,7 @@ pub(crate) async fn run(s: &mut Session, q: Thread) -> Reply {
     let threads = match q.algorithm {
         ThreadAlgorithm::OrderedSubject => ordered_subject(&input),
         ThreadAlgorithm::References => references(&input),
+        ThreadAlgorithm::Refs => refs(&input),
     };
     let line = if threads.is_empty() {
         "* THREAD\r\n".to_string()
