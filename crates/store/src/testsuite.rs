@@ -633,13 +633,13 @@ pub async fn sort_key_cache(h: &dyn Harness) {
         .expect("set again");
     if keeps {
         assert_eq!(a.sort_keys(mb, 8).await.expect("get").get(&1), Some(&empty));
-        assert!(a.sort_keys(mb, 7).await.expect("get").get(&1).is_none());
+        assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&1));
     }
     a.expunge(mb, Some(&[2]), true).await.expect("expunge");
-    assert!(a.sort_keys(mb, 7).await.expect("get").get(&2).is_none());
+    assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&2));
     let other = a.create_mailbox("Other", None).await.expect("create").id;
     a.move_messages(mb, &[3], other).await.expect("move");
-    assert!(a.sort_keys(mb, 7).await.expect("get").get(&3).is_none());
+    assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&3));
     append(&a, other, &msg(4)).await;
     a.set_sort_keys(other, 7, vec![(2, full.clone())])
         .await
