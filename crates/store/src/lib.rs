@@ -40,7 +40,7 @@ mod types;
 
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use content::{MessageContent, CONTENT_CHUNK};
-pub use hub::{ChangeHub, MailboxWatch};
+pub use hub::{AccountEvent, AccountWatch, ChangeHub, MailboxWatch};
 pub use list::{MessageList, MessageRef};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
 pub use staged::{MessageData, MessageSink, SpoolRead};

@@ -482,6 +482,88 @@ pub struct SortCriterion {
     pub key: SortKey,
 }
 
+/// `NOTIFY SET` (RFC 5465 3.1): what the client wants to hear of, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySet {
+    /// `STATUS`: send the STATUS of every watched mailbox before the tagged OK.
+    pub status: bool,
+    /// The event groups, in order (at most one with a selected filter).
+    pub groups: Vec<NotifyGroup>,
+}
+
+/// `event-group = "(" filter-mailboxes SP events ")"` (RFC 5465 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyGroup {
+    /// Which mailboxes.
+    pub filter: NotifyFilter,
+    /// Which events; empty for `NONE`.
+    pub events: Vec<NotifyEvent>,
+}
+
+/// `filter-mailboxes` (RFC 5465 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyFilter {
+    /// `SELECTED`: the selected mailbox, at once (6.1.1).
+    Selected,
+    /// `SELECTED-DELAYED`: the selected mailbox, expunges held for a command that may
+    /// announce them (6.1.2).
+    SelectedDelayed,
+    /// `INBOXES` (6.3).
+    Inboxes,
+    /// `PERSONAL` (6.2).
+    Personal,
+    /// `SUBSCRIBED` (6.4).
+    Subscribed,
+    /// `SUBTREE` names: each mailbox and its inferiors (6.5).
+    Subtree(Vec<Mailbox>),
+    /// `MAILBOXES` names, no wildcards (6.6).
+    Mailboxes(Vec<Mailbox>),
+}
+
+impl NotifyFilter {
+    /// `SELECTED` or `SELECTED-DELAYED`.
+    pub fn is_selected(&self) -> bool {
+        matches!(self, NotifyFilter::Selected | NotifyFilter::SelectedDelayed)
+    }
+}
+
+/// One `event` (RFC 5465 5, 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// `MessageNew [(fetch-att ...)]`: the FETCH items to send for each new message of
+    /// the selected mailbox (macros expanded).
+    MessageNew(Vec<FetchAttribute>),
+    /// `MessageExpunge`.
+    MessageExpunge,
+    /// `FlagChange`.
+    FlagChange,
+    /// `AnnotationChange`.
+    AnnotationChange,
+    /// `MailboxName`.
+    MailboxName,
+    /// `SubscriptionChange`.
+    SubscriptionChange,
+    /// `MailboxMetadataChange` (RFC 5464).
+    MailboxMetadataChange,
+    /// `ServerMetadataChange` (RFC 5464).
+    ServerMetadataChange,
+    /// Any other atom (`event-ext`), uppercased: the server answers `NO [BADEVENT]`.
+    Other(String),
+}
+
+impl NotifyEvent {
+    /// A `message-event`.
+    pub fn is_message_event(&self) -> bool {
+        matches!(
+            self,
+            NotifyEvent::MessageNew(_)
+                | NotifyEvent::MessageExpunge
+                | NotifyEvent::FlagChange
+                | NotifyEvent::AnnotationChange
+        )
+    }
+}
+
 /// A SORT / UID SORT command (RFC 5256; `RETURN` options of RFC 5267 ESORT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sort {
@@ -810,6 +892,8 @@ pub enum CommandBody {
         /// Entry names (lower case, checked) and values.
         entries: Vec<(String, Option<Vec<u8>>)>,
     },
+    /// `NOTIFY SET ...` (`Some`) or `NOTIFY NONE` (`None`) (RFC 5465 3.1).
+    Notify(Option<NotifySet>),
     /// `COMPRESS mechanism` (RFC 4978), uppercased.
     Compress {
         /// The mechanism (only `DEFLATE` exists).
@@ -904,6 +988,7 @@ impl CommandBody {
             B::Compress { .. } => K::Compress,
             B::GetMetadata { .. } => K::GetMetadata,
             B::SetMetadata { .. } => K::SetMetadata,
+            B::Notify(_) => K::Notify,
         }
     }
 }
@@ -1007,6 +1092,7 @@ command_table! {
     Compress => "COMPRESS", Authenticated, uses_seqs: false, breaks_seqs: false;
     GetMetadata => "GETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetMetadata => "SETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Notify => "NOTIFY", Authenticated, uses_seqs: false, breaks_seqs: false;
     Unauthenticate => "UNAUTHENTICATE", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;

@@ -267,6 +267,10 @@ pub enum ResponseCode {
     MetadataNoPrivate,
     /// `UNKNOWN-CTE` (RFC 3516).
     UnknownCte,
+    /// `BADEVENT (event-name ...)` (RFC 5465 8): every event the server supports.
+    BadEvent(Vec<&'static str>),
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 5.8).
+    NotificationOverflow,
 }
 
 impl fmt::Display for ResponseCode {
@@ -360,6 +364,8 @@ impl fmt::Display for ResponseCode {
             C::MetadataMaxSize(n) => write!(f, "METADATA MAXSIZE {n}"),
             C::MetadataTooMany => f.write_str("METADATA TOOMANY"),
             C::MetadataNoPrivate => f.write_str("METADATA NOPRIVATE"),
+            C::BadEvent(events) => write!(f, "BADEVENT ({})", events.join(" ")),
+            C::NotificationOverflow => f.write_str("NOTIFICATIONOVERFLOW"),
             C::UnknownCte => f.write_str("UNKNOWN-CTE"),
         }
     }

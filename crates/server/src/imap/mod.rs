@@ -23,6 +23,7 @@
 
 pub(crate) mod cmd;
 pub mod fetch;
+pub(crate) mod notify;
 pub mod search;
 pub(crate) mod session;
 pub mod sort;

@@ -129,7 +129,7 @@ impl Cursor<'_> {
     ///             "BODY" section ["<" number "." nz-number ">"] /
     ///             "BODY.PEEK" section ["<" number "." nz-number ">"]
     /// ```
-    fn fetch_att(&mut self, out: &mut Vec<A>) -> PResult<()> {
+    pub(crate) fn fetch_att(&mut self, out: &mut Vec<A>) -> PResult<()> {
         let w = self.word("FETCH item")?;
         let a = match w.as_str() {
             "ENVELOPE" => A::Envelope,

@@ -17,6 +17,7 @@ mod append;
 mod fetch;
 mod list;
 mod metadata;
+mod notify;
 mod search;
 mod store;
 
@@ -33,6 +34,7 @@ use super::types::{
     Flag, Mailbox, Secret, SeqNumber, SeqRange, SequenceSet, Tag,
 };
 
+pub use notify::{MAX_NOTIFY_GROUPS, MAX_NOTIFY_MAILBOXES};
 pub use search::{MAX_SEARCH_DEPTH, MAX_SEARCH_KEYS};
 
 /// A command the grammar refuses. Answer `tag BAD message`, or `* BAD message` when the
@@ -694,6 +696,7 @@ impl<'a> Cursor<'a> {
             "ID" => self.id()?,
             "GETMETADATA" => self.getmetadata()?,
             "SETMETADATA" => self.setmetadata()?,
+            "NOTIFY" => self.notify()?,
             "COMPRESS" => {
                 // RFC 4978: `compress = "COMPRESS" SP algorithm`, `algorithm = atom`.
                 self.sp()?;

@@ -42,6 +42,8 @@ const EXTENSIONS: &[&str] = &[
     // RFC 5464 (`cmd::metadata`).
     "METADATA",
     "METADATA-SERVER",
+    // RFC 5465 (`cmd::notify`, `imap::notify`).
+    "NOTIFY",
 ];
 
 /// Issue 15's extensions (RFC 9051's and the others the issue names), after

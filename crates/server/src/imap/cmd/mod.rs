@@ -24,6 +24,7 @@ pub(crate) mod metadata;
 pub(crate) mod r#move;
 pub(crate) mod namespace;
 pub(crate) mod noop;
+pub(crate) mod notify;
 pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod replace;
@@ -386,5 +387,6 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         } => Box::pin(metadata::get(s, mailbox, maxsize, depth, entries)).await,
         B::SetMetadata { mailbox, entries } => Box::pin(metadata::set(s, mailbox, entries)).await,
         B::Compress { mechanism } => Box::pin(compress::run(s, &tag, &mechanism)).await,
+        B::Notify(set) => Box::pin(notify::run(s, set)).await,
     }
 }

@@ -10,6 +10,7 @@ use crate::imap::session::Session;
 
 pub(crate) fn run(s: &mut Session) -> Reply {
     s.selected = None;
+    s.notify = None;
     s.user = None;
     s.userip = None;
     s.condstore = false;

@@ -87,6 +87,9 @@ pub(crate) struct Session {
     pub qresync: bool,
     /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
     pub saved: Vec<u32>,
+    /// NOTIFY (RFC 5465) state; `None` until NOTIFY SET (and after NOTIFY NONE), so a
+    /// session without NOTIFY pays one pointer ([`crate::imap::notify`]).
+    pub notify: Option<Box<crate::imap::notify::Notify>>,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -123,6 +126,7 @@ impl Session {
             service_view: false,
             qresync: false,
             saved: Vec::new(),
+            notify: None,
             read_size: SMALL_READ,
             big_input: false,
         }
@@ -162,7 +166,7 @@ impl Session {
                 self.framer = Framer::new(self.framer.config().clone());
                 self.big_input = false;
             }
-            if !self.fill().await? {
+            if !self.fill_between().await? {
                 return Ok(());
             }
         }

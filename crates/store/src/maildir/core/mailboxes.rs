@@ -12,6 +12,7 @@ use super::{now_nanos, Core};
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords;
 use crate::maildir::names;
+use crate::hub::AccountEvent;
 use crate::{MailboxId, MailboxInfo, MailboxStatus, SpecialUse, StoreError, Uid, Usage};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::fs;
@@ -99,7 +100,7 @@ impl Core {
     ) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -116,9 +117,14 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        self.create_parents(&tx, &name)?;
+        let parents = self.create_parents(&tx, &name)?;
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
+        drop(stale);
+        for p in parents {
+            self.announce(AccountEvent::Created(p));
+        }
+        self.announce(AccountEvent::Created(name));
         Ok(row.info())
     }
 
@@ -164,15 +170,18 @@ impl Core {
         self.maildir.join("cur").is_dir() && self.index_path.is_file()
     }
 
-    fn create_parents(&self, tx: &Transaction<'_>, name: &str) -> Result<(), StoreError> {
+    /// Creates the missing parents of `name`; returns their names, outermost first.
+    fn create_parents(&self, tx: &Transaction<'_>, name: &str) -> Result<Vec<String>, StoreError> {
         let comps: Vec<&str> = name.split(names::DELIMITER).collect();
+        let mut made = Vec::new();
         for i in 1..comps.len() {
             let parent = comps[..i].join("/");
             if find_mailbox(tx, &parent)?.is_none() {
                 self.create_one(tx, &parent, None)?;
+                made.push(parent);
             }
         }
-        Ok(())
+        Ok(made)
     }
 
     fn create_one(
@@ -224,7 +233,7 @@ impl Core {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -257,6 +266,8 @@ impl Core {
         }
         tx.commit().map_err(sql_err)?;
         self.changed(&conn, row.id);
+        drop(stale);
+        self.announce(AccountEvent::Deleted(name));
         Ok(())
     }
 
@@ -272,7 +283,7 @@ impl Core {
             ));
         }
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -286,7 +297,7 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        self.create_parents(&tx, &to)?;
+        let parents = self.create_parents(&tx, &to)?;
         if names::is_inbox(&from) {
             let inbox = src;
             self.sync_mailbox(&tx, inbox.id, true, false)?;
@@ -356,6 +367,11 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             self.changed(&conn, inbox.id);
             self.changed(&conn, dst.id);
+            drop(stale);
+            for p in parents {
+                self.announce(AccountEvent::Created(p));
+            }
+            self.announce(AccountEvent::Renamed { from, to });
             return Ok(());
         }
         let src_dir = names::mailbox_dir(&self.maildir, &from);
@@ -391,19 +407,28 @@ impl Core {
         for (id, _) in renamed {
             self.changed(&conn, id);
         }
+        drop(stale);
+        for p in parents {
+            self.announce(AccountEvent::Created(p));
+        }
+        self.announce(AccountEvent::Renamed { from, to });
         Ok(())
     }
 
     pub fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError> {
         let name = names::normalize(name)?;
         let conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let sql = if subscribed {
             "INSERT OR IGNORE INTO subscriptions (name) VALUES (?1)"
         } else {
             "DELETE FROM subscriptions WHERE name = ?1"
         };
-        exec(&conn, sql, [name]).map_err(sql_err)?;
+        let n = exec(&conn, sql, [&name]).map_err(sql_err)?;
+        drop(stale);
+        if n > 0 {
+            self.announce(AccountEvent::Subscription { name, subscribed });
+        }
         Ok(())
     }
 

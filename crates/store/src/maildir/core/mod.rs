@@ -352,6 +352,11 @@ impl Core {
         self.hub.notify(&self.key, MailboxId(mailbox));
     }
 
+    /// Announces an account event (NOTIFY, RFC 5465) after its change was committed.
+    pub(crate) fn announce(&self, event: crate::hub::AccountEvent) {
+        crate::ChangeHub::announce(self.hub.as_ref(), &self.key, event);
+    }
+
     /// After a commit of this process that changed a mailbox, with the connection still
     /// held: catches its in-memory state up, then announces the change on the hub.
     fn changed(&self, conn: &Connection, mailbox: i64) {

@@ -1,0 +1,46 @@
+//! NOTIFY (RFC 5465 3.1): `NOTIFY SET [STATUS] groups` replaces what the session is told
+//! of, `NOTIFY NONE` stops it. The grammar and the rules that make a NOTIFY a `BAD` are
+//! the parser's (`mailroom_proto::imap::parse`, `notify.rs`); unsupported events are
+//! `NO [BADEVENT (...)]`, too many mailboxes `NO [NOTIFICATIONOVERFLOW]`. The state and
+//! the delivery of notifications live in [`crate::imap::notify`].
+//!
+//! A successful NOTIFY SET is also an implicit NOOP (3.1): the updates of the selected
+//! mailbox follow at the command's end, as after every command.
+
+use super::Reply;
+use crate::imap::notify::{self, Notify, MAX_WATCHED};
+use crate::imap::session::Session;
+use mailroom_proto::imap::command::NotifySet;
+use mailroom_proto::imap::encode::ResponseCode;
+
+pub(crate) async fn run(s: &mut Session, set: Option<NotifySet>) -> Reply {
+    let Some(set) = set else {
+        s.notify = None;
+        return Reply::ok("NOTIFY completed");
+    };
+    let (selected, groups) = match notify::from_groups(set.groups) {
+        Ok(x) => x,
+        Err(Ok(code)) => return Reply::no(Some(code), "unsupported event"),
+        Err(Err(why)) => return Reply::bad(&why),
+    };
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    let watch = s.ctx.store.hub().watch_account(user.account.key());
+    s.notify = Some(Box::new(Notify {
+        selected,
+        groups,
+        watch,
+        marks: Vec::new(),
+        keep: Vec::new(),
+        own: Vec::new(),
+    }));
+    if !s.notify_rebuild(set.status).await {
+        s.notify = None;
+        return Reply::no(
+            Some(ResponseCode::NotificationOverflow),
+            &format!("more than {MAX_WATCHED} mailboxes to watch for message events"),
+        );
+    }
+    Reply::ok("NOTIFY completed")
+}
