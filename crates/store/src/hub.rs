@@ -40,6 +40,14 @@ pub trait ChangeHub: Send + Sync {
     fn announce(&self, account: &AccountKey, event: AccountEvent) {
         let _ = (account, event);
     }
+
+    /// Announces events of one change together (a CREATE's new parents and the
+    /// mailbox): a watcher takes all of them or none.
+    fn announce_all(&self, account: &AccountKey, events: Vec<AccountEvent>) {
+        for e in events {
+            self.announce(account, e);
+        }
+    }
 }
 
 /// An event of an account, as [`AccountWatch`]es receive it (RFC 5465 section 5 events;
@@ -311,6 +319,10 @@ impl ChangeHub for LocalHub {
     }
 
     fn announce(&self, account: &AccountKey, event: AccountEvent) {
+        self.announce_all(account, vec![event]);
+    }
+
+    fn announce_all(&self, account: &AccountKey, events: Vec<AccountEvent>) {
         let entry = {
             let map = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
             if map.is_empty() {
@@ -319,7 +331,11 @@ impl ChangeHub for LocalHub {
             map.get(account).and_then(Weak::upgrade)
         };
         if let Some(e) = entry {
-            e.log.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+            let mut log = e.log.lock().unwrap_or_else(|e| e.into_inner());
+            for ev in events {
+                log.push(ev);
+            }
+            drop(log);
             e.notify.notify_waiters();
         }
     }

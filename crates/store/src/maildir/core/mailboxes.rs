@@ -121,10 +121,9 @@ impl Core {
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
         drop(stale);
-        for p in parents {
-            self.announce(AccountEvent::Created(p));
-        }
-        self.announce(AccountEvent::Created(name));
+        let mut events: Vec<AccountEvent> = parents.into_iter().map(AccountEvent::Created).collect();
+        events.push(AccountEvent::Created(name));
+        self.announce_all(events);
         Ok(row.info())
     }
 
@@ -368,10 +367,10 @@ impl Core {
             self.changed(&conn, inbox.id);
             self.changed(&conn, dst.id);
             drop(stale);
-            for p in parents {
-                self.announce(AccountEvent::Created(p));
-            }
-            self.announce(AccountEvent::Renamed { from, to });
+            let mut events: Vec<AccountEvent> =
+                parents.into_iter().map(AccountEvent::Created).collect();
+            events.push(AccountEvent::Renamed { from, to });
+            self.announce_all(events);
             return Ok(());
         }
         let src_dir = names::mailbox_dir(&self.maildir, &from);
@@ -408,10 +407,9 @@ impl Core {
             self.changed(&conn, id);
         }
         drop(stale);
-        for p in parents {
-            self.announce(AccountEvent::Created(p));
-        }
-        self.announce(AccountEvent::Renamed { from, to });
+        let mut events: Vec<AccountEvent> = parents.into_iter().map(AccountEvent::Created).collect();
+        events.push(AccountEvent::Renamed { from, to });
+        self.announce_all(events);
         Ok(())
     }
 

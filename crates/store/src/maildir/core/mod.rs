@@ -357,6 +357,11 @@ impl Core {
         crate::ChangeHub::announce(self.hub.as_ref(), &self.key, event);
     }
 
+    /// Announces the events of one change together (see `ChangeHub::announce_all`).
+    pub(crate) fn announce_all(&self, events: Vec<crate::hub::AccountEvent>) {
+        crate::ChangeHub::announce_all(self.hub.as_ref(), &self.key, events);
+    }
+
     /// After a commit of this process that changed a mailbox, with the connection still
     /// held: catches its in-memory state up, then announces the change on the hub.
     fn changed(&self, conn: &Connection, mailbox: i64) {
