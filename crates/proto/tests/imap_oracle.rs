@@ -320,6 +320,20 @@ fn extension_responses_parse() {
         b"* 4 EXPUNGE\r\n",
         b"A003 OK REPLACE completed\r\n",
         b"A009 NO [NONEXISTENT] no such message\r\n",
+        // NOTIFY (RFC 5465), notify-*.txt.
+        b"* CAPABILITY IMAP4rev1 METADATA-SERVER NOTIFY\r\n",
+        b"* STATUS \"Lists/Lemonade\" (UIDVALIDITY 1796666660 UIDNEXT 2 MESSAGES 1)\r\n",
+        b"* STATUS \"Lists/Lemonade\" (UIDNEXT 3 MESSAGES 2)\r\n",
+        b"* STATUS \"Archive\" (UNSEEN 0)\r\n",
+        b"* STATUS \"Archive\" (HIGHESTMODSEQ 7 UIDVALIDITY 1796666660)\r\n",
+        b"* LIST (\\HasNoChildren) \"/\" \"Projects/Alpha\"\r\n",
+        b"* LIST (\\NonExistent) \"/\" \"Projects/Beta\"\r\n",
+        b"* LIST (\\HasChildren \\Subscribed) \"/\" \"Projects\"\r\n",
+        b"* 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE 16)\r\n",
+        b"b OK NOTIFY completed\r\n",
+        b"a9 BAD MessageNew and MessageExpunge go together (RFC 5465 5)\r\n",
+        b"* OK [NOTIFICATIONOVERFLOW] too many changes to follow: NOTIFY is off, use NOTIFY SET again\r\n",
+        b"a18 NO [BADEVENT (MessageNew MessageExpunge FlagChange AnnotationChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] unsupported event\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -352,5 +366,9 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // which leaves the origin out.
         b"* 1 FETCH (BINARY.SIZE[2] 5 BINARY[2]<3> {2}\r\nhi BINARY[1]<1> {4}\r\naf\xc3\xa9)\r\n",
         b"* 1 FETCH (UID 1 SAVEDATE NIL INTERNALDATE \"27-Dec-2014 23:59:59 +0000\")\r\n",
+        // RFC 5465 5.4: the OLDNAME extended data item of a renamed mailbox's LIST.
+        b"* LIST (\\HasNoChildren) \"/\" \"Projects/Beta\" (\"OLDNAME\" (\"Projects/Alpha\"))\r\n",
+        // RFC 5464 4.4.2: unsolicited METADATA with entry names only.
+        b"* METADATA \"INBOX\" /private/comment /shared/comment\r\n",
     ]
 }

@@ -71,6 +71,8 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
         let notify_on = s.notify.is_some();
         let stream = &mut s.stream;
         let (notify, selected) = (&mut s.notify, &mut s.selected);
+        let mut notified = notify_on
+            .then(|| Box::pin(crate::imap::notify::wait(notify, selected, own_key.as_ref())));
         let wake = tokio::select! {
             r = async {
                 stream.wait_readable().await?;
@@ -85,12 +87,18 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
                     None => std::future::pending().await,
                 }
             } => Wake::Mailbox,
-            _ = crate::imap::notify::wait(notify, selected, own_key.as_ref()), if notify_on => Wake::Notify,
+            _ = async {
+                match notified.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if notify_on => Wake::Notify,
             r = s.alerts.changed(), if alerts_alive => Wake::Alert(r.is_ok()),
             _ = tokio::time::sleep_until(deadline) => Wake::Timeout,
             _ = shutdown.wait() => Wake::Shutdown,
             _ = closed.wait() => Wake::Closed,
         };
+        drop(notified);
         match wake {
             Wake::Read(Err(_)) => {
                 s.closing = true;
@@ -107,7 +115,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
                 s.framer.push(&buf)
             }
             Wake::Mailbox => s.refresh(true).await,
-            Wake::Notify => s.notify_deliver(Some(true)).await,
+            Wake::Notify => Box::pin(s.notify_deliver(Some(true))).await,
             Wake::Alert(alive) => {
                 alerts_alive = alive;
                 if alive {

@@ -63,6 +63,17 @@ impl Session {
             let read_size = self.read_size;
             let stream = &mut self.stream;
             let (notify, selected) = (&mut self.notify, &mut self.selected);
+            // Boxed, and only with NOTIFY: a session without it keeps its read wait as
+            // small as before.
+            let mut notified = notify_on
+                .then(|| Box::pin(crate::imap::notify::wait(notify, selected, own_key.as_ref())));
+            enum Got {
+                Read(io::Result<Vec<u8>>),
+                Timeout,
+                Shutdown,
+                Closed,
+                Notify,
+            }
             let got = tokio::select! {
                 r = tokio::time::timeout_at(deadline, async {
                     stream.wait_readable().await?;
@@ -71,33 +82,43 @@ impl Session {
                     buf.truncate(n);
                     Ok::<_, io::Error>(buf)
                 }) => match r {
-                    Ok(r) => Some(r?),
-                    Err(_) => {
-                        if self.user.is_none() {
-                            tracing::info!("no login within the login time-out, closing");
-                        }
-                        self.line(None, Status::Bye, None, why);
-                        self.flush().await?;
-                        return Ok(false);
-                    }
+                    Ok(r) => Got::Read(r),
+                    Err(_) => Got::Timeout,
                 },
-                _ = shutdown.wait() => {
+                _ = shutdown.wait() => Got::Shutdown,
+                _ = closed.wait() => Got::Closed,
+                _ = async {
+                    match notified.as_mut() {
+                        Some(f) => f.await,
+                        None => std::future::pending().await,
+                    }
+                }, if notify_on => Got::Notify,
+            };
+            drop(notified);
+            match got {
+                Got::Read(r) => break r?,
+                Got::Timeout => {
+                    if self.user.is_none() {
+                        tracing::info!("no login within the login time-out, closing");
+                    }
+                    self.line(None, Status::Bye, None, why);
+                    self.flush().await?;
+                    return Ok(false);
+                }
+                Got::Shutdown => {
                     self.bye_shutdown().await?;
                     return Ok(false);
                 }
-                _ = closed.wait() => {
+                Got::Closed => {
                     tracing::info!("closed by an administrator");
                     self.line(None, Status::Bye, None, "closed by the administrator");
                     self.flush().await?;
                     return Ok(false);
                 }
-                _ = crate::imap::notify::wait(notify, selected, own_key.as_ref()), if notify_on => None,
-            };
-            match got {
-                Some(buf) => break buf,
-                None => {
-                    // SELECTED may send expunges now; SELECTED-DELAYED holds them.
-                    self.notify_deliver(Some(false)).await;
+                Got::Notify => {
+                    // SELECTED may send expunges now; SELECTED-DELAYED holds them. Boxed:
+                    // the read wait's future stays small.
+                    Box::pin(self.notify_deliver(Some(false))).await;
                     self.flush().await?;
                     if self.closing {
                         return Ok(false);
