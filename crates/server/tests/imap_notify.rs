@@ -27,7 +27,9 @@ async fn too_many_mailboxes_is_notificationoverflow() {
     let mut c = login(&server, "bob").await;
     let acc = server.store_of("bob").await;
     for i in 0..495 {
-        acc.create_mailbox(&format!("box{i:03}"), None).await.unwrap();
+        acc.create_mailbox(&format!("box{i:03}"), None)
+            .await
+            .unwrap();
     }
     c.send("a NOTIFY SET (personal (MessageNew MessageExpunge))")
         .await;

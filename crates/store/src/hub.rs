@@ -294,7 +294,11 @@ impl ChangeHub for LocalHub {
     }
 
     fn watch_account(&self, account: &AccountKey) -> Box<dyn AccountWatch> {
-        let mut map = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self
+            .inner
+            .accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let entry = match map.get(account).and_then(Weak::upgrade) {
             Some(e) => e,
             None => {
@@ -324,7 +328,11 @@ impl ChangeHub for LocalHub {
 
     fn announce_all(&self, account: &AccountKey, events: Vec<AccountEvent>) {
         let entry = {
-            let map = self.inner.accounts.lock().unwrap_or_else(|e| e.into_inner());
+            let map = self
+                .inner
+                .accounts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             if map.is_empty() {
                 return;
             }
@@ -355,7 +363,12 @@ impl AccountWatch for LocalAccountWatch {
             let notified = self.entry.notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let next = self.entry.log.lock().unwrap_or_else(|e| e.into_inner()).next;
+            let next = self
+                .entry
+                .log
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .next;
             if next != self.cursor {
                 return;
             }

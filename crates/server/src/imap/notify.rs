@@ -224,12 +224,18 @@ impl Notify {
     }
 }
 
+/// The non-selected groups of a NOTIFY SET: a filter and its events.
+pub(crate) type Groups = Vec<(Filter, Events)>;
+
+/// Why a parsed NOTIFY SET is refused: `Ok` a `NO` code (BADEVENT), `Err` a `BAD` text.
+pub(crate) type Refusal = Result<ResponseCode, String>;
+
 /// Turns a parsed NOTIFY SET into the session's state (without watches and marks).
 /// `Err` is the `BADEVENT` answer for events the server does not support, or a `BAD`
 /// text for FETCH items that would set `\Seen`.
 pub(crate) fn from_groups(
     groups: Vec<NotifyGroup>,
-) -> Result<(Option<SelectedSpec>, Vec<(Filter, Events)>), Result<ResponseCode, String>> {
+) -> Result<(Option<SelectedSpec>, Groups), Refusal> {
     let mut selected = None;
     let mut out = Vec::new();
     for g in groups {
@@ -240,7 +246,7 @@ pub(crate) fn from_groups(
                 NotifyEvent::MessageNew(a) => {
                     if crate::imap::fetch::sets_seen(&a) {
                         return Err(Err(
-                            "MessageNew FETCH items must not set \\Seen (use BODY.PEEK)".into()
+                            "MessageNew FETCH items must not set \\Seen (use BODY.PEEK)".into(),
                         ));
                     }
                     fetch = a;
@@ -297,7 +303,9 @@ pub(crate) fn own_events(body: &CommandBody) -> Vec<Own> {
             .map(|n| Own::Created(n.strip_suffix('/').unwrap_or(&n).to_string()))
             .into_iter()
             .collect(),
-        CommandBody::Delete { mailbox } => own_name(mailbox).map(Own::Deleted).into_iter().collect(),
+        CommandBody::Delete { mailbox } => {
+            own_name(mailbox).map(Own::Deleted).into_iter().collect()
+        }
         CommandBody::Rename { from, to } => match (own_name(from), own_name(to)) {
             (Some(f), Some(t)) => vec![Own::Renamed(f, t)],
             _ => Vec::new(),
@@ -306,7 +314,9 @@ pub(crate) fn own_events(body: &CommandBody) -> Vec<Own> {
             vec![Own::Subscription(mailbox.as_str().to_string())]
         }
         CommandBody::SetMetadata { entries, .. } => {
-            vec![Own::Metadata(entries.iter().map(|(n, _)| n.clone()).collect())]
+            vec![Own::Metadata(
+                entries.iter().map(|(n, _)| n.clone()).collect(),
+            )]
         }
         _ => Vec::new(),
     }
@@ -442,7 +452,10 @@ impl Session {
                 return;
             };
             if n.is_own(&ev) {
-                if !matches!(ev, AccountEvent::Messages(_) | AccountEvent::Metadata { .. }) {
+                if !matches!(
+                    ev,
+                    AccountEvent::Messages(_) | AccountEvent::Metadata { .. }
+                ) {
                     names_changed = true;
                 }
                 continue;
@@ -453,7 +466,8 @@ impl Session {
                 AccountEvent::Created(name) => {
                     names_changed = true;
                     let parent = name.rsplit_once('/').map(|(p, _)| p.to_string());
-                    self.notify_list(&name, None, &mut listing, &mut listed).await;
+                    self.notify_list(&name, None, &mut listing, &mut listed)
+                        .await;
                     if let Some(p) = parent {
                         self.notify_list(&p, None, &mut listing, &mut listed).await;
                     }
@@ -461,7 +475,8 @@ impl Session {
                 AccountEvent::Deleted(name) => {
                     names_changed = true;
                     let parent = name.rsplit_once('/').map(|(p, _)| p.to_string());
-                    self.notify_list(&name, None, &mut listing, &mut listed).await;
+                    self.notify_list(&name, None, &mut listing, &mut listed)
+                        .await;
                     if let Some(p) = parent {
                         self.notify_list(&p, None, &mut listing, &mut listed).await;
                     }
@@ -550,8 +565,10 @@ impl Session {
         }
         let attrs = spec.fetch.clone();
         let top = self.last_uid();
-        let (Some(from), Some(to)) = (NonZeroU32::new(last.saturating_add(1)), NonZeroU32::new(top))
-        else {
+        let (Some(from), Some(to)) = (
+            NonZeroU32::new(last.saturating_add(1)),
+            NonZeroU32::new(top),
+        ) else {
             return;
         };
         if top <= last {
@@ -819,5 +836,41 @@ pub(crate) async fn wait(
             }
         }
         None => n.watch.changed().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session without NOTIFY pays one pointer; with it, the state is a few hundred
+    /// octets plus its groups, counters and watches (the ~5 KiB target of an idle
+    /// connection with NOTIFY).
+    #[test]
+    fn notify_state_is_small() {
+        assert_eq!(std::mem::size_of::<Option<Box<Notify>>>(), 8);
+        assert!(
+            std::mem::size_of::<Notify>() <= 192,
+            "{}",
+            std::mem::size_of::<Notify>()
+        );
+        assert!(std::mem::size_of::<Mark>() <= 32);
+        assert!(std::mem::size_of::<(Filter, Events)>() <= 40);
+    }
+
+    #[test]
+    fn filters_match_as_rfc_5465_section_6_says() {
+        let subs = vec!["Lists/a".to_string()];
+        assert!(Filter::Inboxes.matches("INBOX", &subs));
+        assert!(!Filter::Inboxes.matches("Sent", &subs));
+        assert!(Filter::Personal.matches("Sent", &subs));
+        assert!(!Filter::Personal.matches("~alice/x", &subs));
+        assert!(Filter::Subscribed.matches("Lists/a", &subs));
+        assert!(!Filter::Subscribed.matches("Lists", &subs));
+        let t = Filter::Subtree(vec!["Lists".into()]);
+        assert!(t.matches("Lists", &subs) && t.matches("Lists/a/b", &subs));
+        assert!(!t.matches("Listserv", &subs));
+        let m = Filter::Mailboxes(vec!["Pro*".into()]);
+        assert!(m.matches("Pro*", &subs) && !m.matches("Projects", &subs));
     }
 }

@@ -208,7 +208,9 @@ fn check_group(filter: &NotifyFilter, events: &[NotifyEvent]) -> PResult<()> {
             ));
         }
     } else if has(|e| matches!(e, NotifyEvent::MessageNew(a) if !a.is_empty())) {
-        return Err("FETCH items after MessageNew only with SELECTED or SELECTED-DELAYED".to_owned());
+        return Err(
+            "FETCH items after MessageNew only with SELECTED or SELECTED-DELAYED".to_owned(),
+        );
     }
     let new = has(|e| matches!(e, NotifyEvent::MessageNew(_)));
     let expunge = has(|e| matches!(e, NotifyEvent::MessageExpunge));
@@ -229,8 +231,7 @@ fn check_group(filter: &NotifyFilter, events: &[NotifyEvent]) -> PResult<()> {
 #[cfg(test)]
 mod tests {
     use crate::imap::command::{
-        CommandBody, FetchAttribute, NotifyEvent as E, NotifyFilter as F, NotifyGroup,
-        NotifySet,
+        CommandBody, FetchAttribute, NotifyEvent as E, NotifyFilter as F, NotifyGroup, NotifySet,
     };
     use crate::imap::parse::parse_wire;
     use crate::imap::types::Mailbox;
@@ -259,7 +260,9 @@ mod tests {
         assert!(status);
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].filter, F::Selected);
-        assert!(matches!(&groups[0].events[0], E::MessageNew(a) if a.len() == 2 && a[0] == FetchAttribute::Uid));
+        assert!(
+            matches!(&groups[0].events[0], E::MessageNew(a) if a.len() == 2 && a[0] == FetchAttribute::Uid)
+        );
         assert_eq!(
             groups[1],
             NotifyGroup {

@@ -71,8 +71,13 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
         let notify_on = s.notify.is_some();
         let stream = &mut s.stream;
         let (notify, selected) = (&mut s.notify, &mut s.selected);
-        let mut notified = notify_on
-            .then(|| Box::pin(crate::imap::notify::wait(notify, selected, own_key.as_ref())));
+        let mut notified = notify_on.then(|| {
+            Box::pin(crate::imap::notify::wait(
+                notify,
+                selected,
+                own_key.as_ref(),
+            ))
+        });
         let wake = tokio::select! {
             r = async {
                 stream.wait_readable().await?;

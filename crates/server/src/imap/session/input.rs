@@ -65,8 +65,13 @@ impl Session {
             let (notify, selected) = (&mut self.notify, &mut self.selected);
             // Boxed, and only with NOTIFY: a session without it keeps its read wait as
             // small as before.
-            let mut notified = notify_on
-                .then(|| Box::pin(crate::imap::notify::wait(notify, selected, own_key.as_ref())));
+            let mut notified = notify_on.then(|| {
+                Box::pin(crate::imap::notify::wait(
+                    notify,
+                    selected,
+                    own_key.as_ref(),
+                ))
+            });
             enum Got {
                 Read(io::Result<Vec<u8>>),
                 Timeout,

@@ -9,10 +9,10 @@ use super::rows::{
 };
 use super::sync::slack;
 use super::{now_nanos, Core};
+use crate::hub::AccountEvent;
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords;
 use crate::maildir::names;
-use crate::hub::AccountEvent;
 use crate::{MailboxId, MailboxInfo, MailboxStatus, SpecialUse, StoreError, Uid, Usage};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::fs;
@@ -121,7 +121,8 @@ impl Core {
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
         drop(stale);
-        let mut events: Vec<AccountEvent> = parents.into_iter().map(AccountEvent::Created).collect();
+        let mut events: Vec<AccountEvent> =
+            parents.into_iter().map(AccountEvent::Created).collect();
         events.push(AccountEvent::Created(name));
         self.announce_all(events);
         Ok(row.info())
@@ -407,7 +408,8 @@ impl Core {
             self.changed(&conn, id);
         }
         drop(stale);
-        let mut events: Vec<AccountEvent> = parents.into_iter().map(AccountEvent::Created).collect();
+        let mut events: Vec<AccountEvent> =
+            parents.into_iter().map(AccountEvent::Created).collect();
         events.push(AccountEvent::Renamed { from, to });
         self.announce_all(events);
         Ok(())
