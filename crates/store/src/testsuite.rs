@@ -827,6 +827,89 @@ pub async fn hub_wakes_on_changes(h: &dyn Harness) {
     wait(&mut w, "append after re-watch").await;
 }
 
+/// The account events NOTIFY reads (`ChangeHub::watch_account`): each committed
+/// mailbox-level change announced once, in order, with the names the store uses (a
+/// CREATE's implicit parents before the mailbox, a rename once for the mailbox and its
+/// inferiors), message changes as `Messages`, nothing for refused changes or for
+/// subscriptions that change nothing.
+pub async fn account_events(h: &dyn Harness) {
+    use crate::hub::AccountEvent as E;
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mut w = store.hub().watch_account(&key());
+    let take = |w: &mut Box<dyn crate::AccountWatch>| {
+        let mut v = Vec::new();
+        w.take(&mut v).expect("no overflow");
+        v.retain(|e| !matches!(e, E::Messages(_)));
+        v
+    };
+    a.create_mailbox("Lists/Lemonade", None).await.expect("create");
+    tokio::time::timeout(Duration::from_secs(10), w.changed())
+        .await
+        .expect("woken by the create");
+    assert_eq!(
+        take(&mut w),
+        vec![E::Created("Lists".into()), E::Created("Lists/Lemonade".into())]
+    );
+    assert!(a.create_mailbox("Lists", None).await.is_err());
+    a.rename_mailbox("Lists", "Groups/Lists").await.expect("rename");
+    assert_eq!(
+        take(&mut w),
+        vec![
+            E::Created("Groups".into()),
+            E::Renamed {
+                from: "Lists".into(),
+                to: "Groups/Lists".into()
+            }
+        ]
+    );
+    a.set_subscribed("Groups", true).await.expect("subscribe");
+    a.set_subscribed("Groups", true).await.expect("again: no change");
+    a.set_subscribed("Groups", false).await.expect("unsubscribe");
+    assert_eq!(
+        take(&mut w),
+        vec![
+            E::Subscription {
+                name: "Groups".into(),
+                subscribed: true
+            },
+            E::Subscription {
+                name: "Groups".into(),
+                subscribed: false
+            }
+        ]
+    );
+    let mb = a.mailbox("Groups/Lists/Lemonade").await.expect("renamed");
+    let set = a
+        .set_metadata(
+            Some(mb.id),
+            vec![("/private/comment".into(), Some(b"x".to_vec()))],
+            10,
+        )
+        .await;
+    match set {
+        Ok(true) => assert_eq!(
+            take(&mut w),
+            vec![E::Metadata {
+                mailbox: Some(mb.id),
+                entries: vec!["/private/comment".into()]
+            }]
+        ),
+        // A backend without METADATA announces nothing for it.
+        Ok(false) | Err(StoreError::Invalid(_)) => assert_eq!(take(&mut w), vec![]),
+        Err(e) => panic!("set_metadata: {e}"),
+    }
+    a.delete_mailbox("Groups/Lists/Lemonade").await.expect("delete");
+    assert!(a.delete_mailbox("Groups/Lists/Lemonade").await.is_err());
+    assert_eq!(take(&mut w), vec![E::Deleted("Groups/Lists/Lemonade".into())]);
+    // Message changes of every mailbox come as `Messages`.
+    let inbox = inbox(&a).await;
+    append(&a, inbox, &msg(1)).await;
+    let mut v = Vec::new();
+    w.take(&mut v).expect("no overflow");
+    assert!(v.contains(&E::Messages(inbox)), "{v:?}");
+}
+
 /// Mailbox create (parents implicit), rename (inferiors move; INBOX special), delete
 /// (INBOX refused; inferiors stay), subscriptions, special-use.
 pub async fn mailbox_operations(h: &dyn Harness) {
@@ -1256,6 +1339,7 @@ macro_rules! conformance_suite {
             concurrent_appends,
             remove_account,
             hub_wakes_on_changes,
+            account_events,
             mailbox_operations,
             bad_names_refused,
             garbage_messages,
