@@ -843,16 +843,23 @@ pub async fn account_events(h: &dyn Harness) {
         v.retain(|e| !matches!(e, E::Messages(_)));
         v
     };
-    a.create_mailbox("Lists/Lemonade", None).await.expect("create");
+    a.create_mailbox("Lists/Lemonade", None)
+        .await
+        .expect("create");
     tokio::time::timeout(Duration::from_secs(10), w.changed())
         .await
         .expect("woken by the create");
     assert_eq!(
         take(&mut w),
-        vec![E::Created("Lists".into()), E::Created("Lists/Lemonade".into())]
+        vec![
+            E::Created("Lists".into()),
+            E::Created("Lists/Lemonade".into())
+        ]
     );
     assert!(a.create_mailbox("Lists", None).await.is_err());
-    a.rename_mailbox("Lists", "Groups/Lists").await.expect("rename");
+    a.rename_mailbox("Lists", "Groups/Lists")
+        .await
+        .expect("rename");
     assert_eq!(
         take(&mut w),
         vec![
@@ -864,8 +871,12 @@ pub async fn account_events(h: &dyn Harness) {
         ]
     );
     a.set_subscribed("Groups", true).await.expect("subscribe");
-    a.set_subscribed("Groups", true).await.expect("again: no change");
-    a.set_subscribed("Groups", false).await.expect("unsubscribe");
+    a.set_subscribed("Groups", true)
+        .await
+        .expect("again: no change");
+    a.set_subscribed("Groups", false)
+        .await
+        .expect("unsubscribe");
     assert_eq!(
         take(&mut w),
         vec![
@@ -899,9 +910,14 @@ pub async fn account_events(h: &dyn Harness) {
         Ok(false) | Err(StoreError::Invalid(_)) => assert_eq!(take(&mut w), vec![]),
         Err(e) => panic!("set_metadata: {e}"),
     }
-    a.delete_mailbox("Groups/Lists/Lemonade").await.expect("delete");
+    a.delete_mailbox("Groups/Lists/Lemonade")
+        .await
+        .expect("delete");
     assert!(a.delete_mailbox("Groups/Lists/Lemonade").await.is_err());
-    assert_eq!(take(&mut w), vec![E::Deleted("Groups/Lists/Lemonade".into())]);
+    assert_eq!(
+        take(&mut w),
+        vec![E::Deleted("Groups/Lists/Lemonade".into())]
+    );
     // Message changes of every mailbox come as `Messages`.
     let inbox = inbox(&a).await;
     append(&a, inbox, &msg(1)).await;

@@ -59,6 +59,9 @@ impl Events {
     pub fn has(self, e: Events) -> bool {
         self.0 & e.0 != 0
     }
+    pub fn with(self, e: Events) -> Events {
+        Events(self.0 | e.0)
+    }
     fn add(&mut self, e: Events) {
         self.0 |= e.0;
     }
@@ -165,9 +168,41 @@ pub(crate) struct Notify {
     pub keep: Vec<Box<dyn MailboxWatch>>,
     /// Events the running command will cause.
     pub own: Vec<Own>,
+    /// A NOTIFY SET is in force (not only `ENABLE METADATA`).
+    pub set: bool,
+    /// What `ENABLE METADATA` (mailbox and server entries) or `ENABLE METADATA-SERVER`
+    /// (server entries) turned on (RFC 5464 4.4): kept through NOTIFY SET and NONE.
+    pub metadata: Events,
 }
 
 impl Notify {
+    /// A state with nothing asked for yet, reading the account's events.
+    pub fn new(watch: Box<dyn AccountWatch>) -> Notify {
+        Notify {
+            selected: None,
+            groups: Vec::new(),
+            watch,
+            marks: Vec::new(),
+            keep: Vec::new(),
+            own: Vec::new(),
+            set: false,
+            metadata: Events::default(),
+        }
+    }
+
+    /// What is left after NOTIFY NONE (or an overflow): what ENABLE turned on, if any.
+    pub fn after_none(mut self: Box<Self>) -> Option<Box<Notify>> {
+        if self.metadata.is_empty() {
+            return None;
+        }
+        self.selected = None;
+        self.groups.clear();
+        self.marks.clear();
+        self.keep.clear();
+        self.set = false;
+        Some(self)
+    }
+
     /// The events the groups ask for on a mailbox other than the selected one.
     fn events_for(&self, name: &str, subs: &[String]) -> Events {
         let mut e = Events::default();
@@ -432,7 +467,7 @@ impl Session {
         let mut evs = Vec::new();
         if n.watch.take(&mut evs).is_err() {
             // RFC 5465 5.8: say so, then behave as after NOTIFY NONE.
-            self.notify = None;
+            self.notify = self.notify.take().and_then(Notify::after_none);
             self.line(
                 None,
                 Status::Ok,
@@ -508,7 +543,7 @@ impl Session {
 
     /// RFC 5465 5.8 after the watched set grew past [`MAX_WATCHED`].
     fn notify_overflow(&mut self) {
-        self.notify = None;
+        self.notify = self.notify.take().and_then(Notify::after_none);
         self.line(
             None,
             Status::Ok,
@@ -733,11 +768,9 @@ impl Session {
         let account = user.account.clone();
         let name = match mailbox {
             None => {
-                if !self
-                    .notify
-                    .as_ref()
-                    .is_some_and(|n| n.wants(Events::SERVER_METADATA))
-                {
+                if !self.notify.as_ref().is_some_and(|n| {
+                    n.wants(Events::SERVER_METADATA) || n.metadata.has(Events::SERVER_METADATA)
+                }) {
                     return;
                 }
                 String::new()
@@ -750,11 +783,10 @@ impl Session {
                     return;
                 };
                 let subs = account.subscriptions().await.unwrap_or_default();
-                if !self
-                    .notify
-                    .as_ref()
-                    .is_some_and(|n| n.events_for(&b.name, &subs).has(Events::MAILBOX_METADATA))
-                {
+                if !self.notify.as_ref().is_some_and(|n| {
+                    n.metadata.has(Events::MAILBOX_METADATA)
+                        || n.events_for(&b.name, &subs).has(Events::MAILBOX_METADATA)
+                }) {
                     return;
                 }
                 b.name

@@ -15,7 +15,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     let mut watch = s
         .selected
         .as_ref()
-        .filter(|_| s.notify.is_none())
+        .filter(|_| !s.notify.as_ref().is_some_and(|n| n.set))
         .map(|sel| s.ctx.store.hub().watch(sel.account.key(), sel.id));
     let own_key = s.user.as_ref().map(|u| u.account.key().clone());
     s.out.extend_from_slice(b"+ idling\r\n");

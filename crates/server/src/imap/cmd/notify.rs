@@ -15,7 +15,7 @@ use mailroom_proto::imap::encode::ResponseCode;
 
 pub(crate) async fn run(s: &mut Session, set: Option<NotifySet>) -> Reply {
     let Some(set) = set else {
-        s.notify = None;
+        s.notify = s.notify.take().and_then(Notify::after_none);
         return Reply::ok("NOTIFY completed");
     };
     let (selected, groups) = match notify::from_groups(set.groups) {
@@ -26,17 +26,16 @@ pub(crate) async fn run(s: &mut Session, set: Option<NotifySet>) -> Reply {
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
-    let watch = s.ctx.store.hub().watch_account(user.account.key());
-    s.notify = Some(Box::new(Notify {
-        selected,
-        groups,
-        watch,
-        marks: Vec::new(),
-        keep: Vec::new(),
-        own: Vec::new(),
-    }));
+    let enabled = s.notify.as_ref().map(|n| n.metadata).unwrap_or_default();
+    let mut n = Notify::new(s.ctx.store.hub().watch_account(user.account.key()));
+    n.selected = selected;
+    n.groups = groups;
+    n.set = true;
+    n.metadata = enabled;
+    let previous = s.notify.replace(Box::new(n));
     if !s.notify_rebuild(set.status).await {
-        s.notify = None;
+        // Refused: the previous NOTIFY stays.
+        s.notify = previous;
         return Reply::no(
             Some(ResponseCode::NotificationOverflow),
             &format!("more than {MAX_WATCHED} mailboxes to watch for message events"),
