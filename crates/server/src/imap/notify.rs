@@ -24,8 +24,9 @@
 //! account log ([`mailroom_store::hub::ACCOUNT_LOG`] events) gets
 //! `* OK [NOTIFICATIONOVERFLOW]` and NOTIFY NONE (RFC 5465 5.8).
 //! Only the user's own mailboxes are watched: names of other accounts' mailboxes
-//! (`~account/...`) in SUBTREE or MAILBOXES are ignored (as names that cannot be
-//! watched), and INBOXES is INBOX (the one mailbox mailroom delivers to).
+//! (`~account/...`) in SUBTREE or MAILBOXES are not (`cmd/notify.rs` answers those the
+//! user may list but not read with `LIST (\NoAccess)`), and INBOXES is INBOX (the one
+//! mailbox mailroom delivers to).
 
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::{

@@ -8,10 +8,12 @@
 //! mailbox follow at the command's end, as after every command.
 
 use super::Reply;
-use crate::imap::notify::{self, Notify, MAX_WATCHED};
+use crate::access::{self, Op};
+use crate::imap::notify::{self, Filter, Notify, MAX_WATCHED};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::NotifySet;
-use mailroom_proto::imap::encode::ResponseCode;
+use mailroom_proto::imap::encode::{mailbox_name, ResponseCode};
+use mailroom_store::Rights;
 
 pub(crate) async fn run(s: &mut Session, set: Option<NotifySet>) -> Reply {
     let Some(set) = set else {
@@ -23,6 +25,31 @@ pub(crate) async fn run(s: &mut Session, set: Option<NotifySet>) -> Reply {
         Err(Ok(code)) => return Reply::no(Some(code), "unsupported event"),
         Err(Err(why)) => return Reply::bad(&why),
     };
+    let Some(user) = &s.user else {
+        return Reply::bad("log in first");
+    };
+    // RFC 5465 3.1: a named mailbox of another user that the client may list but not
+    // read is answered `* LIST (\NoAccess)`; one it cannot list is ignored, as is one
+    // it can read (other users' mailboxes are not watched, see `imap::notify`).
+    let info = user.info.clone();
+    let foreign: Vec<String> = groups
+        .iter()
+        .flat_map(|(f, _)| match f {
+            Filter::Subtree(v) | Filter::Mailboxes(v) => v.as_slice(),
+            _ => &[],
+        })
+        .filter(|n| n.starts_with('~'))
+        .cloned()
+        .collect();
+    for name in foreign {
+        if let Ok(o) = access::check(&s.ctx, &info, &name, Op::List).await {
+            if !o.rights.contains(Rights::READ) {
+                s.out.extend_from_slice(b"* LIST (\\NoAccess) \"/\" ");
+                mailbox_name(&mut s.out, &name);
+                s.out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
     let Some(user) = &s.user else {
         return Reply::bad("log in first");
     };
