@@ -1163,6 +1163,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 54);
+        assert_eq!(CommandKind::ALL.len(), 55);
     }
 }
