@@ -90,3 +90,37 @@ async fn falling_behind_is_notificationoverflow_then_none() {
     c.expect("* LIST (\\HasNoChildren) \"/\" \"Again\"").await;
     server.stop().await;
 }
+
+/// A message another process writes into a watched mailbox that is not selected (an MTA
+/// or `mailroom deliver` writing the Maildir) reaches NOTIFY: the session's watch on the
+/// mailbox arms the store's outside-change watcher, whose sync announces the change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_delivery_to_a_watched_mailbox_is_told() {
+    let server = TestServer::start().await;
+    server.add_account("bob", "pw");
+    server.create_mailbox("bob", "Archive").await;
+    let mut c = login(&server, "bob").await;
+    c.send("a SELECT INBOX").await;
+    loop {
+        if c.line().await.starts_with("a OK") {
+            break;
+        }
+    }
+    c.send("b NOTIFY SET (mailboxes Archive (MessageNew MessageExpunge))")
+        .await;
+    c.expect("b OK NOTIFY completed").await;
+    let dir = server.data_dir().join("mail/localhost/bob/Maildir/Archive");
+    std::fs::write(
+        dir.join("tmp/1700000000.outside.host"),
+        b"Subject: from outside\r\n\r\nhi\r\n",
+    )
+    .unwrap();
+    std::fs::rename(
+        dir.join("tmp/1700000000.outside.host"),
+        dir.join("new/1700000000.outside.host"),
+    )
+    .unwrap();
+    c.expect("* STATUS \"Archive\" (UIDNEXT 2 MESSAGES 1)")
+        .await;
+    server.stop().await;
+}
