@@ -243,6 +243,19 @@ impl LocalHub {
         }
     }
 
+    /// The account's log, when an account watch exists.
+    fn account_entry(&self, account: &AccountKey) -> Option<Arc<AccountEntry>> {
+        let map = self
+            .inner
+            .accounts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if map.is_empty() {
+            return None;
+        }
+        map.get(account).and_then(Weak::upgrade)
+    }
+
     /// The mailboxes watched right now.
     pub fn watched(&self) -> Vec<(Key, MailboxId)> {
         let map = self.inner.entries.lock().unwrap_or_else(|e| e.into_inner());
@@ -323,21 +336,16 @@ impl ChangeHub for LocalHub {
     }
 
     fn announce(&self, account: &AccountKey, event: AccountEvent) {
-        self.announce_all(account, vec![event]);
+        // Every commit comes here (through `notify`): no allocation unless someone
+        // watches the account.
+        if let Some(e) = self.account_entry(account) {
+            e.log.lock().unwrap_or_else(|e| e.into_inner()).push(event);
+            e.notify.notify_waiters();
+        }
     }
 
     fn announce_all(&self, account: &AccountKey, events: Vec<AccountEvent>) {
-        let entry = {
-            let map = self
-                .inner
-                .accounts
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            if map.is_empty() {
-                return;
-            }
-            map.get(account).and_then(Weak::upgrade)
-        };
+        let entry = self.account_entry(account);
         if let Some(e) = entry {
             let mut log = e.log.lock().unwrap_or_else(|e| e.into_inner());
             for ev in events {
