@@ -109,6 +109,9 @@ async fn outside_delivery_to_a_watched_mailbox_is_told() {
     c.send("b NOTIFY SET (mailboxes Archive (MessageNew MessageExpunge))")
         .await;
     c.expect("b OK NOTIFY completed").await;
+    // The store arms its watch of the directory on the blocking pool: a file written in
+    // that moment is found by the periodic rescan (30 s) instead.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let dir = server.data_dir().join("mail/localhost/bob/Maildir/Archive");
     std::fs::write(
         dir.join("tmp/1700000000.outside.host"),
