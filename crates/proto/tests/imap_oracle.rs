@@ -320,6 +320,17 @@ fn extension_responses_parse() {
         b"* 4 EXPUNGE\r\n",
         b"A003 OK REPLACE completed\r\n",
         b"A009 NO [NONEXISTENT] no such message\r\n",
+        // SAVEDATE (RFC 8514) with save dates kept, savedate.txt.
+        b"* SEARCH 1 2 3 4\r\n",
+        // OBJECTID (RFC 8474), objectid.txt.
+        b"* CAPABILITY IMAP4rev1 SAVEDATE OBJECTID PARTIAL\r\n",
+        b"* OK [MAILBOXID (F2212ea87609742569d517133)] mailbox id\r\n",
+        b"3 OK [MAILBOXID (F2212ea87609742569d517133)] CREATE completed\r\n",
+        // CATENATE (RFC 4469), catenate.txt.
+        b"* CAPABILITY IMAP4rev1 MULTIAPPEND CATENATE SAVEDATE\r\n",
+        b"A003 OK [APPENDUID 385759045 45] APPEND completed\r\n",
+        b"A004 NO [BADURL /Drafts;UIDVALIDITY=385759045/;UID=99] no such message or body part\r\n",
+        b"A005 NO [TOOBIG] the message would exceed 100 octets\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -352,5 +363,10 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // which leaves the origin out.
         b"* 1 FETCH (BINARY.SIZE[2] 5 BINARY[2]<3> {2}\r\nhi BINARY[1]<1> {4}\r\naf\xc3\xa9)\r\n",
         b"* 1 FETCH (UID 1 SAVEDATE NIL INTERNALDATE \"27-Dec-2014 23:59:59 +0000\")\r\n",
+        b"* 3 FETCH (SAVEDATE \" 7-Dec-2026 20:55:23 +0000\")\r\n",
+        // RFC 8474 4.3, 5.3: the STATUS item MAILBOXID and the FETCH items EMAILID and
+        // THREADID (imap-codec knows none of them).
+        b"* STATUS foo (MAILBOXID (F2212ea87609742569d517133))\r\n",
+        b"* 1 FETCH (EMAILID (M6d99ac3275bb4e) THREADID NIL)\r\n",
     ]
 }

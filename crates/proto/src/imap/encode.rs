@@ -267,6 +267,10 @@ pub enum ResponseCode {
     MetadataNoPrivate,
     /// `UNKNOWN-CTE` (RFC 3516).
     UnknownCte,
+    /// `MAILBOXID (objectid)` (RFC 8474 4.1, 4.2).
+    MailboxId(String),
+    /// `BADURL url` (RFC 4469 4.1): the URL without `]`, CR and LF.
+    BadUrl(String),
 }
 
 impl fmt::Display for ResponseCode {
@@ -361,6 +365,8 @@ impl fmt::Display for ResponseCode {
             C::MetadataTooMany => f.write_str("METADATA TOOMANY"),
             C::MetadataNoPrivate => f.write_str("METADATA NOPRIVATE"),
             C::UnknownCte => f.write_str("UNKNOWN-CTE"),
+            C::MailboxId(id) => write!(f, "MAILBOXID ({id})"),
+            C::BadUrl(url) => write!(f, "BADURL {url}"),
         }
     }
 }

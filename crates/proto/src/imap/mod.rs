@@ -20,6 +20,7 @@ pub mod frame;
 pub mod mutf7;
 pub mod parse;
 pub mod types;
+pub mod url;
 
 pub use command::{Command, CommandBody, CommandKind, SessionState};
 pub use frame::{Event, FrameError, Framer, FramerConfig, RawCommand};

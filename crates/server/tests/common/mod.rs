@@ -28,7 +28,11 @@
 //!     made at its first login): modseqs then restart above the clock in microseconds;
 //!   - the POP3 APOP timestamp in the greeting and the CRAM-MD5 challenge: random and
 //!     clock by design (RFC 1939 7, RFC 2195);
-//!   - the `version` of `ID`: the crate's version, which changes with every release.
+//!   - the `version` of `ID`: the crate's version, which changes with every release;
+//!   - object ids (RFC 8474 MAILBOXID, EMAILID): random at the mailbox's creation and
+//!     the message's first save (`{=NAME}` where one must come back, as in
+//!     `objectid.txt`);
+//!   - a save date (RFC 8514 FETCH SAVEDATE): the clock at the APPEND, COPY or MOVE.
 //!
 //!   `TRANSCRIPT=part` runs only the transcripts whose name contains `part`;
 //!   `TRANSCRIPT_FILL=1 cargo test ... transcripts` rewrites every line that matched a
@@ -292,7 +296,7 @@ impl Client {
 /// Replaces each `{$NAME}` of `text` by the value captured as `{=NAME}`.
 /// The IMAP capability list after login with the default configuration, as
 /// `tests/transcripts/imap/capability.txt` spells it out (`{$CAPS}` in a transcript).
-pub const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT MOVE NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC X-SERVICE COMPRESS=DEFLATE PREVIEW METADATA METADATA-SERVER APPENDLIMIT=67108864 UNAUTHENTICATE CREATE-SPECIAL-USE WITHIN SEARCHRES LIST-MYRIGHTS MULTIAPPEND SAVEDATE PARTIAL BINARY REPLACE";
+pub const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT MOVE NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC X-SERVICE COMPRESS=DEFLATE PREVIEW METADATA METADATA-SERVER APPENDLIMIT=67108864 UNAUTHENTICATE CREATE-SPECIAL-USE WITHIN SEARCHRES LIST-MYRIGHTS MULTIAPPEND SAVEDATE OBJECTID PARTIAL BINARY REPLACE";
 
 fn substitute(text: &str, vars: &HashMap<String, String>, no: usize) -> String {
     let mut out = String::new();

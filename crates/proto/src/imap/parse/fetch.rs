@@ -146,6 +146,8 @@ impl Cursor<'_> {
                 lazy: self.preview_mods()?,
             },
             "SAVEDATE" => A::SaveDate,
+            "EMAILID" => A::EmailId,
+            "THREADID" => A::ThreadId,
             // RFC 3516: section-binary = "[" [section-part] "]"
             "BINARY" | "BINARY.PEEK" => {
                 let part = self.section_binary()?;
@@ -195,7 +197,7 @@ impl Cursor<'_> {
     /// section-text = section-msgtext / "MIME"
     /// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"
     /// ```
-    fn section(&mut self) -> PResult<Section> {
+    pub(crate) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut part: Vec<NonZeroU32> = Vec::new();
         let mut text = None;

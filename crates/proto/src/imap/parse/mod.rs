@@ -66,6 +66,21 @@ pub fn parse_command(raw: &RawCommand) -> Result<Command, ParseError> {
     Ok(Command { tag, body })
 }
 
+/// Parses a `section-spec` (RFC 3501 9; what goes between `BODY[` and `]`) given alone,
+/// as an IMAP URL's `;SECTION=` carries it (RFC 5092 5, after %-decoding).
+pub fn parse_section_spec(spec: &[u8]) -> Result<crate::imap::command::Section, String> {
+    let mut wrapped = Vec::with_capacity(spec.len() + 2);
+    wrapped.push(b'[');
+    wrapped.extend_from_slice(spec);
+    wrapped.push(b']');
+    let mut c = Cursor::new(&wrapped, &[]);
+    let s = c.section()?;
+    if !c.at_end() {
+        return Err("bad section".to_owned());
+    }
+    Ok(s)
+}
+
 /// Parses complete wire bytes of one command (literals inline, CRLF optional). A helper
 /// for tests (the server's too) and fuzzing.
 pub fn parse_wire(input: &[u8]) -> Result<Command, ParseError> {

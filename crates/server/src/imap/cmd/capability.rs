@@ -54,6 +54,8 @@ const ISSUE15: &[&str] = &[
     "LIST-MYRIGHTS",
     "MULTIAPPEND",
     "SAVEDATE",
+    // RFC 8474: MAILBOXID, EMAILID, THREADID (NIL: no threads computed).
+    "OBJECTID",
     "PARTIAL",
     "BINARY",
     "REPLACE",

@@ -121,6 +121,24 @@ pub(crate) async fn run(
         a
     });
     seen_now.sort_unstable();
+    // RFC 8474/8514 items: the object rows of every message of the set in one read.
+    let objects = if attrs.iter().any(|a| {
+        matches!(
+            a,
+            FetchAttribute::SaveDate | FetchAttribute::EmailId | FetchAttribute::ThreadId
+        )
+    }) {
+        let Some(sel) = s.selected.as_ref() else {
+            return Reply::bad("no mailbox selected");
+        };
+        let uids: Vec<u32> = idx.iter().map(|&i| sel.uid_at(i)).collect();
+        match sel.account.objects(sel.id, &uids).await {
+            Ok(o) => o,
+            Err(e) => return super::store_error(e),
+        }
+    } else {
+        Vec::new()
+    };
     for i in idx {
         let Some(sel) = s.selected.as_ref() else {
             break;
@@ -137,7 +155,11 @@ pub(crate) async fn run(
             Some(a) if seen_now.binary_search(&meta.uid).is_ok() => a.as_slice(),
             _ => attrs.as_slice(),
         };
-        let response = match prepare(&sel.account, sel.id, msg, these).await {
+        let object = objects
+            .binary_search_by_key(&meta.uid, |o| o.uid)
+            .ok()
+            .and_then(|k| objects.get(k));
+        let response = match prepare(&sel.account, sel.id, msg, these, object).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
             Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {

@@ -228,6 +228,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
                             super::status::Value::Date(d) => d.trim_matches('"').to_string(),
+                            super::status::Value::Id(id) => id,
                         };
                         attrs.push(format!("\\{}({v})", item.name()));
                     }

@@ -128,6 +128,16 @@ pub(crate) async fn run(
         Some(&ResponseCode::UidNext(next)),
         "predicted next UID",
     );
+    // RFC 8474 4.2: every successful SELECT and EXAMINE names the mailbox's MAILBOXID.
+    match sel.account.mailbox_object_id(sel.id).await {
+        Ok(id) => s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::MailboxId(id)),
+            "mailbox id",
+        ),
+        Err(e) => return super::store_error(e),
+    }
     // RFC 7162 3.1: HIGHESTMODSEQ only once CONDSTORE is on for the session (a client
     // that never asked for it must not see its response codes).
     if s.condstore {

@@ -1,4 +1,5 @@
-//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, RFC 7889 APPENDLIMIT, and the vendor items of seed
+//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, RFC 7889 APPENDLIMIT, RFC 8474
+//! MAILBOXID, and the vendor items of seed
 //! 001: INTERNALSIZE, OLDEST, UNSEENMEDIA); also used by LIST-STATUS (RFC 5819).
 
 use super::Reply;
@@ -15,6 +16,8 @@ pub(crate) enum Value {
     Number(u64),
     /// A `date-time` (OLDEST), already quoted.
     Date(String),
+    /// An object id (MAILBOXID, RFC 8474 4.3), sent as `(id)`.
+    Id(String),
 }
 
 /// Computes the requested items; OLDEST is left out for an empty mailbox (seed 001).
@@ -68,6 +71,11 @@ pub(crate) async fn values(
                 .count() as u64,
             StatusItem::DeletedStorage => 0,
             StatusItem::AppendLimit => append_limit,
+            StatusItem::MailboxId => {
+                let id = account.mailbox_object_id(id).await?;
+                out.push((*item, Value::Id(id)));
+                continue;
+            }
             StatusItem::Oldest => {
                 let oldest = msgs.iter().filter(shown).min_by_key(|m| m.internal_date);
                 let dt = oldest.and_then(|m| {
@@ -116,6 +124,7 @@ pub(crate) async fn write_status(
         let v = match v {
             Value::Number(n) => n.to_string(),
             Value::Date(d) => d.clone(),
+            Value::Id(id) => format!("({id})"),
         };
         out.extend_from_slice(format!("{} {v}", item.name()).as_bytes());
     }
