@@ -320,6 +320,70 @@ mod tests {
         }
     }
 
+    /// A version 4 index gets the object tables on open: a random MAILBOXID per mailbox
+    /// and EMAILID per message, no save date for the messages it already had; the
+    /// triggers then give new rows theirs.
+    #[test]
+    fn version_4_index_gets_object_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO mailboxes (name, uidvalidity, uidnext, highest_modseq,
+                     recent_from_uid) VALUES ('INBOX', 1, 3, 2, 1);
+                 INSERT INTO messages VALUES (1, 1, 'b', 'f', 0, '', 1, 0, 0, 10, 9, 1, x'00');
+                 INSERT INTO messages VALUES (1, 2, 'c', 'g', 0, '', 2, 0, 0, 10, 9, 1, x'00');",
+            )
+            .unwrap();
+        }
+        let (c, fresh) = open(&path).unwrap();
+        assert!(!fresh);
+        let rows: Vec<(i64, String, Option<i64>)> = c
+            .prepare("SELECT uid, email_id, save_date FROM objects ORDER BY uid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows
+            .iter()
+            .all(|(_, id, d)| id.len() == 25 && id.starts_with('M') && d.is_none()));
+        assert_ne!(rows[0].1, rows[1].1);
+        let mb: String = c
+            .query_row(
+                "SELECT object_id FROM mailbox_objects WHERE mailbox = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(mb.starts_with('F') && mb.len() == 25, "{mb}");
+        c.execute_batch(
+            "INSERT INTO messages VALUES (1, 3, 'd', 'h', 0, '', 3, 0, 0, 10, 9, 1, x'00');",
+        )
+        .unwrap();
+        let saved: Option<i64> = c
+            .query_row("SELECT save_date FROM objects WHERE uid = 3", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(saved.is_some_and(|t| t > 1_700_000_000));
+        c.execute_batch("DELETE FROM messages WHERE uid = 1; DELETE FROM mailboxes;")
+            .unwrap();
+        let left: i64 = c
+            .query_row("SELECT count(*) FROM objects WHERE uid = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let boxes: i64 = c
+            .query_row("SELECT count(*) FROM mailbox_objects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((left, boxes), (0, 0));
+    }
+
     #[test]
     fn newer_index_is_refused() {
         let dir = tempfile::tempdir().unwrap();
