@@ -53,6 +53,8 @@ const ISSUE15: &[&str] = &[
     "SEARCHRES",
     "LIST-MYRIGHTS",
     "MULTIAPPEND",
+    // RFC 4469 (`cmd::catenate`), with RFC 5092 URLs of this user's mailboxes.
+    "CATENATE",
     "SAVEDATE",
     // RFC 8474: MAILBOXID, EMAILID, THREADID (NIL: no threads computed).
     "OBJECTID",
