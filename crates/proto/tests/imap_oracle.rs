@@ -331,6 +331,11 @@ fn extension_responses_parse() {
         b"A003 OK [APPENDUID 385759045 45] APPEND completed\r\n",
         b"A004 NO [BADURL /Drafts;UIDVALIDITY=385759045/;UID=99] no such message or body part\r\n",
         b"A005 NO [TOOBIG] the message would exceed 100 octets\r\n",
+        // UIDONLY (RFC 9586), uidonly.txt.
+        b"* CAPABILITY IMAP4rev1 BINARY REPLACE UIDONLY\r\n",
+        b"* ENABLED UIDONLY\r\n",
+        b"b1 BAD [UIDREQUIRED] message sequence numbers are not allowed after ENABLE UIDONLY\r\n",
+        b"* VANISHED 3:4\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -368,5 +373,7 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // THREADID (imap-codec knows none of them).
         b"* STATUS foo (MAILBOXID (F2212ea87609742569d517133))\r\n",
         b"* 1 FETCH (EMAILID (M6d99ac3275bb4e) THREADID NIL)\r\n",
+        // RFC 9586 3.3: the UIDFETCH response (imap-codec has none).
+        b"* 1 UIDFETCH (FLAGS (\\Flagged \\Recent))\r\n",
     ]
 }

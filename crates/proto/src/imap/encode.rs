@@ -271,6 +271,8 @@ pub enum ResponseCode {
     MailboxId(String),
     /// `BADURL url` (RFC 4469 4.1): the URL without `]`, CR and LF.
     BadUrl(String),
+    /// `UIDREQUIRED` (RFC 9586 3): a message sequence number after ENABLE UIDONLY.
+    UidRequired,
 }
 
 impl fmt::Display for ResponseCode {
@@ -367,6 +369,7 @@ impl fmt::Display for ResponseCode {
             C::UnknownCte => f.write_str("UNKNOWN-CTE"),
             C::MailboxId(id) => write!(f, "MAILBOXID ({id})"),
             C::BadUrl(url) => write!(f, "BADURL {url}"),
+            C::UidRequired => f.write_str("UIDREQUIRED"),
         }
     }
 }

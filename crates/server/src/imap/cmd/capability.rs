@@ -61,6 +61,8 @@ const ISSUE15: &[&str] = &[
     "PARTIAL",
     "BINARY",
     "REPLACE",
+    // RFC 9586 (`Session::uidonly`).
+    "UIDONLY",
 ];
 
 /// The capability list for the session's current state and connection.

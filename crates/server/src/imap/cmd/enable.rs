@@ -1,6 +1,7 @@
 //! ENABLE (RFC 5161): `CONDSTORE` (RFC 7162 3.1: MODSEQ in every untagged FETCH,
 //! HIGHESTMODSEQ at SELECT), `QRESYNC` (RFC 7162 3.2.3: CONDSTORE too, VANISHED for
-//! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
+//! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), `UIDONLY` (RFC
+//! 9586: no message sequence numbers either way, see `Session::uidonly`), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
 //! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
 //! extension that needs enabling and is ignored. `* ENABLED` lists what this command
 //! enabled that was not enabled before (RFC 5161 3.2).
@@ -22,6 +23,10 @@ pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
             // RFC 7162 3.1: ENABLE CONDSTORE is a CONDSTORE enabling command.
             condstore = true;
             enabled.push("CONDSTORE");
+        } else if c.eq_ignore_ascii_case("UIDONLY") && !s.uidonly {
+            // RFC 9586 3.1.
+            s.uidonly = true;
+            enabled.push("UIDONLY");
         } else if c.eq_ignore_ascii_case("QRESYNC") && !s.qresync {
             // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
             s.qresync = true;

@@ -34,6 +34,12 @@ pub(crate) async fn run(
     if uid && !attrs.contains(&FetchAttribute::Uid) {
         attrs.insert(0, FetchAttribute::Uid);
     }
+    // RFC 9586 3.3: a UIDFETCH response names the UID; the UID item is left out (unless
+    // it is all that was asked).
+    let uidonly = s.uidonly;
+    if uidonly && attrs.iter().any(|a| *a != FetchAttribute::Uid) {
+        attrs.retain(|a| *a != FetchAttribute::Uid);
+    }
     // RFC 7162 3.1.4.1: CHANGEDSINCE keeps the messages whose modseq is above it and
     // implies the MODSEQ item.
     if let Some(since) = changed_since {
@@ -106,7 +112,7 @@ pub(crate) async fn run(
     let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
         && (missing(&FetchAttribute::Flags)
             || (condstore && missing(&FetchAttribute::ModSeq))
-            || (qresync && missing(&FetchAttribute::Uid))))
+            || (qresync && !uidonly && missing(&FetchAttribute::Uid))))
     .then(|| {
         let mut a = attrs.clone();
         if missing(&FetchAttribute::Flags) {
@@ -115,7 +121,7 @@ pub(crate) async fn run(
         if condstore && missing(&FetchAttribute::ModSeq) {
             a.push(FetchAttribute::ModSeq);
         }
-        if qresync && missing(&FetchAttribute::Uid) {
+        if qresync && !uidonly && missing(&FetchAttribute::Uid) {
             a.insert(0, FetchAttribute::Uid);
         }
         a
@@ -170,8 +176,8 @@ pub(crate) async fn run(
             }
             Err(e) => return super::store_error(e),
         };
-        s.out
-            .extend_from_slice(format!("* {} FETCH ", i + 1).as_bytes());
+        let prefix = crate::imap::session::fetch_prefix(uidonly, i + 1, meta.uid);
+        s.out.extend_from_slice(prefix.as_bytes());
         // A failure while streaming leaves a literal cut short: the connection ends.
         let written = response.write(&mut s.out, &mut s.stream, FLUSH_AT).await;
         s.out.extend_from_slice(b"\r\n");

@@ -216,6 +216,26 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether the search keys of a SEARCH, SORT or THREAD hold a message sequence set.
+fn body_uses_seq_set(body: &CommandBody) -> bool {
+    use mailroom_proto::imap::command::SearchKey;
+    fn has(k: &SearchKey) -> bool {
+        match k {
+            SearchKey::SequenceSet(_) => true,
+            SearchKey::Not(k) => has(k),
+            SearchKey::Or(a, b) => has(a) || has(b),
+            SearchKey::And(ks) => ks.iter().any(has),
+            _ => false,
+        }
+    }
+    match body {
+        CommandBody::Search(q) => has(&q.criteria),
+        CommandBody::Sort(q) => has(&q.search),
+        CommandBody::Thread(q) => has(&q.search),
+        _ => false,
+    }
+}
+
 /// Runs one command (its state was checked by the session).
 /// Runs one command. Every command's future but IDLE's is boxed on its own: this future
 /// is as large as its largest arm, and IDLE keeps it alive while the client idles (the
@@ -237,6 +257,15 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             _ => ResponseCode::NonExistent,
         };
         return Reply::no(Some(code), &why.to_string());
+    }
+    // RFC 9586 3: once UIDONLY is on, a message sequence number anywhere in a command
+    // (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, REPLACE, or a sequence set among
+    // the search keys of their UID forms) is a tagged BAD with UIDREQUIRED.
+    if s.uidonly && (kind.uses_sequence_numbers() || body_uses_seq_set(&cmd.body)) {
+        return Reply {
+            code: Some(ResponseCode::UidRequired),
+            ..Reply::bad("message sequence numbers are not allowed after ENABLE UIDONLY")
+        };
     }
     let body = match searchres::resolve(s, kind, cmd.body) {
         Ok(b) => b,

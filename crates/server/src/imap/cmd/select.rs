@@ -206,8 +206,14 @@ async fn resync(
             continue;
         };
         let Some(cur) = sel.msgs.get(i) else { continue };
-        s.out
-            .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        // RFC 9586 3.3: a UIDFETCH names the UID already.
+        if s.uidonly {
+            s.out
+                .extend_from_slice(format!("* {} UIDFETCH (FLAGS ", cur.uid).as_bytes());
+        } else {
+            s.out
+                .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        }
         write_flags(&mut s.out, cur, sel.is_recent(cur.uid));
         s.out
             .extend_from_slice(format!(" MODSEQ ({}))\r\n", cur.modseq).as_bytes());

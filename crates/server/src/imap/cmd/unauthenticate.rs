@@ -14,6 +14,7 @@ pub(crate) fn run(s: &mut Session) -> Reply {
     s.userip = None;
     s.condstore = false;
     s.qresync = false;
+    s.uidonly = false;
     s.service_view = false;
     s.reg.clear_account();
     s.reg.set_state("not authenticated");

@@ -85,6 +85,10 @@ pub(crate) struct Session {
     /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
     /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
     pub qresync: bool,
+    /// `ENABLE UIDONLY` ran (RFC 9586): commands with message sequence numbers are
+    /// refused (`BAD [UIDREQUIRED]`), FETCH data comes as `* uid UIDFETCH (...)`
+    /// without the UID item, expunges as `VANISHED`.
+    pub uidonly: bool,
     /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
     pub saved: Vec<u32>,
     read_size: usize,
@@ -122,6 +126,7 @@ impl Session {
             condstore: false,
             service_view: false,
             qresync: false,
+            uidonly: false,
             saved: Vec::new(),
             read_size: SMALL_READ,
             big_input: false,
@@ -166,5 +171,16 @@ impl Session {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The start of an untagged FETCH response of the message at `seq` (1-based) with
+/// `uid`: `* seq FETCH `, or once UIDONLY is on (`Session::uidonly`) `* uid UIDFETCH `
+/// (RFC 9586 3.3).
+pub(crate) fn fetch_prefix(uidonly: bool, seq: usize, uid: u32) -> String {
+    if uidonly {
+        format!("* {uid} UIDFETCH ")
+    } else {
+        format!("* {seq} FETCH ")
     }
 }

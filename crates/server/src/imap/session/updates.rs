@@ -148,11 +148,13 @@ impl Session {
         }
         let condstore = self.condstore;
         let qresync = self.qresync;
+        let uidonly = self.uidonly;
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
-            if qresync {
-                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
+            if qresync || uidonly {
+                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on; the
+                // same once UIDONLY is (RFC 9586 3.4).
                 let uids: Vec<Uid> = gone
                     .iter()
                     .copied()
@@ -189,9 +191,11 @@ impl Session {
             if let Some(i) = sel.index_of(u) {
                 let recent = sel.is_recent(u);
                 if let Some(m) = sel.msgs.get(i) {
-                    out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
-                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
-                    if qresync {
+                    out.extend_from_slice(super::fetch_prefix(uidonly, i + 1, m.uid).as_bytes());
+                    out.push(b'(');
+                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on
+                    // (UIDFETCH names it already, RFC 9586 3.3).
+                    if qresync && !uidonly {
                         out.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     out.extend_from_slice(b"FLAGS ");
