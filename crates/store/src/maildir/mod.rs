@@ -635,6 +635,9 @@ impl Account for MaildirAccount {
     }
 
     async fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
+        if let Some(done) = self.core.mailbox_object_id_in_place(mailbox) {
+            return done;
+        }
         self.run(move |c| c.mailbox_object_id(mailbox)).await
     }
 
@@ -643,6 +646,9 @@ impl Account for MaildirAccount {
         mailbox: MailboxId,
         uids: &[Uid],
     ) -> Result<Vec<crate::MessageObject>, StoreError> {
+        if let Some(done) = self.core.objects_in_place(mailbox, uids) {
+            return done;
+        }
         let uids = uids.to_vec();
         self.run(move |c| c.objects(mailbox, &uids)).await
     }

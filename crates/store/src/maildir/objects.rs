@@ -11,7 +11,7 @@
 use super::core::Core;
 use super::index::sql_err;
 use crate::{MailboxId, MessageObject, StoreError, Uid};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 
 /// Above this many UIDs, [`Core::objects`] reads the mailbox's rows in one scan instead of
 /// one lookup per UID.
@@ -30,13 +30,16 @@ impl Core {
     /// The MAILBOXID of a mailbox.
     pub fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
         let conn = self.conn()?;
-        let mut st = conn
-            .prepare_cached("SELECT object_id FROM mailbox_objects WHERE mailbox = ?1")
-            .map_err(sql_err)?;
-        st.query_row([mailbox.0], |r| r.get(0))
-            .optional()
-            .map_err(sql_err)?
-            .ok_or(StoreError::NotFound("mailbox"))
+        read_mailbox_object_id(&conn, mailbox)
+    }
+
+    /// [`Core::mailbox_object_id`] on the caller's thread when the index is open and free
+    /// (one indexed read; every SELECT asks it); `None`: take the blocking path.
+    pub fn mailbox_object_id_in_place(
+        &self,
+        mailbox: MailboxId,
+    ) -> Option<Result<String, StoreError>> {
+        self.without_waiting(|conn| read_mailbox_object_id(conn, mailbox))
     }
 
     /// The objects of the given UIDs that exist, ascending.
@@ -45,42 +48,73 @@ impl Core {
         mailbox: MailboxId,
         uids: &[Uid],
     ) -> Result<Vec<MessageObject>, StoreError> {
-        let mut want = uids.to_vec();
-        want.sort_unstable();
-        want.dedup();
         let conn = self.conn()?;
-        if want.len() > SCAN_ABOVE {
-            let mut st = conn
-                .prepare_cached(
-                    "SELECT uid, email_id, save_date FROM objects WHERE mailbox = ?1
-                     ORDER BY uid",
-                )
-                .map_err(sql_err)?;
-            let rows = st.query_map([mailbox.0], object_row).map_err(sql_err)?;
-            let mut out = Vec::with_capacity(want.len());
-            for row in rows {
-                let o = row.map_err(sql_err)?;
-                if want.binary_search(&o.uid).is_ok() {
-                    out.push(o);
-                }
-            }
-            return Ok(out);
+        read_objects(&conn, mailbox, uids)
+    }
+
+    /// [`Core::objects`] on the caller's thread for a few UIDs (at most [`SCAN_ABOVE`])
+    /// when the index is open and free; `None`: take the blocking path.
+    pub fn objects_in_place(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Option<Result<Vec<MessageObject>, StoreError>> {
+        if uids.len() > SCAN_ABOVE {
+            return None;
         }
+        self.without_waiting(|conn| read_objects(conn, mailbox, uids))
+    }
+}
+
+fn read_mailbox_object_id(conn: &Connection, mailbox: MailboxId) -> Result<String, StoreError> {
+    let mut st = conn
+        .prepare_cached("SELECT object_id FROM mailbox_objects WHERE mailbox = ?1")
+        .map_err(sql_err)?;
+    st.query_row([mailbox.0], |r| r.get(0))
+        .optional()
+        .map_err(sql_err)?
+        .ok_or(StoreError::NotFound("mailbox"))
+}
+
+fn read_objects(
+    conn: &Connection,
+    mailbox: MailboxId,
+    uids: &[Uid],
+) -> Result<Vec<MessageObject>, StoreError> {
+    let mut want = uids.to_vec();
+    want.sort_unstable();
+    want.dedup();
+    if want.len() > SCAN_ABOVE {
         let mut st = conn
             .prepare_cached(
-                "SELECT uid, email_id, save_date FROM objects WHERE mailbox = ?1 AND uid = ?2",
+                "SELECT uid, email_id, save_date FROM objects WHERE mailbox = ?1
+                 ORDER BY uid",
             )
             .map_err(sql_err)?;
+        let rows = st.query_map([mailbox.0], object_row).map_err(sql_err)?;
         let mut out = Vec::with_capacity(want.len());
-        for uid in want {
-            if let Some(o) = st
-                .query_row(params![mailbox.0, uid], object_row)
-                .optional()
-                .map_err(sql_err)?
-            {
+        for row in rows {
+            let o = row.map_err(sql_err)?;
+            if want.binary_search(&o.uid).is_ok() {
                 out.push(o);
             }
         }
-        Ok(out)
+        return Ok(out);
     }
+    let mut st = conn
+        .prepare_cached(
+            "SELECT uid, email_id, save_date FROM objects WHERE mailbox = ?1 AND uid = ?2",
+        )
+        .map_err(sql_err)?;
+    let mut out = Vec::with_capacity(want.len());
+    for uid in want {
+        if let Some(o) = st
+            .query_row(params![mailbox.0, uid], object_row)
+            .optional()
+            .map_err(sql_err)?
+        {
+            out.push(o);
+        }
+    }
+    Ok(out)
 }
