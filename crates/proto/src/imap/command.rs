@@ -340,8 +340,8 @@ pub enum SearchKey {
     Header(String, Vec<u8>),
     /// `KEYWORD flag-keyword`.
     Keyword(String),
-    /// `LARGER n`.
-    Larger(u32),
+    /// `LARGER n` (RFC 9051: `number64`).
+    Larger(u64),
     /// `NEW`.
     New,
     /// `NOT key`.
@@ -364,8 +364,8 @@ pub enum SearchKey {
     SentSince(Date),
     /// `SINCE date`.
     Since(Date),
-    /// `SMALLER n`.
-    Smaller(u32),
+    /// `SMALLER n` (RFC 9051: `number64`).
+    Smaller(u64),
     /// `SUBJECT string`.
     Subject(Vec<u8>),
     /// `TEXT string`.

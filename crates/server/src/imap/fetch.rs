@@ -443,6 +443,18 @@ pub async fn prepare(
     msg: MsgRef<'_>,
     attrs: &[FetchAttribute],
 ) -> Result<FetchResponse, StoreError> {
+    prepare_with(account, mailbox, msg, attrs, false).await
+}
+
+/// [`prepare`] for a session that enabled UTF-8 when `utf8` (`ENABLE UTF8=ACCEPT`,
+/// RFC 6855 3; `ENABLE IMAP4rev2`, RFC 9051 4.3.1): ENVELOPE text in quoted UTF-8.
+pub async fn prepare_with(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    msg: MsgRef<'_>,
+    attrs: &[FetchAttribute],
+    utf8: bool,
+) -> Result<FetchResponse, StoreError> {
     let mut loader = Loader {
         account,
         mailbox,
@@ -517,7 +529,7 @@ pub async fn prepare(
             FetchAttribute::Envelope => {
                 let s = loader.structure().await?;
                 b.text.extend_from_slice(b"ENVELOPE ");
-                structure::envelope(&mut b.text, &s.envelope);
+                structure::envelope(&mut b.text, &s.envelope, utf8);
             }
             FetchAttribute::Body => {
                 let s = loader.structure().await?;

@@ -24,6 +24,7 @@
 pub(crate) mod cmd;
 pub mod fetch;
 pub mod search;
+pub(crate) mod rev2;
 pub(crate) mod session;
 pub mod sort;
 pub mod thread;

@@ -183,7 +183,11 @@ impl Cursor<'_> {
         }
         let start = self.number()?;
         self.expect(b'.')?;
-        let len = self.nz_number()?;
+        // RFC 9051: `nz-number64`. No message is longer than 4 GiB (the APPEND and
+        // delivery limits are 32-bit), so a longer length asks for the rest of it.
+        let len = self.number64()?;
+        let len = NonZeroU32::new(u32::try_from(len).unwrap_or(u32::MAX))
+            .ok_or_else(|| "partial length must not be 0".to_owned())?;
         self.expect(b'>')?;
         Ok(Some((start, len)))
     }

@@ -1,7 +1,8 @@
 //! ENABLE (RFC 5161): `CONDSTORE` (RFC 7162 3.1: MODSEQ in every untagged FETCH,
 //! HIGHESTMODSEQ at SELECT), `QRESYNC` (RFC 7162 3.2.3: CONDSTORE too, VANISHED for
 //! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
-//! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
+//! EXAMINE show `$Service` messages, see [`crate::service`]), `IMAP4rev2` (RFC 9051
+//! Appendix A) and `UTF8=ACCEPT` (RFC 6855 3), see [`crate::imap::rev2`]; anything else is not an
 //! extension that needs enabling and is ignored. `* ENABLED` lists what this command
 //! enabled that was not enabled before (RFC 5161 3.2).
 
@@ -22,6 +23,14 @@ pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
             // RFC 7162 3.1: ENABLE CONDSTORE is a CONDSTORE enabling command.
             condstore = true;
             enabled.push("CONDSTORE");
+        } else if c.eq_ignore_ascii_case("IMAP4rev2") && !s.imap4rev2 {
+            // RFC 9051 Appendix A: rev2 semantics from now on (`crate::imap::rev2`).
+            s.imap4rev2 = true;
+            enabled.push("IMAP4rev2");
+        } else if c.eq_ignore_ascii_case("UTF8=ACCEPT") && !s.utf8_accept {
+            // RFC 6855 3: UTF-8 mailbox names and quoted strings, APPEND's UTF8 item.
+            s.utf8_accept = true;
+            enabled.push("UTF8=ACCEPT");
         } else if c.eq_ignore_ascii_case("QRESYNC") && !s.qresync {
             // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
             s.qresync = true;

@@ -5,7 +5,7 @@
 //! the client whenever it holds [`FLUSH_AT`] octets.
 
 use super::Reply;
-use crate::imap::fetch::{prepare, sets_seen, MsgRef};
+use crate::imap::fetch::{prepare_with, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use crate::imap::session::FLUSH_AT;
 use mailroom_proto::imap::command::{FetchAttribute, PartialRange};
@@ -102,6 +102,7 @@ pub(crate) async fn run(
     // on MODSEQ (RFC 7162 3.1; 3.2.4 with QRESYNC, where UID FETCH has UID already).
     let condstore = s.condstore;
     let qresync = s.qresync;
+    let utf8 = s.utf8();
     let missing = |a: &FetchAttribute| !attrs.contains(a);
     let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
         && (missing(&FetchAttribute::Flags)
@@ -137,7 +138,7 @@ pub(crate) async fn run(
             Some(a) if seen_now.binary_search(&meta.uid).is_ok() => a.as_slice(),
             _ => attrs.as_slice(),
         };
-        let response = match prepare(&sel.account, sel.id, msg, these).await {
+        let response = match prepare_with(&sel.account, sel.id, msg, these, utf8).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
             Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {

@@ -201,7 +201,11 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
     if name.starts_with('/') || name.ends_with('/') {
         return Err("mailbox names cannot begin or end with the delimiter /".into());
     }
-    if name.chars().any(|c| c.is_control()) {
+    // RFC 6855 3 (Net-Unicode names): no U+0000-001F, U+007F-009F, U+2028, U+2029.
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err("mailbox names cannot contain control characters".into());
     }
     if name.len() > 512 {
@@ -241,6 +245,9 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         Ok(b) => b,
         Err(done) => return done,
     };
+    if let Some(bad) = super::rev2::refuse(s, &body) {
+        return bad;
+    }
     match body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
