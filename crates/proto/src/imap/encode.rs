@@ -469,6 +469,35 @@ pub fn status_line(
 mod tests {
     use super::*;
 
+    /// RFC 6855 3 / RFC 9051 4.3: UTF-8 quoted once enabled; NUL, CR, LF, invalid
+    /// UTF-8 and long strings still go as literals; names without modified UTF-7.
+    #[test]
+    fn utf8_strings_and_names() {
+        let mut o = Vec::new();
+        string_utf8(&mut o, "caf\u{e9} \"x\"".as_bytes());
+        assert_eq!(o, "\"caf\u{e9} \\\"x\\\"\"".as_bytes());
+        for (s, want) in [
+            (&b"a\r\nb"[..], &b"{4}\r\na\r\nb"[..]),
+            (b"a\0b", b"{3}\r\na\0b"),
+            (b"caf\xe9", b"{4}\r\ncaf\xe9"),
+        ] {
+            o.clear();
+            string_utf8(&mut o, s);
+            assert_eq!(o, want);
+        }
+        o.clear();
+        string_utf8(&mut o, "\u{e9}".repeat(MAX_QUOTED).as_bytes());
+        assert!(o.starts_with(b"{2048}\r\n"));
+        o.clear();
+        nstring_utf8(&mut o, None);
+        assert_eq!(o, b"NIL");
+        o.clear();
+        mailbox_name_as(&mut o, "Entw\u{fc}rfe/R&D", true);
+        o.push(b' ');
+        mailbox_name_as(&mut o, "Entw\u{fc}rfe/R&D", false);
+        assert_eq!(o, "\"Entw\u{fc}rfe/R&D\" \"Entw&APw-rfe/R&-D\"".as_bytes());
+    }
+
     #[test]
     fn strings() {
         let mut o = Vec::new();
