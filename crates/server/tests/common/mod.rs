@@ -8,7 +8,8 @@
 //! - `@secret NAME[@DOMAIN] SECRET` sets the account's mail secret (APOP, CRAM-MD5).
 //! - `@deliver ADDRESS` then message lines up to a line `@end`: delivers the message
 //!   (lines joined with CRLF, the last one too) through the delivery path.
-//! - `@alert ACCOUNT TEXT` queues an alert.
+//! - `@alert ACCOUNT TEXT` queues an alert and tells the sessions (as `mailroom alert`
+//!   does), which send it at the end of their next command.
 //! - `@connect PROTO [N]` opens connection N (default 1) to `imap`, `pop3` or `lmtp`.
 //! - `C: text` / `CN: text` sends `text` CRLF on connection 1 / N.
 //! - `S: text` / `SN: text` expects exactly the line `text` CRLF next on that connection;
@@ -515,6 +516,8 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                 "domain" => server.directory().add_domain(a).unwrap(),
                 "alert" => {
                     server.directory().add_alert(a, b).unwrap();
+                    // As `mailroom alert` does through the admin socket.
+                    server.running().ctx.alerts_changed();
                 }
                 "deliver" => {
                     let mut msg = Vec::new();
