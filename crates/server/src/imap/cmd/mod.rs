@@ -208,6 +208,11 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
     {
         return Err("mailbox names cannot contain control characters".into());
     }
+    // RFC 9051 5.1: "Server implementations MUST prohibit the creation of 8-bit mailbox
+    // names that do not comply with Net-Unicode", which is NFC (RFC 5198 2).
+    if !unicode_normalization::is_nfc(name) {
+        return Err("mailbox names must be in Unicode normalization form C (RFC 9051 5.1)".into());
+    }
     if name.len() > 512 {
         return Err("mailbox name too long".into());
     }
