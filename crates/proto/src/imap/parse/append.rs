@@ -45,7 +45,9 @@ impl Cursor<'_> {
         let utf8 = self.eat_keyword("UTF8");
         if utf8 {
             if !self.opts.utf8_append {
-                return Err("APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)".to_owned());
+                return Err(
+                    "APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)".to_owned(),
+                );
             }
             self.sp()?;
             self.expect(b'(')?;

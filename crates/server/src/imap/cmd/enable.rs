@@ -26,6 +26,11 @@ pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
         } else if c.eq_ignore_ascii_case("IMAP4rev2") && !s.imap4rev2 {
             // RFC 9051 Appendix A: rev2 semantics from now on (`crate::imap::rev2`).
             s.imap4rev2 = true;
+            // Enabled with a mailbox selected (RFC 9051 6.3.1: clients must not, servers
+            // need not check): no `\Recent` from now on there either.
+            if let Some(sel) = s.selected.as_mut() {
+                sel.recent.clear();
+            }
             enabled.push("IMAP4rev2");
         } else if c.eq_ignore_ascii_case("UTF8=ACCEPT") && !s.utf8_accept {
             // RFC 6855 3: UTF-8 mailbox names and quoted strings, APPEND's UTF8 item.
