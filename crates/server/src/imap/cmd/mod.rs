@@ -42,7 +42,7 @@ pub(crate) mod unselect;
 use super::session::Session;
 use crate::access::AccessError;
 use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
-use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
 
@@ -93,13 +93,7 @@ impl Reply {
         }
     }
     pub fn write(&self, s: &mut Session, tag: &Tag) {
-        status_line(
-            &mut s.out,
-            Some(tag),
-            self.status,
-            self.code.as_ref(),
-            &self.text,
-        );
+        s.line(Some(tag), self.status, self.code.as_ref(), &self.text);
     }
 }
 

@@ -30,7 +30,10 @@ pub(crate) async fn values(
     let needs_snapshot = items.iter().any(|i| {
         matches!(
             i,
-            StatusItem::Deleted | StatusItem::Oldest | StatusItem::UnseenMedia
+            StatusItem::Deleted
+                | StatusItem::DeletedStorage
+                | StatusItem::Oldest
+                | StatusItem::UnseenMedia
         ) || (hide_service
             && matches!(
                 i,
@@ -66,7 +69,13 @@ pub(crate) async fn values(
                 .iter()
                 .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
                 .count() as u64,
-            StatusItem::DeletedStorage => 0,
+            // RFC 9208 4.1.4: "the sum of the RFC822.SIZE of the messages with the
+            // \Deleted flag set" (what an EXPUNGE frees, octets).
+            StatusItem::DeletedStorage => msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
+                .map(|m| m.size)
+                .sum(),
             StatusItem::AppendLimit => append_limit,
             StatusItem::Oldest => {
                 let oldest = msgs.iter().filter(shown).min_by_key(|m| m.internal_date);

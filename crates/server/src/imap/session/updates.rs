@@ -28,8 +28,8 @@ impl Session {
 
     pub(super) fn write_alerts(&mut self, texts: Vec<String>) {
         for t in texts {
-            // IMAP4rev1 text is 7-bit; UTF-8 once enabled (RFC 9051 Appendix E item 24).
-            let t = self.text(&t).into_owned();
+            // IMAP4rev1 text is 7-bit; UTF-8 once enabled (RFC 9051 Appendix E item 24):
+            // `line` sees to it.
             self.line(None, Status::Ok, Some(&ResponseCode::Alert), &t);
         }
     }
