@@ -600,8 +600,8 @@ fn append_utf8_item() {
     }
 }
 
-/// RFC 9051 (Appendix E item 1): LARGER and SMALLER take number64; a partial length
-/// nz-number64.
+/// RFC 9051 (Appendix E item 1): LARGER and SMALLER take number64; a partial
+/// `number64 "." nz-number64`.
 #[test]
 fn number64_arguments() {
     match ok("a SEARCH LARGER 4294967296 SMALLER 9223372036854775807") {
@@ -618,10 +618,13 @@ fn number64_arguments() {
         bad(b"a SEARCH LARGER 9223372036854775808").1,
         "number out of range"
     );
-    match ok("a FETCH 1 BODY[]<0.4294967296>") {
+    match ok("a FETCH 1 BODY[]<4294967296.4294967296>") {
         CommandBody::Fetch { attributes, .. } => match &attributes[..] {
             [FetchAttribute::BodySection { partial, .. }] => {
-                assert_eq!(partial.map(|(o, l)| (o, l.get())), Some((0, u32::MAX)))
+                assert_eq!(
+                    partial.map(|(o, l)| (o, l.get())),
+                    Some((4_294_967_296, u32::MAX))
+                )
             }
             other => panic!("{other:?}"),
         },

@@ -272,7 +272,7 @@ pub enum FetchAttribute {
         /// The part path, empty for the whole message.
         part: Vec<NonZeroU32>,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
     /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
     BinarySize {
@@ -286,7 +286,7 @@ pub enum FetchAttribute {
         /// The section.
         section: Section,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
 }
 

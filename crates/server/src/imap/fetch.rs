@@ -572,7 +572,7 @@ pub async fn prepare_with(
                 match (data, partial) {
                     (SectionData::Range(s, e), None) => b.range(&mut loader, s, e).await?,
                     (SectionData::Range(s, e), Some((origin, len))) => {
-                        let from = s.saturating_add(u64::from(*origin)).min(e);
+                        let from = s.saturating_add(*origin).min(e);
                         let to = from.saturating_add(u64::from(len.get())).min(e);
                         b.range(&mut loader, from, to).await?
                     }
