@@ -330,7 +330,7 @@ pub enum FetchAttribute {
         /// The part path, empty for the whole message.
         part: Vec<NonZeroU32>,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
     /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
     BinarySize {
@@ -344,7 +344,7 @@ pub enum FetchAttribute {
         /// The section.
         section: Section,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
 }
 
@@ -398,8 +398,8 @@ pub enum SearchKey {
     Header(String, Vec<u8>),
     /// `KEYWORD flag-keyword`.
     Keyword(String),
-    /// `LARGER n`.
-    Larger(u32),
+    /// `LARGER n` (RFC 9051: `number64`).
+    Larger(u64),
     /// `NEW`.
     New,
     /// `NOT key`.
@@ -422,8 +422,8 @@ pub enum SearchKey {
     SentSince(Date),
     /// `SINCE date`.
     Since(Date),
-    /// `SMALLER n`.
-    Smaller(u32),
+    /// `SMALLER n` (RFC 9051: `number64`).
+    Smaller(u64),
     /// `SUBJECT string`.
     Subject(Vec<u8>),
     /// `TEXT string`.

@@ -525,6 +525,19 @@ pub async fn prepare(
     attrs: &[FetchAttribute],
     object: Option<&MessageObject>,
 ) -> Result<FetchResponse, StoreError> {
+    prepare_with(account, mailbox, msg, attrs, object, false).await
+}
+
+/// [`prepare`] for a session that enabled UTF-8 when `utf8` (`ENABLE UTF8=ACCEPT`,
+/// RFC 6855 3; `ENABLE IMAP4rev2`, RFC 9051 4.3.1): ENVELOPE text in quoted UTF-8.
+pub async fn prepare_with(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    msg: MsgRef<'_>,
+    attrs: &[FetchAttribute],
+    object: Option<&MessageObject>,
+    utf8: bool,
+) -> Result<FetchResponse, StoreError> {
     let mut loader = Loader {
         account,
         mailbox,
@@ -624,7 +637,7 @@ pub async fn prepare(
             FetchAttribute::Envelope => {
                 let s = loader.structure().await?;
                 b.text.extend_from_slice(b"ENVELOPE ");
-                structure::envelope(&mut b.text, &s.envelope);
+                structure::envelope(&mut b.text, &s.envelope, utf8);
             }
             FetchAttribute::Body => {
                 let s = loader.structure().await?;
@@ -667,7 +680,7 @@ pub async fn prepare(
                 match (data, partial) {
                     (SectionData::Range(s, e), None) => b.range(&mut loader, s, e).await?,
                     (SectionData::Range(s, e), Some((origin, len))) => {
-                        let from = s.saturating_add(u64::from(*origin)).min(e);
+                        let from = s.saturating_add(*origin).min(e);
                         let to = from.saturating_add(u64::from(len.get())).min(e);
                         b.range(&mut loader, from, to).await?
                     }

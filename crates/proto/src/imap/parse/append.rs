@@ -25,8 +25,8 @@ impl Cursor<'_> {
         Ok(CommandBody::Append { mailbox, messages })
     }
 
-    /// `append-message = SP [flag-list SP] [date-time SP] (literal / literal8)`, the
-    /// leading SP included.
+    /// `append-message = SP [flag-list SP] [date-time SP] (literal / literal8 /
+    /// utf8-literal)`, the leading SP included.
     fn append_message(&mut self) -> PResult<AppendMessage> {
         self.sp()?;
         let flags = if self.peek() == Some(b'(') {
@@ -50,12 +50,30 @@ impl Cursor<'_> {
                 data: AppendData::Catenate(self.catenate()?),
             });
         }
+        // RFC 6855 4: append-data =/ utf8-literal; utf8-literal = "UTF8" SP "(" literal8 ")",
+        // only once the session enabled UTF8=ACCEPT.
+        let utf8 = self.eat_keyword("UTF8");
+        if utf8 {
+            if !self.opts.utf8_append {
+                return Err(
+                    "APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)".to_owned(),
+                );
+            }
+            self.sp()?;
+            self.expect(b'(')?;
+            if self.peek() != Some(b'~') {
+                return Err(self.unexpected("literal8 (~{n})"));
+            }
+        }
         // RFC 3516 4.3: append-data =/ literal8 (`~{n}`, octets of any value).
         self.try_byte(b'~');
         if self.peek() != Some(b'{') {
             return Err(self.unexpected("message literal"));
         }
         let data = AppendData::Literal(self.literal_data()?);
+        if utf8 {
+            self.expect(b')')?;
+        }
         Ok(AppendMessage { flags, date, data })
     }
 

@@ -322,11 +322,11 @@ impl Cursor<'_> {
             }
             "LARGER" => {
                 self.sp()?;
-                K::Larger(self.number()?)
+                K::Larger(self.number64()?)
             }
             "SMALLER" => {
                 self.sp()?;
-                K::Smaller(self.number()?)
+                K::Smaller(self.number64()?)
             }
             // RFC 5032: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
             "OLDER" => {

@@ -11,7 +11,7 @@ use crate::imap::session::Session;
 use mailroom_proto::imap::command::{AppendData, AppendMessage, LiteralData};
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::{AppendRequest, Flags, MessageData, MessageSink};
+use mailroom_store::{AppendRequest, Flags, MessageContent, MessageData, MessageSink};
 use std::path::Path;
 
 /// Streamed APPEND literals larger than this go to an unlinked spool file.
@@ -135,6 +135,23 @@ pub(crate) async fn run_with_credit(
         };
         if data.is_empty() {
             return Reply::no(Some(ResponseCode::Cannot), "empty messages are not stored");
+        }
+        // RFC 6855 4: without ENABLE UTF8=ACCEPT (or IMAP4rev2, whose header fields may
+        // be UTF-8: RFC 9051 4.3.1), no 8-bit octet in the header fields.
+        if !s.utf8() {
+            let head = (&data as &dyn MessageContent)
+                .read_range(0, mailroom_store::CONTENT_CHUNK as u64)
+                .await;
+            match head {
+                Ok(h) if crate::imap::rev2::header_8bit(&h) => {
+                    return Reply::no(
+                        Some(ResponseCode::Cannot),
+                        "8-bit header fields need ENABLE UTF8=ACCEPT and APPEND UTF8 (RFC 6855 section 4)",
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return super::store_error(mailroom_store::StoreError::Io(e)),
+            }
         }
         requests.push(AppendRequest {
             prefix: Vec::new(),

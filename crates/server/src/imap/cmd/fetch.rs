@@ -5,7 +5,7 @@
 //! the client whenever it holds [`FLUSH_AT`] octets.
 
 use super::Reply;
-use crate::imap::fetch::{prepare, sets_seen, MsgRef};
+use crate::imap::fetch::{prepare_with, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use crate::imap::session::FLUSH_AT;
 use mailroom_proto::imap::command::{FetchAttribute, PartialRange};
@@ -108,6 +108,7 @@ pub(crate) async fn run(
     // on MODSEQ (RFC 7162 3.1; 3.2.4 with QRESYNC, where UID FETCH has UID already).
     let condstore = s.condstore;
     let qresync = s.qresync;
+    let utf8 = s.utf8();
     let missing = |a: &FetchAttribute| !attrs.contains(a);
     let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
         && (missing(&FetchAttribute::Flags)
@@ -165,7 +166,7 @@ pub(crate) async fn run(
             .binary_search_by_key(&meta.uid, |o| o.uid)
             .ok()
             .and_then(|k| objects.get(k));
-        let response = match prepare(&sel.account, sel.id, msg, these, object).await {
+        let response = match prepare_with(&sel.account, sel.id, msg, these, object, utf8).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
             Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {

@@ -43,7 +43,7 @@ pub(crate) mod unselect;
 use super::session::Session;
 use crate::access::AccessError;
 use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
-use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
 
@@ -94,13 +94,7 @@ impl Reply {
         }
     }
     pub fn write(&self, s: &mut Session, tag: &Tag) {
-        status_line(
-            &mut s.out,
-            Some(tag),
-            self.status,
-            self.code.as_ref(),
-            &self.text,
-        );
+        s.line(Some(tag), self.status, self.code.as_ref(), &self.text);
     }
 }
 
@@ -202,8 +196,17 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
     if name.starts_with('/') || name.ends_with('/') {
         return Err("mailbox names cannot begin or end with the delimiter /".into());
     }
-    if name.chars().any(|c| c.is_control()) {
+    // RFC 6855 3 (Net-Unicode names): no U+0000-001F, U+007F-009F, U+2028, U+2029.
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err("mailbox names cannot contain control characters".into());
+    }
+    // RFC 9051 5.1: "Server implementations MUST prohibit the creation of 8-bit mailbox
+    // names that do not comply with Net-Unicode", which is NFC (RFC 5198 2).
+    if !unicode_normalization::is_nfc(name) {
+        return Err("mailbox names must be in Unicode normalization form C (RFC 9051 5.1)".into());
     }
     if name.len() > 512 {
         return Err("mailbox name too long".into());
@@ -271,6 +274,9 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         Ok(b) => b,
         Err(done) => return done,
     };
+    if let Some(bad) = super::rev2::refuse(s, &body) {
+        return bad;
+    }
     match body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,

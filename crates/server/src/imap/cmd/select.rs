@@ -6,7 +6,7 @@ use crate::access::{self, Op};
 use crate::imap::session::Session;
 use crate::imap::view::{write_flags, Selected};
 use mailroom_proto::imap::command::QResync;
-use mailroom_proto::imap::encode::compress_set;
+use mailroom_proto::imap::encode::{compress_set, mailbox_name_as};
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::Mailbox;
 
@@ -52,7 +52,11 @@ pub(crate) async fn run(
     // RFC 3501 6.3.2: EXAMINE is read-only, so it claims no `\Recent` (a later SELECT,
     // or STATUS, still sees those messages recent); it shows the messages no session
     // has claimed yet, which are the newest ones.
-    let first_recent = if read_only {
+    // RFC 9051 Appendix E item 12: no `\Recent` for an IMAP4rev2 session, so it claims
+    // none either (an IMAP4rev1 session still sees them recent).
+    let first_recent = if s.imap4rev2 {
+        snap.uid_next
+    } else if read_only {
         match account.status(info.id).await {
             Ok(st) => first_unclaimed(&snap.messages, st.recent, snap.uid_next),
             Err(e) => return super::store_error(e),
@@ -103,11 +107,25 @@ pub(crate) async fn run(
         format!("{} EXISTS", sel.msgs.len()),
         format!("{} RECENT", sel.recent.len()),
     ];
-    let unseen = sel.first_unseen();
+    // RFC 9051 Appendix E item 11: no `[UNSEEN n]` for an IMAP4rev2 session.
+    let unseen = if s.imap4rev2 {
+        None
+    } else {
+        sel.first_unseen()
+    };
     let (validity, next, modseq) = (sel.uid_validity, sel.uid_next, sel.modseq);
     sel.write_flags_lines(&mut s.out);
     s.untagged(&lines[0]);
-    s.untagged(&lines[1]);
+    if s.imap4rev2 {
+        // RFC 9051 6.3.2 (Appendix E item 10): "The server MUST return a LIST response
+        // with the mailbox name"; its attributes "MAY be accurate": none are given.
+        s.out.extend_from_slice(b"* LIST () \"/\" ");
+        mailbox_name_as(&mut s.out, mailbox.as_str(), true);
+        s.out.extend_from_slice(b"\r\n");
+    } else {
+        // RFC 9051 Appendix E item 12: no `* n RECENT` for an IMAP4rev2 session.
+        s.untagged(&lines[1]);
+    }
     if let Some(u) = unseen {
         s.line(
             None,

@@ -91,6 +91,10 @@ pub(crate) struct Session {
     pub uidonly: bool,
     /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
     pub saved: Vec<u32>,
+    /// `ENABLE IMAP4rev2` ran: RFC 9051 semantics ([`crate::imap::rev2`]).
+    pub imap4rev2: bool,
+    /// `ENABLE UTF8=ACCEPT` ran (RFC 6855, [`crate::imap::rev2`]).
+    pub utf8_accept: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -128,6 +132,8 @@ impl Session {
             qresync: false,
             uidonly: false,
             saved: Vec::new(),
+            imap4rev2: false,
+            utf8_accept: false,
             read_size: SMALL_READ,
             big_input: false,
         }
