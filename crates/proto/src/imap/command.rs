@@ -69,7 +69,57 @@ pub struct AppendMessage {
     /// The internal date to set.
     pub date: Option<DateTime>,
     /// The message.
-    pub data: LiteralData,
+    pub data: AppendData,
+}
+
+/// What an APPEND message is made of.
+///
+/// ```text
+/// append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"   ; RFC 4469 5
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    /// One literal (RFC 3501; `literal8`, RFC 3516).
+    Literal(LiteralData),
+    /// `CATENATE (...)` (RFC 4469): the parts, joined in order.
+    Catenate(Vec<CatPart>),
+}
+
+impl AppendData {
+    /// Octets the client sends for it: the literal, or every `TEXT` literal.
+    pub fn len(&self) -> usize {
+        match self {
+            AppendData::Literal(l) => l.len(),
+            AppendData::Catenate(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    CatPart::Text(l) => l.len(),
+                    CatPart::Url(_) => 0,
+                })
+                .sum(),
+        }
+    }
+
+    /// Whether the client sends no octets for it.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One part of a CATENATE (RFC 4469 5).
+///
+/// ```text
+/// cat-part = text-literal / url
+/// text-literal = "TEXT" SP literal
+/// url = "URL" SP astring
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these octets.
+    Text(LiteralData),
+    /// `URL astring`: the octets of a message or part named by an IMAP URL (RFC 5092),
+    /// as sent (the server resolves it).
+    Url(String),
 }
 
 /// A STATUS data item (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, and the
@@ -102,6 +152,8 @@ pub enum StatusItem {
     UnseenMedia,
     /// `APPENDLIMIT` (RFC 7889): the largest message APPEND accepts.
     AppendLimit,
+    /// `MAILBOXID` (RFC 8474 4.3): the mailbox's object id.
+    MailboxId,
 }
 
 impl StatusItem {
@@ -121,6 +173,7 @@ impl StatusItem {
             "OLDEST" => StatusItem::Oldest,
             "UNSEENMEDIA" => StatusItem::UnseenMedia,
             "APPENDLIMIT" => StatusItem::AppendLimit,
+            "MAILBOXID" => StatusItem::MailboxId,
             _ => return None,
         })
     }
@@ -141,6 +194,7 @@ impl StatusItem {
             StatusItem::Oldest => "OLDEST",
             StatusItem::UnseenMedia => "UNSEENMEDIA",
             StatusItem::AppendLimit => "APPENDLIMIT",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 }
@@ -264,6 +318,10 @@ pub enum FetchAttribute {
     },
     /// `SAVEDATE` (RFC 8514).
     SaveDate,
+    /// `EMAILID` (RFC 8474 5.3).
+    EmailId,
+    /// `THREADID` (RFC 8474 5.3).
+    ThreadId,
     /// `BINARY[part]<partial>` / `BINARY.PEEK[...]` (RFC 3516): the part's content with
     /// its Content-Transfer-Encoding undone.
     Binary {
@@ -272,7 +330,7 @@ pub enum FetchAttribute {
         /// The part path, empty for the whole message.
         part: Vec<NonZeroU32>,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
     /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
     BinarySize {
@@ -286,7 +344,7 @@ pub enum FetchAttribute {
         /// The section.
         section: Section,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
 }
 
@@ -340,8 +398,8 @@ pub enum SearchKey {
     Header(String, Vec<u8>),
     /// `KEYWORD flag-keyword`.
     Keyword(String),
-    /// `LARGER n`.
-    Larger(u32),
+    /// `LARGER n` (RFC 9051: `number64`).
+    Larger(u64),
     /// `NEW`.
     New,
     /// `NOT key`.
@@ -364,8 +422,8 @@ pub enum SearchKey {
     SentSince(Date),
     /// `SINCE date`.
     Since(Date),
-    /// `SMALLER n`.
-    Smaller(u32),
+    /// `SMALLER n` (RFC 9051: `number64`).
+    Smaller(u64),
     /// `SUBJECT string`.
     Subject(Vec<u8>),
     /// `TEXT string`.
@@ -394,6 +452,10 @@ pub enum SearchKey {
     SavedSince(Date),
     /// `SAVEDATESUPPORTED` (RFC 8514).
     SaveDateSupported,
+    /// `EMAILID objectid` (RFC 8474 6): the message's EMAILID is exactly this one.
+    EmailId(String),
+    /// `THREADID objectid` (RFC 8474 6): the message's THREADID is exactly this one.
+    ThreadId(String),
     /// `OLDER interval` (RFC 5032): INTERNALDATE at or before now minus `interval` seconds.
     Older(NonZeroU32),
     /// `YOUNGER interval` (RFC 5032): INTERNALDATE at or after now minus `interval` seconds.

@@ -32,7 +32,7 @@ use crate::imap::session::Session;
 use mailroom_proto::imap::command::{
     CommandBody, FetchAttribute, NotifyEvent, NotifyFilter, NotifyGroup,
 };
-use mailroom_proto::imap::encode::{mailbox_name, ResponseCode, Status};
+use mailroom_proto::imap::encode::{mailbox_name_as, ResponseCode, Status};
 use mailroom_proto::imap::types::{SeqNumber, SeqRange};
 use mailroom_proto::imap::{Mailbox, SequenceSet};
 use mailroom_store::{AccountEvent, AccountWatch, MailboxId, MailboxStatus, MailboxWatch, Uid};
@@ -442,6 +442,7 @@ impl Session {
             let selected = self.own_selected();
             let hide = !self.service_view;
             let limit = crate::imap::cmd::capability::append_limit(self);
+            let utf8 = self.utf8();
             let mut out = Vec::new();
             for (id, name, ev) in wanted {
                 if Some(id) == selected {
@@ -449,7 +450,7 @@ impl Session {
                 }
                 let items = initial_items(ev);
                 let _ = crate::imap::cmd::status::write_status(
-                    &mut out, &account, id, &name, &items, hide, limit,
+                    &mut out, &account, id, &name, &items, hide, limit, utf8,
                 )
                 .await;
             }
@@ -686,9 +687,10 @@ impl Session {
         }
         let hide = !self.service_view;
         let limit = crate::imap::cmd::capability::append_limit(self);
+        let utf8 = self.utf8();
         let mut out = Vec::new();
         let _ = crate::imap::cmd::status::write_status(
-            &mut out, &account, id, &name, &items, hide, limit,
+            &mut out, &account, id, &name, &items, hide, limit, utf8,
         )
         .await;
         self.out.extend_from_slice(&out);
@@ -732,7 +734,7 @@ impl Session {
         if !covered {
             return;
         }
-        let line = list_line(name, old, boxes, subs);
+        let line = list_line(name, old, boxes, subs, self.utf8());
         listed.push(name.to_string());
         self.out.extend_from_slice(&line);
     }
@@ -756,7 +758,7 @@ impl Session {
         if !n.events_for(name, &with).has(Events::SUBSCRIPTION) {
             return;
         }
-        let line = list_line(name, None, boxes, subs);
+        let line = list_line(name, None, boxes, subs, self.utf8());
         self.out.extend_from_slice(&line);
     }
 
@@ -793,8 +795,9 @@ impl Session {
                 b.name
             }
         };
+        let utf8 = self.utf8();
         self.out.extend_from_slice(b"* METADATA ");
-        mailbox_name(&mut self.out, &name);
+        mailbox_name_as(&mut self.out, &name, utf8);
         for e in entries {
             self.out.push(b' ');
             mailroom_proto::imap::encode::astring(&mut self.out, e.as_bytes());
@@ -810,6 +813,7 @@ fn list_line(
     old: Option<&str>,
     boxes: &[mailroom_store::MailboxInfo],
     subs: &[String],
+    utf8: bool,
 ) -> Vec<u8> {
     let me = boxes.iter().find(|b| b.name == name);
     let children = boxes.iter().any(|b| {
@@ -838,10 +842,10 @@ fn list_line(
         attrs.push(sp.as_imap());
     }
     let mut out = format!("* LIST ({}) \"/\" ", attrs.join(" ")).into_bytes();
-    mailbox_name(&mut out, name);
+    mailbox_name_as(&mut out, name, utf8);
     if let Some(o) = old {
         out.extend_from_slice(b" (\"OLDNAME\" (");
-        mailbox_name(&mut out, o);
+        mailbox_name_as(&mut out, o, utf8);
         out.extend_from_slice(b"))");
     }
     out.extend_from_slice(b"\r\n");

@@ -1,7 +1,9 @@
 //! ENABLE (RFC 5161): `CONDSTORE` (RFC 7162 3.1: MODSEQ in every untagged FETCH,
 //! HIGHESTMODSEQ at SELECT), `QRESYNC` (RFC 7162 3.2.3: CONDSTORE too, VANISHED for
-//! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
-//! EXAMINE show `$Service` messages, see [`crate::service`]); anything else is not an
+//! expunges, UID in every untagged FETCH, SELECT's QRESYNC parameter), `UIDONLY` (RFC
+//! 9586: no message sequence numbers either way, see `Session::uidonly`), and `X-SERVICE`, the service view (seed 001, I12: SELECT and
+//! EXAMINE show `$Service` messages, see [`crate::service`]), `IMAP4rev2` (RFC 9051
+//! Appendix A) and `UTF8=ACCEPT` (RFC 6855 3), see [`crate::imap::rev2`]; anything else is not an
 //! extension that needs enabling and is ignored. `METADATA` and `METADATA-SERVER` turn on
 //! unsolicited METADATA responses (RFC 5464 4.4; delivered as NOTIFY's are, see
 //! [`crate::imap::notify`]). `* ENABLED` lists what this command
@@ -47,6 +49,23 @@ pub(crate) fn run(s: &mut Session, caps: Vec<String>) -> Reply {
                     "METADATA-SERVER"
                 });
             }
+        } else if c.eq_ignore_ascii_case("UIDONLY") && !s.uidonly {
+            // RFC 9586 3.1.
+            s.uidonly = true;
+            enabled.push("UIDONLY");
+        } else if c.eq_ignore_ascii_case("IMAP4rev2") && !s.imap4rev2 {
+            // RFC 9051 Appendix A: rev2 semantics from now on (`crate::imap::rev2`).
+            s.imap4rev2 = true;
+            // Enabled with a mailbox selected (RFC 9051 6.3.1: clients must not, servers
+            // need not check): no `\Recent` from now on there either.
+            if let Some(sel) = s.selected.as_mut() {
+                sel.recent.clear();
+            }
+            enabled.push("IMAP4rev2");
+        } else if c.eq_ignore_ascii_case("UTF8=ACCEPT") && !s.utf8_accept {
+            // RFC 6855 3: UTF-8 mailbox names and quoted strings, APPEND's UTF8 item.
+            s.utf8_accept = true;
+            enabled.push("UTF8=ACCEPT");
         } else if c.eq_ignore_ascii_case("QRESYNC") && !s.qresync {
             // RFC 7162 3.2.3: QRESYNC implies CONDSTORE.
             s.qresync = true;

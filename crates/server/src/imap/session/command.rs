@@ -4,7 +4,7 @@
 use super::Session;
 use crate::imap::cmd;
 use mailroom_proto::imap::encode::Status;
-use mailroom_proto::imap::{parse_command, CommandKind, RawCommand, SessionState};
+use mailroom_proto::imap::{parse_command_with, CommandKind, RawCommand, SessionState};
 use std::io;
 
 impl Session {
@@ -27,7 +27,7 @@ impl Session {
     }
 
     pub(super) async fn command(&mut self, raw: RawCommand) -> io::Result<()> {
-        let cmd = match parse_command(&raw) {
+        let cmd = match parse_command_with(&raw, self.parse_options()) {
             Ok(c) => c,
             Err(e) => {
                 self.spools.clear();

@@ -9,7 +9,7 @@ use crate::imap::cmd;
 use crate::imap::cmd::append::Spool;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::frame::FrameErrorKind;
-use mailroom_proto::imap::{append_target, Event};
+use mailroom_proto::imap::{append_target_with, Event};
 use std::io;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -265,7 +265,7 @@ impl Session {
     /// Checks the target of an APPEND before its message literal is received. False
     /// when the command was answered (refused).
     async fn append_start(&mut self, index: usize, prefix: &[u8]) -> bool {
-        let (tag, mailbox) = match append_target(prefix) {
+        let (tag, mailbox) = match append_target_with(prefix, self.parse_options()) {
             Ok(t) => t,
             Err(e) => {
                 self.line(e.tag.as_ref(), Status::Bad, None, &e.message);

@@ -289,7 +289,7 @@ impl Core {
     /// the index connection is open and not in use, with SQLite's busy wait off. `None`
     /// when that is not possible or the call failed for a reason the blocking path may
     /// not have (BUSY, I/O); `NotFound`, `Invalid` and `Corrupt` are final.
-    fn without_waiting<T>(
+    pub(crate) fn without_waiting<T>(
         &self,
         f: impl FnOnce(&mut ConnGuard<'_>) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
