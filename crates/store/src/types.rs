@@ -230,6 +230,23 @@ pub struct SortKeys {
     pub references: Vec<String>,
 }
 
+/// What a message carries beside its metadata for OBJECTID (RFC 8474) and SAVEDATE
+/// (RFC 8514), read on demand (FETCH EMAILID/SAVEDATE, SEARCH on them) rather than kept
+/// in the [`crate::MessageList`] of every open mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageObject {
+    pub uid: Uid,
+    /// The EMAILID (RFC 8474 5.1): an `objectid` (1 to 255 of `A-Za-z0-9_-`), the same
+    /// for the copy COPY or MOVE makes, never given to other content.
+    pub email_id: String,
+    /// The THREADID (RFC 8474 5.2), `None` when the backend does not compute threads.
+    pub thread_id: Option<String>,
+    /// When the message was saved into this mailbox (Unix seconds; RFC 8514 3: APPEND,
+    /// COPY, MOVE and delivery set it, it never changes while the message stays), `None`
+    /// when unknown.
+    pub save_date: Option<i64>,
+}
+
 /// Every message of a mailbox at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct MailboxSnapshot {

@@ -34,6 +34,7 @@ mod index;
 mod keywords;
 mod metadata;
 mod names;
+mod objects;
 mod preview;
 mod sortkeys;
 mod trim;
@@ -632,6 +633,25 @@ impl Account for MaildirAccount {
     ) -> Result<bool, StoreError> {
         self.run(move |c| c.set_metadata(mailbox, &changes, max_entries))
             .await
+    }
+
+    async fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
+        if let Some(done) = self.core.mailbox_object_id_in_place(mailbox) {
+            return done;
+        }
+        self.run(move |c| c.mailbox_object_id(mailbox)).await
+    }
+
+    async fn objects(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<crate::MessageObject>, StoreError> {
+        if let Some(done) = self.core.objects_in_place(mailbox, uids) {
+            return done;
+        }
+        let uids = uids.to_vec();
+        self.run(move |c| c.objects(mailbox, &uids)).await
     }
 
     async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {

@@ -221,6 +221,20 @@ impl Cursor<'_> {
         self.date()
     }
 
+    /// `SP objectid`, `objectid = 1*255(ALPHA / DIGIT / "_" / "-")` (RFC 8474 7), case
+    /// kept (object ids are case-sensitive).
+    fn objectid(&mut self) -> PResult<String> {
+        self.sp()?;
+        let id = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if id.is_empty()
+            || id.len() > 255
+            || self.peek().is_some_and(crate::imap::types::is_atom_char)
+        {
+            return Err("an object id is 1 to 255 letters, digits, _ and -".to_owned());
+        }
+        Ok(String::from_utf8_lossy(id).into_owned())
+    }
+
     fn search_keyword(&mut self) -> PResult<String> {
         self.sp()?;
         Ok(self.atom()?.to_owned())
@@ -297,6 +311,9 @@ impl Cursor<'_> {
             "SAVEDON" => K::SavedOn(self.search_date()?),
             "SAVEDSINCE" => K::SavedSince(self.search_date()?),
             "SAVEDATESUPPORTED" => K::SaveDateSupported,
+            // RFC 8474 6: `"EMAILID" SP objectid / "THREADID" SP objectid`.
+            "EMAILID" => K::EmailId(self.objectid()?),
+            "THREADID" => K::ThreadId(self.objectid()?),
             "KEYWORD" => K::Keyword(self.search_keyword()?),
             "UNKEYWORD" => K::Unkeyword(self.search_keyword()?),
             "HEADER" => {
@@ -310,11 +327,11 @@ impl Cursor<'_> {
             }
             "LARGER" => {
                 self.sp()?;
-                K::Larger(self.number()?)
+                K::Larger(self.number64()?)
             }
             "SMALLER" => {
                 self.sp()?;
-                K::Smaller(self.number()?)
+                K::Smaller(self.number64()?)
             }
             // RFC 5032: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
             "OLDER" => {

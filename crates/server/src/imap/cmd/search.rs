@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 4731 ESEARCH answers when `RETURN` is
-//! given); keys are evaluated by [`crate::imap::search`]. A search with the MODSEQ key
+//! given, and always after `ENABLE IMAP4rev2`, RFC 9051 6.4.4); keys are evaluated by [`crate::imap::search`]. A search with the MODSEQ key
 //! (RFC 7162 3.1.5) ends its answer with the highest modseq of the messages found.
 
 use super::Reply;
@@ -158,7 +158,12 @@ pub(crate) fn search_failed(e: SearchError) -> Reply {
     }
 }
 
-pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
+pub(crate) async fn run(s: &mut Session, tag: &Tag, mut q: Search) -> Reply {
+    // RFC 9051 6.4.4 (Appendix E item 4): an IMAP4rev2 SEARCH answers with ESEARCH;
+    // "If no result option is specified ..., ALL is assumed".
+    if s.imap4rev2 && q.ret.is_none() {
+        q.ret = Some(SearchReturn::default());
+    }
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };

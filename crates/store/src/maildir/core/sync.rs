@@ -323,6 +323,14 @@ impl Core {
                 ],
             )
             .map_err(sql_err)?;
+            // A message found in the directory was saved when its file was written
+            // (RFC 8514 3; the insert trigger said "now").
+            exec(
+                tx,
+                "UPDATE objects SET save_date = ?3 WHERE mailbox = ?1 AND uid = ?2",
+                params![id, uid, info.mtime],
+            )
+            .map_err(sql_err)?;
             taken.insert(uid);
             uidnext = uidnext.max(uid + 1);
             changed = true;
