@@ -5,8 +5,9 @@
 # (../shared/clientkit) against a freshly started mailroom, then poplib, curl, getmail and
 # fetchmail on a mailbox filled through LMTP (scripts/pop3-clients.sh). A QRESYNC
 # resynchronisation with Python imapclient (scripts/qresync-client.sh), COMPRESS=DEFLATE
-# with Python imaplib (scripts/compress-client.sh) and the web admin
-# in Chromium (scripts/web-admin.sh) run even without the kit.
+# with Python imaplib (scripts/compress-client.sh), SORT/THREAD against a real Dovecot
+# (scripts/sort-vs-dovecot.sh) and the web admin in Chromium (scripts/web-admin.sh) run
+# even without the kit.
 #
 # Usage: scripts/check.sh            everything
 #        CHECK_SKIP_KIT=1 scripts/check.sh   everything but the client kit
@@ -63,6 +64,9 @@ scripts/reload.sh
 
 step "migration: a real Dovecot filled, imported (mailroom import dovecot) and compared"
 scripts/import-dovecot.sh
+
+step "SORT and THREAD compared with a real Dovecot's on the same mailbox (every key, REVERSE, DISPLAY, ORDEREDSUBJECT/REFERENCES/REFS)"
+scripts/sort-vs-dovecot.sh
 
 step "Debian package: cargo deb, installed into a throwaway root, started from its unit"
 scripts/package.sh
