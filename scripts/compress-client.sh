@@ -9,21 +9,8 @@
 # Usage: scripts/compress-client.sh   (Python 3 standard library only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --locked -p mailroom
-BIN=$(pwd)/target/debug/mailroom
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-compress.XXXXXX")
-DATA=$WORK/data
-"$BIN" --data "$DATA" account add zuser --password 'z pw' >/dev/null
-"$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 off --pop3s off \
-    --lmtp off --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do
-    grep -q '^imap ' "$WORK/serve.out" 2>/dev/null && break
-    kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
-IMAP=$(awk '$1=="imap"{split($2,a,":"); print a[2]; exit}' "$WORK/serve.out")
+. scripts/lib/imap-server.sh
+start_imap compress zuser 'z pw'
 python3 - "$IMAP" <<'EOF'
 import imaplib
 import sys

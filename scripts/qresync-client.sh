@@ -10,21 +10,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -c "import imapclient" 2>/dev/null || python3 -m pip install --quiet imapclient
-cargo build --locked -p mailroom
-BIN=$(pwd)/target/debug/mailroom
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mailroom-qresync.XXXXXX")
-DATA=$WORK/data
-"$BIN" --data "$DATA" account add qruser --password 'qr pw' >/dev/null
-"$BIN" --data "$DATA" serve --imap 127.0.0.1:0 --imaps off --pop3 off --pop3s off \
-    --lmtp off --admin off >"$WORK/serve.out" 2>"$WORK/serve.log" &
-PID=$!
-trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do
-    grep -q '^imap ' "$WORK/serve.out" 2>/dev/null && break
-    kill -0 "$PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; exit 1; }
-    sleep 0.1
-done
-IMAP=$(awk '$1=="imap"{split($2,a,":"); print a[2]; exit}' "$WORK/serve.out")
+. scripts/lib/imap-server.sh
+start_imap qresync qruser 'qr pw'
 python3 - "$IMAP" <<'EOF'
 import sys
 from imapclient import IMAPClient

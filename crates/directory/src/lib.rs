@@ -35,7 +35,7 @@ mod sharing;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use directory::{Directory, DirectorySource};
+pub use directory::{Directory, DirectorySource, MAX_SMIME_CERT};
 pub use router::{RouterEntry, RouterKind};
 pub use schemes::{CramMd5Keys, HashScheme, ScramKeys};
 pub use sharing::{MailboxAlias, QuotaLimits, MAX_MAILBOX_NAME, MAX_MESSAGES, MAX_STORAGE_KIB};

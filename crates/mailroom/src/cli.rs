@@ -179,6 +179,20 @@ pub enum AccountOp {
         #[arg(long)]
         clear: bool,
     },
+    /// Set the account's S/MIME certificate, the one `COPY … ENCRYPTED *` encrypts to
+    /// (FILE: an X.509 certificate, PEM or DER, with an RSA key of 2048 to 8192 bits), or
+    /// remove it with `--clear`.
+    SmimeCert {
+        name: String,
+        #[arg(required_unless_present = "clear", conflicts_with = "clear")]
+        file: Option<PathBuf>,
+        /// Remove the certificate instead.
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Show an account: administrator, mail secret, quota, S/MIME certificate (subject
+    /// and expiry).
+    Show { name: String },
     /// Grant or revoke administrator rights.
     Admin {
         name: String,

@@ -10,11 +10,14 @@
 //! `systemd-socket-activate`, when installed.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+
+mod support;
+use support::imap_session;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mailroom");
 
@@ -100,32 +103,6 @@ fn stop(mut child: Child) {
     assert!(killed.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "{status:?}");
-}
-
-/// On an open IMAP connection: the greeting, then each command up to its tagged answer.
-fn imap_session(s: TcpStream, cmds: &[&str]) -> String {
-    let mut w = s.try_clone().unwrap();
-    let mut r = BufReader::new(s);
-    let mut out = String::new();
-    r.read_line(&mut out).unwrap();
-    for (i, c) in cmds.iter().enumerate() {
-        let tag = format!("t{i}");
-        w.write_all(format!("{tag} {c}\r\n").as_bytes()).unwrap();
-        loop {
-            let mut l = String::new();
-            if r.read_line(&mut l).unwrap() == 0 {
-                return out;
-            }
-            out.push_str(&l);
-            if l.starts_with(&format!("{tag} ")) {
-                break;
-            }
-        }
-    }
-    let _ = w.write_all(b"z LOGOUT\r\n");
-    let mut rest = String::new();
-    let _ = r.read_to_string(&mut rest);
-    out
 }
 
 #[test]

@@ -9,18 +9,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailroom"))
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = bin().current_dir(dir).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod support;
+use support::{bin, run};
 
 fn deliver(dir: &Path, data: &str, to: &str, msg: &[u8], extra: &[&str]) -> (i32, String) {
     let mut c = bin()
@@ -193,6 +183,80 @@ fn lmtp_session(addr: &str, rcpts: &[&str], msg: &[u8]) -> Vec<String> {
     }
     w.write_all(b"QUIT\r\n").unwrap();
     out
+}
+
+/// `account smime-cert NAME FILE|--clear` (I13) stores a checked certificate; `account
+/// show` shows its subject and expiry.
+#[test]
+fn account_smime_cert_and_show() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let data = d.join("data");
+    let data = data.to_str().unwrap();
+    let testdata = concat!(env!("CARGO_MANIFEST_DIR"), "/../smime/testdata");
+    let pem = format!("{testdata}/rsa2048.cert.pem");
+    let ec = format!("{testdata}/ec.cert.pem");
+    assert_eq!(
+        run(
+            d,
+            &["--data", data, "account", "add", "ann", "--password", "x"]
+        )
+        .0,
+        0
+    );
+    let show = || run(d, &["--data", data, "account", "show", "ann"]);
+    assert_eq!(
+        show().1,
+        "account ann@localhost\nadmin no\nmail-secret no\n\
+         quota storage none, messages none\nsmime-cert none\n"
+    );
+    let line = "subject \"EMAIL=user1@localhost,CN=Mailroom Test Recipient\", \
+                expires 2126-11-13T20:36:47Z, RSA 2048 bits";
+    let (code, out, err) = run(d, &["--data", data, "account", "smime-cert", "ann", &pem]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        format!("S/MIME certificate of ann@localhost set: {line}\n")
+    );
+    assert!(show().1.ends_with(&format!("smime-cert {line}\n")));
+    // The directory keeps the DER of the PEM file.
+    let dir =
+        mailroom_directory::Directory::open(&d.join("data/directory.db"), "localhost").unwrap();
+    let der = dir.smime_cert("ann").unwrap().unwrap();
+    let text = std::fs::read_to_string(&pem).unwrap();
+    let b64: String = text.lines().filter(|l| !l.starts_with("-----")).collect();
+    use base64::Engine;
+    assert_eq!(
+        der,
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap()
+    );
+    // Refused: a key that cannot be encrypted to, a file that is no certificate, no FILE.
+    let (code, _, err) = run(d, &["--data", data, "account", "smime-cert", "ann", &ec]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not an RSA key (id-ecPublicKey)"), "{err}");
+    let junk = d.join("junk");
+    std::fs::write(&junk, "hello").unwrap();
+    let junk = junk.to_str().unwrap();
+    let (code, _, err) = run(d, &["--data", data, "account", "smime-cert", "ann", junk]);
+    assert_eq!(code, 1);
+    assert!(err.contains("not an X.509 certificate"), "{err}");
+    assert_eq!(
+        run(d, &["--data", data, "account", "smime-cert", "ann"]).0,
+        2
+    );
+    assert!(show().1.ends_with(&format!("smime-cert {line}\n")));
+    let (code, out, _) = run(
+        d,
+        &["--data", data, "account", "smime-cert", "ann", "--clear"],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "S/MIME certificate of ann@localhost cleared\n")
+    );
+    assert!(show().1.ends_with("smime-cert none\n"));
+    assert_eq!(run(d, &["--data", data, "account", "show", "nobody"]).0, 1);
 }
 
 #[test]

@@ -2,23 +2,13 @@
 //! and the doveadm-like `mailbox` and `message` commands against a running server.
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mailroom"))
-}
-
-fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
-    let out = bin().current_dir(dir).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod support;
+use support::{bin, imap, run};
 
 /// A `mailroom serve` child with its standard error in a file; stopped with SIGTERM.
 struct Server {
@@ -73,32 +63,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Sends IMAP lines and returns everything up to the tagged answer of the last one.
-fn imap(addr: &str, cmds: &[&str]) -> String {
-    let mut s = TcpStream::connect(addr).unwrap();
-    let mut r = BufReader::new(s.try_clone().unwrap());
-    let mut out = String::new();
-    r.read_line(&mut out).unwrap();
-    for (i, c) in cmds.iter().enumerate() {
-        let tag = format!("t{i}");
-        s.write_all(format!("{tag} {c}\r\n").as_bytes()).unwrap();
-        loop {
-            let mut l = String::new();
-            if r.read_line(&mut l).unwrap() == 0 {
-                return out;
-            }
-            out.push_str(&l);
-            if l.starts_with(&format!("{tag} ")) {
-                break;
-            }
-        }
-    }
-    let _ = s.write_all(b"z LOGOUT\r\n");
-    let mut rest = String::new();
-    let _ = r.read_to_string(&mut rest);
-    out
 }
 
 #[test]

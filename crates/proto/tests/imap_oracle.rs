@@ -320,6 +320,66 @@ fn extension_responses_parse() {
         b"* 4 EXPUNGE\r\n",
         b"A003 OK REPLACE completed\r\n",
         b"A009 NO [NONEXISTENT] no such message\r\n",
+        // I18NLEVEL=1 (RFC 5255), sort-i18n.txt.
+        b"* CAPABILITY IMAP4rev1 REPLACE I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT\r\n",
+        b"* SEARCH 1 4\r\n",
+        b"* SORT 3 2 7 6 1 4 5\r\n",
+        b"m BAD unknown command COMPARATOR\r\n",
+        // CONTEXT=SEARCH, CONTEXT=SORT (RFC 5267), context-*.txt (ESEARCH answers below).
+        b"c BAD tag already names an update context\r\n",
+        b"* NO [NOUPDATE \"m8\"] too many update contexts\r\n",
+        b"j OK no further updates\r\n",
+        b"i BAD no update context has that tag\r\n",
+        // THREAD=REFS (draft-ietf-morg-inthread), thread-refs.txt.
+        b"* CAPABILITY IMAP4rev1 CONTEXT=SORT THREAD=REFS\r\n",
+        b"* THREAD (4)(1 (6)(2))(3 5)\r\n",
+        b"g BAD unknown threading algorithm REFSX\r\n",
+        // NOTIFY (RFC 5465), notify-*.txt.
+        b"* CAPABILITY IMAP4rev1 METADATA-SERVER NOTIFY\r\n",
+        b"* STATUS \"Lists/Lemonade\" (UIDVALIDITY 1796666660 UIDNEXT 2 MESSAGES 1)\r\n",
+        b"* STATUS \"Lists/Lemonade\" (UIDNEXT 3 MESSAGES 2)\r\n",
+        b"* STATUS \"Archive\" (UNSEEN 0)\r\n",
+        b"* STATUS \"Archive\" (HIGHESTMODSEQ 7 UIDVALIDITY 1796666660)\r\n",
+        b"* LIST (\\HasNoChildren) \"/\" \"Projects/Alpha\"\r\n",
+        b"* LIST (\\NonExistent) \"/\" \"Projects/Beta\"\r\n",
+        b"* LIST (\\HasChildren \\Subscribed) \"/\" \"Projects\"\r\n",
+        b"* 1 FETCH (UID 1 FLAGS (\\Recent) RFC822.SIZE 16)\r\n",
+        b"b OK NOTIFY completed\r\n",
+        b"a9 BAD MessageNew and MessageExpunge go together (RFC 5465 5)\r\n",
+        b"* OK [NOTIFICATIONOVERFLOW] too many changes to follow: NOTIFY is off, use NOTIFY SET again\r\n",
+        b"a18 NO [BADEVENT (MessageNew MessageExpunge FlagChange AnnotationChange MailboxName SubscriptionChange MailboxMetadataChange ServerMetadataChange)] unsupported event\r\n",
+        // SAVEDATE (RFC 8514) with save dates kept, savedate.txt.
+        b"* SEARCH 1 2 3 4\r\n",
+        // OBJECTID (RFC 8474), objectid.txt.
+        b"* CAPABILITY IMAP4rev1 SAVEDATE OBJECTID PARTIAL\r\n",
+        b"* OK [MAILBOXID (F2212ea87609742569d517133)] mailbox id\r\n",
+        b"3 OK [MAILBOXID (F2212ea87609742569d517133)] CREATE completed\r\n",
+        // CATENATE (RFC 4469), catenate.txt.
+        b"* CAPABILITY IMAP4rev1 MULTIAPPEND CATENATE SAVEDATE\r\n",
+        b"A003 OK [APPENDUID 385759045 45] APPEND completed\r\n",
+        b"A004 NO [BADURL /Drafts;UIDVALIDITY=385759045/;UID=99] no such message or body part\r\n",
+        b"A005 NO [TOOBIG] the message would exceed 100 octets\r\n",
+        // UIDONLY (RFC 9586), uidonly.txt.
+        b"* CAPABILITY IMAP4rev1 BINARY REPLACE UIDONLY\r\n",
+        b"* ENABLED UIDONLY\r\n",
+        b"b1 BAD [UIDREQUIRED] message sequence numbers are not allowed after ENABLE UIDONLY\r\n",
+        b"* VANISHED 3:4\r\n",
+        // IMAP4rev2 (RFC 9051) and UTF8=ACCEPT (RFC 6855): rev2-*.txt, utf8-accept*.txt.
+        b"* CAPABILITY IMAP4rev1 IMAP4rev2 LITERAL+ REPLACE UTF8=ACCEPT\r\n",
+        b"* ENABLED IMAP4rev2\r\n",
+        b"* ENABLED UTF8=ACCEPT\r\n",
+        b"* ENABLED\r\n",
+        b"* LIST () \"/\" \"INBOX\"\r\n",
+        b"* OK [CLOSED] previous mailbox closed\r\n",
+        b"* 1 FETCH (UID 1 FLAGS (\\Seen \\Flagged))\r\n",
+        b"* 1 FETCH (BODY[TEXT] {10}\r\nbody one\r\n FLAGS (\\Seen))\r\n",
+        b"* STATUS \"INBOX\" (MESSAGES 2 UIDNEXT 3 UNSEEN 2 DELETED 1 SIZE 38)\r\n",
+        b"b4 BAD RECENT is not an IMAP4rev2 status item (RFC 9051 Appendix E item 12)\r\n",
+        b"b16 BAD RECENT is not an IMAP4rev2 search key (RFC 9051 Appendix E item 12)\r\n",
+        b"a2 BAD APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)\r\n",
+        b"a3 NO [CANNOT] 8-bit header fields need ENABLE UTF8=ACCEPT and APPEND UTF8 (RFC 6855 section 4)\r\n",
+        b"a12 BAD SEARCH CHARSET after ENABLE UTF8=ACCEPT (RFC 6855 section 3): search strings are UTF-8\r\n",
+        b"* 2 FETCH (ENVELOPE (NIL {5}\r\ncaf\xc3\xa9 NIL NIL NIL NIL NIL NIL NIL NIL))\r\n",
     ];
     for l in lines {
         codec_accepts_response(l);
@@ -343,6 +403,11 @@ fn codec_lags() -> Vec<&'static [u8]> {
         b"* ESEARCH (TAG \"m3\") UID MIN 1 MAX 4\r\n",
         b"* ESEARCH (TAG \"A01\") UID PARTIAL (-1:-100 1:3,5:8,10:12)\r\n",
         b"* ESEARCH (TAG \"A04\") UID PARTIAL (24:11 NIL)\r\n",
+        // RFC 5267 4.3.3, 4.3.4 (context-*.txt): ADDTO and REMOVEFROM.
+        b"* ESEARCH (TAG \"c\") UID ADDTO (3 5 5 6)\r\n",
+        b"* ESEARCH (TAG \"d\") REMOVEFROM (1 3 2 2)\r\n",
+        b"* ESEARCH (TAG \"c\") UID REMOVEFROM (0 1,4)\r\n",
+        b"* ESEARCH (TAG \"e\") UID PARTIAL (2:3 1:2)\r\n",
         // RFC 4314 MYRIGHTS (and so LIST-MYRIGHTS): imap-codec has no ACL responses.
         b"* MYRIGHTS \"~alice/foo\" lrs\r\n",
         // RFC 8514 4.2: the FETCH item SAVEDATE (imap-codec knows no such item).
@@ -352,5 +417,21 @@ fn codec_lags() -> Vec<&'static [u8]> {
         // which leaves the origin out.
         b"* 1 FETCH (BINARY.SIZE[2] 5 BINARY[2]<3> {2}\r\nhi BINARY[1]<1> {4}\r\naf\xc3\xa9)\r\n",
         b"* 1 FETCH (UID 1 SAVEDATE NIL INTERNALDATE \"27-Dec-2014 23:59:59 +0000\")\r\n",
+        // RFC 5465 5.4: the OLDNAME extended data item of a renamed mailbox's LIST.
+        b"* LIST (\\HasNoChildren) \"/\" \"Projects/Beta\" (\"OLDNAME\" (\"Projects/Alpha\"))\r\n",
+        // RFC 5464 4.4.2: unsolicited METADATA with entry names only.
+        b"* METADATA \"INBOX\" /private/comment /shared/comment\r\n",
+        b"* 3 FETCH (SAVEDATE \" 7-Dec-2026 20:55:23 +0000\")\r\n",
+        // RFC 8474 4.3, 5.3: the STATUS item MAILBOXID and the FETCH items EMAILID and
+        // THREADID (imap-codec knows none of them).
+        b"* STATUS foo (MAILBOXID (F2212ea87609742569d517133))\r\n",
+        b"* 1 FETCH (EMAILID (M6d99ac3275bb4e) THREADID NIL)\r\n",
+        // RFC 9586 3.3: the UIDFETCH response (imap-codec has none).
+        b"* 1 UIDFETCH (FLAGS (\\Flagged \\Recent))\r\n",
+        // RFC 6855 3 / RFC 9051 4.3: UTF-8 in quoted strings once the client enabled
+        // UTF8=ACCEPT or IMAP4rev2; imap-codec's quoted strings are 7-bit (IMAP4rev1).
+        b"* LIST (\\HasNoChildren) \"/\" \"Entw\xc3\xbcrfe/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e\"\r\n",
+        b"* STATUS \"Entw\xc3\xbcrfe\" (MESSAGES 0)\r\n",
+        b"* 2 FETCH (ENVELOPE (NIL \"caf\xc3\xa9\" NIL NIL NIL NIL NIL NIL NIL NIL))\r\n",
     ]
 }

@@ -1,7 +1,7 @@
 //! IMAP command grammar: RFC examples, every command, and the bad-input table.
 
 use mailroom_proto::imap::command::{
-    CommandBody, FetchAttribute, SearchKey, SectionText, StatusItem, StoreMode,
+    CertificateData, CommandBody, FetchAttribute, SearchKey, SectionText, StatusItem, StoreMode,
 };
 use mailroom_proto::imap::{parse_wire, CommandKind, Flag};
 
@@ -364,6 +364,77 @@ fn bad_input_table() {
     }
 }
 
+/// `COPY`/`MOVE … ENCRYPTED certificate-data` (seed 001, I13): `*`, or base64 as an
+/// atom, a quoted string or a literal; anything else is a syntax error.
+#[test]
+fn copy_move_encrypted() {
+    let enc = |line: &str| match ok(line) {
+        CommandBody::Copy { encrypt, .. } | CommandBody::Move { encrypt, .. } => encrypt,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(enc("a COPY 1:2 Trash"), None);
+    assert_eq!(
+        enc("a COPY 1:2 Trash ENCRYPTED *"),
+        Some(CertificateData::Own)
+    );
+    assert_eq!(
+        enc("a uid move 1 Trash encrypted *"),
+        Some(CertificateData::Own)
+    );
+    let der = Some(CertificateData::Der(b"\x30\x82hello?".to_vec()));
+    assert_eq!(enc("a MOVE 1 Trash ENCRYPTED MIJoZWxsbz8="), der);
+    assert_eq!(enc("a UID COPY 1 \"a b\" ENCRYPTED \"MIJoZWxsbz8=\""), der);
+    assert_eq!(
+        enc("a UID COPY 1 Trash ENCRYPTED {12}\r\nMIJoZWxsbz8="),
+        der
+    );
+    assert!(matches!(
+        ok("a UID MOVE 4:5 \"Sent Items\" ENCRYPTED QUJD"),
+        CommandBody::Move { uid: true, mailbox, encrypt: Some(CertificateData::Der(d)), .. }
+            if mailbox.as_str() == "Sent Items" && d == b"ABC"
+    ));
+    // RFC 3501 `base64` leaves the padding's spare bits free.
+    assert_eq!(
+        enc("a COPY 1 x ENCRYPTED QR=="),
+        Some(CertificateData::Der(vec![0x41]))
+    );
+    for line in [
+        &b"a COPY 1 Trash ENCRYPTED"[..],
+        b"a COPY 1 Trash ENCRYPTED ",
+        b"a COPY 1 Trash ENCRYPTED QUJ",
+        b"a COPY 1 Trash ENCRYPTED QU=D",
+        b"a COPY 1 Trash ENCRYPTED Q===",
+        b"a COPY 1 Trash ENCRYPTED QUJD!!!!",
+        b"a COPY 1 Trash ENCRYPTED \"QUJD\r\nQUJD\"",
+        b"a COPY 1 Trash ENCRYPTED {10}\r\nQUJD\r\nQUJD",
+        b"a COPY 1 Trash ENCRYPTED \"\"",
+        b"a COPY 1 Trash ENCRYPTED **",
+        b"a COPY 1 Trash ENCRYPTED * QUJD",
+        b"a COPY 1 Trash ENCRYPT *",
+        b"a COPY 1 Trash *",
+        b"a MOVE 1 Trash  ENCRYPTED *",
+        b"a UID MOVE 1 Trash ENCRYPTED\t*",
+    ] {
+        let (tag, msg) = bad(line);
+        assert_eq!(
+            tag.as_deref(),
+            Some("a"),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+        assert!(!msg.is_empty());
+    }
+    assert_eq!(
+        bad(b"a COPY 1 Trash ENCRYPTED QUJ").1,
+        "certificate data is neither * nor base64 (RFC 3501 base64, no line breaks)"
+    );
+    assert_eq!(
+        bad(b"a COPY 1 Trash ENCRYPTED \"\"").1,
+        "certificate data is empty"
+    );
+    assert_eq!(bad(b"a COPY 1 Trash FOO").1, "expected ENCRYPTED at 'F'");
+}
+
 #[test]
 fn search_limits() {
     // 10,000 nested ORs.
@@ -486,4 +557,152 @@ fn qresync_parameters() {
         let (tag, _) = bad(line);
         assert_eq!(tag.as_deref(), Some("a"));
     }
+}
+
+/// Parses with the grammar of a session that enabled UTF8=ACCEPT (`append`: the APPEND
+/// UTF8 item too) or IMAP4rev2 (UTF-8 names and strings only).
+fn parse_utf8(line: &[u8], append: bool) -> Result<CommandBody, String> {
+    let raw = mailroom_proto::imap::RawCommand::from_bytes(line.to_vec());
+    let opts = mailroom_proto::imap::ParseOptions {
+        utf8: true,
+        utf8_append: append,
+    };
+    mailroom_proto::imap::parse_command_with(&raw, opts)
+        .map(|c| c.body)
+        .map_err(|e| e.message)
+}
+
+/// The BAD text of a command the UTF-8 grammar refuses.
+fn refused_utf8(line: &[u8], append: bool) -> String {
+    match parse_utf8(line, append) {
+        Ok(c) => panic!("{:?} parsed: {c:?}", String::from_utf8_lossy(line)),
+        Err(e) => e,
+    }
+}
+
+/// RFC 6855 3 and RFC 9051 5.1: after ENABLE, mailbox names and patterns are UTF-8 as
+/// sent (no modified UTF-7); 8-bit octets in a quoted string must be UTF-8 (BAD).
+#[test]
+fn utf8_names_and_strings() {
+    for append in [false, true] {
+        match parse_utf8("a SELECT \"Entwürfe/日本語\"".as_bytes(), append) {
+            Ok(CommandBody::Select { mailbox, .. }) => {
+                assert_eq!(mailbox.as_str(), "Entwürfe/日本語");
+                assert!(mailbox.invalid().is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        // `&` is no shift character in UTF-8 names.
+        match parse_utf8(b"a CREATE R&D", append) {
+            Ok(CommandBody::Create { mailbox, .. }) => assert_eq!(mailbox.as_str(), "R&D"),
+            other => panic!("{other:?}"),
+        }
+        match parse_utf8(b"a CREATE Entw&APw-rfe", append) {
+            Ok(CommandBody::Create { mailbox, .. }) => {
+                assert_eq!(mailbox.as_str(), "Entw&APw-rfe")
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_utf8("a LIST \"\" \"Entw*\"".as_bytes(), append) {
+            Ok(CommandBody::List(l)) => assert_eq!(l.patterns, vec!["Entw*".to_string()]),
+            other => panic!("{other:?}"),
+        }
+        // A literal name that is not UTF-8 is a syntax error, as is a quoted string.
+        let e = refused_utf8(b"a SELECT {3}\r\n\xff\xfeX", append);
+        assert_eq!(e, "mailbox name is not valid UTF-8");
+        let e = refused_utf8(b"a SELECT \"caf\xe9\"", append);
+        assert_eq!(e, "quoted string is not valid UTF-8 (RFC 6855 section 3)");
+        let e = refused_utf8(b"a SEARCH SUBJECT \"\xc3\"", append);
+        assert_eq!(e, "quoted string is not valid UTF-8 (RFC 6855 section 3)");
+        // A LIST pattern that is not UTF-8 matches nothing (no syntax error).
+        match parse_utf8(b"a LIST \"\" {1}\r\n\xff", append) {
+            Ok(CommandBody::List(l)) => assert!(l.patterns.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
+    // Without ENABLE: modified UTF-7, and 8-bit quoted octets are tolerated.
+    match ok("a CREATE Entw&APw-rfe") {
+        CommandBody::Create { mailbox, .. } => assert_eq!(mailbox.as_str(), "Entwürfe"),
+        other => panic!("{other:?}"),
+    }
+    assert!(parse_wire(b"a SEARCH SUBJECT \"caf\xe9\"").is_ok());
+}
+
+/// RFC 6855 4: `append-data =/ utf8-literal`, `utf8-literal = "UTF8" SP "(" literal8
+/// ")"`, only after ENABLE UTF8=ACCEPT.
+#[test]
+fn append_utf8_item() {
+    let line = "a APPEND INBOX (\\Seen) UTF8 (~{14}\r\nSubject: café)".as_bytes();
+    match parse_utf8(line, true) {
+        Ok(CommandBody::Append { messages, .. }) => {
+            assert_eq!(messages.len(), 1);
+            assert_eq!(messages[0].flags, vec![Flag::Seen]);
+        }
+        other => panic!("{other:?}"),
+    }
+    // MULTIAPPEND with one UTF8 message and one plain one.
+    let line = "a APPEND INBOX UTF8 (~{1}\r\nx) {1}\r\ny".as_bytes();
+    match parse_utf8(line, true) {
+        Ok(CommandBody::Append { messages, .. }) => assert_eq!(messages.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    let e = refused_utf8(line, false);
+    assert_eq!(
+        e,
+        "APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)"
+    );
+    assert_eq!(
+        bad(b"a APPEND INBOX UTF8 (~{1}\r\nx)").1,
+        "APPEND UTF8 data needs ENABLE UTF8=ACCEPT (RFC 6855 section 4)"
+    );
+    for (line, why) in [
+        (
+            &b"a APPEND INBOX UTF8 ({1}\r\nx)"[..],
+            "expected literal8 (~{n}) at '{'",
+        ),
+        (
+            b"a APPEND INBOX UTF8 (~{1}\r\nx",
+            "missing argument: expected ')'",
+        ),
+        (b"a APPEND INBOX UTF8 ~{1}\r\nx", "expected '(' at '~'"),
+        (b"a APPEND INBOX UTF8(~{1}\r\nx)", "expected SP at '('"),
+    ] {
+        assert_eq!(refused_utf8(line, true), why, "{line:?}");
+    }
+}
+
+/// RFC 9051 (Appendix E item 1): LARGER and SMALLER take number64; a partial
+/// `number64 "." nz-number64`.
+#[test]
+fn number64_arguments() {
+    match ok("a SEARCH LARGER 4294967296 SMALLER 9223372036854775807") {
+        CommandBody::Search(q) => assert_eq!(
+            q.criteria,
+            SearchKey::And(vec![
+                SearchKey::Larger(4_294_967_296),
+                SearchKey::Smaller(9_223_372_036_854_775_807)
+            ])
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        bad(b"a SEARCH LARGER 9223372036854775808").1,
+        "number out of range"
+    );
+    match ok("a FETCH 1 BODY[]<4294967296.4294967296>") {
+        CommandBody::Fetch { attributes, .. } => match &attributes[..] {
+            [FetchAttribute::BodySection { partial, .. }] => {
+                assert_eq!(
+                    partial.map(|(o, l)| (o, l.get())),
+                    Some((4_294_967_296, u32::MAX))
+                )
+            }
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        bad(b"a FETCH 1 BODY[]<0.0>").1,
+        "partial length must not be 0"
+    );
 }

@@ -17,6 +17,8 @@
 //! - [`access`]: ACL evaluation (RFC 4314), foreign/public/alias mailbox names, POP3
 //!   `mailbox#account`, quota checks; the sessions call it, it holds no session state.
 //! - [`service`]: `$Service` messages, left out of ordinary mailbox views (I12).
+//! - [`smime`]: S/MIME-encrypted copies (`COPY`/`MOVE … ENCRYPTED`, I13): the recipient
+//!   certificate and a stored message streamed into an enveloped-data message.
 //! - [`limits`]: abuse limits shared by the sessions: the login penalty per address and
 //!   account, pre-login connections per address, sessions per account and address.
 //! - [`registry`]: live sessions for `mailroom sessions` and the web admin's monitor
@@ -51,6 +53,7 @@ pub mod reload;
 pub mod server;
 pub mod service;
 pub mod settings;
+pub mod smime;
 pub mod smtp_client;
 pub mod submit;
 

@@ -226,3 +226,67 @@ async fn full_disk_gives_temporary_errors_and_recovers() {
     s.stop().await;
     drop(mount);
 }
+
+/// RFC 3501 6.4.7: a COPY that fails half way leaves the target as it was. Here `COPY …
+/// ENCRYPTED` (I13, copies made message by message) of two small messages and a large
+/// one runs out of space at the large one: the two encrypted copies already stored are
+/// removed, and the answer is the temporary disk error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_that_runs_out_of_space_half_way_is_undone() {
+    let Some(mount) = Mount::new("8m") else {
+        eprintln!(
+            "\n\n*** SKIPPED a_copy_that_runs_out_of_space_half_way_is_undone: cannot mount \
+             a tmpfs (needs root or CAP_SYS_ADMIN) ***\n"
+        );
+        return;
+    };
+    use base64::Engine;
+    let pem = include_bytes!("../../smime/testdata/rsa2048.cert.pem");
+    let der = mailroom_smime::Recipient::from_pem_or_der(pem)
+        .unwrap()
+        .to_der();
+    let cert = base64::engine::general_purpose::STANDARD.encode(der);
+    let data = mount.0.clone();
+    let s = TestServer::start_with(|c| c.server.data_dir = data.clone()).await;
+    s.add_account("bob", "pw");
+    let mut c = login(&s).await;
+    c.send("c CREATE Archive").await;
+    c.expect("c OK {*}").await;
+    let big = format!(
+        "Subject: big\r\n\r\n{}",
+        "0123456789abcdef\r\n".repeat(80_000)
+    );
+    for (tag, m) in [("a1", message(1)), ("a2", message(2)), ("a3", big)] {
+        assert!(append(&mut c, tag, "INBOX", &m).await.starts_with(tag));
+    }
+    assert_eq!(subjects(&mut c, "Archive").await, Vec::<String>::new());
+    assert_eq!(subjects(&mut c, "INBOX").await, ["m1", "m2", "big"]);
+    // Room for the small copies (and their index rows), not for the large one.
+    let reserve = data.join("reserve");
+    std::fs::write(&reserve, vec![0u8; 512 * 1024]).unwrap();
+    let filler = fill(&data);
+    std::fs::remove_file(&reserve).unwrap();
+    c.send(&format!("k COPY 1:3 Archive ENCRYPTED {cert}"))
+        .await;
+    assert_eq!(
+        tagged(&mut c, "k").await,
+        "k NO [OVERQUOTA] not enough disk space, try again later"
+    );
+    std::fs::remove_file(&filler).unwrap();
+    c.send("t STATUS Archive (MESSAGES UIDNEXT)").await;
+    c.expect("* STATUS \"Archive\" (MESSAGES 0 UIDNEXT 3)")
+        .await;
+    c.expect("t OK STATUS completed").await;
+    assert_eq!(subjects(&mut c, "INBOX").await, ["m1", "m2", "big"]);
+    // With space, the same command succeeds.
+    c.send(&format!("k COPY 1:3 Archive ENCRYPTED {cert}"))
+        .await;
+    let r = tagged(&mut c, "k").await;
+    assert!(
+        common::glob("k OK [COPYUID {*} 1:3 3:5] COPY completed", &r),
+        "{r}"
+    );
+    drop(c);
+    s.stop().await;
+    drop(mount);
+}

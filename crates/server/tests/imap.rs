@@ -252,7 +252,7 @@ async fn pipelined_commands_run_in_order() {
         c.send_raw(b"p1 LOGIN u pw\r\np2 CREATE x\r\np3 SELECT x\r\np4 NOOP\r\np5 LOGOUT\r\n")
             .await;
         exp(&mut c, "p1 OK {*}").await;
-        exp(&mut c, "p2 OK CREATE completed").await;
+        exp(&mut c, "p2 OK [MAILBOXID ({*})] CREATE completed").await;
         let v = until_tagged(&mut c, "p3").await;
         assert!(v.last().unwrap().starts_with("p3 OK [READ-WRITE]"));
         exp(&mut c, "p4 OK NOOP completed").await;

@@ -524,7 +524,7 @@ async fn large_sections_stream_byte_for_byte() {
         ),
     ];
     for (items, want) in cases {
-        let r = prepare(&f.account, f.mailbox, m, &attrs(items))
+        let r = prepare(&f.account, f.mailbox, m, &attrs(items), None)
             .await
             .unwrap();
         assert_eq!(r.len(), want.len() as u64, "{items}");
@@ -557,6 +557,7 @@ async fn large_sections_stream_byte_for_byte() {
         f.mailbox,
         m,
         &attrs("(UID BODY.PEEK[1] RFC822.SIZE BODY.PEEK[2])"),
+        None,
     )
     .await
     .unwrap();

@@ -40,7 +40,7 @@ mod types;
 
 pub use acl::{AclEntry, Rights, RightsChange, UnknownRight};
 pub use content::{MessageContent, CONTENT_CHUNK};
-pub use hub::{ChangeHub, MailboxWatch};
+pub use hub::{AccountEvent, AccountWatch, ChangeHub, MailboxWatch};
 pub use list::{MessageList, MessageRef};
 pub use mime::{BodyStructure, Envelope, MessageStructure, StructureDecodeError};
 pub use staged::{MessageData, MessageSink, SpoolRead};
@@ -324,6 +324,51 @@ pub trait Account: Send + Sync {
         Ok(())
     }
 
+    /// The cached sort keys of a mailbox's messages (see [`SortKeys`]) written with
+    /// `version` (the server's version of how it computes them; rows of another version
+    /// are not returned), by UID. A cache: the default keeps nothing.
+    async fn sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+    ) -> Result<std::collections::HashMap<Uid, SortKeys>, StoreError> {
+        let _ = (mailbox, version);
+        Ok(std::collections::HashMap::new())
+    }
+
+    /// Caches sort keys (computed by the server from the structure) under `version`, all
+    /// in one write; keys of messages that are gone are not kept. They go with their
+    /// message (EXPUNGE, MOVE away) and with the mailbox (DELETE).
+    async fn set_sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+        keys: Vec<(Uid, SortKeys)>,
+    ) -> Result<(), StoreError> {
+        let _ = (mailbox, version, keys);
+        Ok(())
+    }
+
+    /// The MAILBOXID of a mailbox (RFC 8474 4): an `objectid` the mailbox keeps through
+    /// RENAME and no other mailbox of the account ever gets. `NotFound` if the mailbox
+    /// does not exist. Default: not supported (`Invalid`).
+    async fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
+        let _ = mailbox;
+        Err(objects_unsupported())
+    }
+
+    /// The [`MessageObject`]s (EMAILID, THREADID, save date) of the given UIDs that are in
+    /// the mailbox, ascending by UID (missing UIDs are left out). Default: not supported
+    /// (`Invalid`): a backend must not make up ids that do not stay the same.
+    async fn objects(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<MessageObject>, StoreError> {
+        let _ = (mailbox, uids);
+        Err(objects_unsupported())
+    }
+
     /// Claims the `\Recent` messages for one session (RFC 3501 2.3.2: recent to exactly
     /// one session). Returns the lowest UID that is recent for the caller: every message
     /// with a UID at or above it is recent for the caller and for no other session.
@@ -407,6 +452,10 @@ fn import_unsupported() -> StoreError {
     StoreError::Invalid(
         "keeping another server's UIDs is not supported by this storage backend".into(),
     )
+}
+
+fn objects_unsupported() -> StoreError {
+    StoreError::Invalid("object ids and save dates are not kept by this storage backend".into())
 }
 
 fn acl_unsupported() -> StoreError {

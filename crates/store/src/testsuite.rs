@@ -16,11 +16,11 @@
 //! `\Recent` to exactly one claimer, two handles and two store instances on one account,
 //! concurrent appends, account removal, hub wake-ups, mailbox
 //! create/rename/delete/subscribe, bad names, garbage messages, BODYSTRUCTURE offsets,
-//! sizes and line counts, and ACL storage.
+//! sizes and line counts, ACL storage, save dates (RFC 8514) and object ids (RFC 8474).
 
 use crate::{
     Account, AccountKey, AppendOutcome, AppendRequest, FlagOp, Flags, MailboxId, MessageContent,
-    MessageData, Store, StoreError, Uid,
+    MessageData, SortKeys, Store, StoreError, Uid,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -580,6 +580,282 @@ pub async fn preview_cache(h: &dyn Harness) {
     assert_eq!(a.preview(again, 1).await.expect("get after delete"), None);
 }
 
+/// The sort-key cache (RFC 5256 SORT/THREAD): a backend may keep nothing (an empty
+/// map), but what it keeps is what was set for that message under that version, every
+/// field as it was given; keys go with their message (EXPUNGE, MOVE away) and with the
+/// mailbox (DELETE); keys for a message that is gone are not kept.
+pub async fn sort_key_cache(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    let full = SortKeys {
+        subject: "CAF\u{c9} \u{1F600}".as_bytes().to_vec(),
+        reply: true,
+        from: b"ALICE".to_vec(),
+        to: vec![0xff, b'x'],
+        cc: Vec::new(),
+        display_from: b"ALICE LIDDELL".to_vec(),
+        display_to: b"BOB@EXAMPLE.COM".to_vec(),
+        sent_date: Some(-86_400),
+        message_id: Some("a@example.com".into()),
+        references: vec!["r1@x".into(), "r2@y".into()],
+    };
+    let empty = SortKeys::default();
+    a.set_sort_keys(
+        mb,
+        7,
+        vec![
+            (1, full.clone()),
+            (2, empty.clone()),
+            (3, full.clone()),
+            (99, full.clone()),
+        ],
+    )
+    .await
+    .expect("set");
+    let got = a.sort_keys(mb, 7).await.expect("get");
+    let keeps = !got.is_empty();
+    if keeps {
+        assert_eq!(got.len(), 3, "no keys for a message that is not there");
+        assert_eq!(got.get(&1), Some(&full));
+        assert_eq!(got.get(&2), Some(&empty));
+        assert!(
+            a.sort_keys(mb, 8).await.expect("other version").is_empty(),
+            "keys of another version are not returned"
+        );
+    }
+    // Overwritten under a new version.
+    a.set_sort_keys(mb, 8, vec![(1, empty.clone())])
+        .await
+        .expect("set again");
+    if keeps {
+        assert_eq!(a.sort_keys(mb, 8).await.expect("get").get(&1), Some(&empty));
+        assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&1));
+    }
+    a.expunge(mb, Some(&[2]), true).await.expect("expunge");
+    assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&2));
+    let other = a.create_mailbox("Other", None).await.expect("create").id;
+    a.move_messages(mb, &[3], other).await.expect("move");
+    assert!(!a.sort_keys(mb, 7).await.expect("get").contains_key(&3));
+    append(&a, other, &msg(4)).await;
+    a.set_sort_keys(other, 7, vec![(2, full.clone())])
+        .await
+        .expect("set");
+    a.delete_mailbox("Other").await.expect("delete");
+    let again = a.create_mailbox("Other", None).await.expect("create").id;
+    append(&a, again, &msg(5)).await;
+    assert!(a
+        .sort_keys(again, 7)
+        .await
+        .expect("get after delete")
+        .is_empty());
+}
+
+/// The Unix clock, in seconds.
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// An RFC 8474 `objectid`: 1 to 255 of `A-Za-z0-9_-`, and (8.1's advice) starting with a
+/// letter.
+fn is_objectid(s: &str) -> bool {
+    (1..=255).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && s.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+}
+
+async fn object(a: &Arc<dyn Account>, mb: MailboxId, uid: Uid) -> Option<crate::MessageObject> {
+    let mut v = a.objects(mb, &[uid]).await.expect("objects");
+    assert!(v.len() <= 1);
+    v.pop()
+}
+
+/// RFC 8514 3: the save date is when the message came into the mailbox (APPEND, COPY,
+/// MOVE), not its internal date; a copy or a move gets its own, the source keeps its own;
+/// a flag change does not touch it; it survives a restart and goes with the message.
+pub async fn save_dates(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let other = a.create_mailbox("Other", None).await.expect("create").id;
+    let before = now_secs();
+    append(&a, mb, &msg(1)).await; // internal date 2001-09-09
+    append(&a, mb, &msg(2)).await;
+    let after = now_secs();
+    let first = object(&a, mb, 1).await.expect("message 1");
+    let saved = first.save_date.expect("a save date after APPEND");
+    assert!(
+        (before..=after).contains(&saved),
+        "{saved} not in {before}..={after}"
+    );
+    // The next second, so that a new save date is told from the old one.
+    while now_secs() <= after {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let copy_start = now_secs();
+    let copied = a.copy(mb, &[1], other).await.expect("copy");
+    let moved = a.move_messages(mb, &[2], other).await.expect("move");
+    let copy_end = now_secs();
+    for (_, dst) in copied.pairs.iter().chain(&moved.pairs) {
+        let d = object(&a, other, *dst).await.expect("the copy").save_date;
+        let d = d.expect("a save date after COPY/MOVE");
+        assert!(
+            (copy_start..=copy_end).contains(&d),
+            "{d} not in {copy_start}..={copy_end}"
+        );
+    }
+    assert_eq!(
+        object(&a, mb, 1).await.expect("source").save_date,
+        Some(saved)
+    );
+    assert_eq!(
+        object(&a, mb, 2).await,
+        None,
+        "the moved message is gone from INBOX"
+    );
+    a.store_flags(mb, &[1], FlagOp::Add, Flags::SEEN, &["$Done".into()])
+        .await
+        .expect("flags");
+    assert_eq!(
+        object(&a, mb, 1).await.expect("after STORE").save_date,
+        Some(saved)
+    );
+    // Several at once, missing UIDs left out, ascending.
+    let all = a.objects(other, &[99, 2, 1, 2]).await.expect("objects");
+    assert_eq!(all.iter().map(|o| o.uid).collect::<Vec<_>>(), vec![1, 2]);
+    drop(a);
+    drop(store);
+    let store = h.open().await;
+    let a = account(&store).await;
+    assert_eq!(
+        object(&a, mb, 1).await.expect("after restart").save_date,
+        Some(saved)
+    );
+    a.expunge(mb, Some(&[1]), true).await.expect("expunge");
+    assert_eq!(object(&a, mb, 1).await, None);
+}
+
+/// RFC 8474: every mailbox has a MAILBOXID of its own, kept through RENAME and never
+/// given again (DELETE and CREATE of the same name make a new one); every message an
+/// EMAILID of its own, kept by COPY and MOVE (5.1: the copies of COPYUID have the
+/// source's) and by RENAME INBOX; a THREADID, when the backend gives one, is an objectid
+/// that is no EMAILID. Everything survives a restart.
+pub async fn object_ids(h: &dyn Harness) {
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mb = inbox(&a).await;
+    let inbox_id = a.mailbox_object_id(mb).await.expect("INBOX id");
+    let first = a.create_mailbox("foo", None).await.expect("create").id;
+    let bar = a.create_mailbox("bar", None).await.expect("create").id;
+    let foo_id = a.mailbox_object_id(first).await.expect("foo id");
+    let bar_id = a.mailbox_object_id(bar).await.expect("bar id");
+    for id in [&inbox_id, &foo_id, &bar_id] {
+        assert!(is_objectid(id), "{id:?} is no objectid");
+    }
+    assert!(inbox_id != foo_id && foo_id != bar_id && inbox_id != bar_id);
+    a.rename_mailbox("foo", "renamed").await.expect("rename");
+    let renamed = a.mailbox("renamed").await.expect("renamed").id;
+    assert_eq!(
+        a.mailbox_object_id(renamed).await.expect("renamed id"),
+        foo_id
+    );
+    a.delete_mailbox("bar").await.expect("delete");
+    assert!(matches!(
+        a.mailbox_object_id(bar).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let bar2 = a
+        .create_mailbox("bar", None)
+        .await
+        .expect("create again")
+        .id;
+    let bar2_id = a.mailbox_object_id(bar2).await.expect("new bar id");
+    assert!(bar2_id != bar_id && bar2_id != foo_id && bar2_id != inbox_id);
+
+    for i in 1..=3 {
+        append(&a, mb, &msg(i)).await;
+    }
+    // The same content appended again is another message: an id of its own is allowed.
+    let objs = a.objects(mb, &[1, 2, 3]).await.expect("objects");
+    assert_eq!(objs.len(), 3);
+    let ids: Vec<String> = objs.iter().map(|o| o.email_id.clone()).collect();
+    for o in &objs {
+        assert!(is_objectid(&o.email_id), "{:?}", o.email_id);
+        if let Some(t) = &o.thread_id {
+            assert!(is_objectid(t), "{t:?}");
+            assert!(!ids.contains(t), "THREADID {t} is also an EMAILID");
+        }
+    }
+    assert!(ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2]);
+    let copied = a.copy(mb, &[1], renamed).await.expect("copy");
+    let moved = a.move_messages(mb, &[2], renamed).await.expect("move");
+    let within = a.copy(mb, &[3], mb).await.expect("copy within INBOX");
+    let (c, m, w) = (copied.pairs[0].1, moved.pairs[0].1, within.pairs[0].1);
+    let id_of = |o: Option<crate::MessageObject>| o.expect("message").email_id;
+    assert_eq!(
+        id_of(object(&a, renamed, c).await),
+        ids[0],
+        "COPY keeps EMAILID"
+    );
+    assert_eq!(
+        id_of(object(&a, renamed, m).await),
+        ids[1],
+        "MOVE keeps EMAILID"
+    );
+    assert_eq!(
+        id_of(object(&a, mb, w).await),
+        ids[2],
+        "COPY within keeps EMAILID"
+    );
+    assert_eq!(
+        id_of(object(&a, mb, 1).await),
+        ids[0],
+        "the source keeps its EMAILID"
+    );
+    let threads = |o: Option<crate::MessageObject>| o.expect("message").thread_id;
+    assert_eq!(
+        threads(object(&a, renamed, c).await),
+        threads(object(&a, mb, 1).await),
+        "the same EMAILID has the same THREADID (RFC 8474 5.2)"
+    );
+    let fresh = append(&a, renamed, &msg(1)).await.uid;
+    assert!(!ids.contains(&id_of(object(&a, renamed, fresh).await)));
+
+    // RENAME INBOX: INBOX stays (its id too), the messages go to a new mailbox, ids kept.
+    a.rename_mailbox("INBOX", "old-inbox")
+        .await
+        .expect("rename INBOX");
+    let old = a.mailbox("old-inbox").await.expect("old-inbox").id;
+    let old_id = a.mailbox_object_id(old).await.expect("old-inbox id");
+    assert_eq!(a.mailbox_object_id(mb).await.expect("INBOX id"), inbox_id);
+    assert!(old_id != inbox_id && old_id != foo_id && old_id != bar2_id);
+    let after: Vec<String> = a
+        .objects(old, &[1, 3, w])
+        .await
+        .expect("objects")
+        .into_iter()
+        .map(|o| o.email_id)
+        .collect();
+    assert_eq!(after, vec![ids[0].clone(), ids[2].clone(), ids[2].clone()]);
+    assert!(a.objects(mb, &[1, 3]).await.expect("objects").is_empty());
+
+    drop(a);
+    drop(store);
+    let store = h.open().await;
+    let a = account(&store).await;
+    assert_eq!(
+        a.mailbox_object_id(renamed).await.expect("after restart"),
+        foo_id
+    );
+    assert_eq!(id_of(object(&a, renamed, m).await), ids[1]);
+}
+
 /// `changes_since` reports appends, flag changes and expunges after a modseq.
 pub async fn changes_since(h: &dyn Harness) {
     let store = h.open().await;
@@ -825,6 +1101,105 @@ pub async fn hub_wakes_on_changes(h: &dyn Harness) {
     let mut w = store.hub().watch(&key(), mb);
     append(&b, mb, &msg(2)).await;
     wait(&mut w, "append after re-watch").await;
+}
+
+/// The account events NOTIFY reads (`ChangeHub::watch_account`): each committed
+/// mailbox-level change announced once, in order, with the names the store uses (a
+/// CREATE's implicit parents before the mailbox, a rename once for the mailbox and its
+/// inferiors), message changes as `Messages`, nothing for refused changes or for
+/// subscriptions that change nothing.
+pub async fn account_events(h: &dyn Harness) {
+    use crate::hub::AccountEvent as E;
+    let store = h.open().await;
+    let a = account(&store).await;
+    let mut w = store.hub().watch_account(&key());
+    let take = |w: &mut Box<dyn crate::AccountWatch>| {
+        let mut v = Vec::new();
+        w.take(&mut v).expect("no overflow");
+        v.retain(|e| !matches!(e, E::Messages(_)));
+        v
+    };
+    a.create_mailbox("Lists/Lemonade", None)
+        .await
+        .expect("create");
+    tokio::time::timeout(Duration::from_secs(10), w.changed())
+        .await
+        .expect("woken by the create");
+    assert_eq!(
+        take(&mut w),
+        vec![
+            E::Created("Lists".into()),
+            E::Created("Lists/Lemonade".into())
+        ]
+    );
+    assert!(a.create_mailbox("Lists", None).await.is_err());
+    a.rename_mailbox("Lists", "Groups/Lists")
+        .await
+        .expect("rename");
+    assert_eq!(
+        take(&mut w),
+        vec![
+            E::Created("Groups".into()),
+            E::Renamed {
+                from: "Lists".into(),
+                to: "Groups/Lists".into()
+            }
+        ]
+    );
+    a.set_subscribed("Groups", true).await.expect("subscribe");
+    a.set_subscribed("Groups", true)
+        .await
+        .expect("again: no change");
+    a.set_subscribed("Groups", false)
+        .await
+        .expect("unsubscribe");
+    assert_eq!(
+        take(&mut w),
+        vec![
+            E::Subscription {
+                name: "Groups".into(),
+                subscribed: true
+            },
+            E::Subscription {
+                name: "Groups".into(),
+                subscribed: false
+            }
+        ]
+    );
+    let mb = a.mailbox("Groups/Lists/Lemonade").await.expect("renamed");
+    let set = a
+        .set_metadata(
+            Some(mb.id),
+            vec![("/private/comment".into(), Some(b"x".to_vec()))],
+            10,
+        )
+        .await;
+    match set {
+        Ok(true) => assert_eq!(
+            take(&mut w),
+            vec![E::Metadata {
+                mailbox: Some(mb.id),
+                entries: vec!["/private/comment".into()]
+            }]
+        ),
+        // A backend without METADATA announces nothing for it.
+        Ok(false) | Err(StoreError::Invalid(_)) => assert_eq!(take(&mut w), vec![]),
+        Err(e) => panic!("set_metadata: {e}"),
+    }
+    a.delete_mailbox("Groups/Lists/Lemonade")
+        .await
+        .expect("delete");
+    assert!(a.delete_mailbox("Groups/Lists/Lemonade").await.is_err());
+    assert_eq!(
+        take(&mut w),
+        vec![E::Deleted("Groups/Lists/Lemonade".into())]
+    );
+    // Message changes of every mailbox come as `Messages`.
+    let inbox = inbox(&a).await;
+    append(&a, inbox, &msg(1)).await;
+    let mut v = Vec::new();
+    w.take(&mut v).expect("no overflow");
+    assert!(v.contains(&E::Messages(inbox)), "{v:?}");
 }
 
 /// Mailbox create (parents implicit), rename (inferiors move; INBOX special), delete
@@ -1256,6 +1631,7 @@ macro_rules! conformance_suite {
             concurrent_appends,
             remove_account,
             hub_wakes_on_changes,
+            account_events,
             mailbox_operations,
             bad_names_refused,
             garbage_messages,
@@ -1263,8 +1639,11 @@ macro_rules! conformance_suite {
             acl_storage,
             store_unchanged_since,
             preview_cache,
+            sort_key_cache,
             metadata_storage,
             import_keeps_uids,
+            save_dates,
+            object_ids,
         );
     };
     (@checks $harness:expr; $($check:ident),* $(,)?) => {$(

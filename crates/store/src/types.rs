@@ -204,6 +204,49 @@ pub struct MessageMeta {
     pub size: u64,
 }
 
+/// The sort and thread keys of one message (RFC 5256 sections 3 and 4, RFC 5957),
+/// computed once by the server from the parsed structure and kept by the store
+/// (`Account::sort_keys`), so SORT and THREAD never parse messages again. Text keys are
+/// in the server's comparison form (its comparator already applied); the store only
+/// keeps them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SortKeys {
+    /// The base subject (RFC 5256 2.1), compared as octets.
+    pub subject: Vec<u8>,
+    /// Removing a reply or forward marker made the base subject (RFC 5256 4, step 5).
+    pub reply: bool,
+    /// The `addr-mailbox` of the first From/To/Cc address (RFC 5256 3).
+    pub from: Vec<u8>,
+    pub to: Vec<u8>,
+    pub cc: Vec<u8>,
+    /// The display name of the first From/To address, else its address (RFC 5957).
+    pub display_from: Vec<u8>,
+    pub display_to: Vec<u8>,
+    /// The sent date (`Date:`) in seconds since the epoch, when usable.
+    pub sent_date: Option<i64>,
+    /// The Message-ID, without angle brackets.
+    pub message_id: Option<String>,
+    /// References (or the first In-Reply-To id), oldest first, without angle brackets.
+    pub references: Vec<String>,
+}
+
+/// What a message carries beside its metadata for OBJECTID (RFC 8474) and SAVEDATE
+/// (RFC 8514), read on demand (FETCH EMAILID/SAVEDATE, SEARCH on them) rather than kept
+/// in the [`crate::MessageList`] of every open mailbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageObject {
+    pub uid: Uid,
+    /// The EMAILID (RFC 8474 5.1): an `objectid` (1 to 255 of `A-Za-z0-9_-`), the same
+    /// for the copy COPY or MOVE makes, never given to other content.
+    pub email_id: String,
+    /// The THREADID (RFC 8474 5.2), `None` when the backend does not compute threads.
+    pub thread_id: Option<String>,
+    /// When the message was saved into this mailbox (Unix seconds; RFC 8514 3: APPEND,
+    /// COPY, MOVE and delivery set it, it never changes while the message stays), `None`
+    /// when unknown.
+    pub save_date: Option<i64>,
+}
+
 /// Every message of a mailbox at one moment.
 #[derive(Clone, Debug, Default)]
 pub struct MailboxSnapshot {

@@ -92,6 +92,17 @@ async fn index_rebuild() {
     assert_eq!(info.uid_validity, other.uid_validity);
     assert_eq!(uids(&a, info.id).await, vec![1]);
     assert!(a.mailbox("lists").await.is_ok());
+    // RFC 8514 3 after a rebuild: a message found in the files is saved when its file
+    // was written, its mtime (which an APPEND sets to the internal date, 1_000_000_000
+    // in `testsuite::append`); ids are new, one per message and mailbox.
+    let objs = a.objects(mb, &[2, 3, 4]).await.expect("objects");
+    assert_eq!(objs.len(), 3);
+    assert!(objs.iter().all(|o| o.save_date == Some(1_000_000_000)));
+    assert!(objs[0].email_id != objs[1].email_id && objs[1].email_id != objs[2].email_id);
+    assert!(
+        a.mailbox_object_id(mb).await.expect("id")
+            != a.mailbox_object_id(info.id).await.expect("id")
+    );
 }
 
 /// Files dropped into `new/` or `cur/` from outside get the next UIDs at sync; their
@@ -107,6 +118,9 @@ async fn outside_delivery() {
     h.outside_deliver(&key(), "INBOX", lf, true);
     h.outside_deliver(&key(), "INBOX", &msg(3), false);
     let m0 = a.status(mb).await.expect("status").highest_modseq;
+    let delivered = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
     a.sync(mb).await.expect("sync");
     let snap = a.messages(mb).await.expect("messages");
     assert_eq!(
@@ -126,6 +140,12 @@ async fn outside_delivery() {
     assert_eq!(
         content(&a, mb, outside_uid).await,
         mailroom_store::mime::to_crlf(lf).as_ref()
+    );
+    // Its save date is its file's mtime: when the outside program wrote it.
+    let saved = a.objects(mb, &[outside_uid]).await.expect("objects")[0].save_date;
+    assert!(
+        saved.is_some_and(|t| (delivered - 2..=delivered + 2).contains(&t)),
+        "{saved:?}"
     );
     let s = a.structure(mb, outside_uid).await.expect("structure");
     assert_eq!(s.envelope.subject.as_deref(), Some("outside"));

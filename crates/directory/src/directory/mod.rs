@@ -11,7 +11,8 @@
 //! - `router_entries.rs`: stored router entries (the line grammar is `crate::router`);
 //! - `resolve.rs`: `resolve_recipient` and `resolve_login`, and the resolution rules;
 //! - `alerts.rs`: alerts shown at the next login (P10, I7);
-//! - `credentials.rs`: password and APOP checks, SASL credentials, [`DirectorySource`].
+//! - `credentials.rs`: password and APOP checks, SASL credentials, [`DirectorySource`];
+//! - `smime.rs`: accounts' S/MIME certificates (`COPY … ENCRYPTED *`, I13).
 //!
 //! Not here: password schemes ([`crate::schemes`]) and SASL exchanges ([`crate::sasl`]);
 //! quota limits, mailbox aliases and the grants hint (`crate::sharing`).
@@ -23,8 +24,10 @@ mod credentials;
 mod domains;
 mod resolve;
 mod router_entries;
+mod smime;
 
 pub use credentials::DirectorySource;
+pub use smime::MAX_SMIME_CERT;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -169,6 +172,7 @@ impl Directory {
         )?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(crate::sharing::SCHEMA)?;
+        conn.execute_batch(smime::SCHEMA)?;
         conn.execute(
             "INSERT OR IGNORE INTO domains(name) VALUES (?1)",
             params![main],

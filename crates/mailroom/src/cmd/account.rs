@@ -1,10 +1,10 @@
-//! `mailroom account add|passwd|import|remove|rename|list|mail-secret|admin|quota`:
+//! `mailroom account add|passwd|import|remove|rename|list|show|mail-secret|smime-cert|admin|quota`:
 //! accounts, their passwords (clear, hashed, or a Dovecot passwd-file), mail secrets,
-//! administrator rights and quotas, making a new account's mail store, and renaming an
-//! account with its mail store.
+//! S/MIME certificates, administrator rights and quotas, making a new account's mail
+//! store, and renaming an account with its mail store.
 //!
 //! Password schemes and the account rules live in `mailroom-directory`; the mail store
-//! in `mailroom-store`.
+//! in `mailroom-store`; certificates are read and checked by `mailroom-smime`.
 
 use super::open_directory;
 use crate::cli::{AccountOp, PasswordArgs};
@@ -149,6 +149,43 @@ pub fn run(config: &Config, op: AccountOp) -> Result<ExitCode> {
                 show_quota(&q)
             );
         }
+        AccountOp::SmimeCert { name, file, clear } => {
+            let address = dir.account(&name)?.address();
+            match file {
+                Some(file) if !clear => {
+                    let bytes = std::fs::read(&file)
+                        .with_context(|| format!("cannot read {}", file.display()))?;
+                    let r = mailroom_smime::Recipient::from_pem_or_der(&bytes)
+                        .map_err(|e| anyhow!("{}: {e}", file.display()))?;
+                    dir.set_smime_cert(&name, Some(&r.to_der()))?;
+                    let s = r.summary();
+                    println!("S/MIME certificate of {address} set: {}", smime_line(&s));
+                    if s.not_after_unix < now_unix() {
+                        eprintln!("mailroom: warning: the certificate expired {}", s.not_after);
+                    }
+                }
+                _ => {
+                    dir.set_smime_cert(&name, None)?;
+                    println!("S/MIME certificate of {address} cleared");
+                }
+            }
+        }
+        AccountOp::Show { name } => {
+            let a = dir.account(&name)?;
+            let yes_no = |b: bool| if b { "yes" } else { "no" };
+            println!("account {}", a.address());
+            println!("admin {}", yes_no(a.admin));
+            println!("mail-secret {}", yes_no(a.has_mail_secret));
+            println!("quota {}", show_quota(&dir.quota_of(&a)?));
+            let cert = match dir.smime_cert_of(a.id)? {
+                None => "none".to_string(),
+                Some(der) => match mailroom_smime::Recipient::from_der(&der) {
+                    Ok(r) => smime_line(&r.summary()),
+                    Err(e) => format!("unusable ({e})"),
+                },
+            };
+            println!("smime-cert {cert}");
+        }
         AccountOp::Admin { name, off } => {
             dir.set_admin(&name, !off)?;
             println!(
@@ -267,6 +304,25 @@ fn parse_quota_count(raw: &str) -> Result<Option<u64>> {
     Ok(Some(raw.trim().parse().map_err(|_| {
         anyhow!("invalid message count {raw:?}: a number or none")
     })?))
+}
+
+/// `subject "CN=...", expires 2027-01-01T00:00:00Z (expired), RSA 2048 bits`.
+fn smime_line(s: &mailroom_smime::Summary) -> String {
+    let expired = if s.not_after_unix < now_unix() {
+        " (expired)"
+    } else {
+        ""
+    };
+    format!(
+        "subject \"{}\", expires {}{expired}, {}",
+        s.subject, s.not_after, s.key
+    )
+}
+
+fn now_unix() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn show_quota(q: &mailroom_directory::QuotaLimits) -> String {

@@ -69,7 +69,57 @@ pub struct AppendMessage {
     /// The internal date to set.
     pub date: Option<DateTime>,
     /// The message.
-    pub data: LiteralData,
+    pub data: AppendData,
+}
+
+/// What an APPEND message is made of.
+///
+/// ```text
+/// append-data =/ "CATENATE" SP "(" cat-part *(SP cat-part) ")"   ; RFC 4469 5
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendData {
+    /// One literal (RFC 3501; `literal8`, RFC 3516).
+    Literal(LiteralData),
+    /// `CATENATE (...)` (RFC 4469): the parts, joined in order.
+    Catenate(Vec<CatPart>),
+}
+
+impl AppendData {
+    /// Octets the client sends for it: the literal, or every `TEXT` literal.
+    pub fn len(&self) -> usize {
+        match self {
+            AppendData::Literal(l) => l.len(),
+            AppendData::Catenate(parts) => parts
+                .iter()
+                .map(|p| match p {
+                    CatPart::Text(l) => l.len(),
+                    CatPart::Url(_) => 0,
+                })
+                .sum(),
+        }
+    }
+
+    /// Whether the client sends no octets for it.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One part of a CATENATE (RFC 4469 5).
+///
+/// ```text
+/// cat-part = text-literal / url
+/// text-literal = "TEXT" SP literal
+/// url = "URL" SP astring
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CatPart {
+    /// `TEXT literal`: these octets.
+    Text(LiteralData),
+    /// `URL astring`: the octets of a message or part named by an IMAP URL (RFC 5092),
+    /// as sent (the server resolves it).
+    Url(String),
 }
 
 /// A STATUS data item (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 7162 HIGHESTMODSEQ, and the
@@ -102,6 +152,8 @@ pub enum StatusItem {
     UnseenMedia,
     /// `APPENDLIMIT` (RFC 7889): the largest message APPEND accepts.
     AppendLimit,
+    /// `MAILBOXID` (RFC 8474 4.3): the mailbox's object id.
+    MailboxId,
 }
 
 impl StatusItem {
@@ -121,6 +173,7 @@ impl StatusItem {
             "OLDEST" => StatusItem::Oldest,
             "UNSEENMEDIA" => StatusItem::UnseenMedia,
             "APPENDLIMIT" => StatusItem::AppendLimit,
+            "MAILBOXID" => StatusItem::MailboxId,
             _ => return None,
         })
     }
@@ -141,6 +194,7 @@ impl StatusItem {
             StatusItem::Oldest => "OLDEST",
             StatusItem::UnseenMedia => "UNSEENMEDIA",
             StatusItem::AppendLimit => "APPENDLIMIT",
+            StatusItem::MailboxId => "MAILBOXID",
         }
     }
 }
@@ -264,6 +318,10 @@ pub enum FetchAttribute {
     },
     /// `SAVEDATE` (RFC 8514).
     SaveDate,
+    /// `EMAILID` (RFC 8474 5.3).
+    EmailId,
+    /// `THREADID` (RFC 8474 5.3).
+    ThreadId,
     /// `BINARY[part]<partial>` / `BINARY.PEEK[...]` (RFC 3516): the part's content with
     /// its Content-Transfer-Encoding undone.
     Binary {
@@ -272,7 +330,7 @@ pub enum FetchAttribute {
         /// The part path, empty for the whole message.
         part: Vec<NonZeroU32>,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
     /// `BINARY.SIZE[part]` (RFC 3516): the size of the decoded part.
     BinarySize {
@@ -286,7 +344,7 @@ pub enum FetchAttribute {
         /// The section.
         section: Section,
         /// `<start.length>`.
-        partial: Option<(u32, NonZeroU32)>,
+        partial: Option<(u64, NonZeroU32)>,
     },
 }
 
@@ -340,8 +398,8 @@ pub enum SearchKey {
     Header(String, Vec<u8>),
     /// `KEYWORD flag-keyword`.
     Keyword(String),
-    /// `LARGER n`.
-    Larger(u32),
+    /// `LARGER n` (RFC 9051: `number64`).
+    Larger(u64),
     /// `NEW`.
     New,
     /// `NOT key`.
@@ -364,8 +422,8 @@ pub enum SearchKey {
     SentSince(Date),
     /// `SINCE date`.
     Since(Date),
-    /// `SMALLER n`.
-    Smaller(u32),
+    /// `SMALLER n` (RFC 9051: `number64`).
+    Smaller(u64),
     /// `SUBJECT string`.
     Subject(Vec<u8>),
     /// `TEXT string`.
@@ -394,6 +452,10 @@ pub enum SearchKey {
     SavedSince(Date),
     /// `SAVEDATESUPPORTED` (RFC 8514).
     SaveDateSupported,
+    /// `EMAILID objectid` (RFC 8474 6): the message's EMAILID is exactly this one.
+    EmailId(String),
+    /// `THREADID objectid` (RFC 8474 6): the message's THREADID is exactly this one.
+    ThreadId(String),
     /// `OLDER interval` (RFC 5032): INTERNALDATE at or before now minus `interval` seconds.
     Older(NonZeroU32),
     /// `YOUNGER interval` (RFC 5032): INTERNALDATE at or after now minus `interval` seconds.
@@ -459,6 +521,10 @@ pub struct SearchReturn {
     pub save: bool,
     /// `PARTIAL range` (RFC 9394); never with `ALL`.
     pub partial: Option<PartialRange>,
+    /// `UPDATE` (RFC 5267 4.3): ADDTO/REMOVEFROM as the result changes.
+    pub update: bool,
+    /// `CONTEXT` (RFC 5267 4.2): a hint that the criteria will be used again.
+    pub context: bool,
 }
 
 /// A sort key of SORT (RFC 5256 section 3, RFC 5957 `DISPLAYFROM`/`DISPLAYTO`).
@@ -482,6 +548,88 @@ pub struct SortCriterion {
     pub key: SortKey,
 }
 
+/// `NOTIFY SET` (RFC 5465 3.1): what the client wants to hear of, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifySet {
+    /// `STATUS`: send the STATUS of every watched mailbox before the tagged OK.
+    pub status: bool,
+    /// The event groups, in order (at most one with a selected filter).
+    pub groups: Vec<NotifyGroup>,
+}
+
+/// `event-group = "(" filter-mailboxes SP events ")"` (RFC 5465 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyGroup {
+    /// Which mailboxes.
+    pub filter: NotifyFilter,
+    /// Which events; empty for `NONE`.
+    pub events: Vec<NotifyEvent>,
+}
+
+/// `filter-mailboxes` (RFC 5465 6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyFilter {
+    /// `SELECTED`: the selected mailbox, at once (6.1.1).
+    Selected,
+    /// `SELECTED-DELAYED`: the selected mailbox, expunges held for a command that may
+    /// announce them (6.1.2).
+    SelectedDelayed,
+    /// `INBOXES` (6.3).
+    Inboxes,
+    /// `PERSONAL` (6.2).
+    Personal,
+    /// `SUBSCRIBED` (6.4).
+    Subscribed,
+    /// `SUBTREE` names: each mailbox and its inferiors (6.5).
+    Subtree(Vec<Mailbox>),
+    /// `MAILBOXES` names, no wildcards (6.6).
+    Mailboxes(Vec<Mailbox>),
+}
+
+impl NotifyFilter {
+    /// `SELECTED` or `SELECTED-DELAYED`.
+    pub fn is_selected(&self) -> bool {
+        matches!(self, NotifyFilter::Selected | NotifyFilter::SelectedDelayed)
+    }
+}
+
+/// One `event` (RFC 5465 5, 8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyEvent {
+    /// `MessageNew [(fetch-att ...)]`: the FETCH items to send for each new message of
+    /// the selected mailbox (macros expanded).
+    MessageNew(Vec<FetchAttribute>),
+    /// `MessageExpunge`.
+    MessageExpunge,
+    /// `FlagChange`.
+    FlagChange,
+    /// `AnnotationChange`.
+    AnnotationChange,
+    /// `MailboxName`.
+    MailboxName,
+    /// `SubscriptionChange`.
+    SubscriptionChange,
+    /// `MailboxMetadataChange` (RFC 5464).
+    MailboxMetadataChange,
+    /// `ServerMetadataChange` (RFC 5464).
+    ServerMetadataChange,
+    /// Any other atom (`event-ext`), uppercased: the server answers `NO [BADEVENT]`.
+    Other(String),
+}
+
+impl NotifyEvent {
+    /// A `message-event`.
+    pub fn is_message_event(&self) -> bool {
+        matches!(
+            self,
+            NotifyEvent::MessageNew(_)
+                | NotifyEvent::MessageExpunge
+                | NotifyEvent::FlagChange
+                | NotifyEvent::AnnotationChange
+        )
+    }
+}
+
 /// A SORT / UID SORT command (RFC 5256; `RETURN` options of RFC 5267 ESORT).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sort {
@@ -502,6 +650,8 @@ pub struct Sort {
 pub enum ThreadAlgorithm {
     OrderedSubject,
     References,
+    /// `REFS` (draft-ietf-morg-inthread; Dovecot's THREAD=REFS).
+    Refs,
 }
 
 /// A THREAD / UID THREAD command (RFC 5256).
@@ -546,6 +696,17 @@ pub struct QResync {
     pub known_uids: Option<SequenceSet>,
     /// Message sequence numbers and the UIDs they correspond to (no `*`).
     pub seq_match: Option<(SequenceSet, SequenceSet)>,
+}
+
+/// The certificate of `COPY`/`MOVE … ENCRYPTED certificate-data` (seed 001, I13): "either
+/// a base64-encoded PKI Certificate, or the asterisk (*) symbol, referring to the personal
+/// S/MIME Certificate of the authenticated user".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CertificateData {
+    /// `*`: the user's own certificate.
+    Own,
+    /// The certificate's octets, base64-decoded (DER, unchecked: the server parses it).
+    Der(Vec<u8>),
 }
 
 /// The rights argument of SETACL (RFC 4314 3.1): `+` adds, `-` removes, else replaces.
@@ -674,6 +835,9 @@ pub enum CommandBody {
     Unselect,
     /// `UNAUTHENTICATE` (RFC 8437).
     Unauthenticate,
+    /// `CANCELUPDATE 1*(SP quoted)` (RFC 5267 4.3.5): the tags of the searching commands
+    /// whose updates stop.
+    CancelUpdate(Vec<String>),
     /// `EXPUNGE`, or `UID EXPUNGE set` (RFC 4315) when `uids` is given.
     Expunge {
         /// The UID set of `UID EXPUNGE`.
@@ -715,7 +879,7 @@ pub enum CommandBody {
         /// `UNCHANGEDSINCE` modifier (RFC 7162).
         unchanged_since: Option<u64>,
     },
-    /// `COPY` / `UID COPY set mailbox`.
+    /// `COPY` / `UID COPY set mailbox [ENCRYPTED certificate-data]`.
     Copy {
         /// `UID COPY`.
         uid: bool,
@@ -723,8 +887,10 @@ pub enum CommandBody {
         set: SequenceSet,
         /// Target.
         mailbox: Mailbox,
+        /// `ENCRYPTED` (seed 001, I13): store S/MIME-encrypted copies.
+        encrypt: Option<CertificateData>,
     },
-    /// `MOVE` / `UID MOVE set mailbox` (RFC 6851).
+    /// `MOVE` / `UID MOVE set mailbox [ENCRYPTED certificate-data]` (RFC 6851).
     Move {
         /// `UID MOVE`.
         uid: bool,
@@ -732,6 +898,8 @@ pub enum CommandBody {
         set: SequenceSet,
         /// Target.
         mailbox: Mailbox,
+        /// `ENCRYPTED` (seed 001, I13): store S/MIME-encrypted copies.
+        encrypt: Option<CertificateData>,
     },
     /// `IDLE` (RFC 2177); the server then waits for a `DONE` line.
     Idle,
@@ -810,6 +978,8 @@ pub enum CommandBody {
         /// Entry names (lower case, checked) and values.
         entries: Vec<(String, Option<Vec<u8>>)>,
     },
+    /// `NOTIFY SET ...` (`Some`) or `NOTIFY NONE` (`None`) (RFC 5465 3.1).
+    Notify(Option<NotifySet>),
     /// `COMPRESS mechanism` (RFC 4978), uppercased.
     Compress {
         /// The mechanism (only `DEFLATE` exists).
@@ -870,6 +1040,7 @@ impl CommandBody {
             B::Check => K::Check,
             B::Close => K::Close,
             B::Unselect => K::Unselect,
+            B::CancelUpdate(_) => K::CancelUpdate,
             B::Unauthenticate => K::Unauthenticate,
             B::Expunge { uids: None } => K::Expunge,
             B::Expunge { uids: Some(_) } => K::UidExpunge,
@@ -904,6 +1075,7 @@ impl CommandBody {
             B::Compress { .. } => K::Compress,
             B::GetMetadata { .. } => K::GetMetadata,
             B::SetMetadata { .. } => K::SetMetadata,
+            B::Notify(_) => K::Notify,
         }
     }
 }
@@ -1007,10 +1179,12 @@ command_table! {
     Compress => "COMPRESS", Authenticated, uses_seqs: false, breaks_seqs: false;
     GetMetadata => "GETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
     SetMetadata => "SETMETADATA", Authenticated, uses_seqs: false, breaks_seqs: false;
+    Notify => "NOTIFY", Authenticated, uses_seqs: false, breaks_seqs: false;
     Unauthenticate => "UNAUTHENTICATE", Authenticated, uses_seqs: false, breaks_seqs: false;
     Check => "CHECK", Selected, uses_seqs: false, breaks_seqs: false;
     Close => "CLOSE", Selected, uses_seqs: false, breaks_seqs: true;
     Unselect => "UNSELECT", Selected, uses_seqs: false, breaks_seqs: false;
+    CancelUpdate => "CANCELUPDATE", Selected, uses_seqs: false, breaks_seqs: false;
     Expunge => "EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
     UidExpunge => "UID EXPUNGE", Selected, uses_seqs: false, breaks_seqs: true;
     Search => "SEARCH", Selected, uses_seqs: true, breaks_seqs: false;
@@ -1077,6 +1251,6 @@ mod tests {
         assert!(CommandKind::Fetch.uses_sequence_numbers());
         assert!(!CommandKind::UidFetch.uses_sequence_numbers());
         assert_eq!(CommandKind::UidMove.name(), "UID MOVE");
-        assert_eq!(CommandKind::ALL.len(), 54);
+        assert_eq!(CommandKind::ALL.len(), 56);
     }
 }

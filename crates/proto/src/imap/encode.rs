@@ -23,16 +23,43 @@ fn quotable(s: &[u8]) -> bool {
 /// `"` and `\`), a literal otherwise (CR, LF, NUL, 8-bit, or long).
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {
     if quotable(s) {
-        out.push(b'"');
-        for &b in s {
-            if b == b'"' || b == b'\\' {
-                out.push(b'\\');
-            }
-            out.push(b);
-        }
-        out.push(b'"');
+        quote(out, s);
     } else {
         literal(out, s);
+    }
+}
+
+/// `"` s `"` with `"` and `\` escaped.
+fn quote(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &b in s {
+        if b == b'"' || b == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(b);
+    }
+    out.push(b'"');
+}
+
+/// `string` for a session that enabled UTF-8 (`ENABLE UTF8=ACCEPT`, RFC 6855 3:
+/// `uQUOTED-CHAR`; `ENABLE IMAP4rev2`, RFC 9051 4.3.1): quoted also when it holds
+/// UTF-8, as long as it holds no NUL, CR or LF and is not long; a literal otherwise.
+pub fn string_utf8(out: &mut Vec<u8>, s: &[u8]) {
+    if s.len() <= MAX_QUOTED
+        && !s.iter().any(|&b| matches!(b, 0 | b'\r' | b'\n'))
+        && std::str::from_utf8(s).is_ok()
+    {
+        quote(out, s);
+    } else {
+        literal(out, s);
+    }
+}
+
+/// `nstring` with [`string_utf8`].
+pub fn nstring_utf8(out: &mut Vec<u8>, s: Option<&[u8]>) {
+    match s {
+        Some(s) => string_utf8(out, s),
+        None => out.extend_from_slice(b"NIL"),
     }
 }
 
@@ -77,6 +104,21 @@ pub fn mailbox(out: &mut Vec<u8>, m: &Mailbox) {
 /// `*`, `%` and spaces are safe.
 pub fn mailbox_name(out: &mut Vec<u8>, name: &str) {
     string(out, crate::imap::mutf7::encode(name).as_bytes());
+}
+
+/// A mailbox name (or pattern) for a session that enabled UTF-8 (RFC 6855 3, RFC 9051
+/// 5.1): the UTF-8 name as it is, quoted; no modified UTF-7.
+pub fn mailbox_name_utf8(out: &mut Vec<u8>, name: &str) {
+    string_utf8(out, name.as_bytes());
+}
+
+/// [`mailbox_name_utf8`] when `utf8`, else [`mailbox_name`] (modified UTF-7).
+pub fn mailbox_name_as(out: &mut Vec<u8>, name: &str, utf8: bool) {
+    if utf8 {
+        mailbox_name_utf8(out, name);
+    } else {
+        mailbox_name(out, name);
+    }
 }
 
 /// `flag-list = "(" [flag *(SP flag)] ")"`.
@@ -267,6 +309,16 @@ pub enum ResponseCode {
     MetadataNoPrivate,
     /// `UNKNOWN-CTE` (RFC 3516).
     UnknownCte,
+    /// `BADEVENT (event-name ...)` (RFC 5465 8): every event the server supports.
+    BadEvent(Vec<&'static str>),
+    /// `NOTIFICATIONOVERFLOW` (RFC 5465 5.8).
+    NotificationOverflow,
+    /// `MAILBOXID (objectid)` (RFC 8474 4.1, 4.2).
+    MailboxId(String),
+    /// `BADURL url` (RFC 4469 4.1): the URL without `]`, CR and LF.
+    BadUrl(String),
+    /// `UIDREQUIRED` (RFC 9586 3): a message sequence number after ENABLE UIDONLY.
+    UidRequired,
 }
 
 impl fmt::Display for ResponseCode {
@@ -360,7 +412,12 @@ impl fmt::Display for ResponseCode {
             C::MetadataMaxSize(n) => write!(f, "METADATA MAXSIZE {n}"),
             C::MetadataTooMany => f.write_str("METADATA TOOMANY"),
             C::MetadataNoPrivate => f.write_str("METADATA NOPRIVATE"),
+            C::BadEvent(events) => write!(f, "BADEVENT ({})", events.join(" ")),
+            C::NotificationOverflow => f.write_str("NOTIFICATIONOVERFLOW"),
             C::UnknownCte => f.write_str("UNKNOWN-CTE"),
+            C::MailboxId(id) => write!(f, "MAILBOXID ({id})"),
+            C::BadUrl(url) => write!(f, "BADURL {url}"),
+            C::UidRequired => f.write_str("UIDREQUIRED"),
         }
     }
 }
@@ -426,6 +483,35 @@ pub fn status_line(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 6855 3 / RFC 9051 4.3: UTF-8 quoted once enabled; NUL, CR, LF, invalid
+    /// UTF-8 and long strings still go as literals; names without modified UTF-7.
+    #[test]
+    fn utf8_strings_and_names() {
+        let mut o = Vec::new();
+        string_utf8(&mut o, "caf\u{e9} \"x\"".as_bytes());
+        assert_eq!(o, "\"caf\u{e9} \\\"x\\\"\"".as_bytes());
+        for (s, want) in [
+            (&b"a\r\nb"[..], &b"{4}\r\na\r\nb"[..]),
+            (b"a\0b", b"{3}\r\na\0b"),
+            (b"caf\xe9", b"{4}\r\ncaf\xe9"),
+        ] {
+            o.clear();
+            string_utf8(&mut o, s);
+            assert_eq!(o, want);
+        }
+        o.clear();
+        string_utf8(&mut o, "\u{e9}".repeat(MAX_QUOTED).as_bytes());
+        assert!(o.starts_with(b"{2048}\r\n"));
+        o.clear();
+        nstring_utf8(&mut o, None);
+        assert_eq!(o, b"NIL");
+        o.clear();
+        mailbox_name_as(&mut o, "Entw\u{fc}rfe/R&D", true);
+        o.push(b' ');
+        mailbox_name_as(&mut o, "Entw\u{fc}rfe/R&D", false);
+        assert_eq!(o, "\"Entw\u{fc}rfe/R&D\" \"Entw&APw-rfe/R&-D\"".as_bytes());
+    }
 
     #[test]
     fn strings() {

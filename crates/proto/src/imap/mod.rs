@@ -20,8 +20,12 @@ pub mod frame;
 pub mod mutf7;
 pub mod parse;
 pub mod types;
+pub mod url;
 
 pub use command::{Command, CommandBody, CommandKind, SessionState};
 pub use frame::{Event, FrameError, Framer, FramerConfig, RawCommand};
-pub use parse::{append_target, parse_command, parse_wire, ParseError};
+pub use parse::{
+    append_target, append_target_with, parse_command, parse_command_with, parse_wire, ParseError,
+    ParseOptions,
+};
 pub use types::{Date, DateTime, Flag, Mailbox, Secret, SequenceSet, Tag};

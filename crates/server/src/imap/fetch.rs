@@ -20,7 +20,8 @@ use mailroom_proto::imap::command::{FetchAttribute, Section, SectionText};
 use mailroom_proto::imap::encode;
 use mailroom_proto::imap::DateTime;
 use mailroom_store::{
-    Account, BodyStructure, MailboxId, MessageContent, MessageRef, MessageStructure, StoreError,
+    Account, BodyStructure, MailboxId, MessageContent, MessageObject, MessageRef, MessageStructure,
+    StoreError,
 };
 use std::fmt::Write as _;
 use std::num::NonZeroU32;
@@ -72,9 +73,24 @@ struct Loader<'a> {
     uid: u32,
     structure: Option<Arc<MessageStructure>>,
     content: Option<Arc<dyn MessageContent>>,
+    object: Option<MessageObject>,
 }
 
 impl Loader<'_> {
+    /// The message's object ids and save date (RFC 8474, RFC 8514). `NotFound` when it
+    /// is gone.
+    async fn object(&mut self) -> Result<&MessageObject, StoreError> {
+        if self.object.is_none() {
+            let o = self.account.objects(self.mailbox, &[self.uid]).await?;
+            self.object = Some(
+                o.into_iter()
+                    .next()
+                    .ok_or(StoreError::NotFound("message"))?,
+            );
+        }
+        self.object.as_ref().ok_or(StoreError::NotFound("message"))
+    }
+
     async fn structure(&mut self) -> Result<Arc<MessageStructure>, StoreError> {
         if let Some(s) = &self.structure {
             return Ok(Arc::clone(s));
@@ -289,6 +305,70 @@ async fn section_data(
     })
 }
 
+/// Copies what `BODY.PEEK[section]<partial>` of a message returns (the whole message
+/// without a section) into `sink`, a chunk at a time, for CATENATE's URLs (RFC 4469 3:
+/// "as if the literal returned in a FETCH BODY response were put in place"). `partial`
+/// is an IMAP URL's `offset[.length]`. `limit`: the most octets `sink` may then hold,
+/// checked before anything is copied (`Ok(false)` when it would be exceeded). A part
+/// that does not exist is `NotFound`.
+pub(crate) async fn copy_section(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    uid: u32,
+    section: Option<&Section>,
+    partial: Option<(u32, Option<u32>)>,
+    sink: &mut mailroom_store::MessageSink,
+    limit: u64,
+) -> Result<bool, StoreError> {
+    let mut loader = Loader {
+        account,
+        mailbox,
+        uid,
+        structure: None,
+        content: None,
+        object: None,
+    };
+    let whole = Section {
+        part: Vec::new(),
+        text: None,
+    };
+    let section = section.unwrap_or(&whole);
+    if !section.part.is_empty() {
+        let s = loader.structure().await?;
+        let path: Vec<u32> = section.part.iter().map(|n| n.get()).collect();
+        if resolve_part(&s.body, &path).is_none() {
+            return Err(StoreError::NotFound("body part"));
+        }
+    }
+    let (start, end, bytes) = match section_data(&mut loader, section).await? {
+        SectionData::Range(a, b) => (a, b, None),
+        SectionData::Bytes(v) => (0, v.len() as u64, Some(v)),
+    };
+    let (start, end) = match partial {
+        Some((o, l)) => {
+            let from = start.saturating_add(u64::from(o)).min(end);
+            let to = l.map_or(end, |l| from.saturating_add(u64::from(l)).min(end));
+            (from, to)
+        }
+        None => (start, end),
+    };
+    if sink.len().saturating_add(end - start) > limit {
+        return Ok(false);
+    }
+    match bytes {
+        Some(v) => {
+            let a = usize::try_from(start).unwrap_or(usize::MAX).min(v.len());
+            let b = usize::try_from(end).unwrap_or(usize::MAX).min(v.len());
+            sink.write(v.get(a..b).unwrap_or_default());
+        }
+        None => {
+            let content = loader.content().await?;
+            sink.write_content(&*content, start, end).await?;
+        }
+    }
+    Ok(true)
+}
+
 /// The start of the `StoreError::Invalid` text of a part whose Content-Transfer-Encoding
 /// BINARY cannot undo (the FETCH answers `NO [UNKNOWN-CTE]`, RFC 3516 4.2).
 pub(crate) const UNKNOWN_CTE: &str = "unknown Content-Transfer-Encoding";
@@ -418,7 +498,7 @@ pub async fn fetch_data(
     attrs: &[FetchAttribute],
     out: &mut Vec<u8>,
 ) -> Result<(), StoreError> {
-    let r = prepare(account, mailbox, msg, attrs).await?;
+    let r = prepare(account, mailbox, msg, attrs, None).await?;
     let mut buf = Vec::new();
     r.write(&mut buf, &mut tokio::io::sink(), usize::MAX)
         .await?;
@@ -428,7 +508,8 @@ pub async fn fetch_data(
 
 /// Prepares the parenthesised data of one FETCH response (see [`FetchResponse`]): every
 /// item rendered in the order of `attrs`, body sections of the message's octets left as
-/// ranges to stream (always literals).
+/// ranges to stream (always literals). `object` is the message's [`MessageObject`] when
+/// the caller read those of many messages at once (else it is read when an item needs it).
 ///
 /// ```text
 /// msg-att = "(" (msg-att-dynamic / msg-att-static) *(SP (msg-att-dynamic / msg-att-static)) ")"
@@ -442,6 +523,20 @@ pub async fn prepare(
     mailbox: MailboxId,
     msg: MsgRef<'_>,
     attrs: &[FetchAttribute],
+    object: Option<&MessageObject>,
+) -> Result<FetchResponse, StoreError> {
+    prepare_with(account, mailbox, msg, attrs, object, false).await
+}
+
+/// [`prepare`] for a session that enabled UTF-8 when `utf8` (`ENABLE UTF8=ACCEPT`,
+/// RFC 6855 3; `ENABLE IMAP4rev2`, RFC 9051 4.3.1): ENVELOPE text in quoted UTF-8.
+pub async fn prepare_with(
+    account: &Arc<dyn Account>,
+    mailbox: MailboxId,
+    msg: MsgRef<'_>,
+    attrs: &[FetchAttribute],
+    object: Option<&MessageObject>,
+    utf8: bool,
 ) -> Result<FetchResponse, StoreError> {
     let mut loader = Loader {
         account,
@@ -449,6 +544,7 @@ pub async fn prepare(
         uid: msg.meta.uid,
         structure: None,
         content: None,
+        object: object.filter(|o| o.uid == msg.meta.uid).cloned(),
     };
     let mut b = Builder {
         text: Vec::with_capacity(64),
@@ -508,8 +604,32 @@ pub async fn prepare(
                     data.len()
                 );
             }
-            // RFC 8514 4.2: NIL where the storage keeps no save date (none here does).
-            FetchAttribute::SaveDate => buf.extend_from_slice(b"SAVEDATE NIL"),
+            // RFC 8514 4.2: `"SAVEDATE" SP (date-time / nil)`, NIL when the store has
+            // none for the message (indexed before save dates were kept).
+            FetchAttribute::SaveDate => {
+                let saved = loader.object().await?.save_date;
+                b.text.extend_from_slice(b"SAVEDATE ");
+                match saved.and_then(|t| DateTime::from_unix(t, 0)) {
+                    Some(dt) => encode::date_time(&mut b.text, &dt),
+                    None => b.text.extend_from_slice(b"NIL"),
+                }
+            }
+            // RFC 8474 5.3: `"EMAILID" SP "(" objectid ")"`.
+            FetchAttribute::EmailId => {
+                let o = loader.object().await?;
+                let _ = write!(Adapter(&mut b.text), "EMAILID ({})", o.email_id);
+            }
+            // RFC 8474 5.3: `"THREADID" SP ( "(" objectid ")" / nil )`.
+            FetchAttribute::ThreadId => {
+                let o = loader.object().await?;
+                match &o.thread_id {
+                    Some(t) => {
+                        let t = t.clone();
+                        let _ = write!(Adapter(&mut b.text), "THREADID ({t})");
+                    }
+                    None => b.text.extend_from_slice(b"THREADID NIL"),
+                }
+            }
             FetchAttribute::InternalDate => {
                 buf.extend_from_slice(b"INTERNALDATE ");
                 internal_date(buf, msg.meta);
@@ -517,7 +637,7 @@ pub async fn prepare(
             FetchAttribute::Envelope => {
                 let s = loader.structure().await?;
                 b.text.extend_from_slice(b"ENVELOPE ");
-                structure::envelope(&mut b.text, &s.envelope);
+                structure::envelope(&mut b.text, &s.envelope, utf8);
             }
             FetchAttribute::Body => {
                 let s = loader.structure().await?;
@@ -560,7 +680,7 @@ pub async fn prepare(
                 match (data, partial) {
                     (SectionData::Range(s, e), None) => b.range(&mut loader, s, e).await?,
                     (SectionData::Range(s, e), Some((origin, len))) => {
-                        let from = s.saturating_add(u64::from(*origin)).min(e);
+                        let from = s.saturating_add(*origin).min(e);
                         let to = from.saturating_add(u64::from(len.get())).min(e);
                         b.range(&mut loader, from, to).await?
                     }

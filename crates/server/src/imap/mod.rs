@@ -1,4 +1,5 @@
-//! The IMAP4rev1 server (RFC 3501 and the extensions listed in [`cmd::capability`]).
+//! The IMAP4rev1 and IMAP4rev2 server (RFC 3501, RFC 9051 after ENABLE, and the extensions
+//! listed in [`cmd::capability`]).
 //!
 //! Map:
 //! - [`session`]: the connection state machine: read loop driving the
@@ -16,16 +17,23 @@
 //! and the user's rights (`view::Selected`), so selected-state commands never reach
 //! for the user's own store by mistake. Missing and invisible mailboxes get the same
 //! `NO [NONEXISTENT]` answer.
+//! - [`rev2`]: what ENABLE IMAP4rev2 (RFC 9051) and ENABLE UTF8=ACCEPT (RFC 6855)
+//!   change for a session (grammar options, refused commands, text).
 //! - [`fetch`], [`search`]: FETCH rendering and SEARCH evaluation (a fixed interface the
 //!   FETCH and SEARCH commands call).
 //!
 //! Does not live here: parsing and encoding (`mailroom_proto::imap`), storage, accounts.
 
 pub(crate) mod cmd;
+pub mod comparator;
+pub(crate) mod context;
 pub mod fetch;
+pub(crate) mod notify;
+pub(crate) mod rev2;
 pub mod search;
 pub(crate) mod session;
 pub mod sort;
+pub mod sortkeys;
 pub mod thread;
 pub(crate) mod view;
 

@@ -17,7 +17,9 @@ pub(crate) mod text;
 use super::fetch::{header_field_values, is_message, read_range, MsgRef};
 use mailroom_proto::imap::command::SearchKey;
 use mailroom_proto::imap::{Date, SequenceSet};
-use mailroom_store::{Account, BodyStructure, Flags, MailboxId, MessageStructure, StoreError};
+use mailroom_store::{
+    Account, BodyStructure, Flags, MailboxId, MessageObject, MessageStructure, StoreError,
+};
 use std::sync::Arc;
 use text::{charset_to_utf8, decode_rfc2047, transfer_decode, Needle};
 
@@ -51,6 +53,13 @@ enum Key {
     SentBefore(i64),
     SentOn(i64),
     SentSince(i64),
+    /// Save date (RFC 8514): day number before / on / since.
+    SavedBefore(i64),
+    SavedOn(i64),
+    SavedSince(i64),
+    /// EMAILID / THREADID exactly this object id (RFC 8474 6).
+    EmailId(String),
+    ThreadId(String),
     /// Internal date (Unix seconds) at or before / at or after (RFC 5032 OLDER, YOUNGER).
     AtOrBefore(i64),
     AtOrAfter(i64),
@@ -100,20 +109,22 @@ fn compile(key: &SearchKey) -> Key {
         S::New => Key::New,
         S::Keyword(k) => Key::Keyword(k.clone(), true),
         S::Unkeyword(k) => Key::Keyword(k.clone(), false),
-        S::Larger(n) => Key::Larger(u64::from(*n)),
-        S::Smaller(n) => Key::Smaller(u64::from(*n)),
+        S::Larger(n) => Key::Larger(*n),
+        S::Smaller(n) => Key::Smaller(*n),
         S::Before(d) => Key::Before(days(d)),
         S::On(d) => Key::On(days(d)),
         S::Since(d) => Key::Since(days(d)),
         S::SentBefore(d) => Key::SentBefore(days(d)),
         S::SentOn(d) => Key::SentOn(days(d)),
         S::SentSince(d) => Key::SentSince(days(d)),
-        // RFC 8514 4.3: no mailbox of this store keeps a save date, so the SAVED* keys
-        // use the internal date and SAVEDATESUPPORTED matches nothing.
-        S::SavedBefore(d) => Key::Before(days(d)),
-        S::SavedOn(d) => Key::On(days(d)),
-        S::SavedSince(d) => Key::Since(days(d)),
-        S::SaveDateSupported => Key::Const(false),
+        // RFC 8514 4.3: every mailbox keeps save dates, so SAVEDATESUPPORTED matches
+        // every message.
+        S::SavedBefore(d) => Key::SavedBefore(days(d)),
+        S::SavedOn(d) => Key::SavedOn(days(d)),
+        S::SavedSince(d) => Key::SavedSince(days(d)),
+        S::SaveDateSupported => Key::Const(true),
+        S::EmailId(id) => Key::EmailId(id.clone()),
+        S::ThreadId(id) => Key::ThreadId(id.clone()),
         S::Older(n) => Key::AtOrBefore(now() - i64::from(n.get())),
         S::Younger(n) => Key::AtOrAfter(now() - i64::from(n.get())),
         S::Bcc(s) => Key::Address("bcc".into(), Needle::new(s)),
@@ -133,9 +144,28 @@ fn compile(key: &SearchKey) -> Key {
     }
 }
 
+impl Key {
+    /// Whether evaluating the key needs the messages' [`MessageObject`]s.
+    fn needs_objects(&self) -> bool {
+        match self {
+            Key::SavedBefore(_)
+            | Key::SavedOn(_)
+            | Key::SavedSince(_)
+            | Key::EmailId(_)
+            | Key::ThreadId(_) => true,
+            Key::Not(k) => k.needs_objects(),
+            Key::Or(a, b) => a.needs_objects() || b.needs_objects(),
+            Key::And(ks) => ks.iter().any(Key::needs_objects),
+            _ => false,
+        }
+    }
+}
+
 /// What is known of one message while it is evaluated.
 #[derive(Default)]
-struct Data {
+struct Data<'o> {
+    /// Its object ids and save date, read for every message first when the key needs them.
+    object: Option<&'o MessageObject>,
     structure: Option<Arc<MessageStructure>>,
     /// The decoded texts of the body parts (and headers of encapsulated messages).
     body: Option<Vec<Vec<u8>>>,
@@ -166,6 +196,15 @@ fn sent_day(s: &MessageStructure, m: &MsgRef<'_>) -> i64 {
         (Some(d), _) => d.days_since_epoch(),
         (None, Some(t)) => local_day(t, 0),
         (None, None) => local_day(m.meta.internal_date, m.meta.internal_date_tz),
+    }
+}
+
+/// The day of the save date in UTC (as FETCH SAVEDATE shows it, `+0000`); a message
+/// without one uses its internal date (RFC 8514 4.3's fallback).
+fn saved_day(o: &MessageObject, m: &MsgRef<'_>) -> i64 {
+    match o.save_date {
+        Some(t) => local_day(t, 0),
+        None => local_day(m.meta.internal_date, m.meta.internal_date_tz),
     }
 }
 
@@ -237,7 +276,7 @@ fn and3(a: Option<bool>, b: impl FnOnce() -> Option<bool>) -> Option<bool> {
 }
 
 /// Evaluates `key` for one message: `None` when `data` lacks what the key needs.
-fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
+fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data<'_>) -> Option<bool> {
     let meta = m.meta;
     let internal_day = || local_day(meta.internal_date, meta.internal_date_tz);
     Some(match key {
@@ -256,6 +295,12 @@ fn eval(key: &Key, m: &MsgRef<'_>, view: &View, data: &Data) -> Option<bool> {
         Key::Seq(set) => set.contains(m.seq, view.max_seq),
         Key::Uid(set) => set.contains(meta.uid, view.max_uid),
         Key::ModSeq(n) => meta.modseq >= *n,
+        Key::SavedBefore(d) => saved_day(data.object?, m) < *d,
+        Key::SavedOn(d) => saved_day(data.object?, m) == *d,
+        Key::SavedSince(d) => saved_day(data.object?, m) >= *d,
+        Key::EmailId(id) => data.object?.email_id == *id,
+        // RFC 8474 5.2: without THREADID support a SEARCH THREADID matches nothing.
+        Key::ThreadId(id) => data.object?.thread_id.as_deref() == Some(id.as_str()),
         Key::SentBefore(d) => sent_day(data.structure.as_deref()?, m) < *d,
         Key::SentOn(d) => sent_day(data.structure.as_deref()?, m) == *d,
         Key::SentSince(d) => sent_day(data.structure.as_deref()?, m) >= *d,
@@ -375,9 +420,23 @@ pub async fn search(
         max_seq: msgs.last().map(|m| m.seq).unwrap_or(0),
         max_uid: msgs.last().map(|m| m.meta.uid).unwrap_or(0),
     };
+    let objects = if key.needs_objects() {
+        let uids: Vec<u32> = msgs.iter().map(|m| m.meta.uid).collect();
+        account.objects(mailbox, &uids).await?
+    } else {
+        Vec::new()
+    };
     let mut hits = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
         let mut data = Data::default();
+        if !objects.is_empty() {
+            match objects.binary_search_by_key(&m.meta.uid, |o| o.uid) {
+                Ok(k) => data.object = objects.get(k),
+                Err(_) => continue, // gone meanwhile
+            }
+        } else if key.needs_objects() {
+            continue;
+        }
         let mut r = eval(&key, m, &view, &data);
         if r.is_none() {
             match account.structure(mailbox, m.meta.uid).await {

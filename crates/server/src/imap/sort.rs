@@ -1,99 +1,60 @@
 //! SORT (RFC 5256 section 3, RFC 5957 DISPLAYFROM/DISPLAYTO): the sort keys of a message,
 //! the base subject of section 2.1, and the order.
 //!
-//! Strings are compared with `i;ascii-casemap` (RFC 5256 section 3: ASCII letters
-//! compared without case, other octets as they are) on UTF-8 text: encoded-words are
-//! decoded first (RFC 2047). Every tie, after all criteria, is broken by sequence number
+//! Strings are compared with `i;unicode-casemap` (RFC 5051; RFC 5255 4.2: I18NLEVEL=1
+//! makes it the comparator of SORT, in place of RFC 5256's `i;ascii-casemap`) on UTF-8
+//! text: encoded-words are decoded first (RFC 2047), and the base subject is taken
+//! before the comparator applies (RFC 5255 4.2). Every tie, after all criteria, is broken by sequence number
 //! (RFC 5256 section 3: "the messages are ... sorted ... by sequence number").
 
 use crate::imap::search::text::decode_rfc2047;
 use mailroom_proto::imap::command::{SortCriterion, SortKey};
-use mailroom_store::mime::Address;
-use mailroom_store::{MessageRef, MessageStructure};
+use mailroom_store::{MessageRef, SortKeys};
 use std::cmp::Ordering;
 
-/// The value of one sort key of one message.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Value {
-    Number(i64),
-    /// Uppercased ASCII (i;ascii-casemap), other octets kept.
-    Text(Vec<u8>),
+/// A string in comparison form: `i;unicode-casemap` (RFC 5051, RFC 5255 4.2: the
+/// comparator of I18NLEVEL=1) prepared once, so that keys compare as octets.
+pub fn comparable(text: &[u8]) -> Vec<u8> {
+    crate::imap::comparator::sort_form(text)
 }
 
-/// Whether any criterion needs the message's parsed header (envelope, Date).
-pub fn needs_structure(criteria: &[SortCriterion]) -> bool {
-    criteria
-        .iter()
-        .any(|c| !matches!(c.key, SortKey::Arrival | SortKey::Size))
+/// One message to sort: its sequence number, metadata and keys.
+pub struct Row<'a> {
+    pub seq: u32,
+    pub meta: MessageRef<'a>,
+    pub keys: &'a SortKeys,
 }
 
-fn casemap(text: &[u8]) -> Vec<u8> {
-    text.to_ascii_uppercase()
-}
-
-/// The first real address of a list (group markers skipped).
-fn first(list: &[Address]) -> Option<&Address> {
-    list.iter().find(|a| a.host.is_some())
-}
-
-/// RFC 5256 section 3: the `addr-mailbox` (local part) of the first address.
-fn mailbox_of(list: &[Address]) -> Value {
-    let m = first(list).and_then(|a| a.mailbox.as_deref()).unwrap_or("");
-    Value::Text(casemap(m.as_bytes()))
-}
-
-/// RFC 5957 section 3: the display name of the first address when it has a non-empty
-/// one (decoded), else its `addr-spec`; empty when there is no address.
-fn display_of(list: &[Address]) -> Value {
-    let Some(a) = first(list) else {
-        return Value::Text(Vec::new());
-    };
-    if let Some(name) = a.name.as_deref().map(|n| decode_rfc2047(n.as_bytes())) {
-        let name = collapse(&name);
-        if !name.is_empty() {
-            return Value::Text(casemap(&name));
-        }
-    }
-    let spec = format!(
-        "{}@{}",
-        a.mailbox.as_deref().unwrap_or(""),
-        a.host.as_deref().unwrap_or("")
-    );
-    Value::Text(casemap(spec.as_bytes()))
-}
-
-/// The value of `key` for one message (`s`: its structure, when [`needs_structure`]).
-pub fn value(key: SortKey, meta: MessageRef<'_>, s: Option<&MessageStructure>) -> Value {
-    let env = s.map(|s| &s.envelope);
-    let none: &[Address] = &[];
+/// Compares two messages under one key.
+fn compare_key(key: SortKey, a: &Row<'_>, b: &Row<'_>) -> Ordering {
+    let (x, y) = (a.keys, b.keys);
     match key {
-        SortKey::Arrival => Value::Number(meta.internal_date),
-        SortKey::Size => Value::Number(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+        SortKey::Arrival => a.meta.internal_date.cmp(&b.meta.internal_date),
+        SortKey::Size => a.meta.size.cmp(&b.meta.size),
         // RFC 5256: the sent date in UTC; the internal date when there is no usable one.
-        SortKey::Date => Value::Number(s.and_then(|s| s.sent_date).unwrap_or(meta.internal_date)),
-        SortKey::From => mailbox_of(env.map_or(none, |e| &e.from)),
-        SortKey::To => mailbox_of(env.map_or(none, |e| &e.to)),
-        SortKey::Cc => mailbox_of(env.map_or(none, |e| &e.cc)),
-        SortKey::DisplayFrom => display_of(env.map_or(none, |e| &e.from)),
-        SortKey::DisplayTo => display_of(env.map_or(none, |e| &e.to)),
-        SortKey::Subject => Value::Text(casemap(&base_subject(
-            env.and_then(|e| e.subject.as_deref())
-                .unwrap_or("")
-                .as_bytes(),
-        ))),
+        SortKey::Date => x
+            .sent_date
+            .unwrap_or(a.meta.internal_date)
+            .cmp(&y.sent_date.unwrap_or(b.meta.internal_date)),
+        SortKey::From => x.from.cmp(&y.from),
+        SortKey::To => x.to.cmp(&y.to),
+        SortKey::Cc => x.cc.cmp(&y.cc),
+        SortKey::DisplayFrom => x.display_from.cmp(&y.display_from),
+        SortKey::DisplayTo => x.display_to.cmp(&y.display_to),
+        SortKey::Subject => x.subject.cmp(&y.subject),
     }
 }
 
-/// Compares two messages' key values under `criteria`, then by sequence number.
-pub fn compare(criteria: &[SortCriterion], a: (&[Value], u32), b: (&[Value], u32)) -> Ordering {
-    for (i, c) in criteria.iter().enumerate() {
-        let o = a.0.get(i).cmp(&b.0.get(i));
+/// Compares two messages under `criteria`, then by sequence number.
+pub fn compare(criteria: &[SortCriterion], a: &Row<'_>, b: &Row<'_>) -> Ordering {
+    for c in criteria {
+        let o = compare_key(c.key, a, b);
         let o = if c.reverse { o.reverse() } else { o };
         if o != Ordering::Equal {
             return o;
         }
     }
-    a.1.cmp(&b.1)
+    a.seq.cmp(&b.seq)
 }
 
 /// Tabs and line breaks to spaces, runs of spaces to one, ends trimmed (RFC 5256 2.1 (1)).
@@ -259,6 +220,7 @@ mod tests {
 
     #[test]
     fn ties_go_by_sequence_number_and_reverse_flips_only_its_key() {
+        use mailroom_store::{Flags, MessageList, MessageMeta};
         let c = [
             SortCriterion {
                 reverse: true,
@@ -269,11 +231,44 @@ mod tests {
                 key: SortKey::Subject,
             },
         ];
-        let a = [Value::Number(10), Value::Text(b"A".to_vec())];
-        let b = [Value::Number(10), Value::Text(b"B".to_vec())];
-        let big = [Value::Number(20), Value::Text(b"Z".to_vec())];
-        assert_eq!(compare(&c, (&a, 2), (&b, 1)), Ordering::Less);
-        assert_eq!(compare(&c, (&big, 9), (&a, 1)), Ordering::Less);
-        assert_eq!(compare(&c, (&a, 1), (&a, 2)), Ordering::Less);
+        let meta = |uid: u32, size: u64| MessageMeta {
+            uid,
+            flags: Flags::default(),
+            keywords: Vec::new(),
+            modseq: 1,
+            internal_date: 0,
+            internal_date_tz: 0,
+            size,
+        };
+        let list = MessageList::from_metas(vec![meta(1, 10), meta(2, 10), meta(3, 20)]);
+        let keys = |s: &str| SortKeys {
+            subject: s.as_bytes().to_vec(),
+            ..SortKeys::default()
+        };
+        let (ka, kb, kz) = (keys("A"), keys("B"), keys("Z"));
+        let m: Vec<_> = list.iter().collect();
+        let a = Row {
+            seq: 2,
+            meta: m[0],
+            keys: &ka,
+        };
+        let b = Row {
+            seq: 1,
+            meta: m[1],
+            keys: &kb,
+        };
+        let big = Row {
+            seq: 9,
+            meta: m[2],
+            keys: &kz,
+        };
+        let a1 = Row {
+            seq: 1,
+            meta: m[0],
+            keys: &ka,
+        };
+        assert_eq!(compare(&c, &a, &b), Ordering::Less);
+        assert_eq!(compare(&c, &big, &a1), Ordering::Less);
+        assert_eq!(compare(&c, &a1, &a), Ordering::Less);
     }
 }

@@ -214,6 +214,38 @@ fn flat(a: &Arena, c: usize) -> Vec<Node> {
 
 /// THREAD=REFERENCES (section 4, steps 1 to 6).
 pub fn references(msgs: &[Msg]) -> String {
+    let tops = reference_trees(msgs);
+    gather_subjects_and_render(tops, msgs)
+}
+
+/// THREAD=REFS (draft-ietf-morg-inthread, as Dovecot implements it): the trees of
+/// REFERENCES steps 1 to 4, no gathering by subject (step 5), siblings by sent date then
+/// sequence number as in step 6, and threads by their newest message (the latest sent
+/// date of any message in the thread), then by the root's number (a dummy root first),
+/// so the thread with the latest activity comes last.
+pub fn refs(msgs: &[Msg]) -> String {
+    let mut tops = reference_trees(msgs);
+    for t in tops.iter_mut() {
+        sort_tree(&mut t.children, msgs);
+    }
+    fn newest(n: &Node, msgs: &[Msg]) -> i64 {
+        let own = n.msg.map_or(i64::MIN, |i| msgs[i].date);
+        n.children
+            .iter()
+            .map(|c| newest(c, msgs))
+            .fold(own, i64::max)
+    }
+    let mut keyed: Vec<((i64, u32), Node)> = tops
+        .into_iter()
+        .map(|t| ((newest(&t, msgs), t.msg.map_or(0, |i| msgs[i].seq)), t))
+        .collect();
+    keyed.sort_by_key(|(k, _)| *k);
+    let tops: Vec<Node> = keyed.into_iter().map(|(_, t)| t).collect();
+    render(&tops, msgs)
+}
+
+/// REFERENCES steps 1 to 4: the thread trees, dummies pruned (unsorted).
+fn reference_trees(msgs: &[Msg]) -> Vec<Node> {
     let mut a = Arena { c: Vec::new() };
     let mut ids: HashMap<String, usize> = HashMap::new();
     // (1) Containers by Message-ID; references linked in order; the message under its
@@ -290,6 +322,11 @@ pub fn references(msgs: &[Msg]) -> String {
     for r in roots {
         tops.extend(prune(&a, r, true, 0));
     }
+    tops
+}
+
+/// REFERENCES steps 5 and 6 over the trees of steps 1 to 4, rendered.
+fn gather_subjects_and_render(mut tops: Vec<Node>, msgs: &[Msg]) -> String {
     // (5) Roots with the same base subject gathered.
     sort_tree(&mut tops, msgs);
     let subject_of = |n: &Node| -> Option<usize> {

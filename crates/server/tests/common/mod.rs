@@ -8,7 +8,8 @@
 //! - `@secret NAME[@DOMAIN] SECRET` sets the account's mail secret (APOP, CRAM-MD5).
 //! - `@deliver ADDRESS` then message lines up to a line `@end`: delivers the message
 //!   (lines joined with CRLF, the last one too) through the delivery path.
-//! - `@alert ACCOUNT TEXT` queues an alert.
+//! - `@alert ACCOUNT TEXT` queues an alert and tells the sessions (as `mailroom alert`
+//!   does), which send it at the end of their next command.
 //! - `@connect PROTO [N]` opens connection N (default 1) to `imap`, `pop3` or `lmtp`.
 //! - `C: text` / `CN: text` sends `text` CRLF on connection 1 / N.
 //! - `S: text` / `SN: text` expects exactly the line `text` CRLF next on that connection;
@@ -28,7 +29,11 @@
 //!     made at its first login): modseqs then restart above the clock in microseconds;
 //!   - the POP3 APOP timestamp in the greeting and the CRAM-MD5 challenge: random and
 //!     clock by design (RFC 1939 7, RFC 2195);
-//!   - the `version` of `ID`: the crate's version, which changes with every release.
+//!   - the `version` of `ID`: the crate's version, which changes with every release;
+//!   - object ids (RFC 8474 MAILBOXID, EMAILID): random at the mailbox's creation and
+//!     the message's first save (`{=NAME}` where one must come back, as in
+//!     `objectid.txt`);
+//!   - a save date (RFC 8514 FETCH SAVEDATE): the clock at the APPEND, COPY or MOVE.
 //!
 //!   `TRANSCRIPT=part` runs only the transcripts whose name contains `part`;
 //!   `TRANSCRIPT_FILL=1 cargo test ... transcripts` rewrites every line that matched a
@@ -66,6 +71,8 @@
 //! - `@create ACCOUNT MAILBOX` creates a mailbox in the account's store (IMAP tests).
 //! - `@quota ACCOUNT KIB MSGS` sets quota limits (`-` = unlimited).
 //! - `@mbalias ACCOUNT NAME TARGET` adds a mailbox alias.
+//! - `@smime ACCOUNT BASE64` sets the account's S/MIME certificate (DER, base64; stored
+//!   unchecked, as `COPY … ENCRYPTED *` finds it).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use mailroom_server::net::Protocol;
@@ -335,7 +342,7 @@ impl Client {
 /// Replaces each `{$NAME}` of `text` by the value captured as `{=NAME}`.
 /// The IMAP capability list after login with the default configuration, as
 /// `tests/transcripts/imap/capability.txt` spells it out (`{$CAPS}` in a transcript).
-pub const CAPS: &str = "IMAP4rev1 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT MOVE NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC X-SERVICE COMPRESS=DEFLATE PREVIEW METADATA METADATA-SERVER APPENDLIMIT=67108864 UNAUTHENTICATE CREATE-SPECIAL-USE WITHIN SEARCHRES LIST-MYRIGHTS MULTIAPPEND SAVEDATE PARTIAL BINARY REPLACE";
+pub const CAPS: &str = "IMAP4rev1 IMAP4rev2 LITERAL+ SASL-IR LOGIN-REFERRALS ID ENABLE IDLE UIDPLUS UNSELECT MOVE NAMESPACE CHILDREN SPECIAL-USE LIST-EXTENDED LIST-STATUS STATUS=SIZE ACL RIGHTS=texk QUOTA QUOTA=RES-STORAGE QUOTA=RES-MESSAGE ESEARCH SORT SORT=DISPLAY ESORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES CONDSTORE QRESYNC X-SERVICE COMPRESS=DEFLATE PREVIEW METADATA METADATA-SERVER NOTIFY APPENDLIMIT=67108864 UNAUTHENTICATE CREATE-SPECIAL-USE WITHIN SEARCHRES LIST-MYRIGHTS MULTIAPPEND CATENATE SAVEDATE OBJECTID PARTIAL BINARY REPLACE UIDONLY UTF8=ACCEPT I18NLEVEL=1 CONTEXT=SEARCH CONTEXT=SORT THREAD=REFS";
 
 fn substitute(text: &str, vars: &HashMap<String, String>, no: usize) -> String {
     let mut out = String::new();
@@ -558,6 +565,8 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                 "domain" => server.directory().add_domain(a).unwrap(),
                 "alert" => {
                     server.directory().add_alert(a, b).unwrap();
+                    // As `mailroom alert` does through the admin socket.
+                    server.running().ctx.alerts_changed();
                 }
                 "deliver" => {
                     let mut msg = Vec::new();
@@ -609,6 +618,11 @@ pub async fn run_transcript(text: &str) -> Vec<(usize, String)> {
                     }
                 }
                 "config" => {}
+                "smime" => {
+                    use base64::Engine;
+                    let der = base64::engine::general_purpose::STANDARD.decode(b).unwrap();
+                    server.directory().set_smime_cert(a, Some(&der)).unwrap();
+                }
                 "sleep" => tokio::time::sleep(Duration::from_millis(a.parse().unwrap())).await,
                 "appendto" => {
                     let mut msg = Vec::new();

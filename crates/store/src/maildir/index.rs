@@ -13,8 +13,9 @@ use std::time::Duration;
 /// catch-up of an in-memory mailbox state reads the tombstones above its modseq; without
 /// the index that read scanned every tombstone the mailbox ever had); version 4 indexes
 /// the messages flagged `\Deleted` (EXPUNGE looks them up instead of scanning the
-/// mailbox; the literal 8 is `Flags::DELETED`).
-const VERSION: i64 = 4;
+/// mailbox; the literal 8 is `Flags::DELETED`); version 5 adds the object identifiers
+/// and save dates of RFC 8474 and RFC 8514 ([`OBJECTS_STEP`]).
+const VERSION: i64 = 5;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -62,6 +63,66 @@ CREATE INDEX IF NOT EXISTS expunged_modseq ON expunged (mailbox, modseq);
 CREATE INDEX IF NOT EXISTS messages_deleted ON messages (mailbox, uid) WHERE (flags & 8) != 0;
 ";
 
+/// Version 5, a self-contained step run on fresh indexes too (after [`SCHEMA`], which
+/// stays the version 4 shape): the MAILBOXID of each mailbox (RFC 8474 4) in
+/// `mailbox_objects`, and the EMAILID (RFC 8474 5.1) and save date (RFC 8514 3: Unix
+/// seconds, NULL when unknown) of each message in `objects`. They live in tables of their
+/// own, small rows beside the `messages` rows that carry the parsed structure, so that
+/// SEARCH SAVEDSINCE or FETCH EMAILID over a mailbox reads a few octets a message.
+///
+/// Triggers keep them in step with `messages` and `mailboxes`, whatever path writes
+/// those (append, copy, move, outside deliveries found by a sync, a rebuild, import):
+/// - a new mailbox row gets a fresh random MAILBOXID (`F` + 24 hex digits), kept by
+///   RENAME (an update of the name) and removed with the row;
+/// - a new message row gets a fresh random EMAILID (`M` + 24 hex digits) and the save
+///   date "now"; COPY and MOVE then give the copy its source's EMAILID, a sync the
+///   file's modification time (`core/append.rs`, `core/sync.rs`);
+/// - a message row moved to another mailbox (RENAME INBOX) takes its object row along
+///   with the save date "now" (RFC 8514 3: a message moved gets a new save date);
+/// - a deleted message row (EXPUNGE, MOVE's tombstones, DELETE) takes its object row.
+///
+/// Rows indexed before this step get random ids and no save date (FETCH SAVEDATE NIL).
+pub const OBJECTS_STEP: &str = "
+CREATE TABLE IF NOT EXISTS mailbox_objects (
+    mailbox   INTEGER PRIMARY KEY,
+    object_id TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS objects (
+    mailbox   INTEGER NOT NULL,
+    uid       INTEGER NOT NULL,
+    email_id  TEXT NOT NULL,
+    save_date INTEGER,
+    PRIMARY KEY (mailbox, uid)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_email_id ON objects (email_id);
+INSERT OR IGNORE INTO mailbox_objects (mailbox, object_id)
+    SELECT id, 'F' || lower(hex(randomblob(12))) FROM mailboxes;
+INSERT OR IGNORE INTO objects (mailbox, uid, email_id, save_date)
+    SELECT mailbox, uid, 'M' || lower(hex(randomblob(12))), NULL FROM messages;
+CREATE TRIGGER IF NOT EXISTS mailbox_objects_new AFTER INSERT ON mailboxes BEGIN
+    INSERT OR REPLACE INTO mailbox_objects (mailbox, object_id)
+        VALUES (new.id, 'F' || lower(hex(randomblob(12))));
+END;
+CREATE TRIGGER IF NOT EXISTS mailbox_objects_gone AFTER DELETE ON mailboxes BEGIN
+    DELETE FROM mailbox_objects WHERE mailbox = old.id;
+END;
+CREATE TRIGGER IF NOT EXISTS objects_new AFTER INSERT ON messages BEGIN
+    INSERT OR REPLACE INTO objects (mailbox, uid, email_id, save_date)
+        VALUES (new.mailbox, new.uid, 'M' || lower(hex(randomblob(12))),
+                CAST(strftime('%s', 'now') AS INTEGER));
+END;
+CREATE TRIGGER IF NOT EXISTS objects_moved AFTER UPDATE OF mailbox, uid ON messages
+    WHEN new.mailbox != old.mailbox OR new.uid != old.uid BEGIN
+    DELETE FROM objects WHERE mailbox = new.mailbox AND uid = new.uid;
+    UPDATE objects SET mailbox = new.mailbox, uid = new.uid,
+            save_date = CAST(strftime('%s', 'now') AS INTEGER)
+        WHERE mailbox = old.mailbox AND uid = old.uid;
+END;
+CREATE TRIGGER IF NOT EXISTS objects_gone AFTER DELETE ON messages BEGIN
+    DELETE FROM objects WHERE mailbox = old.mailbox AND uid = old.uid;
+END;
+";
+
 /// Version 1 kept `messages` as a `WITHOUT ROWID` table. Its rows carry the parsed
 /// structure (often several KiB), so most spilled onto overflow pages, and SQLite compares
 /// a key against such a cell only after reading the whole record: every lookup by
@@ -107,6 +168,10 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
                  PRAGMA user_version = 4;",
             )
             .map_err(sql_err)?;
+        }
+        if version <= 4 {
+            conn.execute_batch(&format!("{OBJECTS_STEP} PRAGMA user_version = 5;"))
+                .map_err(sql_err)?;
         }
         conn.execute_batch("COMMIT").map_err(sql_err)
     })();
@@ -177,7 +242,7 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     }
     if fresh {
         conn.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {SCHEMA} {OBJECTS_STEP} PRAGMA user_version = {VERSION}; COMMIT;"
         ))
         .map_err(sql_err)?;
     }
@@ -186,6 +251,8 @@ pub fn open(path: &Path) -> Result<(Connection, bool), StoreError> {
     conn.execute_batch(super::metadata::SCHEMA)
         .map_err(sql_err)?;
     conn.execute_batch(super::preview::SCHEMA)
+        .map_err(sql_err)?;
+    conn.execute_batch(super::sortkeys::SCHEMA)
         .map_err(sql_err)?;
     conn.execute_batch(super::core::IMPORT_SCHEMA)
         .map_err(sql_err)?;
@@ -253,6 +320,70 @@ mod tests {
                 .unwrap();
             assert_eq!(idx, 1);
         }
+    }
+
+    /// A version 4 index gets the object tables on open: a random MAILBOXID per mailbox
+    /// and EMAILID per message, no save date for the messages it already had; the
+    /// triggers then give new rows theirs.
+    #[test]
+    fn version_4_index_gets_object_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.sqlite");
+        {
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(SCHEMA).unwrap();
+            c.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO mailboxes (name, uidvalidity, uidnext, highest_modseq,
+                     recent_from_uid) VALUES ('INBOX', 1, 3, 2, 1);
+                 INSERT INTO messages VALUES (1, 1, 'b', 'f', 0, '', 1, 0, 0, 10, 9, 1, x'00');
+                 INSERT INTO messages VALUES (1, 2, 'c', 'g', 0, '', 2, 0, 0, 10, 9, 1, x'00');",
+            )
+            .unwrap();
+        }
+        let (c, fresh) = open(&path).unwrap();
+        assert!(!fresh);
+        let rows: Vec<(i64, String, Option<i64>)> = c
+            .prepare("SELECT uid, email_id, save_date FROM objects ORDER BY uid")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(rows.len(), 2);
+        assert!(rows
+            .iter()
+            .all(|(_, id, d)| id.len() == 25 && id.starts_with('M') && d.is_none()));
+        assert_ne!(rows[0].1, rows[1].1);
+        let mb: String = c
+            .query_row(
+                "SELECT object_id FROM mailbox_objects WHERE mailbox = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(mb.starts_with('F') && mb.len() == 25, "{mb}");
+        c.execute_batch(
+            "INSERT INTO messages VALUES (1, 3, 'd', 'h', 0, '', 3, 0, 0, 10, 9, 1, x'00');",
+        )
+        .unwrap();
+        let saved: Option<i64> = c
+            .query_row("SELECT save_date FROM objects WHERE uid = 3", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(saved.is_some_and(|t| t > 1_700_000_000));
+        c.execute_batch("DELETE FROM messages WHERE uid = 1; DELETE FROM mailboxes;")
+            .unwrap();
+        let left: i64 = c
+            .query_row("SELECT count(*) FROM objects WHERE uid = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        let boxes: i64 = c
+            .query_row("SELECT count(*) FROM mailbox_objects", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((left, boxes), (0, 0));
     }
 
     #[test]

@@ -82,6 +82,10 @@ impl Core {
             return Ok(false);
         }
         tx.commit().map_err(sql_err)?;
+        self.announce(crate::hub::AccountEvent::Metadata {
+            mailbox,
+            entries: changes.iter().map(|(n, _)| n.clone()).collect(),
+        });
         Ok(true)
     }
 }

@@ -34,7 +34,9 @@ mod index;
 mod keywords;
 mod metadata;
 mod names;
+mod objects;
 mod preview;
+mod sortkeys;
 mod trim;
 mod watch;
 
@@ -633,6 +635,25 @@ impl Account for MaildirAccount {
             .await
     }
 
+    async fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
+        if let Some(done) = self.core.mailbox_object_id_in_place(mailbox) {
+            return done;
+        }
+        self.run(move |c| c.mailbox_object_id(mailbox)).await
+    }
+
+    async fn objects(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<crate::MessageObject>, StoreError> {
+        if let Some(done) = self.core.objects_in_place(mailbox, uids) {
+            return done;
+        }
+        let uids = uids.to_vec();
+        self.run(move |c| c.objects(mailbox, &uids)).await
+    }
+
     async fn preview(&self, mailbox: MailboxId, uid: Uid) -> Result<Option<String>, StoreError> {
         self.run(move |c| c.preview(mailbox, uid)).await
     }
@@ -645,6 +666,24 @@ impl Account for MaildirAccount {
     ) -> Result<(), StoreError> {
         let text = text.to_string();
         self.run(move |c| c.set_preview(mailbox, uid, &text)).await
+    }
+
+    async fn sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+    ) -> Result<std::collections::HashMap<Uid, crate::SortKeys>, StoreError> {
+        self.run(move |c| c.sort_keys(mailbox, version)).await
+    }
+
+    async fn set_sort_keys(
+        &self,
+        mailbox: MailboxId,
+        version: u32,
+        keys: Vec<(Uid, crate::SortKeys)>,
+    ) -> Result<(), StoreError> {
+        self.run(move |c| c.set_sort_keys(mailbox, version, &keys))
+            .await
     }
 
     async fn acl(&self, mailbox: MailboxId) -> Result<Vec<AclEntry>, StoreError> {

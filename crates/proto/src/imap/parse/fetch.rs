@@ -129,7 +129,7 @@ impl Cursor<'_> {
     ///             "BODY" section ["<" number "." nz-number ">"] /
     ///             "BODY.PEEK" section ["<" number "." nz-number ">"]
     /// ```
-    fn fetch_att(&mut self, out: &mut Vec<A>) -> PResult<()> {
+    pub(crate) fn fetch_att(&mut self, out: &mut Vec<A>) -> PResult<()> {
         let w = self.word("FETCH item")?;
         let a = match w.as_str() {
             "ENVELOPE" => A::Envelope,
@@ -146,6 +146,8 @@ impl Cursor<'_> {
                 lazy: self.preview_mods()?,
             },
             "SAVEDATE" => A::SaveDate,
+            "EMAILID" => A::EmailId,
+            "THREADID" => A::ThreadId,
             // RFC 3516: section-binary = "[" [section-part] "]"
             "BINARY" | "BINARY.PEEK" => {
                 let part = self.section_binary()?;
@@ -176,14 +178,20 @@ impl Cursor<'_> {
         Ok(())
     }
 
-    /// `["<" number "." nz-number ">"]` after a BODY or BINARY section (RFC 3501, 3516).
-    fn partial(&mut self) -> PResult<Option<(u32, NonZeroU32)>> {
+    /// `["<" number "." nz-number ">"]` after a BODY or BINARY section (RFC 3501, 3516;
+    /// RFC 9051 `number64`).
+    fn partial(&mut self) -> PResult<Option<(u64, NonZeroU32)>> {
         if !self.try_byte(b'<') {
             return Ok(None);
         }
-        let start = self.number()?;
+        // RFC 9051: `partial = "<" number64 "." nz-number64 ">"`.
+        let start = self.number64()?;
         self.expect(b'.')?;
-        let len = self.nz_number()?;
+        // RFC 9051: `nz-number64`. No message is longer than 4 GiB (the APPEND and
+        // delivery limits are 32-bit), so a longer length asks for the rest of it.
+        let len = self.number64()?;
+        let len = NonZeroU32::new(u32::try_from(len).unwrap_or(u32::MAX))
+            .ok_or_else(|| "partial length must not be 0".to_owned())?;
         self.expect(b'>')?;
         Ok(Some((start, len)))
     }
@@ -195,7 +203,7 @@ impl Cursor<'_> {
     /// section-text = section-msgtext / "MIME"
     /// section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP header-list / "TEXT"
     /// ```
-    fn section(&mut self) -> PResult<Section> {
+    pub(crate) fn section(&mut self) -> PResult<Section> {
         self.expect(b'[')?;
         let mut part: Vec<NonZeroU32> = Vec::new();
         let mut text = None;

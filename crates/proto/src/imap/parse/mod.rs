@@ -17,6 +17,7 @@ mod append;
 mod fetch;
 mod list;
 mod metadata;
+mod notify;
 mod search;
 mod store;
 
@@ -25,7 +26,7 @@ use std::num::NonZeroU32;
 
 use base64::Engine;
 
-use super::command::{Command, CommandBody, QResync, RightsChange, StatusItem};
+use super::command::{CertificateData, Command, CommandBody, QResync, RightsChange, StatusItem};
 use super::frame::{RawCommand, StreamedLiteral};
 use super::mutf7;
 use super::types::{
@@ -33,6 +34,7 @@ use super::types::{
     Flag, Mailbox, Secret, SeqNumber, SeqRange, SequenceSet, Tag,
 };
 
+pub use notify::{MAX_NOTIFY_GROUPS, MAX_NOTIFY_MAILBOXES};
 pub use search::{MAX_SEARCH_DEPTH, MAX_SEARCH_KEYS};
 
 /// A command the grammar refuses. Answer `tag BAD message`, or `* BAD message` when the
@@ -49,13 +51,31 @@ pub struct ParseError {
 /// Internal result: the error is the BAD text.
 pub(crate) type PResult<T> = Result<T, String>;
 
+/// How the session reads strings and mailbox names (what ENABLE changed).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParseOptions {
+    /// `ENABLE UTF8=ACCEPT` (RFC 6855 3) or `ENABLE IMAP4rev2` (RFC 9051 5.1) ran:
+    /// quoted strings with 8-bit octets must be UTF-8 (`BAD` otherwise), mailbox names
+    /// and LIST patterns are UTF-8 (no modified UTF-7), and APPEND takes the `UTF8`
+    /// data item (RFC 6855 4, only with UTF8=ACCEPT: see [`ParseOptions::utf8_append`]).
+    pub utf8: bool,
+    /// `ENABLE UTF8=ACCEPT` ran: `APPEND ... UTF8 (~{n}...)` is accepted (RFC 6855 4).
+    pub utf8_append: bool,
+}
+
 /// Parses one complete command (RFC 3501 9):
 ///
 /// ```text
 /// command = tag SP (command-any / command-auth / command-nonauth / command-select) CRLF
 /// ```
 pub fn parse_command(raw: &RawCommand) -> Result<Command, ParseError> {
+    parse_command_with(raw, ParseOptions::default())
+}
+
+/// [`parse_command`] for a session whose ENABLE changed the grammar ([`ParseOptions`]).
+pub fn parse_command_with(raw: &RawCommand, opts: ParseOptions) -> Result<Command, ParseError> {
     let mut c = Cursor::new(raw.data(), raw.streamed());
+    c.opts = opts;
     let tag = c
         .tag()
         .map_err(|message| ParseError { tag: None, message })?;
@@ -64,6 +84,21 @@ pub fn parse_command(raw: &RawCommand) -> Result<Command, ParseError> {
         message,
     })?;
     Ok(Command { tag, body })
+}
+
+/// Parses a `section-spec` (RFC 3501 9; what goes between `BODY[` and `]`) given alone,
+/// as an IMAP URL's `;SECTION=` carries it (RFC 5092 5, after %-decoding).
+pub fn parse_section_spec(spec: &[u8]) -> Result<crate::imap::command::Section, String> {
+    let mut wrapped = Vec::with_capacity(spec.len() + 2);
+    wrapped.push(b'[');
+    wrapped.extend_from_slice(spec);
+    wrapped.push(b']');
+    let mut c = Cursor::new(&wrapped, &[]);
+    let s = c.section()?;
+    if !c.at_end() {
+        return Err("bad section".to_owned());
+    }
+    Ok(s)
 }
 
 /// Parses complete wire bytes of one command (literals inline, CRLF optional). A helper
@@ -76,7 +111,13 @@ pub fn parse_wire(input: &[u8]) -> Result<Command, ParseError> {
 /// prefix handed out with [`super::frame::Event::StreamStart`], so the server can refuse
 /// a missing mailbox (`NO [TRYCREATE]`) before the client sends the message.
 pub fn append_target(prefix: &[u8]) -> Result<(Tag, Mailbox), ParseError> {
+    append_target_with(prefix, ParseOptions::default())
+}
+
+/// [`append_target`] for a session whose ENABLE changed the grammar ([`ParseOptions`]).
+pub fn append_target_with(prefix: &[u8], opts: ParseOptions) -> Result<(Tag, Mailbox), ParseError> {
     let mut c = Cursor::new(prefix, &[]);
+    c.opts = opts;
     let tag = c
         .tag()
         .map_err(|message| ParseError { tag: None, message })?;
@@ -104,6 +145,25 @@ pub fn append_target(prefix: &[u8]) -> Result<(Tag, Mailbox), ParseError> {
     })
 }
 
+/// RFC 3501 9: `base64 = *(4base64-char) [base64-terminal]`, `base64-char = ALPHA /
+/// DIGIT / "+" / "/"`, `base64-terminal = (2base64-char "==") / (3base64-char "=")`.
+/// `None` for anything else (white space, line breaks, missing padding).
+fn decode_base64(text: &[u8]) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(4)
+        || !text
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    {
+        return None;
+    }
+    // The grammar says nothing of the bits the padding leaves over: allow them.
+    const ENGINE: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    ENGINE.decode(text).ok()
+}
+
 /// A literal as found by the cursor.
 pub(crate) enum Lit<'a> {
     Inline(&'a [u8]),
@@ -117,6 +177,8 @@ pub(crate) struct Cursor<'a> {
     streamed: &'a [StreamedLiteral],
     /// SEARCH keys parsed so far (bounded by MAX_SEARCH_KEYS).
     pub(crate) search_keys: usize,
+    /// What ENABLE changed in the grammar.
+    pub(crate) opts: ParseOptions,
 }
 
 impl<'a> Cursor<'a> {
@@ -126,6 +188,7 @@ impl<'a> Cursor<'a> {
             pos: 0,
             streamed,
             search_keys: 0,
+            opts: ParseOptions::default(),
         }
     }
 
@@ -262,7 +325,17 @@ impl<'a> Cursor<'a> {
     }
 
     /// `quoted = DQUOTE *QUOTED-CHAR DQUOTE` (8-bit octets tolerated, CR LF NUL not).
+    /// With UTF-8 on ([`ParseOptions::utf8`]) the 8-bit octets must be UTF-8
+    /// (RFC 6855 3: `quoted =/ DQUOTE *uQUOTED-CHAR DQUOTE`, anything else `BAD`).
     fn quoted(&mut self) -> PResult<Cow<'a, [u8]>> {
+        let q = self.quoted_octets()?;
+        if self.opts.utf8 && !q.is_ascii() && std::str::from_utf8(&q).is_err() {
+            return Err("quoted string is not valid UTF-8 (RFC 6855 section 3)".to_owned());
+        }
+        Ok(q)
+    }
+
+    fn quoted_octets(&mut self) -> PResult<Cow<'a, [u8]>> {
         self.expect(b'"')?;
         let start = self.pos;
         let mut owned: Option<Vec<u8>> = None;
@@ -365,9 +438,27 @@ impl<'a> Cursor<'a> {
     /// `mailbox = "INBOX" / astring`, decoded from modified UTF-7. Any astring parses: a
     /// name that is not valid modified UTF-7 is no syntax error but a name no mailbox has
     /// ([`Mailbox::invalid`], answered `NO` by the server).
+    ///
+    /// With UTF-8 on ([`ParseOptions::utf8`], RFC 6855 3, RFC 9051 5.1) the name is
+    /// UTF-8 as sent, no modified UTF-7; octets that are not UTF-8 are a syntax error.
     pub(crate) fn mailbox(&mut self) -> PResult<Mailbox> {
         let raw = self.astring()?;
+        if self.opts.utf8 {
+            return String::from_utf8(raw.into_owned())
+                .map(Mailbox::from_utf8)
+                .map_err(|_| "mailbox name is not valid UTF-8".to_owned());
+        }
         Ok(Mailbox::from_wire_lenient(&raw))
+    }
+
+    /// A LIST pattern or reference as text: modified UTF-7 decoded, or with UTF-8 on
+    /// the UTF-8 as sent; `None` when it is neither (it matches no name).
+    fn name_text(&self, raw: &[u8]) -> Option<String> {
+        if self.opts.utf8 {
+            std::str::from_utf8(raw).ok().map(str::to_owned)
+        } else {
+            mutf7::decode(raw).ok()
+        }
     }
 
     /// `list-mailbox = 1*list-char / string`, decoded from modified UTF-7; `None` for one
@@ -383,14 +474,14 @@ impl<'a> Cursor<'a> {
                 Cow::Borrowed(a)
             }
         };
-        Ok(mutf7::decode(&raw).ok())
+        Ok(self.name_text(&raw))
     }
 
     /// A mailbox reference (decoded, INBOX not normalised); `None` for one that is not
     /// valid modified UTF-7.
     pub(crate) fn reference_lenient(&mut self) -> PResult<Option<String>> {
         let raw = self.astring()?;
-        Ok(mutf7::decode(&raw).ok())
+        Ok(self.name_text(&raw))
     }
 
     pub(crate) fn seq_number(&mut self) -> PResult<SeqNumber> {
@@ -694,12 +785,27 @@ impl<'a> Cursor<'a> {
             "ID" => self.id()?,
             "GETMETADATA" => self.getmetadata()?,
             "SETMETADATA" => self.setmetadata()?,
+            "NOTIFY" => self.notify()?,
             "COMPRESS" => {
                 // RFC 4978: `compress = "COMPRESS" SP algorithm`, `algorithm = atom`.
                 self.sp()?;
                 CommandBody::Compress {
                     mechanism: self.atom()?.to_ascii_uppercase(),
                 }
+            }
+            // RFC 5267 5: `"CANCELUPDATE" 1*(SP quoted)`.
+            "CANCELUPDATE" => {
+                let mut tags = Vec::new();
+                while self.try_byte(b' ') {
+                    let t = self.quoted()?;
+                    let t = String::from_utf8(t.into_owned())
+                        .map_err(|_| "CANCELUPDATE tag is not UTF-8".to_owned())?;
+                    tags.push(t);
+                }
+                if tags.is_empty() {
+                    return Err(self.unexpected("quoted tag"));
+                }
+                CommandBody::CancelUpdate(tags)
             }
             "ENABLE" => {
                 let mut caps = Vec::new();
@@ -917,15 +1023,65 @@ impl<'a> Cursor<'a> {
         Ok(attrs)
     }
 
+    /// ```text
+    /// copy = "COPY" SP sequence-set SP mailbox [SP "ENCRYPTED" SP certificate-data]
+    /// move = "MOVE" SP sequence-set SP mailbox [SP "ENCRYPTED" SP certificate-data]
+    /// ```
+    /// (RFC 3501 6.4.7, RFC 6851 3.1; `ENCRYPTED` is seed 001's, I13: "The ENCRYPTED
+    /// certificateData parameter can be specified after the target mailbox name"; see
+    /// [`Cursor::certificate_data`]).
     fn copy_move(&mut self, name: &str, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let set = self.sequence_set()?;
         let mailbox = self.sp_mailbox()?;
-        Ok(if name == "COPY" {
-            CommandBody::Copy { uid, set, mailbox }
+        let encrypt = if self.try_byte(b' ') {
+            if !self.eat_keyword("ENCRYPTED") {
+                return Err(self.unexpected("ENCRYPTED"));
+            }
+            self.sp()?;
+            Some(self.certificate_data()?)
         } else {
-            CommandBody::Move { uid, set, mailbox }
+            None
+        };
+        Ok(if name == "COPY" {
+            CommandBody::Copy {
+                uid,
+                set,
+                mailbox,
+                encrypt,
+            }
+        } else {
+            CommandBody::Move {
+                uid,
+                set,
+                mailbox,
+                encrypt,
+            }
         })
+    }
+
+    /// ```text
+    /// certificate-data = "*" / astring
+    ///     ; the astring's value is 1*(4base64-char) / ... (RFC 3501 `base64`, not
+    ///     ; empty): a DER X.509 certificate, base64-encoded
+    /// ```
+    /// Seed 001 (I13): "certificateData is either a base64-encoded PKI Certificate, or
+    /// the asterisk (*) symbol, referring to the personal S/MIME Certificate of the
+    /// authenticated user". `*` is no ATOM-CHAR, so the two cannot be confused. Text
+    /// that is not base64 fails the grammar (BAD); whether the octets are a certificate
+    /// is the server's question (NO).
+    fn certificate_data(&mut self) -> PResult<CertificateData> {
+        if self.try_byte(b'*') {
+            return Ok(CertificateData::Own);
+        }
+        let text = self.astring()?;
+        let der = decode_base64(&text).ok_or_else(|| {
+            "certificate data is neither * nor base64 (RFC 3501 base64, no line breaks)".to_owned()
+        })?;
+        if der.is_empty() {
+            return Err("certificate data is empty".to_owned());
+        }
+        Ok(CertificateData::Der(der))
     }
 
     /// ```text

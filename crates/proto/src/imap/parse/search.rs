@@ -57,8 +57,9 @@ impl Cursor<'_> {
     pub(crate) fn sort(&mut self, uid: bool) -> PResult<CommandBody> {
         self.sp()?;
         let ret = self.search_return()?;
-        if ret.is_some_and(|r| r.save || r.partial.is_some()) {
-            return Err("the SAVE and PARTIAL return options are for SEARCH only".to_owned());
+        // PARTIAL is CONTEXT=SORT's (RFC 5267 4.4); SAVE stays SEARCH's.
+        if ret.is_some_and(|r| r.save) {
+            return Err("the SAVE return option is for SEARCH only".to_owned());
         }
         self.expect(b'(')?;
         let mut criteria = Vec::new();
@@ -119,6 +120,7 @@ impl Cursor<'_> {
         let algorithm = match w.as_str() {
             "ORDEREDSUBJECT" => ThreadAlgorithm::OrderedSubject,
             "REFERENCES" => ThreadAlgorithm::References,
+            "REFS" => ThreadAlgorithm::Refs,
             _ => return Err(format!("unknown threading algorithm {w}")),
         };
         self.sp()?;
@@ -165,6 +167,9 @@ impl Cursor<'_> {
                         "COUNT" => r.count = true,
                         // RFC 5182 SEARCHRES.
                         "SAVE" => r.save = true,
+                        // RFC 5267 4.2, 4.3.
+                        "CONTEXT" => r.context = true,
+                        "UPDATE" => r.update = true,
                         // RFC 9394 3.1.
                         "PARTIAL" if r.partial.is_some() => {
                             return Err("duplicate PARTIAL".to_owned())
@@ -214,6 +219,20 @@ impl Cursor<'_> {
     fn search_date(&mut self) -> PResult<crate::imap::types::Date> {
         self.sp()?;
         self.date()
+    }
+
+    /// `SP objectid`, `objectid = 1*255(ALPHA / DIGIT / "_" / "-")` (RFC 8474 7), case
+    /// kept (object ids are case-sensitive).
+    fn objectid(&mut self) -> PResult<String> {
+        self.sp()?;
+        let id = self.take_while(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if id.is_empty()
+            || id.len() > 255
+            || self.peek().is_some_and(crate::imap::types::is_atom_char)
+        {
+            return Err("an object id is 1 to 255 letters, digits, _ and -".to_owned());
+        }
+        Ok(String::from_utf8_lossy(id).into_owned())
     }
 
     fn search_keyword(&mut self) -> PResult<String> {
@@ -292,6 +311,9 @@ impl Cursor<'_> {
             "SAVEDON" => K::SavedOn(self.search_date()?),
             "SAVEDSINCE" => K::SavedSince(self.search_date()?),
             "SAVEDATESUPPORTED" => K::SaveDateSupported,
+            // RFC 8474 6: `"EMAILID" SP objectid / "THREADID" SP objectid`.
+            "EMAILID" => K::EmailId(self.objectid()?),
+            "THREADID" => K::ThreadId(self.objectid()?),
             "KEYWORD" => K::Keyword(self.search_keyword()?),
             "UNKEYWORD" => K::Unkeyword(self.search_keyword()?),
             "HEADER" => {
@@ -305,11 +327,11 @@ impl Cursor<'_> {
             }
             "LARGER" => {
                 self.sp()?;
-                K::Larger(self.number()?)
+                K::Larger(self.number64()?)
             }
             "SMALLER" => {
                 self.sp()?;
-                K::Smaller(self.number()?)
+                K::Smaller(self.number64()?)
             }
             // RFC 5032: search-key =/ ( "OLDER" / "YOUNGER" ) SP nz-number
             "OLDER" => {

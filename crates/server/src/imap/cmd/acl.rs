@@ -11,7 +11,7 @@ use super::Reply;
 use crate::access::{self, AccessError, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::RightsChange as ProtoChange;
-use mailroom_proto::imap::encode::{astring, mailbox_name};
+use mailroom_proto::imap::encode::{astring, mailbox_name_as};
 use mailroom_proto::imap::Mailbox;
 use mailroom_store::acl::{list_rights, Rights, RightsChange};
 
@@ -94,7 +94,7 @@ pub(crate) async fn getacl(s: &mut Session, mailbox: Mailbox) -> Reply {
     let config = s.ctx.config();
     let main = config.server.main_domain.as_str();
     let mut out = b"* ACL ".to_vec();
-    mailbox_name(&mut out, &name);
+    mailbox_name_as(&mut out, &name, s.utf8());
     for e in &entries {
         out.push(b' ');
         astring(
@@ -126,7 +126,7 @@ pub(crate) async fn listrights(s: &mut Session, mailbox: Mailbox, identifier: St
     let (required, optional) = list_rights(id == o.owner.address());
     let name = access::client_name(&info, &o.owner, &o.mailbox.name);
     let mut out = b"* LISTRIGHTS ".to_vec();
-    mailbox_name(&mut out, &name);
+    mailbox_name_as(&mut out, &name, s.utf8());
     out.push(b' ');
     astring(&mut out, identifier.as_bytes());
     out.push(b' ');
@@ -152,7 +152,7 @@ pub(crate) async fn myrights(s: &mut Session, mailbox: Mailbox) -> Reply {
     };
     let name = access::client_name(&info, &o.owner, &o.mailbox.name);
     let mut out = b"* MYRIGHTS ".to_vec();
-    mailbox_name(&mut out, &name);
+    mailbox_name_as(&mut out, &name, s.utf8());
     out.push(b' ');
     astring(&mut out, o.rights.to_imap().as_bytes());
     out.extend_from_slice(b"\r\n");

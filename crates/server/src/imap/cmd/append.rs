@@ -2,15 +2,16 @@
 //! none; every message is checked, and the quota for all of them, before the first is
 //! stored, and a store failure removes those of the command already stored): messages
 //! arrive as streamed literals that the session writes into a [`Spool`] (one
-//! [`MessageSink`] per literal: memory, then an unlinked file).
+//! [`MessageSink`] per literal: memory, then an unlinked file); a CATENATE message
+//! (RFC 4469) is joined from its parts by `catenate.rs` first.
 
 use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
-use mailroom_proto::imap::command::{AppendMessage, LiteralData};
+use mailroom_proto::imap::command::{AppendData, AppendMessage, LiteralData};
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::{AppendRequest, Flags, MessageData, MessageSink};
+use mailroom_store::{AppendRequest, Flags, MessageContent, MessageData, MessageSink};
 use std::path::Path;
 
 /// Streamed APPEND literals larger than this go to an unlinked spool file.
@@ -42,6 +43,34 @@ impl Spool {
         match self.sink.take() {
             Some(sink) => sink.finish(),
             None => Ok(MessageData::Bytes(bytes::Bytes::new())),
+        }
+    }
+}
+
+/// The staged octets of a literal of the command (inline, or streamed into a spool).
+pub(crate) fn take_literal(s: &mut Session, lit: LiteralData) -> Result<MessageData, Reply> {
+    match lit {
+        LiteralData::Inline(v) => Ok(MessageData::Bytes(bytes::Bytes::from(v))),
+        LiteralData::Streamed { index, size } => {
+            let Some(sp) = s.spools.get_mut(index) else {
+                return Err(Reply::bad("message literal missing"));
+            };
+            if sp.len() != u64::from(size) {
+                return Err(Reply::bad("message literal incomplete"));
+            }
+            match sp.take() {
+                Ok(data) => Ok(data),
+                Err(e) if mailroom_store::io_is_disk_full(&e) => {
+                    Err(super::store_error(mailroom_store::StoreError::Io(e)))
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot spool APPEND message");
+                    Err(Reply::no(
+                        Some(ResponseCode::ServerBug),
+                        "cannot spool the message",
+                    ))
+                }
+            }
         }
     }
 }
@@ -91,31 +120,38 @@ pub(crate) async fn run_with_credit(
             keywords.clear();
         }
         let data = match m.data {
-            LiteralData::Inline(v) => MessageData::Bytes(bytes::Bytes::from(v)),
-            LiteralData::Streamed { index, size } => {
-                let Some(sp) = s.spools.get_mut(index) else {
-                    return Reply::bad("message literal missing");
-                };
-                if sp.len() != u64::from(size) {
-                    return Reply::bad("message literal incomplete");
-                }
-                match sp.take() {
-                    Ok(data) => data,
-                    Err(e) if mailroom_store::io_is_disk_full(&e) => {
-                        return super::store_error(mailroom_store::StoreError::Io(e));
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot spool APPEND message");
-                        return Reply::no(
-                            Some(ResponseCode::ServerBug),
-                            "cannot spool the message",
-                        );
-                    }
+            AppendData::Literal(lit) => match take_literal(s, lit) {
+                Ok(d) => d,
+                Err(r) => return r,
+            },
+            // RFC 4469: the parts joined into one staged message.
+            AppendData::Catenate(parts) => {
+                let limit = super::capability::append_limit(s);
+                match super::catenate::build(s, parts, limit).await {
+                    Ok(d) => d,
+                    Err(r) => return r,
                 }
             }
         };
         if data.is_empty() {
             return Reply::no(Some(ResponseCode::Cannot), "empty messages are not stored");
+        }
+        // RFC 6855 4: without ENABLE UTF8=ACCEPT (or IMAP4rev2, whose header fields may
+        // be UTF-8: RFC 9051 4.3.1), no 8-bit octet in the header fields.
+        if !s.utf8() {
+            let head = (&data as &dyn MessageContent)
+                .read_range(0, mailroom_store::CONTENT_CHUNK as u64)
+                .await;
+            match head {
+                Ok(h) if crate::imap::rev2::header_8bit(&h) => {
+                    return Reply::no(
+                        Some(ResponseCode::Cannot),
+                        "8-bit header fields need ENABLE UTF8=ACCEPT and APPEND UTF8 (RFC 6855 section 4)",
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => return super::store_error(mailroom_store::StoreError::Io(e)),
+            }
         }
         requests.push(AppendRequest {
             prefix: Vec::new(),

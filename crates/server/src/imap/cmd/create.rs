@@ -1,4 +1,4 @@
-//! CREATE (RFC 3501 6.3.3, RFC 6154 CREATE-SPECIAL-USE). The default special-use
+//! CREATE (RFC 3501 6.3.3, RFC 6154 CREATE-SPECIAL-USE, RFC 8474 MAILBOXID). The default special-use
 //! mailboxes are `imap::DEFAULT_MAILBOXES`, made by `Account::ensure_mailboxes`.
 
 use super::Reply;
@@ -6,7 +6,8 @@ use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::encode::ResponseCode;
 use mailroom_proto::imap::Mailbox;
-use mailroom_store::SpecialUse;
+use mailroom_store::{Account, MailboxId, SpecialUse};
+use std::sync::Arc;
 
 pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<String>) -> Reply {
     let Some(user) = &s.user else {
@@ -54,8 +55,9 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, special_use: Vec<Stri
     if mailbox.as_str().starts_with('~') {
         return create_foreign(s, mailbox.as_str(), use_).await;
     }
-    match user.account.create_mailbox(mailbox.as_str(), use_).await {
-        Ok(_) => Reply::ok("CREATE completed"),
+    let account = user.account.clone();
+    match account.create_mailbox(mailbox.as_str(), use_).await {
+        Ok(info) => created(&account, info.id).await,
         Err(e) => super::store_error(e),
     }
 }
@@ -82,7 +84,15 @@ async fn create_foreign(s: &mut Session, name: &str, use_: Option<SpecialUse>) -
         Err(e) => return super::access_error(e),
     };
     match o.account.create_mailbox(&inner, use_).await {
-        Ok(_) => Reply::ok("CREATE completed"),
+        Ok(info) => created(&o.account, info.id).await,
+        Err(e) => super::store_error(e),
+    }
+}
+
+/// RFC 8474 4.1: the tagged OK of every successful CREATE carries `[MAILBOXID (id)]`.
+async fn created(account: &Arc<dyn Account>, id: MailboxId) -> Reply {
+    match account.mailbox_object_id(id).await {
+        Ok(object_id) => Reply::ok_code(ResponseCode::MailboxId(object_id), "CREATE completed"),
         Err(e) => super::store_error(e),
     }
 }

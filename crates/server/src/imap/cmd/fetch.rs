@@ -5,7 +5,7 @@
 //! the client whenever it holds [`FLUSH_AT`] octets.
 
 use super::Reply;
-use crate::imap::fetch::{prepare, sets_seen, MsgRef};
+use crate::imap::fetch::{prepare_with, sets_seen, MsgRef};
 use crate::imap::session::Session;
 use crate::imap::session::FLUSH_AT;
 use mailroom_proto::imap::command::{FetchAttribute, PartialRange};
@@ -33,6 +33,12 @@ pub(crate) async fn run(
     };
     if uid && !attrs.contains(&FetchAttribute::Uid) {
         attrs.insert(0, FetchAttribute::Uid);
+    }
+    // RFC 9586 3.3: a UIDFETCH response names the UID; the UID item is left out (unless
+    // it is all that was asked).
+    let uidonly = s.uidonly;
+    if uidonly && attrs.iter().any(|a| *a != FetchAttribute::Uid) {
+        attrs.retain(|a| *a != FetchAttribute::Uid);
     }
     // RFC 7162 3.1.4.1: CHANGEDSINCE keeps the messages whose modseq is above it and
     // implies the MODSEQ item.
@@ -102,11 +108,12 @@ pub(crate) async fn run(
     // on MODSEQ (RFC 7162 3.1; 3.2.4 with QRESYNC, where UID FETCH has UID already).
     let condstore = s.condstore;
     let qresync = s.qresync;
+    let utf8 = s.utf8();
     let missing = |a: &FetchAttribute| !attrs.contains(a);
     let with_flags: Option<Vec<FetchAttribute>> = (!seen_now.is_empty()
         && (missing(&FetchAttribute::Flags)
             || (condstore && missing(&FetchAttribute::ModSeq))
-            || (qresync && missing(&FetchAttribute::Uid))))
+            || (qresync && !uidonly && missing(&FetchAttribute::Uid))))
     .then(|| {
         let mut a = attrs.clone();
         if missing(&FetchAttribute::Flags) {
@@ -115,12 +122,30 @@ pub(crate) async fn run(
         if condstore && missing(&FetchAttribute::ModSeq) {
             a.push(FetchAttribute::ModSeq);
         }
-        if qresync && missing(&FetchAttribute::Uid) {
+        if qresync && !uidonly && missing(&FetchAttribute::Uid) {
             a.insert(0, FetchAttribute::Uid);
         }
         a
     });
     seen_now.sort_unstable();
+    // RFC 8474/8514 items: the object rows of every message of the set in one read.
+    let objects = if attrs.iter().any(|a| {
+        matches!(
+            a,
+            FetchAttribute::SaveDate | FetchAttribute::EmailId | FetchAttribute::ThreadId
+        )
+    }) {
+        let Some(sel) = s.selected.as_ref() else {
+            return Reply::bad("no mailbox selected");
+        };
+        let uids: Vec<u32> = idx.iter().map(|&i| sel.uid_at(i)).collect();
+        match sel.account.objects(sel.id, &uids).await {
+            Ok(o) => o,
+            Err(e) => return super::store_error(e),
+        }
+    } else {
+        Vec::new()
+    };
     for i in idx {
         let Some(sel) = s.selected.as_ref() else {
             break;
@@ -137,7 +162,11 @@ pub(crate) async fn run(
             Some(a) if seen_now.binary_search(&meta.uid).is_ok() => a.as_slice(),
             _ => attrs.as_slice(),
         };
-        let response = match prepare(&sel.account, sel.id, msg, these).await {
+        let object = objects
+            .binary_search_by_key(&meta.uid, |o| o.uid)
+            .ok()
+            .and_then(|k| objects.get(k));
+        let response = match prepare_with(&sel.account, sel.id, msg, these, object, utf8).await {
             Ok(r) => r,
             Err(StoreError::NotFound(_)) => continue,
             Err(StoreError::Invalid(why)) if why.starts_with(crate::imap::fetch::UNKNOWN_CTE) => {
@@ -148,8 +177,8 @@ pub(crate) async fn run(
             }
             Err(e) => return super::store_error(e),
         };
-        s.out
-            .extend_from_slice(format!("* {} FETCH ", i + 1).as_bytes());
+        let prefix = crate::imap::session::fetch_prefix(uidonly, i + 1, meta.uid);
+        s.out.extend_from_slice(prefix.as_bytes());
         // A failure while streaming leaves a literal cut short: the connection ends.
         let written = response.write(&mut s.out, &mut s.stream, FLUSH_AT).await;
         s.out.extend_from_slice(b"\r\n");

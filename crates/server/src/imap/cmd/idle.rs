@@ -1,5 +1,5 @@
 //! IDLE (RFC 2177): `+ idling`, then updates as they happen (the store's change hub,
-//! alerts) until the client's `DONE`, the idle time-out or shutdown.
+//! NOTIFY's events (RFC 5465 4), alerts) until the client's `DONE`, the idle time-out or shutdown.
 
 use super::Reply;
 use crate::imap::session::{Ev, Session};
@@ -10,10 +10,14 @@ use tokio::io::AsyncReadExt;
 
 pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
     let _ = tag;
+    // With NOTIFY, IDLE sends exactly what NOTIFY asked for (RFC 5465 4): the selected
+    // mailbox only through NOTIFY's SELECTED filter.
     let mut watch = s
         .selected
         .as_ref()
+        .filter(|_| !s.notify.as_ref().is_some_and(|n| n.set))
         .map(|sel| s.ctx.store.hub().watch(sel.account.key(), sel.id));
+    let own_key = s.user.as_ref().map(|u| u.account.key().clone());
     s.out.extend_from_slice(b"+ idling\r\n");
     s.refresh(true).await;
     s.check_alerts().await;
@@ -58,12 +62,22 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
         enum Wake {
             Read(std::io::Result<Vec<u8>>),
             Mailbox,
+            Notify,
             Alert(bool),
             Timeout,
             Shutdown,
             Closed,
         }
+        let notify_on = s.notify.is_some();
         let stream = &mut s.stream;
+        let (notify, selected) = (&mut s.notify, &mut s.selected);
+        let mut notified = notify_on.then(|| {
+            Box::pin(crate::imap::notify::wait(
+                notify,
+                selected,
+                own_key.as_ref(),
+            ))
+        });
         let wake = tokio::select! {
             r = async {
                 stream.wait_readable().await?;
@@ -78,11 +92,18 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
                     None => std::future::pending().await,
                 }
             } => Wake::Mailbox,
+            _ = async {
+                match notified.as_mut() {
+                    Some(f) => f.await,
+                    None => std::future::pending().await,
+                }
+            }, if notify_on => Wake::Notify,
             r = s.alerts.changed(), if alerts_alive => Wake::Alert(r.is_ok()),
             _ = tokio::time::sleep_until(deadline) => Wake::Timeout,
             _ = shutdown.wait() => Wake::Shutdown,
             _ = closed.wait() => Wake::Closed,
         };
+        drop(notified);
         match wake {
             Wake::Read(Err(_)) => {
                 s.closing = true;
@@ -99,6 +120,7 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag) -> Reply {
                 s.framer.push(&buf)
             }
             Wake::Mailbox => s.refresh(true).await,
+            Wake::Notify => Box::pin(s.notify_deliver(Some(true))).await,
             Wake::Alert(alive) => {
                 alerts_alive = alive;
                 if alive {

@@ -5,7 +5,7 @@
 use super::Reply;
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::List;
-use mailroom_proto::imap::encode::mailbox_name;
+use mailroom_proto::imap::encode::mailbox_name_as;
 use mailroom_store::{Account, MailboxId, MailboxInfo};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -119,6 +119,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
     let info = user.info.clone();
     let hide_service = !s.service_view;
     let limit = super::capability::append_limit(s);
+    let utf8 = s.utf8();
     if !l.extended && l.patterns.len() == 1 && l.patterns[0].is_empty() {
         s.untagged("LIST (\\Noselect) \"/\" \"\"");
         return Reply::ok("LIST completed");
@@ -183,7 +184,9 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
         }
         let mut attrs: Vec<&str> = Vec::new();
         if !e.exists {
-            attrs.push(if l.extended {
+            // RFC 9051 folds LIST-EXTENDED in: `\NonExistent` in IMAP4rev2 (its 6.3.9.8
+            // example 10: `* LIST (\NonExistent \HasChildren) "/" music`).
+            attrs.push(if l.extended || s.imap4rev2 {
                 "\\NonExistent"
             } else {
                 "\\Noselect"
@@ -228,6 +231,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                         let v = match v {
                             super::status::Value::Number(n) => n.to_string(),
                             super::status::Value::Date(d) => d.trim_matches('"').to_string(),
+                            super::status::Value::Id(id) => id,
                         };
                         attrs.push(format!("\\{}({v})", item.name()));
                     }
@@ -247,7 +251,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
             }
         }
         out.extend_from_slice(format!("* LIST ({}) \"/\" ", attrs.join(" ")).as_bytes());
-        mailbox_name(&mut out, name);
+        mailbox_name_as(&mut out, name, utf8);
         if childinfo {
             out.extend_from_slice(b" (\"CHILDINFO\" (\"SUBSCRIBED\"))");
         }
@@ -263,6 +267,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                     &l.returns.status,
                     hide_service,
                     limit,
+                    utf8,
                 )
                 .await
                 .is_ok()
@@ -277,7 +282,7 @@ pub(crate) async fn run(s: &mut Session, l: List) -> Reply {
                 crate::access::check(&s.ctx, &info, name, crate::access::Op::MyRights).await
             {
                 out.extend_from_slice(b"* MYRIGHTS ");
-                mailbox_name(&mut out, name);
+                mailbox_name_as(&mut out, name, utf8);
                 out.push(b' ');
                 mailroom_proto::imap::encode::astring(&mut out, o.rights.to_imap().as_bytes());
                 out.extend_from_slice(b"\r\n");
@@ -346,7 +351,7 @@ pub(crate) async fn lsub(s: &mut Session, reference: String, pattern: Option<Str
     for (name, noselect) in answer {
         let attrs = if noselect { "\\Noselect" } else { "" };
         out.extend_from_slice(format!("* LSUB ({attrs}) \"/\" ").as_bytes());
-        mailbox_name(&mut out, name);
+        mailbox_name_as(&mut out, name, s.utf8());
         out.extend_from_slice(b"\r\n");
     }
     s.out.extend_from_slice(&out);

@@ -18,7 +18,7 @@ use super::Reply;
 use crate::access;
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::MetadataDepth;
-use mailroom_proto::imap::encode::{self, mailbox_name, ResponseCode};
+use mailroom_proto::imap::encode::{self, mailbox_name_as, ResponseCode};
 use mailroom_proto::imap::Mailbox;
 use mailroom_store::acl::Rights;
 use mailroom_store::{Account, MailboxId};
@@ -133,8 +133,9 @@ pub(crate) async fn get(
         value(&mut line, v);
     }
     if !line.is_empty() {
+        let utf8 = s.utf8();
         s.out.extend_from_slice(b"* METADATA ");
-        mailbox_name(&mut s.out, mailbox.as_str());
+        mailbox_name_as(&mut s.out, mailbox.as_str(), utf8);
         s.out.push(b' ');
         s.out.extend_from_slice(&line);
         s.out.extend_from_slice(b")\r\n");

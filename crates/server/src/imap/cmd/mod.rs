@@ -5,7 +5,9 @@
 pub(crate) mod acl;
 pub(crate) mod append;
 pub(crate) mod authenticate;
+pub(crate) mod cancelupdate;
 pub(crate) mod capability;
+pub(crate) mod catenate;
 pub(crate) mod check;
 pub(crate) mod close;
 pub(crate) mod compress;
@@ -24,6 +26,7 @@ pub(crate) mod metadata;
 pub(crate) mod r#move;
 pub(crate) mod namespace;
 pub(crate) mod noop;
+pub(crate) mod notify;
 pub(crate) mod quota;
 pub(crate) mod rename;
 pub(crate) mod replace;
@@ -42,7 +45,7 @@ pub(crate) mod unselect;
 use super::session::Session;
 use crate::access::AccessError;
 use mailroom_proto::imap::command::{FetchAttribute, StatusItem};
-use mailroom_proto::imap::encode::{status_line, ResponseCode, Status};
+use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::{Command, CommandBody, Flag, Tag};
 use mailroom_store::{Flags, StoreError};
 
@@ -93,13 +96,7 @@ impl Reply {
         }
     }
     pub fn write(&self, s: &mut Session, tag: &Tag) {
-        status_line(
-            &mut s.out,
-            Some(tag),
-            self.status,
-            self.code.as_ref(),
-            &self.text,
-        );
+        s.line(Some(tag), self.status, self.code.as_ref(), &self.text);
     }
 }
 
@@ -201,8 +198,17 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
     if name.starts_with('/') || name.ends_with('/') {
         return Err("mailbox names cannot begin or end with the delimiter /".into());
     }
-    if name.chars().any(|c| c.is_control()) {
+    // RFC 6855 3 (Net-Unicode names): no U+0000-001F, U+007F-009F, U+2028, U+2029.
+    if name
+        .chars()
+        .any(|c| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}'))
+    {
         return Err("mailbox names cannot contain control characters".into());
+    }
+    // RFC 9051 5.1: "Server implementations MUST prohibit the creation of 8-bit mailbox
+    // names that do not comply with Net-Unicode", which is NFC (RFC 5198 2).
+    if !unicode_normalization::is_nfc(name) {
+        return Err("mailbox names must be in Unicode normalization form C (RFC 9051 5.1)".into());
     }
     if name.len() > 512 {
         return Err("mailbox name too long".into());
@@ -213,6 +219,26 @@ pub(crate) fn check_new_name(name: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Whether the search keys of a SEARCH, SORT or THREAD hold a message sequence set.
+fn body_uses_seq_set(body: &CommandBody) -> bool {
+    use mailroom_proto::imap::command::SearchKey;
+    fn has(k: &SearchKey) -> bool {
+        match k {
+            SearchKey::SequenceSet(_) => true,
+            SearchKey::Not(k) => has(k),
+            SearchKey::Or(a, b) => has(a) || has(b),
+            SearchKey::And(ks) => ks.iter().any(has),
+            _ => false,
+        }
+    }
+    match body {
+        CommandBody::Search(q) => has(&q.criteria),
+        CommandBody::Sort(q) => has(&q.search),
+        CommandBody::Thread(q) => has(&q.search),
+        _ => false,
+    }
 }
 
 /// Runs one command (its state was checked by the session).
@@ -237,10 +263,29 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         };
         return Reply::no(Some(code), &why.to_string());
     }
+    // RFC 9586 3: once UIDONLY is on, a message sequence number anywhere in a command
+    // (FETCH, STORE, COPY, MOVE, SEARCH, SORT, THREAD, REPLACE, or a sequence set among
+    // the search keys of their UID forms) is a tagged BAD with UIDREQUIRED.
+    if s.uidonly && (kind.uses_sequence_numbers() || body_uses_seq_set(&cmd.body)) {
+        return Reply {
+            code: Some(ResponseCode::UidRequired),
+            ..Reply::bad("message sequence numbers are not allowed after ENABLE UIDONLY")
+        };
+    }
+    // RFC 5267 4.3: updates cease when the mailbox is no longer selected.
+    if matches!(
+        cmd.body,
+        B::Select { .. } | B::Examine { .. } | B::Close | B::Unselect | B::Unauthenticate
+    ) {
+        s.contexts.clear();
+    }
     let body = match searchres::resolve(s, kind, cmd.body) {
         Ok(b) => b,
         Err(done) => return done,
     };
+    if let Some(bad) = super::rev2::refuse(s, &body) {
+        return bad;
+    }
     match body {
         B::Capability => capability::run(s),
         B::Noop => Box::pin(noop::run(s)).await,
@@ -295,6 +340,7 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         B::Check => Box::pin(check::run(s)).await,
         B::Close => Box::pin(close::run(s)).await,
         B::Unselect => unselect::run(s),
+        B::CancelUpdate(tags) => cancelupdate::run(s, &tags),
         B::Unauthenticate => unauthenticate::run(s),
         B::Expunge { uids } => Box::pin(expunge::run(s, uids)).await,
         B::Search(q) => {
@@ -354,8 +400,18 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
             };
             Box::pin(store::run(s, req)).await
         }
-        B::Copy { uid, set, mailbox } => Box::pin(copy::run(s, uid, set, mailbox)).await,
-        B::Move { uid, set, mailbox } => Box::pin(r#move::run(s, uid, set, mailbox)).await,
+        B::Copy {
+            uid,
+            set,
+            mailbox,
+            encrypt,
+        } => Box::pin(copy::run(s, uid, set, mailbox, encrypt)).await,
+        B::Move {
+            uid,
+            set,
+            mailbox,
+            encrypt,
+        } => Box::pin(r#move::run(s, uid, set, mailbox, encrypt)).await,
         B::Idle => idle::run(s, &tag).await,
         B::Namespace => namespace::run(s),
         B::Id(_) => id::run(s),
@@ -386,5 +442,6 @@ pub(crate) async fn dispatch(s: &mut Session, cmd: Command) -> Reply {
         } => Box::pin(metadata::get(s, mailbox, maxsize, depth, entries)).await,
         B::SetMetadata { mailbox, entries } => Box::pin(metadata::set(s, mailbox, entries)).await,
         B::Compress { mechanism } => Box::pin(compress::run(s, &tag, &mechanism)).await,
+        B::Notify(set) => Box::pin(notify::run(s, set)).await,
     }
 }

@@ -7,7 +7,7 @@ use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_directory::{AccountInfo, DirError};
-use mailroom_proto::imap::encode::{mailbox_name, ResponseCode};
+use mailroom_proto::imap::encode::{mailbox_name_as, ResponseCode};
 use mailroom_proto::imap::Mailbox;
 
 /// The quota root name of `owner` as `requester` sees it.
@@ -88,8 +88,9 @@ async fn write_quota(s: &mut Session, owner: &AccountInfo) -> Result<(), Reply> 
         .into_iter()
         .map(|(r, used, limit)| format!("{r} {used} {limit}"))
         .collect();
+    let utf8 = s.utf8();
     s.out.extend_from_slice(b"* QUOTA ");
-    mailbox_name(&mut s.out, &root);
+    mailbox_name_as(&mut s.out, &root, utf8);
     s.out
         .extend_from_slice(format!(" ({})\r\n", res.join(" ")).as_bytes());
     Ok(())
@@ -121,10 +122,11 @@ pub(crate) async fn getquotaroot(s: &mut Session, mailbox: Mailbox) -> Reply {
     };
     let name = access::client_name(&info, &o.owner, &o.mailbox.name);
     let root = root_name(&info, &o.owner);
+    let utf8 = s.utf8();
     s.out.extend_from_slice(b"* QUOTAROOT ");
-    mailbox_name(&mut s.out, &name);
+    mailbox_name_as(&mut s.out, &name, utf8);
     s.out.push(b' ');
-    mailbox_name(&mut s.out, &root);
+    mailbox_name_as(&mut s.out, &root, utf8);
     s.out.extend_from_slice(b"\r\n");
     match write_quota(s, &o.owner).await {
         Ok(()) => Reply::ok("GETQUOTAROOT completed"),

@@ -1,5 +1,5 @@
 //! SEARCH and UID SEARCH (RFC 3501 6.4.4, RFC 4731 ESEARCH answers when `RETURN` is
-//! given); keys are evaluated by [`crate::imap::search`]. A search with the MODSEQ key
+//! given, and always after `ENABLE IMAP4rev2`, RFC 9051 6.4.4); keys are evaluated by [`crate::imap::search`]. A search with the MODSEQ key
 //! (RFC 7162 3.1.5) ends its answer with the highest modseq of the messages found.
 
 use super::Reply;
@@ -82,13 +82,21 @@ pub(crate) fn answer_line(
             if r.count {
                 line.push_str(&format!(" COUNT {}", nums.len()));
             }
-            // RFC 9394 3.1: the requested range and the results in it, in mailbox order.
+            // RFC 9394 3.1: the requested range and the results in it, in mailbox order;
+            // for SORT (RFC 5267 4.4) positions in the sort order, the results in it.
             if let Some(p) = r.partial {
-                let mut sorted = nums.to_vec();
-                sorted.sort_unstable();
-                match sorted.get(p.indices(sorted.len())) {
+                let mut ordered = nums.to_vec();
+                if !in_order {
+                    ordered.sort_unstable();
+                }
+                match ordered.get(p.indices(ordered.len())) {
                     Some(sel) if !sel.is_empty() => {
-                        line.push_str(&format!(" PARTIAL ({p} {})", compress_set(sel)));
+                        let set = if in_order {
+                            ordered_set(sel)
+                        } else {
+                            compress_set(sel)
+                        };
+                        line.push_str(&format!(" PARTIAL ({p} {set})"));
                     }
                     _ => line.push_str(&format!(" PARTIAL ({p} NIL)")),
                 }
@@ -113,7 +121,7 @@ pub(crate) fn answer_line(
 
 /// A sequence-set that lists `nums` in their order: runs of consecutive ascending
 /// numbers become `a:b` (RFC 5267 section 3.2: ALL keeps the sort order).
-fn ordered_set(nums: &[u32]) -> String {
+pub(crate) fn ordered_set(nums: &[u32]) -> String {
     let mut out = String::new();
     let mut i = 0;
     while i < nums.len() {
@@ -150,10 +158,20 @@ pub(crate) fn search_failed(e: SearchError) -> Reply {
     }
 }
 
-pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
+pub(crate) async fn run(s: &mut Session, tag: &Tag, mut q: Search) -> Reply {
+    // RFC 9051 6.4.4 (Appendix E item 4): an IMAP4rev2 SEARCH answers with ESEARCH;
+    // "If no result option is specified ..., ALL is assumed".
+    if s.imap4rev2 && q.ret.is_none() {
+        q.ret = Some(SearchReturn::default());
+    }
     let Some(sel) = s.selected.as_ref() else {
         return Reply::bad("no mailbox selected");
     };
+    let update = q.ret.is_some_and(|r| r.update);
+    // RFC 5267 4.3: a tag in use by an updating command is refused, with no effect.
+    if update && s.contexts.has_tag(&tag.to_string()) {
+        return Reply::bad("tag already names an update context");
+    }
     let msgs = view_refs(sel);
     let save = q.ret.is_some_and(|r| r.save);
     let hits = match search(
@@ -198,10 +216,31 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
         uids.sort_unstable();
         uids
     });
+    let results: Vec<u32> = if update {
+        hits.iter()
+            .filter_map(|&i| msgs.get(i))
+            .map(|m| m.meta.uid)
+            .collect()
+    } else {
+        Vec::new()
+    };
     drop(msgs);
+    let made = update
+        && crate::imap::context::start(
+            s,
+            tag,
+            q.uid,
+            &q.criteria,
+            q.charset.clone(),
+            None,
+            results,
+        );
     let Some(mut uids) = saved else {
         let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
         s.out.extend_from_slice(line.as_bytes());
+        if update && !made {
+            crate::imap::context::refused(s, tag);
+        }
         return Reply::ok("SEARCH completed");
     };
     let r = q.ret.unwrap_or_default();
@@ -227,9 +266,12 @@ pub(crate) async fn run(s: &mut Session, tag: &Tag, q: Search) -> Reply {
     }
     s.saved = uids;
     // SAVE alone asks for no ESEARCH response (RFC 5182 2.2, example 1).
-    if r.min || r.max || r.all || r.count || r.partial.is_some() {
+    if r.min || r.max || r.all || r.count || r.partial.is_some() || r.update {
         let line = answer_line("SEARCH", tag, q.uid, q.ret, &nums, false, modseq);
         s.out.extend_from_slice(line.as_bytes());
+    }
+    if update && !made {
+        crate::imap::context::refused(s, tag);
     }
     Reply::ok("SEARCH completed")
 }

@@ -6,7 +6,7 @@ use crate::access::{self, Op};
 use crate::imap::session::Session;
 use crate::imap::view::{write_flags, Selected};
 use mailroom_proto::imap::command::QResync;
-use mailroom_proto::imap::encode::compress_set;
+use mailroom_proto::imap::encode::{compress_set, mailbox_name_as};
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::Mailbox;
 
@@ -52,7 +52,11 @@ pub(crate) async fn run(
     // RFC 3501 6.3.2: EXAMINE is read-only, so it claims no `\Recent` (a later SELECT,
     // or STATUS, still sees those messages recent); it shows the messages no session
     // has claimed yet, which are the newest ones.
-    let first_recent = if read_only {
+    // RFC 9051 Appendix E item 12: no `\Recent` for an IMAP4rev2 session, so it claims
+    // none either (an IMAP4rev1 session still sees them recent).
+    let first_recent = if s.imap4rev2 {
+        snap.uid_next
+    } else if read_only {
         match account.status(info.id).await {
             Ok(st) => first_unclaimed(&snap.messages, st.recent, snap.uid_next),
             Err(e) => return super::store_error(e),
@@ -103,11 +107,25 @@ pub(crate) async fn run(
         format!("{} EXISTS", sel.msgs.len()),
         format!("{} RECENT", sel.recent.len()),
     ];
-    let unseen = sel.first_unseen();
+    // RFC 9051 Appendix E item 11: no `[UNSEEN n]` for an IMAP4rev2 session.
+    let unseen = if s.imap4rev2 {
+        None
+    } else {
+        sel.first_unseen()
+    };
     let (validity, next, modseq) = (sel.uid_validity, sel.uid_next, sel.modseq);
     sel.write_flags_lines(&mut s.out);
     s.untagged(&lines[0]);
-    s.untagged(&lines[1]);
+    if s.imap4rev2 {
+        // RFC 9051 6.3.2 (Appendix E item 10): "The server MUST return a LIST response
+        // with the mailbox name"; its attributes "MAY be accurate": none are given.
+        s.out.extend_from_slice(b"* LIST () \"/\" ");
+        mailbox_name_as(&mut s.out, mailbox.as_str(), true);
+        s.out.extend_from_slice(b"\r\n");
+    } else {
+        // RFC 9051 Appendix E item 12: no `* n RECENT` for an IMAP4rev2 session.
+        s.untagged(&lines[1]);
+    }
     if let Some(u) = unseen {
         s.line(
             None,
@@ -128,6 +146,16 @@ pub(crate) async fn run(
         Some(&ResponseCode::UidNext(next)),
         "predicted next UID",
     );
+    // RFC 8474 4.2: every successful SELECT and EXAMINE names the mailbox's MAILBOXID.
+    match sel.account.mailbox_object_id(sel.id).await {
+        Ok(id) => s.line(
+            None,
+            Status::Ok,
+            Some(&ResponseCode::MailboxId(id)),
+            "mailbox id",
+        ),
+        Err(e) => return super::store_error(e),
+    }
     // RFC 7162 3.1: HIGHESTMODSEQ only once CONDSTORE is on for the session (a client
     // that never asked for it must not see its response codes).
     if s.condstore {
@@ -196,8 +224,14 @@ async fn resync(
             continue;
         };
         let Some(cur) = sel.msgs.get(i) else { continue };
-        s.out
-            .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        // RFC 9586 3.3: a UIDFETCH names the UID already.
+        if s.uidonly {
+            s.out
+                .extend_from_slice(format!("* {} UIDFETCH (FLAGS ", cur.uid).as_bytes());
+        } else {
+            s.out
+                .extend_from_slice(format!("* {} FETCH (UID {} FLAGS ", i + 1, cur.uid).as_bytes());
+        }
         write_flags(&mut s.out, cur, sel.is_recent(cur.uid));
         s.out
             .extend_from_slice(format!(" MODSEQ ({}))\r\n", cur.modseq).as_bytes());

@@ -1,11 +1,12 @@
-//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, RFC 7889 APPENDLIMIT, and the vendor items of seed
+//! STATUS (RFC 3501 6.3.10, RFC 8438 SIZE, RFC 9051 DELETED, RFC 7889 APPENDLIMIT, RFC 8474
+//! MAILBOXID, and the vendor items of seed
 //! 001: INTERNALSIZE, OLDEST, UNSEENMEDIA); also used by LIST-STATUS (RFC 5819).
 
 use super::Reply;
 use crate::access::{self, Op};
 use crate::imap::session::Session;
 use mailroom_proto::imap::command::StatusItem;
-use mailroom_proto::imap::encode::{date_time, mailbox_name};
+use mailroom_proto::imap::encode::{date_time, mailbox_name_as};
 use mailroom_proto::imap::{DateTime, Mailbox};
 use mailroom_store::{Account, Flags, MailboxId, StoreError};
 use std::sync::Arc;
@@ -15,6 +16,8 @@ pub(crate) enum Value {
     Number(u64),
     /// A `date-time` (OLDEST), already quoted.
     Date(String),
+    /// An object id (MAILBOXID, RFC 8474 4.3), sent as `(id)`.
+    Id(String),
 }
 
 /// Computes the requested items; OLDEST is left out for an empty mailbox (seed 001).
@@ -30,7 +33,10 @@ pub(crate) async fn values(
     let needs_snapshot = items.iter().any(|i| {
         matches!(
             i,
-            StatusItem::Deleted | StatusItem::Oldest | StatusItem::UnseenMedia
+            StatusItem::Deleted
+                | StatusItem::DeletedStorage
+                | StatusItem::Oldest
+                | StatusItem::UnseenMedia
         ) || (hide_service
             && matches!(
                 i,
@@ -66,8 +72,19 @@ pub(crate) async fn values(
                 .iter()
                 .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
                 .count() as u64,
-            StatusItem::DeletedStorage => 0,
+            // RFC 9208 4.1.4: "the sum of the RFC822.SIZE of the messages with the
+            // \Deleted flag set" (what an EXPUNGE frees, octets).
+            StatusItem::DeletedStorage => msgs
+                .iter()
+                .filter(|m| m.flags.contains(Flags::DELETED) && shown(m))
+                .map(|m| m.size)
+                .sum(),
             StatusItem::AppendLimit => append_limit,
+            StatusItem::MailboxId => {
+                let id = account.mailbox_object_id(id).await?;
+                out.push((*item, Value::Id(id)));
+                continue;
+            }
             StatusItem::Oldest => {
                 let oldest = msgs.iter().filter(shown).min_by_key(|m| m.internal_date);
                 let dt = oldest.and_then(|m| {
@@ -95,7 +112,8 @@ pub(crate) async fn values(
     Ok(out)
 }
 
-/// Writes `* STATUS name (items)` CRLF.
+/// Writes `* STATUS name (items)` CRLF (the name in UTF-8 when `utf8`, RFC 6855 3).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn write_status(
     out: &mut Vec<u8>,
     account: &Arc<dyn Account>,
@@ -104,10 +122,11 @@ pub(crate) async fn write_status(
     items: &[StatusItem],
     hide_service: bool,
     append_limit: u64,
+    utf8: bool,
 ) -> Result<(), StoreError> {
     let vals = values(account, id, items, hide_service, append_limit).await?;
     out.extend_from_slice(b"* STATUS ");
-    mailbox_name(out, name);
+    mailbox_name_as(out, name, utf8);
     out.extend_from_slice(b" (");
     for (i, (item, v)) in vals.iter().enumerate() {
         if i > 0 {
@@ -116,6 +135,7 @@ pub(crate) async fn write_status(
         let v = match v {
             Value::Number(n) => n.to_string(),
             Value::Date(d) => d.clone(),
+            Value::Id(id) => format!("({id})"),
         };
         out.extend_from_slice(format!("{} {v}", item.name()).as_bytes());
     }
@@ -142,6 +162,7 @@ pub(crate) async fn run(s: &mut Session, mailbox: Mailbox, items: Vec<StatusItem
         &items,
         !s.service_view,
         limit,
+        s.utf8(),
     )
     .await
     {

@@ -165,6 +165,7 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
     // a .SILENT STORE then still reports the new MODSEQ of what it changed (example 14).
     let with_modseq = s.condstore;
     let with_uid = s.qresync;
+    let uidonly = s.uidonly;
     if !silent || unchanged_since.is_some() || with_modseq {
         for &i in &idx {
             let Some(m) = sel.msgs.get(i) else { continue };
@@ -178,16 +179,20 @@ pub(crate) async fn run(s: &mut Session, req: Request) -> Reply {
                 write_flags(&mut f, m, recent);
                 items.push(format!("FLAGS {}", String::from_utf8_lossy(&f)));
             }
-            // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
-            if uid || with_uid {
+            // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on (not in a
+            // UIDFETCH, which names it, RFC 9586 3.3).
+            if (uid || with_uid) && !uidonly {
                 items.push(format!("UID {}", m.uid));
             }
             if with_modseq {
                 items.push(format!("MODSEQ ({})", m.modseq));
             }
-            s.out.extend_from_slice(
-                format!("* {} FETCH ({})\r\n", i + 1, items.join(" ")).as_bytes(),
-            );
+            if items.is_empty() {
+                items.push(format!("UID {}", m.uid));
+            }
+            let prefix = crate::imap::session::fetch_prefix(uidonly, i + 1, m.uid);
+            s.out
+                .extend_from_slice(format!("{prefix}({})\r\n", items.join(" ")).as_bytes());
         }
     }
     let reappear: Vec<u32> = had_service

@@ -10,11 +10,15 @@ use crate::imap::session::Session;
 
 pub(crate) fn run(s: &mut Session) -> Reply {
     s.selected = None;
+    s.notify = None;
     s.user = None;
     s.userip = None;
     s.condstore = false;
     s.qresync = false;
+    s.uidonly = false;
     s.service_view = false;
+    s.imap4rev2 = false;
+    s.utf8_accept = false;
     s.reg.clear_account();
     s.reg.set_state("not authenticated");
     s.login_deadline = tokio::time::Instant::now()

@@ -13,6 +13,16 @@ fn nstr(out: &mut Vec<u8>, s: Option<&str>) {
     encode::nstring(out, s.map(str::as_bytes));
 }
 
+/// `nstring` of a header-derived string: UTF-8 quoted as it is when the session enabled
+/// UTF-8 (RFC 6855 3, RFC 9051 4.3.1), else 8-bit text as a literal.
+fn nstr_hdr(out: &mut Vec<u8>, s: Option<&str>, utf8: bool) {
+    if utf8 {
+        encode::nstring_utf8(out, s.map(str::as_bytes));
+    } else {
+        nstr(out, s);
+    }
+}
+
 fn str_(out: &mut Vec<u8>, s: &str) {
     encode::string(out, s.as_bytes());
 }
@@ -21,14 +31,15 @@ fn str_(out: &mut Vec<u8>, s: &str) {
 /// envelope = "(" env-date SP env-subject SP env-from SP env-sender SP env-reply-to SP
 ///            env-to SP env-cc SP env-bcc SP env-in-reply-to SP env-message-id ")"
 /// ```
-/// Sender and Reply-To default to From (RFC 3501 7.4.2).
-pub(super) fn envelope(out: &mut Vec<u8>, e: &Envelope) {
+/// Sender and Reply-To default to From (RFC 3501 7.4.2). With `utf8` (the session
+/// enabled UTF8=ACCEPT or IMAP4rev2) UTF-8 text is sent in quoted strings.
+pub(super) fn envelope(out: &mut Vec<u8>, e: &Envelope, utf8: bool) {
     out.push(b'(');
-    nstr(out, e.date.as_deref());
+    nstr_hdr(out, e.date.as_deref(), utf8);
     out.push(b' ');
-    nstr(out, e.subject.as_deref());
+    nstr_hdr(out, e.subject.as_deref(), utf8);
     out.push(b' ');
-    addresses(out, &e.from);
+    addresses(out, &e.from, utf8);
     out.push(b' ');
     addresses(
         out,
@@ -37,6 +48,7 @@ pub(super) fn envelope(out: &mut Vec<u8>, e: &Envelope) {
         } else {
             &e.sender
         },
+        utf8,
     );
     out.push(b' ');
     addresses(
@@ -46,21 +58,22 @@ pub(super) fn envelope(out: &mut Vec<u8>, e: &Envelope) {
         } else {
             &e.reply_to
         },
+        utf8,
     );
     for list in [&e.to, &e.cc, &e.bcc] {
         out.push(b' ');
-        addresses(out, list);
+        addresses(out, list, utf8);
     }
     out.push(b' ');
-    nstr(out, e.in_reply_to.as_deref());
+    nstr_hdr(out, e.in_reply_to.as_deref(), utf8);
     out.push(b' ');
-    nstr(out, e.message_id.as_deref());
+    nstr_hdr(out, e.message_id.as_deref(), utf8);
     out.push(b')');
 }
 
 /// `"(" 1*address ")" / nil`, `address = "(" addr-name SP addr-adl SP addr-mailbox SP
 /// addr-host ")"`.
-fn addresses(out: &mut Vec<u8>, list: &[Address]) {
+fn addresses(out: &mut Vec<u8>, list: &[Address], utf8: bool) {
     if list.is_empty() {
         out.extend_from_slice(b"NIL");
         return;
@@ -68,13 +81,13 @@ fn addresses(out: &mut Vec<u8>, list: &[Address]) {
     out.push(b'(');
     for a in list {
         out.push(b'(');
-        nstr(out, a.name.as_deref());
+        nstr_hdr(out, a.name.as_deref(), utf8);
         out.push(b' ');
-        nstr(out, a.adl.as_deref());
+        nstr_hdr(out, a.adl.as_deref(), utf8);
         out.push(b' ');
-        nstr(out, a.mailbox.as_deref());
+        nstr_hdr(out, a.mailbox.as_deref(), utf8);
         out.push(b' ');
-        nstr(out, a.host.as_deref());
+        nstr_hdr(out, a.host.as_deref(), utf8);
         out.push(b')');
     }
     out.push(b')');
@@ -206,8 +219,8 @@ fn body_at(out: &mut Vec<u8>, p: &BodyStructure, extended: bool, depth: usize) {
         //                 body-fld-lines
         out.push(b' ');
         match p.message_envelope.as_deref() {
-            Some(e) => envelope(out, e),
-            None => envelope(out, &Envelope::default()),
+            Some(e) => envelope(out, e, false),
+            None => envelope(out, &Envelope::default(), false),
         }
         out.push(b' ');
         match p.parts.first() {

@@ -1,43 +1,55 @@
 //! Text matching for SEARCH: case-insensitive substring needles, RFC 2047 encoded-word
 //! decoding of header values, and transfer/charset decoding of body parts.
 
+use crate::imap::comparator::casemap;
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 
-/// A SEARCH string, ready to be matched case-insensitively (RFC 3501 6.4.4: "a
-/// case-insensitive substring match").
+/// A SEARCH string, ready to be matched with `i;unicode-casemap` (RFC 5255 4.2 and 4.6:
+/// with I18NLEVEL=1 the comparator's substring operation replaces RFC 3501 6.4.4's "case-
+/// insensitive" match; see [`crate::imap::comparator`]).
 #[derive(Debug)]
 pub(crate) struct Needle {
-    lower: String,
+    /// The key's octets, for the `i;octet` fallback (RFC 5255 4.6 (c)).
+    raw: Vec<u8>,
+    /// The casemapped key, when its octets are UTF-8.
+    mapped: Option<String>,
+    /// The key is ASCII: ASCII text is matched without mapping it.
     ascii: bool,
 }
 
 impl Needle {
     /// The needle of a key's octets (UTF-8, or US-ASCII which is a subset).
     pub(crate) fn new(raw: &[u8]) -> Needle {
-        let s = String::from_utf8_lossy(raw);
         Needle {
-            ascii: s.is_ascii(),
-            lower: s.to_lowercase(),
+            raw: raw.to_vec(),
+            mapped: std::str::from_utf8(raw).ok().map(casemap),
+            ascii: raw.is_ascii(),
         }
     }
 
-    /// Whether `hay` contains the needle, ignoring case.
+    /// Whether `hay` contains the needle under `i;unicode-casemap`; when either is not
+    /// UTF-8, whether its octets contain the needle's (`i;octet`).
     pub(crate) fn found_in(&self, hay: &[u8]) -> bool {
-        if self.lower.is_empty() {
+        if self.raw.is_empty() {
             return true;
         }
-        if self.ascii {
-            return find_ascii_ci(hay, self.lower.as_bytes());
+        let Some(mapped) = &self.mapped else {
+            return memchr::memmem::find(hay, &self.raw).is_some();
+        };
+        if self.ascii && hay.is_ascii() {
+            // ASCII text maps to its upper case, letter for letter.
+            return find_ascii_ci(hay, mapped.as_bytes());
         }
-        String::from_utf8_lossy(hay)
-            .to_lowercase()
-            .contains(&self.lower)
+        match std::str::from_utf8(hay) {
+            Ok(h) => casemap(h).contains(mapped.as_str()),
+            Err(_) => memchr::memmem::find(hay, &self.raw).is_some(),
+        }
     }
 }
 
-/// ASCII case-insensitive substring search; `needle` is already lower case.
+/// ASCII case-insensitive substring search (`needle` in either case).
 fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
     let Some((&first, rest)) = needle.split_first() else {
         return true;
@@ -45,7 +57,7 @@ fn find_ascii_ci(hay: &[u8], needle: &[u8]) -> bool {
     if hay.len() < needle.len() {
         return false;
     }
-    let upper = first.to_ascii_uppercase();
+    let (first, upper) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
     let last_start = hay.len() - needle.len();
     let mut i = 0;
     while i <= last_start {

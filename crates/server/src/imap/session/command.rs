@@ -4,7 +4,7 @@
 use super::Session;
 use crate::imap::cmd;
 use mailroom_proto::imap::encode::Status;
-use mailroom_proto::imap::{parse_command, CommandKind, RawCommand, SessionState};
+use mailroom_proto::imap::{parse_command_with, CommandKind, RawCommand, SessionState};
 use std::io;
 
 impl Session {
@@ -27,7 +27,7 @@ impl Session {
     }
 
     pub(super) async fn command(&mut self, raw: RawCommand) -> io::Result<()> {
-        let cmd = match parse_command(&raw) {
+        let cmd = match parse_command_with(&raw, self.parse_options()) {
             Ok(c) => c,
             Err(e) => {
                 self.spools.clear();
@@ -57,13 +57,29 @@ impl Session {
         let began = std::time::Instant::now();
         tracing::debug!(command = kind.name(), tag = %cmd.tag, "command");
         let tag = cmd.tag.clone();
+        if let Some(n) = self.notify.as_mut() {
+            // Events this command will cause are not told back (RFC 5465 5).
+            n.own = crate::imap::notify::own_events(&cmd.body);
+        }
         // Boxed: the largest command future lives on the heap only while it runs, so an
         // idle session stays small.
         let reply = Box::pin(cmd::dispatch(self, cmd)).await;
         self.spools.clear();
         if !reply.sent && !self.closing {
             if self.selected.is_some() {
+                let last = self.last_uid();
                 self.refresh(allows_expunge(kind)).await;
+                if self.notify.is_some() && !creates_messages(kind) {
+                    // RFC 5465 5.2: MessageNew's FETCH items follow the EXISTS (not for
+                    // the client's own APPEND, COPY or MOVE).
+                    Box::pin(self.notify_new_messages(last)).await;
+                }
+            }
+            if self.notify.is_some() {
+                Box::pin(self.notify_deliver(None)).await;
+                if let Some(n) = self.notify.as_mut() {
+                    n.own.clear();
+                }
             }
             self.check_alerts().await;
         }
@@ -84,6 +100,20 @@ impl Session {
         );
         self.maybe_flush().await
     }
+}
+
+/// Commands that add messages to a mailbox themselves (no MessageNew FETCH for them).
+fn creates_messages(kind: CommandKind) -> bool {
+    matches!(
+        kind,
+        CommandKind::Append
+            | CommandKind::Copy
+            | CommandKind::UidCopy
+            | CommandKind::Move
+            | CommandKind::UidMove
+            | CommandKind::Replace
+            | CommandKind::UidReplace
+    )
 }
 
 /// Whether untagged EXPUNGE may be sent at the end of a command (RFC 3501 7.4.1: not

@@ -9,7 +9,7 @@ use crate::imap::cmd;
 use crate::imap::cmd::append::Spool;
 use mailroom_proto::imap::encode::{ResponseCode, Status};
 use mailroom_proto::imap::frame::FrameErrorKind;
-use mailroom_proto::imap::{append_target, Event};
+use mailroom_proto::imap::{append_target_with, Event};
 use std::io;
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -21,6 +21,16 @@ impl Session {
     /// Reads more input into the framer. `Ok(false)` at end of stream, time-out or
     /// shutdown (after saying so to the client).
     pub(crate) async fn fill(&mut self) -> io::Result<bool> {
+        self.fill_with(false).await
+    }
+
+    /// [`Session::fill`] between commands: NOTIFY's notifications are written while the
+    /// client is silent (RFC 5465 3.1: "even when no command is in progress").
+    pub(crate) async fn fill_between(&mut self) -> io::Result<bool> {
+        self.fill_with(true).await
+    }
+
+    async fn fill_with(&mut self, between: bool) -> io::Result<bool> {
         // Before login the deadline is absolute from connect: input does not extend it.
         let (deadline, why) = if self.user.is_some() {
             let secs = self.ctx.config().imap.idle_timeout_secs.max(1);
@@ -40,23 +50,59 @@ impl Session {
             // client may be waiting for our ACK to send the rest (Stream::ack_now).
             self.stream.ack_now();
         }
-        // Nothing buffered is kept while the client is silent (the memory target of an
-        // idle connection): release the output buffer, wait for readiness without a read
-        // buffer, then read.
-        if self.out.is_empty() && self.out.capacity() > 0 {
-            self.out = Vec::new();
-        }
-        self.framer.release_buffers();
-        let n = tokio::select! {
-            r = tokio::time::timeout_at(deadline, async {
-                self.stream.wait_readable().await?;
-                let mut buf = vec![0u8; self.read_size];
-                let n = self.stream.read(&mut buf).await?;
-                buf.truncate(n);
-                Ok::<_, io::Error>(buf)
-            }) => match r {
-                Ok(r) => r?,
-                Err(_) => {
+        let own_key = self.user.as_ref().map(|u| u.account.key().clone());
+        let n = loop {
+            // Nothing buffered is kept while the client is silent (the memory target of
+            // an idle connection): release the output buffer, wait for readiness without
+            // a read buffer, then read.
+            if self.out.is_empty() && self.out.capacity() > 0 {
+                self.out = Vec::new();
+            }
+            self.framer.release_buffers();
+            let notify_on = between && self.notify.is_some() && self.framer.is_idle();
+            let read_size = self.read_size;
+            let stream = &mut self.stream;
+            let (notify, selected) = (&mut self.notify, &mut self.selected);
+            // Boxed, and only with NOTIFY: a session without it keeps its read wait as
+            // small as before.
+            let mut notified = notify_on.then(|| {
+                Box::pin(crate::imap::notify::wait(
+                    notify,
+                    selected,
+                    own_key.as_ref(),
+                ))
+            });
+            enum Got {
+                Read(io::Result<Vec<u8>>),
+                Timeout,
+                Shutdown,
+                Closed,
+                Notify,
+            }
+            let got = tokio::select! {
+                r = tokio::time::timeout_at(deadline, async {
+                    stream.wait_readable().await?;
+                    let mut buf = vec![0u8; read_size];
+                    let n = stream.read(&mut buf).await?;
+                    buf.truncate(n);
+                    Ok::<_, io::Error>(buf)
+                }) => match r {
+                    Ok(r) => Got::Read(r),
+                    Err(_) => Got::Timeout,
+                },
+                _ = shutdown.wait() => Got::Shutdown,
+                _ = closed.wait() => Got::Closed,
+                _ = async {
+                    match notified.as_mut() {
+                        Some(f) => f.await,
+                        None => std::future::pending().await,
+                    }
+                }, if notify_on => Got::Notify,
+            };
+            drop(notified);
+            match got {
+                Got::Read(r) => break r?,
+                Got::Timeout => {
                     if self.user.is_none() {
                         tracing::info!("no login within the login time-out, closing");
                     }
@@ -64,16 +110,25 @@ impl Session {
                     self.flush().await?;
                     return Ok(false);
                 }
-            },
-            _ = shutdown.wait() => {
-                self.bye_shutdown().await?;
-                return Ok(false);
-            }
-            _ = closed.wait() => {
-                tracing::info!("closed by an administrator");
-                self.line(None, Status::Bye, None, "closed by the administrator");
-                self.flush().await?;
-                return Ok(false);
+                Got::Shutdown => {
+                    self.bye_shutdown().await?;
+                    return Ok(false);
+                }
+                Got::Closed => {
+                    tracing::info!("closed by an administrator");
+                    self.line(None, Status::Bye, None, "closed by the administrator");
+                    self.flush().await?;
+                    return Ok(false);
+                }
+                Got::Notify => {
+                    // SELECTED may send expunges now; SELECTED-DELAYED holds them. Boxed:
+                    // the read wait's future stays small.
+                    Box::pin(self.notify_deliver(Some(false))).await;
+                    self.flush().await?;
+                    if self.closing {
+                        return Ok(false);
+                    }
+                }
             }
         };
         let buf = n;
@@ -210,7 +265,7 @@ impl Session {
     /// Checks the target of an APPEND before its message literal is received. False
     /// when the command was answered (refused).
     async fn append_start(&mut self, index: usize, prefix: &[u8]) -> bool {
-        let (tag, mailbox) = match append_target(prefix) {
+        let (tag, mailbox) = match append_target_with(prefix, self.parse_options()) {
             Ok(t) => t,
             Err(e) => {
                 self.line(e.tag.as_ref(), Status::Bad, None, &e.message);

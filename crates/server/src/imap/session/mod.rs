@@ -85,8 +85,21 @@ pub(crate) struct Session {
     /// `ENABLE QRESYNC` ran (RFC 7162 3.2.3): expunges are announced as `VANISHED`,
     /// untagged FETCH responses carry UID, SELECT takes the QRESYNC parameter.
     pub qresync: bool,
+    /// `ENABLE UIDONLY` ran (RFC 9586): commands with message sequence numbers are
+    /// refused (`BAD [UIDREQUIRED]`), FETCH data comes as `* uid UIDFETCH (...)`
+    /// without the UID item, expunges as `VANISHED`.
+    pub uidonly: bool,
     /// The saved search result `$` (RFC 5182), as UIDs in ascending order.
     pub saved: Vec<u32>,
+    /// RFC 5267 update contexts (SEARCH/SORT `RETURN (UPDATE)`) on the selected mailbox.
+    pub contexts: crate::imap::context::Contexts,
+    /// NOTIFY (RFC 5465) state; `None` until NOTIFY SET (and after NOTIFY NONE), so a
+    /// session without NOTIFY pays one pointer ([`crate::imap::notify`]).
+    pub notify: Option<Box<crate::imap::notify::Notify>>,
+    /// `ENABLE IMAP4rev2` ran: RFC 9051 semantics ([`crate::imap::rev2`]).
+    pub imap4rev2: bool,
+    /// `ENABLE UTF8=ACCEPT` ran (RFC 6855, [`crate::imap::rev2`]).
+    pub utf8_accept: bool,
     read_size: usize,
     /// A large read happened since the framer was last renewed.
     big_input: bool,
@@ -122,7 +135,12 @@ impl Session {
             condstore: false,
             service_view: false,
             qresync: false,
+            uidonly: false,
             saved: Vec::new(),
+            contexts: Default::default(),
+            notify: None,
+            imap4rev2: false,
+            utf8_accept: false,
             read_size: SMALL_READ,
             big_input: false,
         }
@@ -162,9 +180,20 @@ impl Session {
                 self.framer = Framer::new(self.framer.config().clone());
                 self.big_input = false;
             }
-            if !self.fill().await? {
+            if !self.fill_between().await? {
                 return Ok(());
             }
         }
+    }
+}
+
+/// The start of an untagged FETCH response of the message at `seq` (1-based) with
+/// `uid`: `* seq FETCH `, or once UIDONLY is on (`Session::uidonly`) `* uid UIDFETCH `
+/// (RFC 9586 3.3).
+pub(crate) fn fetch_prefix(uidonly: bool, seq: usize, uid: u32) -> String {
+    if uidonly {
+        format!("* {uid} UIDFETCH ")
+    } else {
+        format!("* {seq} FETCH ")
     }
 }

@@ -10,7 +10,8 @@ use tokio::io::AsyncWriteExt;
 pub(crate) const FLUSH_AT: usize = 64 * 1024;
 
 impl Session {
-    /// Appends a status line.
+    /// Appends a status line; its text 7-bit unless the session enabled UTF-8
+    /// ([`Session::text`], RFC 9051 Appendix E item 24).
     pub(crate) fn line(
         &mut self,
         tag: Option<&Tag>,
@@ -18,7 +19,8 @@ impl Session {
         code: Option<&ResponseCode>,
         text: &str,
     ) {
-        status_line(&mut self.out, tag, status, code, text);
+        let text = self.text(text);
+        status_line(&mut self.out, tag, status, code, &text);
     }
 
     /// Appends raw text and CRLF.

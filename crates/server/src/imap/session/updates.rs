@@ -28,6 +28,8 @@ impl Session {
 
     pub(super) fn write_alerts(&mut self, texts: Vec<String>) {
         for t in texts {
+            // IMAP4rev1 text is 7-bit; UTF-8 once enabled (RFC 9051 Appendix E item 24):
+            // `line` sees to it.
             self.line(None, Status::Ok, Some(&ResponseCode::Alert), &t);
         }
     }
@@ -78,6 +80,8 @@ impl Session {
             return;
         }
         sel.modseq = sel.modseq.max(ch.highest_modseq);
+        // RFC 5267 4.3: update contexts look again after any change.
+        let changed = !ch.changed.is_empty() || !ch.expunged.is_empty();
         for u in &ch.expunged {
             if sel.index_of(*u).is_some() {
                 if let Err(i) = sel.gone.binary_search(u) {
@@ -116,7 +120,9 @@ impl Session {
         }
         sel.uid_next = sel.uid_next.max(ch.uid_next);
         let new_msgs = sel.msgs.len() > old_len;
-        if new_msgs && sel.read_only {
+        // RFC 9051 Appendix E item 12: an IMAP4rev2 session has no `\Recent` (and claims none).
+        let rev2 = self.imap4rev2;
+        if new_msgs && !rev2 && sel.read_only {
             // EXAMINE claims nothing (RFC 3501 6.3.2): the new messages no session has
             // claimed are shown recent.
             match sel.account.status(sel.id).await {
@@ -134,7 +140,7 @@ impl Session {
                 }
                 Err(e) => tracing::warn!(error = %e, "status failed"),
             }
-        } else if new_msgs {
+        } else if new_msgs && !rev2 {
             match sel.account.claim_recent_upto(sel.id, ch.uid_next).await {
                 Ok(first) => {
                     for u in sel.msgs.uids_from(old_len) {
@@ -148,11 +154,17 @@ impl Session {
         }
         let condstore = self.condstore;
         let qresync = self.qresync;
+        let uidonly = self.uidonly;
         let out = &mut self.out;
         if allow_expunge && !sel.gone.is_empty() {
             let gone = std::mem::take(&mut sel.gone);
-            if qresync {
-                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on.
+            // RFC 5267 4.3.4: REMOVEFROM before the EXPUNGE, while the numbers hold.
+            if !self.contexts.is_empty() {
+                self.contexts.expunging(sel, &gone, out);
+            }
+            if qresync || uidonly {
+                // RFC 7162 3.2.10: VANISHED instead of EXPUNGE once QRESYNC is on; the
+                // same once UIDONLY is (RFC 9586 3.4).
                 let uids: Vec<Uid> = gone
                     .iter()
                     .copied()
@@ -180,7 +192,9 @@ impl Session {
         }
         if new_msgs {
             out.extend_from_slice(format!("* {} EXISTS\r\n", sel.msgs.len()).as_bytes());
-            out.extend_from_slice(format!("* {} RECENT\r\n", sel.recent.len()).as_bytes());
+            if !rev2 {
+                out.extend_from_slice(format!("* {} RECENT\r\n", sel.recent.len()).as_bytes());
+            }
         }
         for u in flag_changes {
             if sel.gone.binary_search(&u).is_ok() {
@@ -189,9 +203,12 @@ impl Session {
             if let Some(i) = sel.index_of(u) {
                 let recent = sel.is_recent(u);
                 if let Some(m) = sel.msgs.get(i) {
-                    out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
-                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on.
-                    if qresync {
+                    out.extend_from_slice(super::fetch_prefix(uidonly, i + 1, m.uid).as_bytes());
+                    out.push(b'(');
+                    // RFC 7162 3.2.4: UID in every untagged FETCH once QRESYNC is on;
+                    // RFC 9051 7.5.2 (Appendix E item 21): always in IMAP4rev2 (UIDFETCH
+                    // names it already, RFC 9586 3.3).
+                    if (qresync || rev2) && !uidonly {
                         out.extend_from_slice(format!("UID {} ", m.uid).as_bytes());
                     }
                     out.extend_from_slice(b"FLAGS ");
@@ -220,6 +237,12 @@ impl Session {
                     "a caught-up view differs from the store"
                 );
                 sel.msgs = current;
+            }
+        }
+        // RFC 5267 4.3.3: ADDTO after the EXISTS (and FETCH) that show the change.
+        if changed && !self.contexts.is_empty() {
+            if let Some(sel) = self.selected.as_ref() {
+                self.contexts.refresh(sel, &mut self.out).await;
             }
         }
     }

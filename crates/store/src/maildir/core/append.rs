@@ -300,6 +300,17 @@ impl Core {
                     params![dst.id, uid, new_base, name, flags, keywords, modseq as i64, date, tz, size, raw_size, clean, structure],
                 )
                 .map_err(sql_err)?;
+                // RFC 8474 5.1: the copy keeps its source's EMAILID (the insert trigger
+                // gave it a fresh one, and the save date "now", RFC 8514 3).
+                exec(
+                    tx,
+                    "UPDATE objects SET email_id = (SELECT email_id FROM objects
+                         WHERE mailbox = ?3 AND uid = ?4)
+                     WHERE mailbox = ?1 AND uid = ?2
+                         AND EXISTS (SELECT 1 FROM objects WHERE mailbox = ?3 AND uid = ?4)",
+                    params![dst.id, uid, src.id, src_uid],
+                )
+                .map_err(sql_err)?;
                 pairs.push((*src_uid, uid));
                 uid += 1;
             }

@@ -187,6 +187,12 @@ impl Core {
             .map_err(sql_err)?;
             exec(
                 tx,
+                "DELETE FROM sort_keys WHERE mailbox = ?1 AND uid = ?2",
+                params![m.id, uid],
+            )
+            .map_err(sql_err)?;
+            exec(
+                tx,
                 "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
                 params![m.id, uid, modseq as i64],
             )

@@ -9,6 +9,7 @@ use super::rows::{
 };
 use super::sync::slack;
 use super::{now_nanos, Core};
+use crate::hub::AccountEvent;
 use crate::maildir::index::sql_err;
 use crate::maildir::keywords;
 use crate::maildir::names;
@@ -99,7 +100,7 @@ impl Core {
     ) -> Result<MailboxInfo, StoreError> {
         let name = names::normalize(name)?;
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -116,9 +117,14 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        self.create_parents(&tx, &name)?;
+        let parents = self.create_parents(&tx, &name)?;
         let row = self.create_one(&tx, &name, special_use)?;
         tx.commit().map_err(sql_err)?;
+        drop(stale);
+        let mut events: Vec<AccountEvent> =
+            parents.into_iter().map(AccountEvent::Created).collect();
+        events.push(AccountEvent::Created(name));
+        self.announce_all(events);
         Ok(row.info())
     }
 
@@ -164,15 +170,18 @@ impl Core {
         self.maildir.join("cur").is_dir() && self.index_path.is_file()
     }
 
-    fn create_parents(&self, tx: &Transaction<'_>, name: &str) -> Result<(), StoreError> {
+    /// Creates the missing parents of `name`; returns their names, outermost first.
+    fn create_parents(&self, tx: &Transaction<'_>, name: &str) -> Result<Vec<String>, StoreError> {
         let comps: Vec<&str> = name.split(names::DELIMITER).collect();
+        let mut made = Vec::new();
         for i in 1..comps.len() {
             let parent = comps[..i].join("/");
             if find_mailbox(tx, &parent)?.is_none() {
                 self.create_one(tx, &parent, None)?;
+                made.push(parent);
             }
         }
-        Ok(())
+        Ok(made)
     }
 
     fn create_one(
@@ -224,7 +233,7 @@ impl Core {
             return Err(StoreError::Invalid("INBOX cannot be deleted".into()));
         }
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -249,6 +258,7 @@ impl Core {
             "DELETE FROM expunged WHERE mailbox = ?1",
             "DELETE FROM acl WHERE mailbox = ?1",
             "DELETE FROM previews WHERE mailbox = ?1",
+            "DELETE FROM sort_keys WHERE mailbox = ?1",
             "DELETE FROM metadata WHERE mailbox = ?1",
             "DELETE FROM pop3_uidls WHERE mailbox = ?1",
             "DELETE FROM mailboxes WHERE id = ?1",
@@ -257,6 +267,8 @@ impl Core {
         }
         tx.commit().map_err(sql_err)?;
         self.changed(&conn, row.id);
+        drop(stale);
+        self.announce(AccountEvent::Deleted(name));
         Ok(())
     }
 
@@ -272,7 +284,7 @@ impl Core {
             ));
         }
         let mut conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql_err)?;
@@ -286,7 +298,7 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        self.create_parents(&tx, &to)?;
+        let parents = self.create_parents(&tx, &to)?;
         if names::is_inbox(&from) {
             let inbox = src;
             self.sync_mailbox(&tx, inbox.id, true, false)?;
@@ -356,6 +368,11 @@ impl Core {
             tx.commit().map_err(sql_err)?;
             self.changed(&conn, inbox.id);
             self.changed(&conn, dst.id);
+            drop(stale);
+            let mut events: Vec<AccountEvent> =
+                parents.into_iter().map(AccountEvent::Created).collect();
+            events.push(AccountEvent::Renamed { from, to });
+            self.announce_all(events);
             return Ok(());
         }
         let src_dir = names::mailbox_dir(&self.maildir, &from);
@@ -391,19 +408,28 @@ impl Core {
         for (id, _) in renamed {
             self.changed(&conn, id);
         }
+        drop(stale);
+        let mut events: Vec<AccountEvent> =
+            parents.into_iter().map(AccountEvent::Created).collect();
+        events.push(AccountEvent::Renamed { from, to });
+        self.announce_all(events);
         Ok(())
     }
 
     pub fn set_subscribed(&self, name: &str, subscribed: bool) -> Result<(), StoreError> {
         let name = names::normalize(name)?;
         let conn = self.conn()?;
-        let _stale = self.listing_changes();
+        let stale = self.listing_changes();
         let sql = if subscribed {
             "INSERT OR IGNORE INTO subscriptions (name) VALUES (?1)"
         } else {
             "DELETE FROM subscriptions WHERE name = ?1"
         };
-        exec(&conn, sql, [name]).map_err(sql_err)?;
+        let n = exec(&conn, sql, [&name]).map_err(sql_err)?;
+        drop(stale);
+        if n > 0 {
+            self.announce(AccountEvent::Subscription { name, subscribed });
+        }
         Ok(())
     }
 

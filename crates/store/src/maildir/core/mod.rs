@@ -289,7 +289,7 @@ impl Core {
     /// the index connection is open and not in use, with SQLite's busy wait off. `None`
     /// when that is not possible or the call failed for a reason the blocking path may
     /// not have (BUSY, I/O); `NotFound`, `Invalid` and `Corrupt` are final.
-    fn without_waiting<T>(
+    pub(crate) fn without_waiting<T>(
         &self,
         f: impl FnOnce(&mut ConnGuard<'_>) -> Result<T, StoreError>,
     ) -> Option<Result<T, StoreError>> {
@@ -350,6 +350,16 @@ impl Core {
 
     fn notify(&self, mailbox: i64) {
         self.hub.notify(&self.key, MailboxId(mailbox));
+    }
+
+    /// Announces an account event (NOTIFY, RFC 5465) after its change was committed.
+    pub(crate) fn announce(&self, event: crate::hub::AccountEvent) {
+        crate::ChangeHub::announce(self.hub.as_ref(), &self.key, event);
+    }
+
+    /// Announces the events of one change together (see `ChangeHub::announce_all`).
+    pub(crate) fn announce_all(&self, events: Vec<crate::hub::AccountEvent>) {
+        crate::ChangeHub::announce_all(self.hub.as_ref(), &self.key, events);
     }
 
     /// After a commit of this process that changed a mailbox, with the connection still

@@ -238,6 +238,12 @@ impl Core {
                 .map_err(sql_err)?;
                 exec(
                     tx,
+                    "DELETE FROM sort_keys WHERE mailbox = ?1 AND uid = ?2",
+                    params![id, uid],
+                )
+                .map_err(sql_err)?;
+                exec(
+                    tx,
                     "INSERT OR REPLACE INTO expunged (mailbox, uid, modseq) VALUES (?1, ?2, ?3)",
                     params![id, uid, modseq as i64],
                 )
@@ -315,6 +321,14 @@ impl Core {
                             .collect::<Vec<_>>()
                     ))
                 ],
+            )
+            .map_err(sql_err)?;
+            // A message found in the directory was saved when its file was written
+            // (RFC 8514 3; the insert trigger said "now").
+            exec(
+                tx,
+                "UPDATE objects SET save_date = ?3 WHERE mailbox = ?1 AND uid = ?2",
+                params![id, uid, info.mtime],
             )
             .map_err(sql_err)?;
             taken.insert(uid);
