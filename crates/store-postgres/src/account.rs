@@ -13,10 +13,12 @@ use crate::{pg_err, unique_as, wake, Shared};
 use async_trait::async_trait;
 use deadpool_postgres::GenericClient;
 use mailroom_store::acl::{canonical_identifier, AclEntry, Rights};
+use mailroom_store::hub::AccountEvent;
 use mailroom_store::{
-    Account, AccountKey, AppendOutcome, AppendRequest, Changes, CopyOutcome, FlagOp, Flags,
-    MailboxId, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageContent, MessageData,
-    MessageList, MessageMeta, MessageStructure, ModSeq, SpecialUse, StoreError, Uid, Usage,
+    Account, AccountKey, AppendOutcome, AppendRequest, ChangeHub, Changes, CopyOutcome, FlagOp,
+    Flags, MailboxId, MailboxInfo, MailboxSnapshot, MailboxStatus, MessageContent, MessageData,
+    MessageList, MessageMeta, MessageObject, MessageStructure, ModSeq, SpecialUse, StoreError, Uid,
+    Usage,
 };
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -275,6 +277,11 @@ impl PgAccount {
         wake(&self.shared, &self.key, MailboxId(mailbox));
     }
 
+    /// Tells this node's account watchers (IMAP NOTIFY) of a committed change.
+    fn announce_all(&self, events: Vec<AccountEvent>) {
+        self.shared.hub.announce_all(&self.key, events);
+    }
+
     async fn append_prepared(
         &self,
         mailbox: MailboxId,
@@ -315,8 +322,8 @@ impl PgAccount {
         let st = tx
             .prepare_cached(
                 "INSERT INTO messages (mailbox, uid, modseq, flags, keywords, internal_date,
-                                       internal_tz, size, blob)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                                       internal_tz, size, blob, save_date)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             )
             .await
             .map_err(pg_err)?;
@@ -333,6 +340,7 @@ impl PgAccount {
                 &date.1,
                 &size,
                 &p.hash,
+                &now_secs(),
             ],
         )
         .await
@@ -594,9 +602,9 @@ impl PgAccount {
         let st = tx
             .prepare_cached(
                 "INSERT INTO messages (mailbox, uid, modseq, flags, keywords, internal_date,
-                                       internal_tz, size, blob, preview)
+                                       internal_tz, size, blob, preview, email_id, save_date)
                  SELECT $3, p.new, $4, m.flags, m.keywords, m.internal_date, m.internal_tz,
-                        m.size, m.blob, m.preview
+                        m.size, m.blob, m.preview, m.email_id, $6
                  FROM unnest($1::bigint[], $2::bigint[]) AS p(old, new)
                  JOIN messages m ON m.mailbox = $5 AND m.uid = p.old
                  ORDER BY p.new",
@@ -605,7 +613,14 @@ impl PgAccount {
             .map_err(pg_err)?;
         tx.execute(
             &st,
-            &[&present, &new_uids, &dst.id, &i64_of(modseq), &src.id],
+            &[
+                &present,
+                &new_uids,
+                &dst.id,
+                &i64_of(modseq),
+                &src.id,
+                &now_secs(),
+            ],
         )
         .await
         .map_err(pg_err)?;
@@ -779,18 +794,21 @@ async fn create_one(
     MailboxRow::from_row(&row)
 }
 
-/// Creates the missing parents of a name (the account row must be locked).
+/// Creates the missing parents of a name (the account row must be locked); returns the
+/// names created, outermost first.
 async fn create_parents(
     tx: &deadpool_postgres::Transaction<'_>,
     account: i64,
     name: &str,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
+    let mut created = Vec::new();
     for parent in names::parents(name) {
         if find_mailbox(tx, account, &parent).await?.is_none() {
             create_one(tx, account, &parent, None).await?;
+            created.push(parent);
         }
     }
-    Ok(())
+    Ok(created)
 }
 
 async fn set_highest_modseq(
@@ -873,9 +891,15 @@ impl Account for PgAccount {
         if find_mailbox(&tx, self.id, &name).await?.is_some() {
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        create_parents(&tx, self.id, &name).await?;
+        let mut events: Vec<AccountEvent> = create_parents(&tx, self.id, &name)
+            .await?
+            .into_iter()
+            .map(AccountEvent::Created)
+            .collect();
         let row = create_one(&tx, self.id, &name, special_use).await?;
         tx.commit().await.map_err(pg_err)?;
+        events.push(AccountEvent::Created(name));
+        self.announce_all(events);
         Ok(row.info())
     }
 
@@ -927,6 +951,7 @@ impl Account for PgAccount {
         notify_in(&tx, &self.shared, &self.key, id).await?;
         tx.commit().await.map_err(pg_err)?;
         self.wake(id);
+        self.announce_all(vec![AccountEvent::Deleted(name)]);
         Ok(())
     }
 
@@ -950,7 +975,15 @@ impl Account for PgAccount {
         if find_mailbox(&tx, self.id, &to).await?.is_some() {
             return Err(StoreError::AlreadyExists("mailbox"));
         }
-        create_parents(&tx, self.id, &to).await?;
+        let mut events: Vec<AccountEvent> = create_parents(&tx, self.id, &to)
+            .await?
+            .into_iter()
+            .map(AccountEvent::Created)
+            .collect();
+        events.push(AccountEvent::Renamed {
+            from: from.clone(),
+            to: to.clone(),
+        });
         if names::is_inbox(&from) {
             // RFC 3501 6.3.5: INBOX's messages move to a new mailbox; INBOX stays, empty,
             // with its UIDVALIDITY and UIDNEXT.
@@ -982,6 +1015,7 @@ impl Account for PgAccount {
             tx.commit().await.map_err(pg_err)?;
             self.wake(inbox.id);
             self.wake(dst.id);
+            self.announce_all(events);
             return Ok(());
         }
         let from_chars = i32::try_from(from.chars().count()).unwrap_or(i32::MAX);
@@ -1006,6 +1040,7 @@ impl Account for PgAccount {
         for id in ids {
             self.wake(id);
         }
+        self.announce_all(events);
         Ok(())
     }
 
@@ -1017,7 +1052,10 @@ impl Account for PgAccount {
         } else {
             "DELETE FROM subscriptions WHERE account = $1 AND name = $2"
         };
-        c.execute(sql, &[&self.id, &name]).await.map_err(pg_err)?;
+        let n = c.execute(sql, &[&self.id, &name]).await.map_err(pg_err)?;
+        if n > 0 {
+            self.announce_all(vec![AccountEvent::Subscription { name, subscribed }]);
+        }
         Ok(())
     }
 
@@ -1432,6 +1470,10 @@ impl Account for PgAccount {
             return Ok(false);
         }
         tx.commit().await.map_err(pg_err)?;
+        self.announce_all(vec![AccountEvent::Metadata {
+            mailbox,
+            entries: changes.into_iter().map(|(n, _)| n).collect(),
+        }]);
         Ok(true)
     }
 
@@ -1472,6 +1514,44 @@ impl Account for PgAccount {
             .await
             .map_err(pg_err)?;
         Ok(())
+    }
+
+    async fn mailbox_object_id(&self, mailbox: MailboxId) -> Result<String, StoreError> {
+        let c = self.shared.conn().await?;
+        self.check_mailbox(&c, mailbox).await?;
+        Ok(mailbox_object_id(mailbox.0))
+    }
+
+    async fn objects(
+        &self,
+        mailbox: MailboxId,
+        uids: &[Uid],
+    ) -> Result<Vec<MessageObject>, StoreError> {
+        let c = self.shared.conn().await?;
+        self.check_mailbox(&c, mailbox).await?;
+        let st = c
+            .prepare_cached(
+                "SELECT uid, email_id, save_date FROM messages
+                 WHERE mailbox = $1 AND uid = ANY($2) ORDER BY uid",
+            )
+            .await
+            .map_err(pg_err)?;
+        let rows = c
+            .query(&st, &[&mailbox.0, &uid_array(uids)])
+            .await
+            .map_err(pg_err)?;
+        rows.iter()
+            .map(|r| {
+                let uid: i64 = r.try_get(0).map_err(pg_err)?;
+                let email_id: i64 = r.try_get(1).map_err(pg_err)?;
+                Ok(MessageObject {
+                    uid: u32_of(uid, "UID")?,
+                    email_id: email_object_id(email_id),
+                    thread_id: None,
+                    save_date: r.try_get(2).map_err(pg_err)?,
+                })
+            })
+            .collect()
     }
 
     async fn claim_recent(&self, mailbox: MailboxId) -> Result<Uid, StoreError> {
@@ -1598,6 +1678,18 @@ impl Account for PgAccount {
             })
             .collect()
     }
+}
+
+/// The MAILBOXID of a mailbox (RFC 8474 4): `F` and its row id (a bigserial, never given
+/// again, kept through RENAME) in 24 hex digits.
+fn mailbox_object_id(id: i64) -> String {
+    format!("F{id:024x}")
+}
+
+/// The EMAILID of a message (RFC 8474 5.1): `M` and its `email_id` (from a sequence,
+/// copied by COPY and MOVE) in 24 hex digits.
+fn email_object_id(id: i64) -> String {
+    format!("M{id:024x}")
 }
 
 fn acl_entry(r: &Row) -> Result<AclEntry, StoreError> {

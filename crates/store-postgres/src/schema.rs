@@ -23,6 +23,10 @@
 //!   a blob whose count fell to 0 is deleted an hour later (open handles keep reading).
 //! - `subscriptions`, `acl`, `metadata`: per account / per mailbox, removed with them.
 //!
+//! Migration 2 adds to `messages` the EMAILID (`email_id`, from a sequence, copied by COPY
+//! and MOVE) and the save date (`save_date`). The MAILBOXID is made from the mailbox's
+//! `id` (a bigserial: kept through RENAME, never given again).
+//!
 //! Quota *limits* live in the directory; the usage the store reports is summed from
 //! `messages`.
 
@@ -117,6 +121,17 @@ END
 $$;
 CREATE TRIGGER messages_blob_refs AFTER INSERT OR DELETE ON messages
     FOR EACH ROW EXECUTE FUNCTION mailroom_blob_refs();
+"#,
+    // 2: EMAILIDs and save dates (RFC 8474, RFC 8514). A message's `email_id` comes
+    // from a sequence that never hands a number out twice and is copied by COPY and
+    // MOVE; `save_date` (Unix seconds) is set by APPEND, COPY, MOVE and delivery, and
+    // unknown (NULL) for the messages saved before this migration.
+    r#"
+CREATE SEQUENCE mailroom_email_ids;
+ALTER TABLE messages
+    ADD COLUMN email_id  bigint NOT NULL DEFAULT nextval('mailroom_email_ids'),
+    ADD COLUMN save_date bigint;
+ALTER SEQUENCE mailroom_email_ids OWNED BY messages.email_id;
 "#,
 ];
 
