@@ -7,7 +7,7 @@
 //! to [`TRIES`] times, before the caller sees `Busy`.
 
 use crate::blob::{NewBlob, PgContent};
-use crate::listen::payload;
+use crate::listen::{event_payload, payload};
 use crate::names::{self, normalize, normalize_keywords};
 use crate::{pg_err, unique_as, wake, Shared};
 use async_trait::async_trait;
@@ -187,6 +187,28 @@ async fn notify_in(
         .await
         .map_err(pg_err)?;
     tx.execute(&st, &[&shared.channel, &payload(key, MailboxId(mailbox))])
+        .await
+        .map_err(pg_err)?;
+    Ok(())
+}
+
+/// Sends account events (IMAP NOTIFY) to the other nodes, inside the transaction when
+/// given one (delivered only if it commits). Events that do not fit a payload reach this
+/// node's watchers only.
+async fn notify_events<C: GenericClient>(
+    c: &C,
+    shared: &Shared,
+    key: &AccountKey,
+    events: &[AccountEvent],
+) -> Result<(), StoreError> {
+    let Some(p) = event_payload(&shared.node, key, events) else {
+        return Ok(());
+    };
+    let st = c
+        .prepare_cached("SELECT pg_notify($1, $2)")
+        .await
+        .map_err(pg_err)?;
+    c.execute(&st, &[&shared.channel, &p])
         .await
         .map_err(pg_err)?;
     Ok(())
@@ -897,8 +919,9 @@ impl Account for PgAccount {
             .map(AccountEvent::Created)
             .collect();
         let row = create_one(&tx, self.id, &name, special_use).await?;
-        tx.commit().await.map_err(pg_err)?;
         events.push(AccountEvent::Created(name));
+        notify_events(&tx, &self.shared, &self.key, &events).await?;
+        tx.commit().await.map_err(pg_err)?;
         self.announce_all(events);
         Ok(row.info())
     }
@@ -949,9 +972,11 @@ impl Account for PgAccount {
             .ok_or(StoreError::NotFound("mailbox"))?;
         let id: i64 = row.try_get(0).map_err(pg_err)?;
         notify_in(&tx, &self.shared, &self.key, id).await?;
+        let events = vec![AccountEvent::Deleted(name)];
+        notify_events(&tx, &self.shared, &self.key, &events).await?;
         tx.commit().await.map_err(pg_err)?;
         self.wake(id);
-        self.announce_all(vec![AccountEvent::Deleted(name)]);
+        self.announce_all(events);
         Ok(())
     }
 
@@ -1012,6 +1037,7 @@ impl Account for PgAccount {
             .map_err(pg_err)?;
             set_highest_modseq(&tx, inbox.id, modseq).await?;
             notify_in(&tx, &self.shared, &self.key, inbox.id).await?;
+            notify_events(&tx, &self.shared, &self.key, &events).await?;
             tx.commit().await.map_err(pg_err)?;
             self.wake(inbox.id);
             self.wake(dst.id);
@@ -1036,6 +1062,7 @@ impl Account for PgAccount {
         for id in &ids {
             notify_in(&tx, &self.shared, &self.key, *id).await?;
         }
+        notify_events(&tx, &self.shared, &self.key, &events).await?;
         tx.commit().await.map_err(pg_err)?;
         for id in ids {
             self.wake(id);
@@ -1054,7 +1081,13 @@ impl Account for PgAccount {
         };
         let n = c.execute(sql, &[&self.id, &name]).await.map_err(pg_err)?;
         if n > 0 {
-            self.announce_all(vec![AccountEvent::Subscription { name, subscribed }]);
+            let events = vec![AccountEvent::Subscription { name, subscribed }];
+            // After the change's own commit: a failure here leaves only the other nodes'
+            // watchers untold.
+            if let Err(e) = notify_events(&c, &self.shared, &self.key, &events).await {
+                tracing::warn!(error = %e, "PostgreSQL store: subscription event not sent");
+            }
+            self.announce_all(events);
         }
         Ok(())
     }
@@ -1469,11 +1502,13 @@ impl Account for PgAccount {
             tx.rollback().await.map_err(pg_err)?;
             return Ok(false);
         }
-        tx.commit().await.map_err(pg_err)?;
-        self.announce_all(vec![AccountEvent::Metadata {
+        let events = vec![AccountEvent::Metadata {
             mailbox,
             entries: changes.into_iter().map(|(n, _)| n).collect(),
-        }]);
+        }];
+        notify_events(&tx, &self.shared, &self.key, &events).await?;
+        tx.commit().await.map_err(pg_err)?;
+        self.announce_all(events);
         Ok(true)
     }
 

@@ -98,6 +98,8 @@ pub(crate) struct Shared {
     pub(crate) blobs: Arc<dyn BlobStore>,
     /// The NOTIFY channel of this installation (per schema).
     pub(crate) channel: String,
+    /// This store's random id in account-event payloads (its listener skips its own).
+    pub(crate) node: String,
 }
 
 impl Shared {
@@ -150,11 +152,13 @@ impl PgStore {
             pool,
             hub: Arc::new(LocalHub::default()),
             channel: channel.clone(),
+            node: format!("{:016x}", rand::random::<u64>()),
         });
         let (ready, listening) = tokio::sync::oneshot::channel();
         let listener = tokio::spawn(listen::run(
             cfg,
             channel,
+            shared.node.clone(),
             Arc::downgrade(&shared.hub),
             ready,
         ));

@@ -119,6 +119,54 @@ async fn change_feed_wakes_other_nodes() {
     assert!(a.messages(mb).await.expect("messages").messages.is_empty());
 }
 
+/// Account events (IMAP NOTIFY) made on node B reach node A's account watchers through
+/// the feed, once each (node B's own watchers are told once, not again by the feed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_events_reach_other_nodes() {
+    use mailroom_store::hub::AccountEvent as E;
+    let h = harness!();
+    let node_a: Arc<dyn Store> = h.open_pg().await;
+    let node_b: Arc<dyn Store> = h.open_pg().await;
+    let _a = account(&node_a).await;
+    let b = account(&node_b).await;
+    let mut wa = node_a.hub().watch_account(&key());
+    let mut wb = node_b.hub().watch_account(&key());
+    b.create_mailbox("Lists/Lemonade", None)
+        .await
+        .expect("create");
+    b.set_subscribed("Lists", true).await.expect("subscribe");
+    b.rename_mailbox("Lists", "Groups").await.expect("rename");
+    b.delete_mailbox("Groups/Lemonade").await.expect("delete");
+    let want = vec![
+        E::Created("Lists".into()),
+        E::Created("Lists/Lemonade".into()),
+        E::Subscription {
+            name: "Lists".into(),
+            subscribed: true,
+        },
+        E::Renamed {
+            from: "Lists".into(),
+            to: "Groups".into(),
+        },
+        E::Deleted("Groups/Lemonade".into()),
+    ];
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while got.len() < want.len() && Instant::now() < deadline {
+        let _ = tokio::time::timeout(Duration::from_millis(200), wa.changed()).await;
+        let mut v = Vec::new();
+        wa.take(&mut v).expect("no overflow");
+        got.extend(v.into_iter().filter(|e| !matches!(e, E::Messages(_))));
+    }
+    assert_eq!(got, want, "node A");
+    // Node B's own events came once, at the commit, not again through the feed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut v = Vec::new();
+    wb.take(&mut v).expect("no overflow");
+    v.retain(|e| !matches!(e, E::Messages(_)));
+    assert_eq!(v, want, "node B");
+}
+
 /// Four nodes, each with several writers, on one mailbox: every acknowledged append gets
 /// a distinct UID, each writer sees its UIDs and modseqs strictly increase, expunged UIDs
 /// never come back, and the final mailbox holds exactly what was acknowledged and not
