@@ -7,6 +7,11 @@
 //! wakes the local [`LocalHub`]'s watchers of that mailbox; a woken session asks the
 //! store for `changes_since` as with any other wake-up.
 //!
+//! Account events (IMAP NOTIFY: mailboxes created, deleted, renamed, subscriptions,
+//! METADATA) travel on the same channel as [`event_payload`]s, sent in the change's
+//! transaction by the node that made it, which announced them on its own hub already:
+//! a listener announces the events of the other nodes and skips its own.
+//!
 //! A notification is not a durable message: while the listening connection is down
 //! (network trouble, a database failover) some are lost. So after every (re)connection
 //! the listener wakes every mailbox watched on this node (a spurious wake-up costs one
