@@ -726,7 +726,9 @@ impl Framer {
         let starts =
             |s: &[u8], p: &[u8]| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p);
         if starts(rest, b"APPEND ") {
-            return rest.len() > 7;
+            // RFC 4469 5: `url = "URL" SP astring` inside CATENATE: a URL sent as a
+            // literal is a short string kept inline, not message data.
+            return rest.len() > 7 && !is_catenate_url(rest);
         }
         // RFC 8508: `[UID ]REPLACE n mailbox ... {`: a message once the mailbox is there.
         let rest = if starts(rest, b"UID ") {
@@ -742,6 +744,16 @@ impl Framer {
             .position(|&b| b == b' ')
             .is_some_and(|p| args.len() > p + 1)
     }
+}
+
+/// Whether the literal whose `{` follows `args` (an APPEND's arguments) is the astring
+/// of a CATENATE `URL` part: `... CATENATE (... URL {n}` (RFC 4469 5).
+fn is_catenate_url(args: &[u8]) -> bool {
+    let upper = args.to_ascii_uppercase();
+    let Some(cat) = upper.windows(10).position(|w| w == b"CATENATE (") else {
+        return false;
+    };
+    upper.len() >= cat + 10 + 4 && (upper.ends_with(b" URL ") || upper.ends_with(b"(URL "))
 }
 
 #[cfg(test)]
@@ -850,6 +862,34 @@ mod tests {
                     ]
                 ),
                 Ev::Cmd(b"b NOOP".to_vec(), vec![]),
+            ]
+        );
+    }
+
+    #[test]
+    /// RFC 4469 5: a CATENATE URL sent as a literal is kept inline (an astring); the
+    /// TEXT literals around it stream as message data.
+    fn catenate_url_literal_inline() {
+        let cfg = FramerConfig::default();
+        let ev = all_splits(
+            &cfg,
+            b"a APPEND Drafts CATENATE (URL {4}\r\n/a/b TEXT {2+}\r\nhi url {1+}\r\nx)\r\n",
+        );
+        assert_eq!(
+            ev,
+            vec![
+                Ev::Cont(4),
+                Ev::Start(2, false),
+                Ev::Data(b"hi".to_vec()),
+                Ev::End,
+                Ev::Cmd(
+                    b"a APPEND Drafts CATENATE (URL {4}\r\n/a/b TEXT {2+}\r\n url {1+}\r\nx)"
+                        .to_vec(),
+                    vec![StreamedLiteral {
+                        offset: 51,
+                        size: 2
+                    }]
+                ),
             ]
         );
     }
